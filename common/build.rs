@@ -1,0 +1,18 @@
+//! Compiles `proto/` into `OUT_DIR` with `protox`, so no system `protoc` is needed.
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let proto_root = "../proto";
+    let file = "trivy_operator/v1/operator.proto";
+    println!("cargo:rerun-if-changed={proto_root}");
+    let descriptors = protox::compile([file], [proto_root])?;
+    let out_dir = std::path::PathBuf::from(std::env::var("OUT_DIR")?);
+    std::fs::write(
+        out_dir.join("operator_descriptor.bin"),
+        prost::Message::encode_to_vec(&descriptors),
+    )?;
+    tonic_prost_build::configure()
+        .build_server(true)
+        .build_client(true)
+        .compile_fds(descriptors)?;
+    Ok(())
+}

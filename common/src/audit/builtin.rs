@@ -1,0 +1,209 @@
+//! The built-in checks: Rego files under `common/policies/`, compiled into the binary.
+//!
+//! Each check is its own package `builtin.trivyrs.<ID>` with a `__rego_metadata__` object
+//! and `deny` rules; they share the library `builtin.trivyrs.lib.k8s`, which finds the
+//! containers and volumes of every workload kind. The packages live under `builtin.trivyrs`
+//! so they never merge with a user's `lib.kubernetes` or a copied upstream
+//! `builtin.kubernetes.*` policy.
+
+use sha2::{Digest, Sha256};
+
+/// Shared Rego libraries of the built-in checks: `(file name, Rego text)`.
+const LIBRARIES: &[(&str, &str)] = &[("lib/k8s.rego", include_str!("../../policies/lib/k8s.rego"))];
+
+/// Stand-ins for the libraries upstream ships with its built-ins, which custom policies
+/// written for upstream import: `(package, file name, Rego text)`. Each is loaded only when
+/// no library or policy of the ConfigMap declares that package.
+const COMPAT_LIBRARIES: &[(&str, &str, &str)] = &[
+    (
+        "data.lib.kubernetes",
+        "compat/lib_kubernetes.rego",
+        include_str!("../../policies/compat/lib_kubernetes.rego"),
+    ),
+    (
+        "data.lib.result",
+        "compat/lib_result.rego",
+        include_str!("../../policies/compat/lib_result.rego"),
+    ),
+];
+
+/// The built-in checks: `(file name, Rego text)`, ordered by check ID.
+const POLICIES: &[(&str, &str)] = &[
+    (
+        "checks/ksv001_privilege_escalation.rego",
+        include_str!("../../policies/checks/ksv001_privilege_escalation.rego"),
+    ),
+    (
+        "checks/ksv003_drop_all.rego",
+        include_str!("../../policies/checks/ksv003_drop_all.rego"),
+    ),
+    (
+        "checks/ksv005_sys_admin.rego",
+        include_str!("../../policies/checks/ksv005_sys_admin.rego"),
+    ),
+    (
+        "checks/ksv006_docker_socket.rego",
+        include_str!("../../policies/checks/ksv006_docker_socket.rego"),
+    ),
+    (
+        "checks/ksv008_host_ipc.rego",
+        include_str!("../../policies/checks/ksv008_host_ipc.rego"),
+    ),
+    (
+        "checks/ksv009_host_network.rego",
+        include_str!("../../policies/checks/ksv009_host_network.rego"),
+    ),
+    (
+        "checks/ksv010_host_pid.rego",
+        include_str!("../../policies/checks/ksv010_host_pid.rego"),
+    ),
+    (
+        "checks/ksv011_cpu_limits.rego",
+        include_str!("../../policies/checks/ksv011_cpu_limits.rego"),
+    ),
+    (
+        "checks/ksv012_run_as_non_root.rego",
+        include_str!("../../policies/checks/ksv012_run_as_non_root.rego"),
+    ),
+    (
+        "checks/ksv013_image_tag.rego",
+        include_str!("../../policies/checks/ksv013_image_tag.rego"),
+    ),
+    (
+        "checks/ksv014_read_only_root_fs.rego",
+        include_str!("../../policies/checks/ksv014_read_only_root_fs.rego"),
+    ),
+    (
+        "checks/ksv015_cpu_requests.rego",
+        include_str!("../../policies/checks/ksv015_cpu_requests.rego"),
+    ),
+    (
+        "checks/ksv016_memory_requests.rego",
+        include_str!("../../policies/checks/ksv016_memory_requests.rego"),
+    ),
+    (
+        "checks/ksv017_privileged.rego",
+        include_str!("../../policies/checks/ksv017_privileged.rego"),
+    ),
+    (
+        "checks/ksv018_memory_limits.rego",
+        include_str!("../../policies/checks/ksv018_memory_limits.rego"),
+    ),
+    (
+        "checks/ksv020_high_uid.rego",
+        include_str!("../../policies/checks/ksv020_high_uid.rego"),
+    ),
+    (
+        "checks/ksv021_high_gid.rego",
+        include_str!("../../policies/checks/ksv021_high_gid.rego"),
+    ),
+    (
+        "checks/ksv022_added_capabilities.rego",
+        include_str!("../../policies/checks/ksv022_added_capabilities.rego"),
+    ),
+    (
+        "checks/ksv023_host_path.rego",
+        include_str!("../../policies/checks/ksv023_host_path.rego"),
+    ),
+    (
+        "checks/ksv024_host_ports.rego",
+        include_str!("../../policies/checks/ksv024_host_ports.rego"),
+    ),
+    (
+        "checks/ksv030_seccomp_profile.rego",
+        include_str!("../../policies/checks/ksv030_seccomp_profile.rego"),
+    ),
+    (
+        "checks/ksv036_service_account_token.rego",
+        include_str!("../../policies/checks/ksv036_service_account_token.rego"),
+    ),
+    (
+        "checks/ksv104_seccomp_disabled.rego",
+        include_str!("../../policies/checks/ksv104_seccomp_disabled.rego"),
+    ),
+    (
+        "checks/ksv105_root_uid.rego",
+        include_str!("../../policies/checks/ksv105_root_uid.rego"),
+    ),
+    (
+        "checks/ksv106_net_bind_service_only.rego",
+        include_str!("../../policies/checks/ksv106_net_bind_service_only.rego"),
+    ),
+];
+
+/// The built-in checks as `(file name, Rego text)`, e.g.
+/// `("checks/ksv001_privilege_escalation.rego", "package builtin.trivyrs.KSV001 ...")`.
+pub fn builtin_policies() -> &'static [(&'static str, &'static str)] {
+    POLICIES
+}
+
+/// The Rego libraries the built-in checks import, as `(file name, Rego text)`.
+pub fn builtin_libraries() -> &'static [(&'static str, &'static str)] {
+    LIBRARIES
+}
+
+/// Stand-ins for upstream's `lib.kubernetes` and `lib.result`, as `(package, file name,
+/// Rego text)`; the engine loads each unless the ConfigMap declares that package itself.
+pub fn compat_libraries() -> &'static [(&'static str, &'static str, &'static str)] {
+    COMPAT_LIBRARIES
+}
+
+/// A hex SHA-256 over the names and texts of every built-in library, stand-in library and
+/// check.
+///
+/// It changes whenever a release changes the built-ins, so the leader folds it into the
+/// `plugin-config-hash` label and reports written by older built-ins get re-audited.
+pub fn builtin_digest() -> String {
+    let mut hasher = Sha256::new();
+    let compat = COMPAT_LIBRARIES.iter().map(|(_, name, rego)| (name, rego));
+    for (name, rego) in LIBRARIES
+        .iter()
+        .chain(POLICIES)
+        .map(|(n, r)| (n, r))
+        .chain(compat)
+    {
+        // Length prefixes keep ("ab", "c") and ("a", "bc") apart.
+        for part in [name, rego] {
+            hasher.update((part.len() as u64).to_le_bytes());
+            hasher.update(part.as_bytes());
+        }
+    }
+    hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digest_is_stable_hex() {
+        let digest = builtin_digest();
+        assert_eq!(digest.len(), 64);
+        assert!(digest.chars().all(|c| c.is_ascii_hexdigit()));
+        assert_eq!(digest, builtin_digest());
+    }
+
+    #[test]
+    fn every_policy_declares_its_package_and_metadata() {
+        for (name, rego) in builtin_policies() {
+            assert!(rego.contains("package builtin.trivyrs.KSV"), "{name}");
+            assert!(rego.contains("__rego_metadata__"), "{name}");
+            assert!(
+                rego.contains("import data.builtin.trivyrs.lib.k8s"),
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn policies_are_ordered_by_name() {
+        let names: Vec<&str> = builtin_policies().iter().map(|(n, _)| *n).collect();
+        let mut sorted = names.clone();
+        sorted.sort_unstable();
+        assert_eq!(names, sorted);
+    }
+}

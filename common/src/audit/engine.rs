@@ -1,0 +1,311 @@
+//! The compiled policy set and its evaluation against one workload.
+//!
+//! [`PolicyEngine::compile`] parses every library and policy once (pre-1.0 Rego first, as
+//! upstream policies are written, then Rego v1), prepares one `regorus` engine holding all
+//! of them and reads each policy's `__rego_metadata__` and `__rego_input__`.
+//! [`PolicyEngine::evaluate`] clones that prepared engine (cheap: the compiled modules are
+//! shared), sets the workload as `input` and evaluates `deny` and `warn` of each policy that
+//! applies to the kind.
+
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+use regorus::utils::limits::ExecutionTimerConfig;
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::builtin::{builtin_libraries, builtin_policies, compat_libraries};
+use super::diagnose::{CompileError, blame, concise, dry_run};
+use super::results::{Metadata, checks_from_results};
+use crate::policy_config::{KindSelector, PolicyConfig, WORKLOAD_KINDS};
+use crate::reports::config_audit::Check;
+
+/// Wall-clock budget of one policy's evaluation; a policy that exceeds it gets a failed
+/// check entry instead of stalling the worker.
+const EVAL_TIME_LIMIT: Duration = Duration::from_secs(5);
+
+/// The rules whose results make a check fail, in the order they are read.
+const RESULT_RULES: [&str; 2] = ["deny", "warn"];
+
+/// Where a policy comes from, and so which kinds it applies to.
+#[derive(Clone, Debug)]
+enum Origin {
+    /// A built-in check: every workload kind, and Deployment (not scanned by the operator,
+    /// which audits the current ReplicaSet, but its template is found all the same).
+    Builtin,
+    /// A custom policy: the kinds of its `policy.<name>.kinds` key.
+    Custom(KindSelector),
+}
+
+/// One compiled policy and what is known about it before any input.
+#[derive(Clone, Debug)]
+struct CompiledPolicy {
+    /// The package as a rule path prefix, e.g. `data.builtin.trivyrs.KSV001`.
+    package: String,
+    origin: Origin,
+    metadata: Metadata,
+    /// Kinds named by a `__rego_input__` selector (`subtypes[].kind`), lower-cased;
+    /// `None` when the policy does not restrict them.
+    input_kinds: Option<Vec<String>>,
+    /// The rules of [`RESULT_RULES`] the package declares.
+    rules: Vec<&'static str>,
+}
+
+impl CompiledPolicy {
+    fn applies_to(&self, kind: &str) -> bool {
+        let by_origin = match &self.origin {
+            Origin::Builtin => WORKLOAD_KINDS.contains(&kind) || kind == "Deployment",
+            Origin::Custom(kinds) => kinds.matches(kind),
+        };
+        let by_selector = self
+            .input_kinds
+            .as_ref()
+            .is_none_or(|kinds| kinds.iter().any(|k| k.eq_ignore_ascii_case(kind)));
+        by_origin && by_selector
+    }
+}
+
+/// The built-in checks and custom policies, compiled and ready to evaluate workloads.
+///
+/// Cheap to share: evaluation takes `&self` and works on a clone of the prepared engine.
+#[derive(Clone)]
+pub struct PolicyEngine {
+    engine: regorus::Engine,
+    policies: Vec<CompiledPolicy>,
+}
+
+impl std::fmt::Debug for PolicyEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PolicyEngine")
+            .field("policies", &self.policies)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One Rego text to load, with the name errors use for it.
+pub(super) struct Source<'a> {
+    pub(super) key: String,
+    pub(super) rego: &'a str,
+    /// Built-in texts are Rego v1; user texts are tried as pre-1.0 first.
+    pub(super) builtin: bool,
+}
+
+impl PolicyEngine {
+    /// Compiles the built-in checks (when `include_builtin`) and every library and policy of
+    /// `config`. Errors name the ConfigMap key at fault.
+    pub fn compile(config: &PolicyConfig, include_builtin: bool) -> Result<Self, CompileError> {
+        let mut libraries: Vec<Source> = builtin_libraries()
+            .iter()
+            .map(|(name, rego)| Source::builtin(name, rego))
+            .collect();
+        libraries.extend(config.libraries.iter().map(|l| Source {
+            key: format!("library.{}.rego", l.name),
+            rego: &l.rego,
+            builtin: false,
+        }));
+        let mut policies: Vec<(Source, Origin, String)> = Vec::new();
+        if include_builtin {
+            policies.extend(
+                builtin_policies()
+                    .iter()
+                    .map(|(name, rego)| (Source::builtin(name, rego), Origin::Builtin, stem(name))),
+            );
+        }
+        policies.extend(config.policies.iter().map(|p| {
+            let source = Source {
+                key: format!("policy.{}.rego", p.name),
+                rego: &p.rego,
+                builtin: false,
+            };
+            (source, Origin::Custom(p.kinds.clone()), p.name.clone())
+        }));
+
+        let mut engine = regorus::Engine::new();
+        engine.set_execution_timer_config(ExecutionTimerConfig {
+            limit: EVAL_TIME_LIMIT,
+            check_interval: NonZeroU32::MIN,
+        });
+        let mut user_packages = Vec::new();
+        for source in &libraries {
+            let package = add_source(&mut engine, source)?;
+            if !source.builtin {
+                user_packages.push(package);
+            }
+        }
+        let mut packages = Vec::with_capacity(policies.len());
+        for (source, _, _) in &policies {
+            packages.push(add_source(&mut engine, source)?);
+        }
+        for (package, name, rego) in compat_libraries() {
+            if !user_packages.iter().chain(&packages).any(|p| p == package) {
+                let source = Source::builtin(name, rego);
+                add_source(&mut engine, &source)?;
+                libraries.push(source);
+            }
+        }
+        if let Err(err) = prepare(&mut engine) {
+            let policy_sources: Vec<&Source> = policies.iter().map(|(s, _, _)| s).collect();
+            return Err(blame(&libraries, &policy_sources, err));
+        }
+
+        let mut compiled = Vec::with_capacity(policies.len());
+        for ((source, origin, name), package) in policies.into_iter().zip(packages) {
+            let rules: Vec<&str> = RESULT_RULES
+                .into_iter()
+                .filter(|rule| {
+                    engine
+                        .has_declared_rule_rooted_at(&source.key, rule)
+                        .unwrap_or(false)
+                })
+                .collect();
+            if !source.builtin {
+                dry_run(&mut engine, &source.key, &package, &rules)?;
+            }
+            let metadata = read_rule(&mut engine, &package, "__rego_metadata__");
+            let selector = read_rule(&mut engine, &package, "__rego_input__");
+            compiled.push(CompiledPolicy {
+                metadata: Metadata::from_value(metadata.as_ref(), &name),
+                input_kinds: selector.as_ref().and_then(selector_kinds),
+                package,
+                origin,
+                rules,
+            });
+        }
+        Ok(Self {
+            engine,
+            policies: compiled,
+        })
+    }
+
+    /// The number of compiled policies (built-in and custom).
+    pub fn policy_count(&self) -> usize {
+        self.policies.len()
+    }
+
+    /// Evaluates every policy that applies to `kind` against `workload` (the object itself:
+    /// apiVersion, kind, metadata, spec), in compile order: built-ins first, then custom
+    /// policies by name. Each policy gives a passed check, failed checks (one per check ID
+    /// its results carry), or a failed check with severity `UNKNOWN` when it errors at run
+    /// time. A built-in is skipped when an applicable custom policy has the same check ID:
+    /// custom policies can replace built-ins.
+    pub fn evaluate(&self, kind: &str, workload: &Value) -> Vec<Check> {
+        let applicable: Vec<&CompiledPolicy> = self
+            .policies
+            .iter()
+            .filter(|p| p.applies_to(kind))
+            .collect();
+        let custom_ids: Vec<&str> = applicable
+            .iter()
+            .filter(|p| matches!(p.origin, Origin::Custom(_)))
+            .map(|p| p.metadata.check_id.as_str())
+            .collect();
+        let applicable = applicable.into_iter().filter(|p| {
+            matches!(p.origin, Origin::Custom(_))
+                || !custom_ids.contains(&p.metadata.check_id.as_str())
+        });
+
+        let input = match regorus::Value::deserialize(workload) {
+            Ok(input) => input,
+            Err(err) => {
+                let reason = format!("the workload is not valid input: {err}");
+                return applicable
+                    .map(|p| p.metadata.evaluation_failed(&reason))
+                    .collect();
+            }
+        };
+        let mut engine = self.engine.clone();
+        engine.set_input(input);
+        let mut checks = Vec::new();
+        for policy in applicable {
+            match eval_policy(&mut engine, policy) {
+                Ok(results) => checks.extend(checks_from_results(&policy.metadata, &results)),
+                Err(reason) => checks.push(policy.metadata.evaluation_failed(&reason)),
+            }
+        }
+        checks
+    }
+}
+
+impl<'a> Source<'a> {
+    fn builtin(name: &str, rego: &'a str) -> Self {
+        Self {
+            key: format!("builtin/{name}"),
+            rego,
+            builtin: true,
+        }
+    }
+}
+
+/// `checks/ksv001_x.rego` → `ksv001_x`.
+fn stem(name: &str) -> String {
+    let file = name.rsplit('/').next().unwrap_or(name);
+    file.strip_suffix(".rego").unwrap_or(file).to_owned()
+}
+
+/// Parses one text into `engine`, returning its package path (`data.x.y`).
+pub(super) fn add_source(
+    engine: &mut regorus::Engine,
+    source: &Source,
+) -> Result<String, CompileError> {
+    let parse = |engine: &mut regorus::Engine, v0: bool| {
+        engine.set_rego_v0(v0);
+        engine.add_policy(source.key.clone(), source.rego.to_owned())
+    };
+    let result = if source.builtin {
+        parse(engine, false)
+    } else {
+        parse(engine, true).or_else(|v0_err| parse(engine, false).map_err(|_| v0_err))
+    };
+    result.map_err(|err| CompileError::Parse {
+        key: source.key.clone(),
+        message: concise(&err.to_string()),
+    })
+}
+
+/// Runs regorus' analysis (imports, rule schedules, functions) without any input.
+pub(super) fn prepare(engine: &mut regorus::Engine) -> Result<(), String> {
+    engine
+        .eval_query("true".to_owned(), false)
+        .map(drop)
+        .map_err(|e| concise(&e.to_string()))
+}
+
+/// The value of `<package>.<rule>` with no input, as JSON; `None` when undefined or failing.
+fn read_rule(engine: &mut regorus::Engine, package: &str, rule: &str) -> Option<Value> {
+    engine.set_input(regorus::Value::new_object());
+    let results = engine.eval_query(format!("{package}.{rule}"), false).ok()?;
+    let value = results.result.first()?.expressions.first()?.value.clone();
+    serde_json::to_value(&value).ok()
+}
+
+/// Kinds named by a `__rego_input__` selector: `{"selector": [{"type": "kubernetes",
+/// "subtypes": [{"kind": "Pod"}, ...]}]}`. `None` unless it names at least one kind.
+fn selector_kinds(input: &Value) -> Option<Vec<String>> {
+    let kinds: Vec<String> = input
+        .get("selector")?
+        .as_array()?
+        .iter()
+        .filter_map(|s| s.get("subtypes")?.as_array())
+        .flatten()
+        .filter_map(|s| s.get("kind")?.as_str())
+        .map(str::to_ascii_lowercase)
+        .collect();
+    (!kinds.is_empty()).then_some(kinds)
+}
+
+/// The values of the policy's result rules for the engine's current input.
+fn eval_policy(
+    engine: &mut regorus::Engine,
+    policy: &CompiledPolicy,
+) -> Result<Vec<Value>, String> {
+    let mut values = Vec::with_capacity(policy.rules.len());
+    for rule in &policy.rules {
+        let value = engine
+            .eval_rule(format!("{}.{rule}", policy.package))
+            .map_err(|e| concise(&e.to_string()))?;
+        if value != regorus::Value::Undefined {
+            values.push(serde_json::to_value(&value).map_err(|e| e.to_string())?);
+        }
+    }
+    Ok(values)
+}

@@ -1,0 +1,222 @@
+//! Command-line pieces shared by the leader and the worker: how to reach the cluster.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Errors while connecting to the Kubernetes API.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// No usable kubeconfig or in-cluster configuration was found.
+    #[error(
+        "no Kubernetes configuration found (set --kubeconfig or KUBECONFIG, or run in a cluster): {0}"
+    )]
+    LoadConfig(String),
+    /// The configuration was found, but the API server did not answer.
+    #[error("no Kubernetes cluster reachable at {url}: {reason}")]
+    Unreachable {
+        /// The API server URL from the configuration.
+        url: String,
+        /// Why the version request failed.
+        reason: String,
+    },
+}
+
+/// Pause between two attempts to reach the API server at start-up.
+const CONNECT_RETRY: Duration = Duration::from_millis(500);
+
+/// How to reach the cluster, flattened into each binary's arguments.
+#[derive(Debug, Clone, clap::Args)]
+pub struct KubeArgs {
+    /// Path of a kubeconfig file; without it, `KUBECONFIG`, `~/.kube/config` or the
+    /// in-cluster service account are used, in that order.
+    #[arg(long, env = "TRIVY_OPERATOR_KUBECONFIG")]
+    pub kubeconfig: Option<PathBuf>,
+    /// How long to wait for the API server's first answer at start-up.
+    #[arg(long, env = "KUBE_CONNECT_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub connect_timeout: Duration,
+}
+
+impl KubeArgs {
+    /// Loads the configuration and checks that the API server answers, so that a process
+    /// without a cluster exits at once with a clear message instead of retrying forever.
+    ///
+    /// `user_agent` names this process in the API server's logs (and lets tests single it
+    /// out), e.g. `trivy-operator-leader/0.1.0 (leader-0)`.
+    pub async fn connect(&self, user_agent: &str) -> Result<kube::Client, Error> {
+        let config = match &self.kubeconfig {
+            Some(path) => {
+                let kubeconfig = kube::config::Kubeconfig::read_from(path)
+                    .map_err(|e| Error::LoadConfig(format!("{}: {e}", path.display())))?;
+                kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+                    .await
+                    .map_err(|e| Error::LoadConfig(e.to_string()))?
+            }
+            None => kube::Config::infer()
+                .await
+                .map_err(|e| Error::LoadConfig(e.to_string()))?,
+        };
+        let mut config = config;
+        let agent = http::HeaderValue::from_str(user_agent)
+            .map_err(|e| Error::LoadConfig(format!("invalid user agent {user_agent:?}: {e}")))?;
+        config.headers.push((http::header::USER_AGENT, agent));
+        let url = config.cluster_url.to_string();
+        let client =
+            kube::Client::try_from(config).map_err(|e| Error::LoadConfig(e.to_string()))?;
+        // Transient errors (a busy API server, a 5xx) are retried until the timeout, so only a
+        // cluster that stays unreachable stops the process.
+        let deadline = tokio::time::Instant::now() + self.connect_timeout;
+        let mut last = String::from("no answer");
+        loop {
+            match tokio::time::timeout_at(deadline, client.apiserver_version()).await {
+                Ok(Ok(_)) => return Ok(client),
+                Ok(Err(e)) => last = e.to_string(),
+                Err(_) => {}
+            }
+            if tokio::time::Instant::now() + CONNECT_RETRY >= deadline {
+                let reason = format!("{last} (for {:?})", self.connect_timeout);
+                return Err(Error::Unreachable { url, reason });
+            }
+            tokio::time::sleep(CONNECT_RETRY).await;
+        }
+    }
+}
+
+/// Parses durations written like Kubernetes/Go ones: `300ms`, `5s`, `10m`, `24h`, `1h30m`, `0`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    if text == "0" {
+        return Ok(Duration::ZERO);
+    }
+    let mut total = Duration::ZERO;
+    let mut rest = text;
+    if rest.is_empty() {
+        return Err("empty duration".to_string());
+    }
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        if digits == 0 {
+            return Err(format!("invalid duration {text:?}: expected a number"));
+        }
+        let value: u64 = rest[..digits]
+            .parse()
+            .map_err(|e| format!("invalid duration {text:?}: {e}"))?;
+        rest = &rest[digits..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let unit = match &rest[..unit_len] {
+            "ms" => Duration::from_millis(value),
+            "s" => Duration::from_secs(value),
+            "m" => Duration::from_secs(value * 60),
+            "h" => Duration::from_secs(value * 3600),
+            other => {
+                return Err(format!(
+                    "invalid duration {text:?}: unknown unit {other:?} (use ms, s, m or h)"
+                ));
+            }
+        };
+        total += unit;
+        rest = &rest[unit_len..];
+    }
+    Ok(total)
+}
+
+/// Formats a duration the way Go does for report-ttl annotations: `24h0m0s`, `5m0s`, `10s`.
+pub fn format_go_duration(duration: Duration) -> String {
+    let secs = duration.as_secs();
+    let (h, m, s) = (secs / 3600, (secs % 3600) / 60, secs % 60);
+    if h > 0 {
+        format!("{h}h{m}m{s}s")
+    } else if m > 0 {
+        format!("{m}m{s}s")
+    } else {
+        format!("{s}s")
+    }
+}
+
+/// Runs a binary's entry point on a multi-threaded runtime; an error is logged, printed as
+/// `error: ...` on stderr and turned into a failing exit code.
+pub fn block_on_main<E: std::fmt::Display>(
+    program: &str,
+    entry: impl Future<Output = Result<(), E>>,
+) -> std::process::ExitCode {
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: could not start the async runtime: {error}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(entry) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(%error, "{program} failed");
+            eprintln!("error: {error}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM, the signals a user or the kubelet stops a process with.
+pub async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = ctrl_c => {},
+                _ = term.recv() => {},
+            }
+        }
+        Err(_) => {
+            let _ = ctrl_c.await;
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_go_style_durations() {
+        let cases = [
+            ("0", 0),
+            ("5s", 5_000),
+            ("300ms", 300),
+            ("10m", 600_000),
+            ("24h", 86_400_000),
+            ("1h30m", 5_400_000),
+            ("24h0m0s", 86_400_000),
+        ];
+        for (text, millis) in cases {
+            assert_eq!(
+                parse_duration(text).unwrap(),
+                Duration::from_millis(millis),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn rejects_bad_durations() {
+        for text in ["", "s", "5", "5d", "-1s", "1.5h"] {
+            assert!(parse_duration(text).is_err(), "{text} should be rejected");
+        }
+    }
+
+    #[test]
+    fn formats_like_go() {
+        assert_eq!(format_go_duration(Duration::from_secs(86_400)), "24h0m0s");
+        assert_eq!(format_go_duration(Duration::from_secs(300)), "5m0s");
+        assert_eq!(format_go_duration(Duration::from_secs(5)), "5s");
+        assert_eq!(
+            parse_duration(&format_go_duration(Duration::from_secs(5400)))
+                .unwrap()
+                .as_secs(),
+            5400
+        );
+    }
+}

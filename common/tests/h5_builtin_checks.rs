@@ -1,0 +1,322 @@
+//! The built-in checks against hand-written workloads: a hardened ReplicaSet passes every
+//! check, a bad Pod fails exactly the expected ones, every workload kind's containers are
+//! found, and the upstream example workload gets the checks (titles, severities, messages)
+//! upstream reported for it. Single mutations are in `h5_builtin_mutations.rs`.
+
+#![allow(clippy::unwrap_used)]
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use common::audit::{PolicyEngine, audit, builtin_policies};
+use common::policy_config::{PolicyConfig, WORKLOAD_KINDS};
+use common::reports::config_audit::Check;
+use serde_json::{Value, json};
+
+fn fixture(name: &str) -> Value {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/h5")
+        .join(name);
+    serde_yaml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+}
+
+fn shared_data(name: &str) -> String {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/data/report-examples")
+        .join(name);
+    std::fs::read_to_string(path).unwrap()
+}
+
+fn builtin_engine() -> PolicyEngine {
+    PolicyEngine::compile(&PolicyConfig::default(), true).unwrap()
+}
+
+fn failed_ids(checks: &[Check]) -> BTreeSet<String> {
+    checks
+        .iter()
+        .filter(|c| !c.success)
+        .map(|c| c.check_id.clone())
+        .collect()
+}
+
+fn ids(list: &[&str]) -> BTreeSet<String> {
+    list.iter().map(|s| (*s).to_owned()).collect()
+}
+
+fn kind_of(workload: &Value) -> String {
+    workload["kind"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn every_builtin_compiles_and_reports_once() {
+    let engine = builtin_engine();
+    assert_eq!(engine.policy_count(), builtin_policies().len());
+    let pod = fixture("bad-pod.yaml");
+    let checks = audit(&engine, "Pod", &pod, true);
+    // One entry per built-in, none failing to evaluate.
+    assert_eq!(checks.len(), builtin_policies().len(), "{checks:#?}");
+    for check in &checks {
+        assert_ne!(check.severity, "UNKNOWN", "{check:#?}");
+        assert!(
+            !check.title.is_empty() && !check.description.is_empty(),
+            "{check:#?}"
+        );
+        assert!(!check.remediation.is_empty(), "{check:#?}");
+        assert_eq!(check.category, "Kubernetes Security Check");
+        assert!(["LOW", "MEDIUM", "HIGH", "CRITICAL"].contains(&check.severity.as_str()));
+    }
+    let all: BTreeSet<String> = checks.iter().map(|c| c.check_id.clone()).collect();
+    assert_eq!(all.len(), checks.len(), "check IDs are unique");
+}
+
+#[test]
+fn hardened_replicaset_passes_everything() {
+    let engine = builtin_engine();
+    let rs = fixture("hardened-replicaset.yaml");
+    let checks = audit(&engine, "ReplicaSet", &rs, true);
+    assert_eq!(failed_ids(&checks), BTreeSet::new(), "{checks:#?}");
+    assert!(audit(&engine, "ReplicaSet", &rs, false).is_empty());
+}
+
+#[test]
+fn bad_pod_fails_exactly_the_expected_checks() {
+    let engine = builtin_engine();
+    let pod = fixture("bad-pod.yaml");
+    let checks = audit(&engine, "Pod", &pod, false);
+    let want = ids(&[
+        "KSV001", // allowPrivilegeEscalation not false
+        "KSV003", // capabilities not dropping ALL
+        "KSV011", // no CPU limit
+        "KSV012", // runAsNonRoot not true
+        "KSV013", // :latest
+        "KSV014", // root file system writable
+        "KSV017", // privileged
+        "KSV018", // no memory limit
+        "KSV020", // UID 0
+        "KSV021", // no GID
+        "KSV023", // hostPath
+        "KSV105", // runAsUser 0
+        "KSV106", // capabilities
+    ]);
+    assert_eq!(failed_ids(&checks), want, "{checks:#?}");
+    let ids_in_order: Vec<&str> = checks.iter().map(|c| c.check_id.as_str()).collect();
+    let mut sorted = ids_in_order.clone();
+    sorted.sort_unstable();
+    assert_eq!(ids_in_order, sorted, "audit sorts by check ID");
+    let privileged = checks.iter().find(|c| c.check_id == "KSV017").unwrap();
+    assert_eq!(
+        privileged.messages,
+        vec![
+            "Container 'shell' of Pod 'debug-shell' should set 'securityContext.privileged' to false"
+        ]
+    );
+    assert_eq!(privileged.severity, "HIGH");
+    let host_path = checks.iter().find(|c| c.check_id == "KSV023").unwrap();
+    assert!(
+        host_path.messages[0].contains("'host-etc'"),
+        "{host_path:?}"
+    );
+    assert!(host_path.messages[0].contains("'/etc'"), "{host_path:?}");
+}
+
+/// A Pod every built-in passes, to mutate one thing at a time.
+fn hardened_pod() -> Value {
+    json!({
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "web", "namespace": "default"},
+        "spec": {
+            "automountServiceAccountToken": false,
+            "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}, "runAsGroup": 30000},
+            "containers": [{
+                "name": "web",
+                "image": "nginx:1.27",
+                "securityContext": {
+                    "allowPrivilegeEscalation": false,
+                    "readOnlyRootFilesystem": true,
+                    "runAsNonRoot": true,
+                    "runAsUser": 30000,
+                    "capabilities": {"drop": ["ALL"]},
+                },
+                "resources": {
+                    "requests": {"cpu": "10m", "memory": "32Mi"},
+                    "limits": {"cpu": "100m", "memory": "64Mi"},
+                },
+            }],
+        },
+    })
+}
+
+/// Wraps a pod spec the way `kind` keeps it.
+fn workload(kind: &str, name: &str, pod_spec: Value) -> Value {
+    let template = json!({"metadata": {"labels": {"app": name}}, "spec": pod_spec});
+    let (api_version, spec) = match kind {
+        "Pod" => ("v1", pod_spec),
+        "ReplicationController" => ("v1", json!({"replicas": 1, "template": template})),
+        "Job" => ("batch/v1", json!({"template": template})),
+        "CronJob" => (
+            "batch/v1",
+            json!({"schedule": "* * * * *", "jobTemplate": {"spec": {"template": template}}}),
+        ),
+        _ => ("apps/v1", json!({"replicas": 1, "template": template})),
+    };
+    json!({"apiVersion": api_version, "kind": kind, "metadata": {"name": name}, "spec": spec})
+}
+
+#[test]
+fn every_workload_kind_finds_containers() {
+    let engine = builtin_engine();
+    let hardened_spec = hardened_pod()["spec"].clone();
+    let mut bad_spec = hardened_spec.clone();
+    bad_spec["containers"][0]["securityContext"]["privileged"] = json!(true);
+    bad_spec["initContainers"] = json!([{
+        "name": "setup", "image": "busybox:1.36",
+        "securityContext": {"allowPrivilegeEscalation": false, "readOnlyRootFilesystem": true,
+                            "runAsNonRoot": true, "runAsUser": 30000, "privileged": true,
+                            "capabilities": {"drop": ["ALL"]}},
+        "resources": {"requests": {"cpu": "1m", "memory": "1Mi"}, "limits": {"cpu": "1m", "memory": "1Mi"}},
+    }]);
+    bad_spec["hostPID"] = json!(true);
+    let mut kinds: Vec<&str> = WORKLOAD_KINDS.to_vec();
+    kinds.push("Deployment");
+    for kind in kinds {
+        let good = workload(kind, "w", hardened_spec.clone());
+        let checks = engine.evaluate(kind, &good);
+        assert_eq!(failed_ids(&checks), BTreeSet::new(), "{kind}: {checks:#?}");
+
+        let bad = workload(kind, "w", bad_spec.clone());
+        let checks = audit(&engine, kind, &bad, false);
+        assert_eq!(
+            failed_ids(&checks),
+            ids(&["KSV010", "KSV017"]),
+            "{kind}: {checks:#?}"
+        );
+        let privileged = checks.iter().find(|c| c.check_id == "KSV017").unwrap();
+        let want: BTreeSet<String> = ["web", "setup"]
+            .iter()
+            .map(|c| {
+                format!(
+                    "Container '{c}' of {kind} 'w' should set 'securityContext.privileged' to false"
+                )
+            })
+            .collect();
+        let got: BTreeSet<String> = privileged.messages.iter().cloned().collect();
+        assert_eq!(got, want, "{kind}");
+    }
+}
+
+#[test]
+fn non_workload_kinds_get_no_builtin_checks() {
+    let engine = builtin_engine();
+    let cm =
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {}});
+    assert!(engine.evaluate("ConfigMap", &cm).is_empty());
+}
+
+#[test]
+fn malformed_workloads_do_not_crash() {
+    let engine = builtin_engine();
+    let cases = [
+        json!({}),
+        json!({"kind": "Pod"}),
+        json!({"kind": "Pod", "metadata": {"name": 3}, "spec": "nope"}),
+        json!({"kind": "Pod", "metadata": {"name": "x"}, "spec": {"containers": "nope"}}),
+        json!({"kind": "Pod", "metadata": {"name": "x"}, "spec": {"containers": [1, null, {"name": "a", "securityContext": null}]}}),
+        json!({"kind": "CronJob", "metadata": {"name": "x"}, "spec": {"jobTemplate": null}}),
+    ];
+    for workload in cases {
+        let checks = engine.evaluate("Pod", &workload);
+        assert_eq!(
+            checks.len(),
+            builtin_policies().len(),
+            "{workload}: {checks:#?}"
+        );
+        // The built-ins guard their look-ups: odd shapes are "not set", not errors.
+        assert!(
+            checks.iter().all(|c| c.severity != "UNKNOWN"),
+            "{workload}: {checks:#?}"
+        );
+    }
+}
+
+/// The upstream example ReplicaSet gets every check upstream reported for it, with the same
+/// check ID, title, severity, category, description and remediation; for the checks whose
+/// wording we share, the same messages. Our only extra failure is KSV036 (no
+/// `automountServiceAccountToken: false` on the default service account).
+#[test]
+fn upstream_example_replicaset_matches_upstream_report() {
+    let engine = builtin_engine();
+    let rs: Value = serde_yaml::from_str(&shared_data("replicaset.yaml")).unwrap();
+    let expected: Value =
+        serde_yaml::from_str(&shared_data("replicaset-configauditreport-expected.yaml")).unwrap();
+    let checks = audit(&engine, "ReplicaSet", &rs, false);
+    let upstream = expected["report"]["checks"].as_array().unwrap();
+    let upstream_ids: BTreeSet<String> = upstream
+        .iter()
+        .map(|c| c["checkID"].as_str().unwrap().to_owned())
+        .collect();
+    let extra: BTreeSet<String> = failed_ids(&checks)
+        .difference(&upstream_ids)
+        .cloned()
+        .collect();
+    assert_eq!(extra, ids(&["KSV036"]));
+    let same_messages = ids(&[
+        "KSV001", "KSV003", "KSV011", "KSV012", "KSV014", "KSV015", "KSV016", "KSV018", "KSV020",
+        "KSV021",
+    ]);
+    for want in upstream {
+        let id = want["checkID"].as_str().unwrap();
+        let got = checks.iter().find(|c| c.check_id == id);
+        let got = got.unwrap_or_else(|| panic!("{id} missing from {checks:#?}"));
+        let field = |k: &str| want[k].as_str().unwrap().to_owned();
+        assert!(!got.success, "{id}");
+        assert_eq!(got.title, field("title"), "{id}");
+        assert_eq!(got.severity, field("severity"), "{id}");
+        assert_eq!(got.category, field("category"), "{id}");
+        assert_eq!(got.description, field("description"), "{id}");
+        assert_eq!(got.remediation, field("remediation"), "{id}");
+        if same_messages.contains(id) {
+            let messages: Vec<String> = serde_json::from_value(want["messages"].clone()).unwrap();
+            assert_eq!(got.messages, messages, "{id}");
+        }
+    }
+}
+
+/// Not an assertion on time: prints the per-workload evaluation cost for the record.
+#[test]
+fn measure_evaluation_time() {
+    let engine = builtin_engine();
+    let rs = fixture("hardened-replicaset.yaml");
+    let pod = fixture("bad-pod.yaml");
+    let rounds = 50;
+    let start = Instant::now();
+    for _ in 0..rounds {
+        assert!(audit(&engine, &kind_of(&rs), &rs, false).is_empty());
+        assert!(!audit(&engine, &kind_of(&pod), &pod, false).is_empty());
+    }
+    let per_workload = start.elapsed() / (2 * rounds);
+    eprintln!(
+        "built-in audit ({} checks): {per_workload:?} per workload (debug build)",
+        builtin_policies().len()
+    );
+}
+
+#[test]
+fn engine_is_shareable_across_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<PolicyEngine>();
+    let engine = std::sync::Arc::new(builtin_engine());
+    let pod = fixture("bad-pod.yaml");
+    let want = failed_ids(&audit(&engine, "Pod", &pod, false));
+    let handles: Vec<_> = (0..2)
+        .map(|_| {
+            let engine = engine.clone();
+            let pod = pod.clone();
+            std::thread::spawn(move || failed_ids(&audit(&engine, "Pod", &pod, false)))
+        })
+        .collect();
+    for h in handles {
+        assert_eq!(h.join().unwrap(), want);
+    }
+}

@@ -1,0 +1,352 @@
+//! The built-in checks one mutation at a time: starting from a Pod every check passes,
+//! each change fails exactly the checks it should.
+
+#![allow(clippy::unwrap_used)]
+
+use std::collections::BTreeSet;
+
+use common::audit::{PolicyEngine, audit};
+use common::policy_config::PolicyConfig;
+use common::reports::config_audit::Check;
+use serde_json::{Value, json};
+
+fn builtin_engine() -> PolicyEngine {
+    PolicyEngine::compile(&PolicyConfig::default(), true).unwrap()
+}
+
+fn failed_ids(checks: &[Check]) -> BTreeSet<String> {
+    checks
+        .iter()
+        .filter(|c| !c.success)
+        .map(|c| c.check_id.clone())
+        .collect()
+}
+
+fn ids(list: &[&str]) -> BTreeSet<String> {
+    list.iter().map(|s| (*s).to_owned()).collect()
+}
+
+/// A Pod every built-in passes, to mutate one thing at a time.
+fn hardened_pod() -> Value {
+    json!({
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "web", "namespace": "default"},
+        "spec": {
+            "automountServiceAccountToken": false,
+            "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}, "runAsGroup": 30000},
+            "containers": [{
+                "name": "web",
+                "image": "nginx:1.27",
+                "securityContext": {
+                    "allowPrivilegeEscalation": false,
+                    "readOnlyRootFilesystem": true,
+                    "runAsNonRoot": true,
+                    "runAsUser": 30000,
+                    "capabilities": {"drop": ["ALL"]},
+                },
+                "resources": {
+                    "requests": {"cpu": "10m", "memory": "32Mi"},
+                    "limits": {"cpu": "100m", "memory": "64Mi"},
+                },
+            }],
+        },
+    })
+}
+
+type Mutation = fn(&mut Value);
+
+fn container(pod: &mut Value) -> &mut Value {
+    pod.pointer_mut("/spec/containers/0").unwrap()
+}
+
+fn sc(pod: &mut Value) -> &mut Value {
+    pod.pointer_mut("/spec/containers/0/securityContext")
+        .unwrap()
+}
+
+fn obj(v: &mut Value) -> &mut serde_json::Map<String, Value> {
+    v.as_object_mut().unwrap()
+}
+
+#[test]
+fn one_mutation_fails_exactly_its_checks() {
+    let cases: &[(&str, Mutation, &[&str])] = &[
+        ("unchanged", |_| {}, &[]),
+        (
+            "privileged",
+            |p| sc(p)["privileged"] = json!(true),
+            &["KSV017"],
+        ),
+        (
+            "escalation allowed",
+            |p| sc(p)["allowPrivilegeEscalation"] = json!(true),
+            &["KSV001"],
+        ),
+        (
+            "escalation unset",
+            |p| drop(obj(sc(p)).remove("allowPrivilegeEscalation")),
+            &["KSV001"],
+        ),
+        (
+            "runAsNonRoot false",
+            |p| sc(p)["runAsNonRoot"] = json!(false),
+            &["KSV012"],
+        ),
+        (
+            "runAsNonRoot from the pod",
+            |p| {
+                obj(sc(p)).remove("runAsNonRoot");
+                p["spec"]["securityContext"]["runAsNonRoot"] = json!(true);
+            },
+            &[],
+        ),
+        (
+            "container overrides the pod's runAsNonRoot",
+            |p| {
+                sc(p)["runAsNonRoot"] = json!(false);
+                p["spec"]["securityContext"]["runAsNonRoot"] = json!(true);
+            },
+            &["KSV012"],
+        ),
+        (
+            "root UID",
+            |p| sc(p)["runAsUser"] = json!(0),
+            &["KSV020", "KSV105"],
+        ),
+        (
+            "root UID from the pod",
+            |p| {
+                obj(sc(p)).remove("runAsUser");
+                p["spec"]["securityContext"]["runAsUser"] = json!(0);
+            },
+            &["KSV020", "KSV105"],
+        ),
+        ("low UID", |p| sc(p)["runAsUser"] = json!(1000), &["KSV020"]),
+        (
+            "low GID",
+            |p| sc(p)["runAsGroup"] = json!(1000),
+            &["KSV021"],
+        ),
+        (
+            "writable root fs",
+            |p| sc(p)["readOnlyRootFilesystem"] = json!(false),
+            &["KSV014"],
+        ),
+        (
+            "no drop",
+            |p| drop(obj(sc(p)).remove("capabilities")),
+            &["KSV003", "KSV106"],
+        ),
+        (
+            "drop lower-case all",
+            |p| sc(p)["capabilities"]["drop"] = json!(["all"]),
+            &[],
+        ),
+        (
+            "add SYS_ADMIN",
+            |p| sc(p)["capabilities"]["add"] = json!(["SYS_ADMIN"]),
+            &["KSV005", "KSV022", "KSV106"],
+        ),
+        (
+            "add NET_ADMIN",
+            |p| sc(p)["capabilities"]["add"] = json!(["NET_ADMIN"]),
+            &["KSV022", "KSV106"],
+        ),
+        (
+            "add CHOWN",
+            |p| sc(p)["capabilities"]["add"] = json!(["CHOWN"]),
+            &["KSV106"],
+        ),
+        (
+            "add NET_BIND_SERVICE",
+            |p| sc(p)["capabilities"]["add"] = json!(["NET_BIND_SERVICE"]),
+            &[],
+        ),
+        (
+            "hostNetwork",
+            |p| p["spec"]["hostNetwork"] = json!(true),
+            &["KSV009"],
+        ),
+        (
+            "hostPID",
+            |p| p["spec"]["hostPID"] = json!(true),
+            &["KSV010"],
+        ),
+        (
+            "hostIPC",
+            |p| p["spec"]["hostIPC"] = json!(true),
+            &["KSV008"],
+        ),
+        (
+            "hostNetwork false",
+            |p| p["spec"]["hostNetwork"] = json!(false),
+            &[],
+        ),
+        (
+            "hostPath",
+            |p| p["spec"]["volumes"] = json!([{"name": "logs", "hostPath": {"path": "/var/log"}}]),
+            &["KSV023"],
+        ),
+        (
+            "docker socket",
+            |p| {
+                p["spec"]["volumes"] =
+                    json!([{"name": "sock", "hostPath": {"path": "/var/run/docker.sock"}}])
+            },
+            &["KSV006", "KSV023"],
+        ),
+        (
+            "emptyDir",
+            |p| p["spec"]["volumes"] = json!([{"name": "t", "emptyDir": {}}]),
+            &[],
+        ),
+        (
+            "hostPort",
+            |p| container(p)["ports"] = json!([{"containerPort": 80, "hostPort": 8080}]),
+            &["KSV024"],
+        ),
+        (
+            "containerPort only",
+            |p| container(p)["ports"] = json!([{"containerPort": 80}]),
+            &[],
+        ),
+        (
+            "no cpu limit",
+            |p| drop(obj(&mut container(p)["resources"]["limits"]).remove("cpu")),
+            &["KSV011"],
+        ),
+        (
+            "no memory limit",
+            |p| drop(obj(&mut container(p)["resources"]["limits"]).remove("memory")),
+            &["KSV018"],
+        ),
+        (
+            "no cpu request",
+            |p| drop(obj(&mut container(p)["resources"]["requests"]).remove("cpu")),
+            &["KSV015"],
+        ),
+        (
+            "no memory request",
+            |p| drop(obj(&mut container(p)["resources"]["requests"]).remove("memory")),
+            &["KSV016"],
+        ),
+        (
+            "no resources",
+            |p| drop(obj(container(p)).remove("resources")),
+            &["KSV011", "KSV015", "KSV016", "KSV018"],
+        ),
+        (
+            "latest tag",
+            |p| container(p)["image"] = json!("nginx:latest"),
+            &["KSV013"],
+        ),
+        (
+            "no tag",
+            |p| container(p)["image"] = json!("nginx"),
+            &["KSV013"],
+        ),
+        (
+            "registry port, no tag",
+            |p| container(p)["image"] = json!("reg:5000/nginx"),
+            &["KSV013"],
+        ),
+        (
+            "registry port, tag",
+            |p| container(p)["image"] = json!("reg:5000/nginx:1.2"),
+            &[],
+        ),
+        (
+            "digest",
+            |p| {
+                container(p)["image"] = json!(
+                    "nginx@sha256:0000000000000000000000000000000000000000000000000000000000000000"
+                )
+            },
+            &[],
+        ),
+        (
+            "no seccomp",
+            |p| drop(obj(&mut p["spec"]["securityContext"]).remove("seccompProfile")),
+            &["KSV030", "KSV104"],
+        ),
+        (
+            "seccomp Unconfined on the container",
+            |p| sc(p)["seccompProfile"] = json!({"type": "Unconfined"}),
+            &["KSV030", "KSV104"],
+        ),
+        (
+            "seccomp Localhost",
+            |p| {
+                p["spec"]["securityContext"]["seccompProfile"] =
+                    json!({"type": "Localhost", "localhostProfile": "p.json"})
+            },
+            &[],
+        ),
+        (
+            "seccomp from the legacy annotation",
+            |p| {
+                obj(&mut p["spec"]["securityContext"]).remove("seccompProfile");
+                p["metadata"]["annotations"] =
+                    json!({"seccomp.security.alpha.kubernetes.io/pod": "runtime/default"});
+            },
+            &[],
+        ),
+        (
+            "token mounted, default service account",
+            |p| drop(obj(&mut p["spec"]).remove("automountServiceAccountToken")),
+            &["KSV036"],
+        ),
+        (
+            "token mounted, explicit default service account",
+            |p| {
+                p["spec"]["automountServiceAccountToken"] = json!(true);
+                p["spec"]["serviceAccountName"] = json!("default");
+            },
+            &["KSV036"],
+        ),
+        (
+            "token mounted, own service account",
+            |p| {
+                obj(&mut p["spec"]).remove("automountServiceAccountToken");
+                p["spec"]["serviceAccountName"] = json!("web");
+            },
+            &[],
+        ),
+        (
+            "a bad init container",
+            |p| p["spec"]["initContainers"] = json!([{"name": "init", "image": "busybox:1.36"}]),
+            &[
+                "KSV001", "KSV003", "KSV011", "KSV012", "KSV014", "KSV015", "KSV016", "KSV018",
+                "KSV020", "KSV106",
+            ],
+        ),
+    ];
+    let engine = builtin_engine();
+    let mut failures = Vec::new();
+    for (name, mutate, want) in cases {
+        let mut pod = hardened_pod();
+        mutate(&mut pod);
+        let checks = audit(&engine, "Pod", &pod, false);
+        let got = failed_ids(&checks);
+        if got != ids(want) {
+            failures.push(format!("{name}: got {got:?}, want {want:?}\n{checks:#?}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn init_container_messages_name_it() {
+    let engine = builtin_engine();
+    let mut pod = hardened_pod();
+    pod["spec"]["initContainers"] = json!([{"name": "init", "image": "busybox:1.36"}]);
+    let checks = audit(&engine, "Pod", &pod, false);
+    let ksv014 = checks.iter().find(|c| c.check_id == "KSV014").unwrap();
+    assert_eq!(
+        ksv014.messages,
+        vec![
+            "Container 'init' of Pod 'web' should set 'securityContext.readOnlyRootFilesystem' to true"
+        ]
+    );
+}

@@ -1,0 +1,186 @@
+//! Command-line flags of `trivy-operator-leader`; every flag also reads an environment variable.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use common::cli::{KubeArgs, parse_duration};
+use common::telemetry::LogArgs;
+
+/// The leader of trivy-operator-rs: watches workloads and reports, plans config audits and
+/// vulnerability scans, and shards the work by namespace over the connected workers.
+#[derive(Debug, Parser)]
+#[command(name = "trivy-operator-leader", version, about)]
+pub struct Args {
+    #[command(flatten)]
+    pub log: LogArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// What to do.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the leader.
+    Run(Box<RunArgs>),
+    /// Print the CustomResourceDefinitions of the report kinds as YAML.
+    Crd,
+    /// Ask the running leader what it is doing.
+    Status(Box<StatusArgs>),
+}
+
+/// Flags of `trivy-operator-leader status`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct StatusArgs {
+    /// gRPC address of the leader.
+    #[arg(long, env = "LEADER_ADDR", default_value = "http://127.0.0.1:7070")]
+    pub addr: String,
+    /// Status token, when the leader requires one.
+    #[arg(long, env = "STATUS_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
+    #[command(flatten)]
+    pub tls: common::tls::ClientTlsArgs,
+    #[command(subcommand)]
+    pub query: StatusQuery,
+}
+
+/// Output of `status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    Table,
+    Json,
+}
+
+/// What `status` asks about.
+#[derive(Debug, Clone, Subcommand)]
+pub enum StatusQuery {
+    /// The leader, its workers and their namespaces, the queue and failures.
+    Cluster,
+    /// One namespace: its worker and its tasks.
+    Namespace { namespace: String },
+    /// One workload: why it has no report yet (pending, in flight, failed, up to date).
+    Workload {
+        namespace: String,
+        /// Kind: Pod, ReplicaSet, ReplicationController, StatefulSet, DaemonSet, Job, CronJob.
+        kind: String,
+        name: String,
+    },
+}
+
+/// Flags of `trivy-operator-leader run`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub kube: KubeArgs,
+    /// Namespace the operator runs in; holds the plugin ConfigMap.
+    #[arg(long, env = "OPERATOR_NAMESPACE", default_value = "trivy-system")]
+    pub operator_namespace: String,
+    /// Identity of this replica (the pod name, from the downward API).
+    #[arg(long, env = "POD_NAME", default_value = "trivy-operator-leader")]
+    pub identity: String,
+    /// Address of the gRPC server (WorkerService, StatusService, health).
+    #[arg(long, env = "GRPC_ADDR", default_value = "0.0.0.0:7070")]
+    pub grpc_addr: SocketAddr,
+    /// Address of the admin HTTP server (`/healthz`, `/readyz`, `/metrics`).
+    #[arg(long, env = "ADMIN_ADDR", default_value = "0.0.0.0:9090")]
+    pub admin_addr: SocketAddr,
+    #[command(flatten)]
+    pub scope: ScopeArgs,
+    #[command(flatten)]
+    pub dispatch: DispatchArgs,
+    #[command(flatten)]
+    pub election: ElectionArgs,
+    /// Token workers must present (`authorization: Bearer`); from a Secret. Without it,
+    /// any client may attach as a worker — only for tests and trusted networks.
+    #[arg(long, env = "WORKER_TOKEN", hide_env_values = true)]
+    pub worker_token: Option<String>,
+    #[command(flatten)]
+    pub tls: common::tls::ServerTlsArgs,
+    /// Token status clients must present; without it, status queries are open (read-only).
+    #[arg(long, env = "STATUS_TOKEN", hide_env_values = true)]
+    pub status_token: Option<String>,
+    /// Plan vulnerability scans (`false`: config audits only).
+    #[arg(long, env = "VULNERABILITY_SCANS_ENABLED", default_value_t = true, action = clap::ArgAction::Set)]
+    pub vulnerability_scans: bool,
+    /// Rescan images whose VulnerabilityReport is older than this; `0` disables.
+    #[arg(long, env = "REPORT_TTL", default_value = "24h", value_parser = parse_duration)]
+    pub report_ttl: Duration,
+    /// Name of the plugin ConfigMap with custom policies, in the operator namespace.
+    #[arg(
+        long,
+        env = "POLICIES_CONFIGMAP",
+        default_value = "trivy-operator-policies-config"
+    )]
+    pub policies_configmap: String,
+    /// How many outdated ConfigAuditReports to delete per batch after a policy change.
+    #[arg(long, env = "CONFIG_AUDIT_DELETE_BATCH", default_value_t = 10)]
+    pub config_audit_delete_batch: usize,
+    /// Pause between two deletion batches after a policy change.
+    #[arg(long, env = "CONFIG_AUDIT_DELETE_INTERVAL", default_value = "10s", value_parser = parse_duration)]
+    pub config_audit_delete_interval: Duration,
+}
+
+/// Which namespaces are scanned.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ScopeArgs {
+    /// Scan only these namespaces (comma-separated); empty means all.
+    #[arg(long, env = "TARGET_NAMESPACES", value_delimiter = ',')]
+    pub namespaces: Vec<String>,
+    /// Skip namespaces matching these globs (comma-separated, `*` and `?`).
+    #[arg(long, env = "EXCLUDE_NAMESPACES", value_delimiter = ',')]
+    pub exclude_namespaces: Vec<String>,
+    /// Scan only namespaces whose labels match this selector (e.g. `scan=true,env!=dev`).
+    #[arg(long, env = "NAMESPACE_SELECTOR")]
+    pub namespace_selector: Option<String>,
+}
+
+/// Leader election between replicas.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ElectionArgs {
+    /// Elect one active leader among replicas with a Lease (`false`: this replica leads).
+    #[arg(long, env = "LEADER_ELECTION", default_value_t = true, action = clap::ArgAction::Set)]
+    pub leader_election: bool,
+    /// Name of the Lease, in the operator namespace.
+    #[arg(long, env = "LEASE_NAME", default_value = "trivy-operator-leader")]
+    pub lease_name: String,
+    /// Lease duration: a standby takes over this long after the leader stops renewing.
+    #[arg(long, env = "LEASE_DURATION", default_value = "15s", value_parser = parse_duration)]
+    pub lease_duration: Duration,
+}
+
+/// How work is handed to workers.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DispatchArgs {
+    /// Most tasks in flight per unit of worker capacity.
+    #[arg(long, env = "TASKS_PER_CAPACITY", default_value_t = 2)]
+    pub tasks_per_capacity: u32,
+    /// A worker silent for this long is considered gone; its tasks move to others.
+    #[arg(long, env = "WORKER_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    pub worker_timeout: Duration,
+    /// First retry delay of a failed task; doubles per failure.
+    #[arg(long, env = "RETRY_BASE", default_value = "5s", value_parser = parse_duration)]
+    pub retry_base: Duration,
+    /// Longest retry delay.
+    #[arg(long, env = "RETRY_MAX", default_value = "5m", value_parser = parse_duration)]
+    pub retry_max: Duration,
+    /// Most scan Jobs at once across all workers (counted by the leader, exactly).
+    #[arg(long, env = "MAX_CONCURRENT_SCANS", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_concurrent_scans: u32,
+    /// After a task succeeded, how long to wait for its report before sending it again.
+    #[arg(long, env = "RESULT_GRACE", default_value = "60s", value_parser = parse_duration)]
+    pub result_grace: Duration,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn args_are_consistent() {
+        Args::command().debug_assert();
+    }
+}

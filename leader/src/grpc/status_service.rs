@@ -1,0 +1,253 @@
+//! `StatusService`: read-only answers about workers, namespaces and workloads, computed from
+//! the leader's state at the time of the query.
+
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use common::proto::{self, WorkloadState};
+use tonic::{Request, Response, Status};
+
+use crate::dispatch::TaskState;
+use crate::grpc::LeaderSlot;
+use crate::state::LeaderState;
+
+/// The `StatusService` implementation.
+#[derive(Debug, Clone)]
+pub struct StatusSvc {
+    slot: LeaderSlot,
+}
+
+impl StatusSvc {
+    pub fn new(slot: LeaderSlot) -> Self {
+        Self { slot }
+    }
+}
+
+/// Converts a monotonic instant into Unix seconds.
+fn unix(at: Instant, now: Instant) -> i64 {
+    let wall = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    wall - now.saturating_duration_since(at).as_secs() as i64
+}
+
+#[tonic::async_trait]
+impl proto::status_service_server::StatusService for StatusSvc {
+    async fn get_cluster(
+        &self,
+        _request: Request<proto::GetClusterRequest>,
+    ) -> Result<Response<proto::ClusterStatus>, Status> {
+        let now = Instant::now();
+        let shared = self.slot.get()?;
+        let st = shared.lock();
+        let workers = st
+            .dispatcher
+            .workers()
+            .iter()
+            .map(|(id, w)| proto::WorkerStatus {
+                worker_id: id.clone(),
+                capacity: w.capacity,
+                namespaces: st.sent_assignments.get(id).cloned().unwrap_or_default(),
+                in_flight: w.in_flight.len() as u32,
+                last_heartbeat_unix: unix(w.last_seen, now),
+            })
+            .collect();
+        let (queue_depth, oldest_pending_seconds) = st.queue_stats(now);
+        Ok(Response::new(proto::ClusterStatus {
+            leader_id: shared.identity.clone(),
+            epoch: shared.epoch,
+            workers,
+            queue_depth,
+            oldest_pending_seconds,
+            scans_in_flight: st.dispatcher.scans_in_flight() as u64,
+            scans_avoided: st.dispatcher.scans_avoided(),
+            failures: st
+                .dispatcher
+                .failures()
+                .iter()
+                .map(|(reason, count)| proto::FailureCount {
+                    reason: reason.clone(),
+                    count: *count,
+                })
+                .collect(),
+            policy_config_error: st.policy.error.clone().unwrap_or_default(),
+            watch_errors: st
+                .observed
+                .watch_errors
+                .iter()
+                .map(|(watch, error)| format!("{watch}: {error}"))
+                .collect(),
+        }))
+    }
+
+    async fn get_namespace(
+        &self,
+        request: Request<proto::GetNamespaceRequest>,
+    ) -> Result<Response<proto::NamespaceStatus>, Status> {
+        let namespace = request.into_inner().namespace;
+        if namespace.is_empty() {
+            return Err(Status::invalid_argument("namespace is empty"));
+        }
+        let shared = self.slot.get()?;
+        let st = shared.lock();
+        if !st.observed.namespaces.contains_key(&namespace) {
+            return Err(Status::not_found(format!(
+                "namespace {namespace} is not observed"
+            )));
+        }
+        let owner = st
+            .sent_assignments
+            .iter()
+            .find(|(_, nss)| nss.contains(&namespace))
+            .map(|(w, _)| w.clone())
+            .unwrap_or_default();
+        let tasks = st
+            .dispatcher
+            .tasks()
+            .values()
+            .filter(|t| t.namespace == namespace);
+        let (mut pending, mut in_flight, mut failed) = (0, 0, 0);
+        for task in tasks {
+            match task.state {
+                TaskState::InFlight { .. } => in_flight += 1,
+                TaskState::Failed { .. } => failed += 1,
+                _ => pending += 1,
+            }
+        }
+        let workloads = st
+            .observed
+            .workloads
+            .values()
+            .filter(|w| w.namespace == namespace)
+            .count() as u32;
+        Ok(Response::new(proto::NamespaceStatus {
+            namespace,
+            owner_worker_id: owner,
+            workloads,
+            pending,
+            in_flight,
+            failed,
+        }))
+    }
+
+    async fn get_workload(
+        &self,
+        request: Request<proto::GetWorkloadRequest>,
+    ) -> Result<Response<proto::WorkloadStatus>, Status> {
+        let req = request.into_inner();
+        let shared = self.slot.get()?;
+        let st = shared.lock();
+        let workload = st
+            .observed
+            .workloads
+            .values()
+            .find(|w| w.namespace == req.namespace && w.name == req.name && w.kind.as_str() == req.kind)
+            .cloned()
+            .ok_or_else(|| {
+                Status::not_found(format!(
+                    "{} {}/{} is not a scanned workload (unknown, out of scope, or covered by its controller)",
+                    req.kind, req.namespace, req.name
+                ))
+            })?;
+        Ok(Response::new(workload_status(&st, &workload)))
+    }
+}
+
+fn workload_status(
+    st: &LeaderState,
+    workload: &crate::observed::Workload,
+) -> proto::WorkloadStatus {
+    let now = Instant::now();
+    let tasks: Vec<proto::TaskState> = st
+        .dispatcher
+        .tasks()
+        .values()
+        .filter(|t| concerns(&t.task, &workload.uid))
+        .map(|t| {
+            let mut out = proto::TaskState {
+                kind: t.task.kind,
+                ..Default::default()
+            };
+            match &t.state {
+                TaskState::Pending | TaskState::Done { .. } => {
+                    out.state = WorkloadState::Pending as i32;
+                    out.since_unix = unix(t.created, now);
+                }
+                TaskState::InFlight { worker, since } => {
+                    out.state = WorkloadState::InFlight as i32;
+                    out.worker_id = worker.clone();
+                    out.since_unix = unix(*since, now);
+                }
+                TaskState::Failed {
+                    reason,
+                    message,
+                    retry_at,
+                } => {
+                    out.state = WorkloadState::Failed as i32;
+                    out.failure_reason = reason.clone();
+                    out.failure_message = message.clone();
+                    out.next_retry_unix =
+                        unix(now, now) + retry_at.saturating_duration_since(now).as_secs() as i64;
+                }
+            }
+            out
+        })
+        .collect();
+    let state = tasks
+        .iter()
+        .map(|t| t.state)
+        .max_by_key(|s| match WorkloadState::try_from(*s) {
+            Ok(WorkloadState::Failed) => 3,
+            Ok(WorkloadState::InFlight) => 2,
+            Ok(WorkloadState::Pending) => 1,
+            _ => 0,
+        })
+        .unwrap_or(WorkloadState::UpToDate as i32);
+    let explanation = explain(&tasks, state);
+    proto::WorkloadStatus {
+        workload: Some(proto::WorkloadRef {
+            kind: workload.kind.as_str().into(),
+            api_version: workload.kind.api_version().into(),
+            namespace: workload.namespace.clone(),
+            name: workload.name.clone(),
+            uid: workload.uid.clone(),
+        }),
+        state,
+        tasks,
+        explanation,
+    }
+}
+
+fn explain(tasks: &[proto::TaskState], state: i32) -> String {
+    let first = |s: WorkloadState| tasks.iter().find(|t| t.state == s as i32);
+    match WorkloadState::try_from(state) {
+        Ok(WorkloadState::Failed) => first(WorkloadState::Failed).map_or_else(String::new, |t| {
+            format!(
+                "failed with {}: {}; next retry at unix {}",
+                t.failure_reason, t.failure_message, t.next_retry_unix
+            )
+        }),
+        Ok(WorkloadState::InFlight) => {
+            first(WorkloadState::InFlight).map_or_else(String::new, |t| {
+                format!(
+                    "in flight on worker {} since unix {}",
+                    t.worker_id, t.since_unix
+                )
+            })
+        }
+        Ok(WorkloadState::Pending) => {
+            "pending: waiting for a worker with room for its namespace".to_string()
+        }
+        _ => "up to date: its reports match its spec and the current policies".to_string(),
+    }
+}
+
+/// Whether a task is about the workload with `uid`: an audit of it, or a scan it subscribes to.
+fn concerns(task: &proto::Task, uid: &str) -> bool {
+    let audited = task.workload.as_ref().is_some_and(|w| w.uid == uid);
+    let scanned = task.scan.as_ref().is_some_and(|scan| {
+        scan.subscribers
+            .iter()
+            .any(|s| s.workload.as_ref().is_some_and(|w| w.uid == uid))
+    });
+    audited || scanned
+}

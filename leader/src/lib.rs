@@ -1,0 +1,367 @@
+//! The leader of trivy-operator-rs: observes the cluster, plans config audits, and shards
+//! them by namespace over the workers connected to its gRPC server.
+
+pub mod args;
+pub mod cleanup;
+pub mod ctl;
+pub mod dispatch;
+pub mod election;
+pub mod grpc;
+pub mod metrics;
+pub mod observed;
+pub mod plan;
+pub mod plan_scans;
+pub mod policy;
+pub mod report_metrics;
+pub mod scope;
+pub mod state;
+pub mod watch;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use common::admin::AdminState;
+use kube::runtime::events::{Recorder, Reporter};
+use tokio_util::sync::CancellationToken;
+
+use crate::args::{Args, Command, OutputFormat, RunArgs, StatusQuery};
+use crate::dispatch::DispatchConfig;
+use crate::state::{ScanSettings, Shared};
+
+/// Why the leader stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The cluster could not be reached.
+    #[error(transparent)]
+    Connect(#[from] common::cli::Error),
+    /// The flags are inconsistent.
+    #[error(transparent)]
+    Scope(#[from] scope::Error),
+    /// The gRPC server failed.
+    #[error(transparent)]
+    Grpc(#[from] grpc::Error),
+    /// The TLS files are unusable.
+    #[error(transparent)]
+    Tls(#[from] common::tls::Error),
+    /// A status query failed.
+    #[error(transparent)]
+    Status(#[from] ctl::Error),
+    /// The admin HTTP server failed.
+    #[error(transparent)]
+    Admin(#[from] common::admin::Error),
+    /// The CRDs could not be rendered.
+    #[error("could not render the CRDs: {0}")]
+    Crd(String),
+}
+
+/// Runs the chosen subcommand.
+pub async fn run(args: Args) -> Result<(), Error> {
+    match args.command {
+        Command::Crd => {
+            let yaml =
+                common::reports::crd::all_crds_yaml().map_err(|e| Error::Crd(e.to_string()))?;
+            print!("{yaml}");
+            Ok(())
+        }
+        Command::Run(run_args) => run_leader(*run_args).await,
+        Command::Status(status) => {
+            let query = match status.query {
+                StatusQuery::Cluster => ctl::Query::Cluster,
+                StatusQuery::Namespace { namespace } => ctl::Query::Namespace(namespace),
+                StatusQuery::Workload {
+                    namespace,
+                    kind,
+                    name,
+                } => ctl::Query::Workload {
+                    namespace,
+                    kind,
+                    name,
+                },
+            };
+            let output = match status.output {
+                OutputFormat::Table => ctl::Output::Table,
+                OutputFormat::Json => ctl::Output::Json,
+            };
+            let tls = status.tls.config()?;
+            let text = ctl::run(&status.addr, status.token.as_deref(), tls, query, output).await?;
+            println!("{}", text.trim_end());
+            Ok(())
+        }
+    }
+}
+
+/// How often the control loop runs without being woken.
+const TICK: Duration = Duration::from_secs(1);
+/// Pause after a wake-up so a burst of watch events makes one round.
+const DEBOUNCE: Duration = Duration::from_millis(50);
+
+async fn run_leader(args: RunArgs) -> Result<(), Error> {
+    let scope = scope::Scope::new(&args.scope)?;
+    let agent = format!(
+        "trivy-operator-leader/{} ({})",
+        env!("CARGO_PKG_VERSION"),
+        args.identity
+    );
+    let client = args.kube.connect(&agent).await?;
+    let shutdown = CancellationToken::new();
+    let stop = shutdown.clone();
+    tokio::spawn(async move {
+        common::cli::shutdown_signal().await;
+        tracing::info!("shutting down");
+        stop.cancel();
+    });
+    // Both servers run on a standby too: gRPC answers UNAVAILABLE and health NOT_SERVING,
+    // the admin server is healthy but not ready, without report gauges.
+    let slot = grpc::LeaderSlot::default();
+    let metrics = Arc::new(metrics::LeaderMetrics::new());
+    let ready = Arc::new(AtomicBool::new(false));
+    let render = metrics_renderer(client.clone(), &args, metrics.clone(), slot.clone());
+    let admin = AdminState::new(ready.clone(), render);
+    let (admin_addr, admin) =
+        common::admin::serve(args.admin_addr, admin, shutdown.clone()).await?;
+    tracing::info!(%admin_addr, "admin server listening");
+    tokio::spawn(async move {
+        if let Err(error) = admin.await {
+            tracing::error!(%error, "admin server failed");
+        }
+    });
+    if args.worker_token.is_none() {
+        tracing::warn!("no --worker-token: any client can attach as a worker");
+    }
+    let auth_refusals = Arc::new(AtomicU64::new(0));
+    let tokens = grpc::Tokens {
+        worker: grpc::TokenCheck::new(args.worker_token.clone(), auth_refusals.clone()),
+        status: grpc::TokenCheck::new(args.status_token.clone(), auth_refusals.clone()),
+    };
+    let tls = args.tls.config()?;
+    if tls.is_some() {
+        let mutual = args.tls.tls_client_ca_file.is_some();
+        tracing::info!(mutual, "gRPC over TLS");
+    }
+    let listener = grpc::bind(args.grpc_addr).await?;
+    let (addr, health, server) =
+        grpc::serve(listener, slot.clone(), tokens, tls, shutdown.clone()).await?;
+    tracing::info!(%addr, "gRPC server listening");
+    let mut server = std::pin::pin!(server);
+    let terms = Terms {
+        args: &args,
+        scope,
+        client,
+        metrics,
+        auth_refusals,
+        slot,
+        health,
+        ready,
+    };
+    tokio::select! {
+        () = terms.run(&shutdown) => {
+            shutdown.cancel();
+            server.await.map_err(Error::from)
+        }
+        served = &mut server => {
+            shutdown.cancel();
+            served.map_err(Error::from)
+        }
+    }
+}
+
+/// What every term of this replica shares: it stands by, leads while it holds the Lease,
+/// and stands by again when it loses it.
+struct Terms<'a> {
+    args: &'a RunArgs,
+    scope: scope::Scope,
+    client: kube::Client,
+    metrics: Arc<metrics::LeaderMetrics>,
+    auth_refusals: Arc<AtomicU64>,
+    slot: grpc::LeaderSlot,
+    health: tonic_health::server::HealthReporter,
+    ready: Arc<AtomicBool>,
+}
+
+impl Terms<'_> {
+    /// Without leader election: one term until `shutdown`. With it: acquire, lead, and on a
+    /// lost lease stop every write at once and stand by again (the process keeps running, so
+    /// a brief API outage costs a term, not a restart).
+    async fn run(&self, shutdown: &CancellationToken) {
+        let args = &self.args.election;
+        if !args.leader_election {
+            let leading = shutdown.child_token();
+            self.begin(1, &leading).await;
+            leading.cancelled().await;
+            self.end(&leading, false).await;
+            return;
+        }
+        let config = election::ElectionConfig {
+            namespace: self.args.operator_namespace.clone(),
+            lease_name: args.lease_name.clone(),
+            identity: self.args.identity.clone(),
+            lease_duration: args.lease_duration,
+        };
+        loop {
+            let Some(term) = election::acquire(self.client.clone(), config.clone(), shutdown).await
+            else {
+                return;
+            };
+            let leading = shutdown.child_token();
+            self.begin(term.epoch, &leading).await;
+            let held = term.hold(shutdown).await;
+            self.end(&leading, held.is_err()).await;
+            match held {
+                Ok(()) => return,
+                Err(error) => {
+                    tracing::error!(%error, "lost the lease: stopped leading; standing by");
+                }
+            }
+        }
+    }
+
+    /// Starts a term: its work, then the services and readiness.
+    async fn begin(&self, epoch: u64, leading: &CancellationToken) {
+        let shared = lead(
+            self.args,
+            self.scope.clone(),
+            self.client.clone(),
+            epoch,
+            self.metrics.clone(),
+            self.auth_refusals.clone(),
+            leading,
+        );
+        self.slot.set(shared);
+        grpc::mark_leading(&self.health).await;
+        self.ready.store(true, Ordering::Relaxed);
+    }
+
+    /// Ends a term: not ready, services UNAVAILABLE, all work cancelled, worker streams
+    /// closed so the workers look for the new leader.
+    async fn end(&self, leading: &CancellationToken, lost: bool) {
+        self.ready.store(false, Ordering::Relaxed);
+        leading.cancel();
+        if let Ok(shared) = self.slot.get() {
+            self.metrics
+                .end_term(&shared.snapshot(Instant::now()), lost);
+        }
+        self.slot.clear();
+        grpc::mark_standby(&self.health).await;
+    }
+}
+
+/// Starts the leader's work for one term (watches, policy follower, cleanup, control loop),
+/// all stopping when `leading` is cancelled; returns the term's state for the services.
+fn lead(
+    args: &RunArgs,
+    scope: scope::Scope,
+    client: kube::Client,
+    epoch: u64,
+    metrics: Arc<metrics::LeaderMetrics>,
+    auth_refusals: Arc<AtomicU64>,
+    leading: &CancellationToken,
+) -> Arc<Shared> {
+    tracing::info!(epoch, "leading");
+    let dispatch = DispatchConfig {
+        tasks_per_capacity: args.dispatch.tasks_per_capacity,
+        worker_timeout: args.dispatch.worker_timeout,
+        retry_base: args.dispatch.retry_base,
+        retry_max: args.dispatch.retry_max,
+        result_grace: args.dispatch.result_grace,
+        max_concurrent_scans: args.dispatch.max_concurrent_scans as usize,
+    };
+    let scans = args.vulnerability_scans.then(|| ScanSettings {
+        ttl: (!args.report_ttl.is_zero()).then_some(args.report_ttl),
+    });
+    let identity = args.identity.clone();
+    let shared = Arc::new(
+        Shared::new(
+            identity.clone(),
+            epoch,
+            scope,
+            dispatch,
+            scans,
+            metrics,
+            auth_refusals,
+        )
+        .with_term(leading.clone()),
+    );
+    let reporter = Reporter {
+        controller: "trivy-operator-leader".into(),
+        instance: Some(identity),
+    };
+    let recorder = Recorder::new(client.clone(), reporter);
+    watch::spawn_all(&client, &shared, leading);
+    policy::spawn(
+        client.clone(),
+        &args.operator_namespace,
+        &args.policies_configmap,
+        recorder,
+        shared.clone(),
+        leading.clone(),
+    );
+    cleanup::spawn(
+        client,
+        shared.clone(),
+        args.config_audit_delete_batch,
+        args.config_audit_delete_interval,
+        leading.clone(),
+    );
+    tokio::spawn(control_loop(shared.clone(), leading.clone()));
+    shared
+}
+
+/// Renders `/metrics`: the leader's own series from its state, plus — on the active
+/// leader only — the upstream-compatible report gauges listed from the API.
+fn metrics_renderer(
+    client: kube::Client,
+    args: &RunArgs,
+    metrics: Arc<metrics::LeaderMetrics>,
+    slot: grpc::LeaderSlot,
+) -> impl Fn() -> std::pin::Pin<Box<dyn Future<Output = String> + Send>> + Send + Sync + 'static {
+    let namespaces = args.scope.namespaces.clone();
+    move || {
+        let (client, metrics, namespaces) = (client.clone(), metrics.clone(), namespaces.clone());
+        let shared = slot.get();
+        Box::pin(async move {
+            let Ok(shared) = shared else {
+                metrics.set_snapshot(&metrics::Snapshot::default());
+                return metrics.encode();
+            };
+            metrics.set_snapshot(&shared.snapshot(Instant::now()));
+            let reports = report_metrics::render(&client, &namespaces)
+                .await
+                .unwrap_or_else(|error| {
+                    tracing::warn!(%error, "could not list reports for metrics");
+                    String::new()
+                });
+            metrics.encode_with(&reports)
+        })
+    }
+}
+
+/// Runs a round after every change (debounced) and every [`TICK`]. After a wake-up it waits
+/// at least twice the last round's duration, so that under constant churn in a large
+/// cluster planning takes at most about a third of a core and never starves the watchers.
+async fn control_loop(shared: Arc<Shared>, shutdown: CancellationToken) {
+    let mut tick = tokio::time::interval(TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last = Duration::ZERO;
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = shared.wake.notified() => tokio::time::sleep(DEBOUNCE.max(last * 2)).await,
+            _ = tick.tick() => {}
+        }
+        let started = Instant::now();
+        shared.round(started);
+        last = started.elapsed();
+        shared.metrics.observe_round(last);
+    }
+}
+
+/// The whole `trivy-operator-leader` program: parse flags, set up logging, run, and turn an
+/// error into a clear message and a failing exit code. `main.rs` only calls this, so the
+/// end-to-end tests can build the same program.
+pub fn main() -> std::process::ExitCode {
+    use clap::Parser;
+    let args = args::Args::parse();
+    common::telemetry::init(&args.log);
+    common::cli::block_on_main("leader", run(args))
+}

@@ -1,0 +1,220 @@
+//! The desired state, as a pure function of what is observed: which config audits are due.
+//!
+//! One rule: a workload in scope needs a config audit when no ConfigAuditReport it owns has
+//! both its current `resource-spec-hash` and its kind's current `plugin-config-hash`. A new
+//! workload, a changed spec, a deleted report and a changed policy all follow from it.
+
+use std::collections::BTreeMap;
+
+use common::proto;
+use common::workload::WorkloadKind;
+
+use crate::observed::{Observed, Workload};
+use crate::scope::Scope;
+
+/// `plugin-config-hash` of every workload kind, from the last policy config that compiled.
+pub type ConfigHashes = BTreeMap<WorkloadKind, String>;
+
+/// A config audit that should run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DueTask {
+    pub namespace: String,
+    pub task: proto::Task,
+}
+
+/// The deterministic id of a config audit: the same work always has the same id.
+pub fn audit_task_id(uid: &str, spec_hash: &str, config_hash: &str) -> String {
+    format!("audit/{uid}/{spec_hash}/{config_hash}")
+}
+
+/// The workloads that are scanned now: in an observed namespace in scope, and (for a
+/// ReplicaSet of a Deployment) the current one.
+pub fn scanned_workloads<'a>(
+    observed: &'a Observed,
+    scope: &'a Scope,
+) -> impl Iterator<Item = &'a Workload> + 'a {
+    observed
+        .workloads
+        .values()
+        .filter(move |w| {
+            observed
+                .namespaces
+                .get(&w.namespace)
+                .is_some_and(|labels| scope.contains(&w.namespace, labels))
+        })
+        .filter(move |w| observed.is_current(w))
+}
+
+/// Every config audit due now, ordered by namespace and name so dispatch is deterministic.
+pub fn due_audits(observed: &Observed, scope: &Scope, hashes: &ConfigHashes) -> Vec<DueTask> {
+    let mut due: Vec<DueTask> = scanned_workloads(observed, scope)
+        .filter_map(|w| {
+            let config_hash = hashes.get(&w.kind)?;
+            (!has_fresh_report(observed, w, config_hash)).then(|| audit_task(w, config_hash))
+        })
+        .collect();
+    due.sort_by(|a, b| {
+        (&a.namespace, workload_name(&a.task)).cmp(&(&b.namespace, workload_name(&b.task)))
+    });
+    due
+}
+
+pub(crate) fn workload_name(task: &proto::Task) -> &str {
+    task.workload.as_ref().map_or("", |w| w.name.as_str())
+}
+
+fn has_fresh_report(observed: &Observed, workload: &Workload, config_hash: &str) -> bool {
+    observed
+        .audit_reports
+        .get(&workload.uid)
+        .is_some_and(|reports| {
+            reports.values().any(|r| {
+                r.spec_hash.as_deref() == Some(workload.spec_hash.as_str())
+                    && r.config_hash.as_deref() == Some(config_hash)
+            })
+        })
+}
+
+/// The proto reference of a workload.
+pub fn workload_ref(workload: &Workload) -> proto::WorkloadRef {
+    proto::WorkloadRef {
+        kind: workload.kind.as_str().to_string(),
+        api_version: workload.kind.api_version().to_string(),
+        namespace: workload.namespace.clone(),
+        name: workload.name.clone(),
+        uid: workload.uid.clone(),
+    }
+}
+
+fn audit_task(workload: &Workload, config_hash: &str) -> DueTask {
+    DueTask {
+        namespace: workload.namespace.clone(),
+        task: proto::Task {
+            task_id: audit_task_id(&workload.uid, &workload.spec_hash, config_hash),
+            kind: proto::TaskKind::ConfigAudit as i32,
+            workload: Some(workload_ref(workload)),
+            resource_spec_hash: workload.spec_hash.clone(),
+            plugin_config_hash: config_hash.to_string(),
+            images: Vec::new(),
+            scan: None,
+        },
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::args::ScopeArgs;
+    use crate::observed::{AuditReportMeta, DeploymentLink};
+
+    fn workload(ns: &str, name: &str, kind: WorkloadKind, spec: &str) -> Workload {
+        Workload {
+            kind,
+            namespace: ns.into(),
+            name: name.into(),
+            uid: format!("uid-{name}"),
+            spec_hash: spec.into(),
+            containers: Vec::new(),
+            deployment: None,
+        }
+    }
+
+    fn report(ns: &str, name: &str, spec: &str, config: &str) -> AuditReportMeta {
+        AuditReportMeta {
+            namespace: ns.into(),
+            name: format!("replicaset-{name}"),
+            kind: "ReplicaSet".into(),
+            spec_hash: Some(spec.into()),
+            config_hash: Some(config.into()),
+            resource_version: Some("1".into()),
+        }
+    }
+
+    fn setup() -> (Observed, ConfigHashes) {
+        let mut o = Observed::default();
+        o.namespaces.insert("a".into(), BTreeMap::new());
+        o.namespaces.insert("b".into(), BTreeMap::new());
+        for w in [
+            workload("a", "web", WorkloadKind::ReplicaSet, "s1"),
+            workload("b", "db", WorkloadKind::StatefulSet, "s2"),
+        ] {
+            o.workloads.insert(w.uid.clone(), w);
+        }
+        let hashes = WorkloadKind::ALL
+            .iter()
+            .map(|k| (*k, "c1".to_string()))
+            .collect();
+        (o, hashes)
+    }
+
+    fn due_names(o: &Observed, hashes: &ConfigHashes, scope: &Scope) -> Vec<String> {
+        due_audits(o, scope, hashes)
+            .iter()
+            .map(|d| workload_name(&d.task).to_string())
+            .collect()
+    }
+
+    #[test]
+    fn new_workloads_are_due_until_a_matching_report_exists() {
+        let (mut o, hashes) = setup();
+        let all = Scope::default();
+        assert_eq!(due_names(&o, &hashes, &all), ["web", "db"]);
+        o.put_audit_report("uid-web".into(), report("a", "web", "s1", "c1"));
+        assert_eq!(due_names(&o, &hashes, &all), ["db"]);
+    }
+
+    #[test]
+    fn changed_spec_changed_policy_and_deleted_report_make_it_due_again() {
+        let (mut o, mut hashes) = setup();
+        let all = Scope::default();
+        o.put_audit_report("uid-web".into(), report("a", "web", "s1", "c1"));
+        o.put_audit_report("uid-db".into(), report("b", "db", "s2", "c1"));
+        assert!(due_names(&o, &hashes, &all).is_empty());
+        o.workloads.get_mut("uid-web").unwrap().spec_hash = "s1b".into();
+        assert_eq!(due_names(&o, &hashes, &all), ["web"]);
+        hashes.insert(WorkloadKind::StatefulSet, "c2".into());
+        assert_eq!(due_names(&o, &hashes, &all), ["web", "db"]);
+        hashes.insert(WorkloadKind::StatefulSet, "c1".into());
+        o.remove_audit_report("uid-db", "replicaset-db");
+        assert_eq!(due_names(&o, &hashes, &all), ["web", "db"]);
+    }
+
+    #[test]
+    fn task_ids_are_deterministic_and_carry_hashes() {
+        let (o, hashes) = setup();
+        let first = due_audits(&o, &Scope::default(), &hashes);
+        let second = due_audits(&o, &Scope::default(), &hashes);
+        assert_eq!(first, second);
+        assert_eq!(first[0].task.task_id, "audit/uid-web/s1/c1");
+        assert_eq!(first[0].task.plugin_config_hash, "c1");
+        assert_eq!(first[0].task.resource_spec_hash, "s1");
+    }
+
+    #[test]
+    fn out_of_scope_unknown_namespaces_and_old_replicasets_are_not_due() {
+        let (mut o, hashes) = setup();
+        let only_b = Scope::new(&ScopeArgs {
+            namespaces: vec!["b".into()],
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(due_names(&o, &hashes, &only_b), ["db"]);
+        o.namespaces.remove("a");
+        assert_eq!(due_names(&o, &hashes, &Scope::default()), ["db"]);
+        o.namespaces.insert("a".into(), BTreeMap::new());
+        o.workloads.get_mut("uid-web").unwrap().deployment = Some(DeploymentLink {
+            uid: "d1".into(),
+            revision: Some("1".into()),
+        });
+        o.deployment_revisions.insert("d1".into(), "2".into());
+        assert_eq!(due_names(&o, &hashes, &Scope::default()), ["db"]);
+    }
+
+    #[test]
+    fn kinds_without_a_config_hash_wait() {
+        let (o, mut hashes) = setup();
+        hashes.remove(&WorkloadKind::ReplicaSet);
+        assert_eq!(due_names(&o, &hashes, &Scope::default()), ["db"]);
+    }
+}

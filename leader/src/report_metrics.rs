@@ -1,0 +1,324 @@
+//! The upstream-compatible report gauges, computed at scrape time from the reports in the
+//! cluster: `trivy_image_vulnerabilities` (one series per VulnerabilityReport and severity)
+//! and `trivy_resource_configaudits` (one per ConfigAuditReport and severity), with upstream's
+//! metric names, help texts, label names and severity values. Reports are listed in pages
+//! and read through slim views (metadata, image and summary only), so a scrape never holds
+//! every report's vulnerability list in memory.
+
+use std::fmt::Write as _;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kube::Api;
+use kube::api::ListParams;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+use common::labels;
+
+/// Reports per list request.
+const PAGE: u32 = 500;
+
+/// Errors of a scrape.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Listing reports failed.
+    #[error("listing {kind}s: {source}")]
+    List {
+        kind: &'static str,
+        source: kube::Error,
+    },
+}
+
+impl Error {
+    /// A bounded label for logs and metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::List { .. } => "ListReports",
+        }
+    }
+}
+
+/// A VulnerabilityReport as the gauges need it.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct VulnerabilityView {
+    pub metadata: ObjectMeta,
+    #[serde(default)]
+    pub report: VulnerabilityViewData,
+}
+
+/// The parts of `report` the gauges read; everything else is skipped when deserializing.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VulnerabilityViewData {
+    #[serde(default)]
+    pub registry: Option<RegistryView>,
+    #[serde(default)]
+    pub artifact: ArtifactView,
+    #[serde(default)]
+    pub summary: SeverityCounts,
+}
+
+/// `report.registry`.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct RegistryView {
+    #[serde(default)]
+    pub server: String,
+}
+
+/// `report.artifact`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ArtifactView {
+    #[serde(default)]
+    pub repository: String,
+    #[serde(default)]
+    pub tag: Option<String>,
+    #[serde(default)]
+    pub digest: Option<String>,
+}
+
+/// `report.summary` of either kind (config audits have no unknown count).
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct SeverityCounts {
+    #[serde(default)]
+    pub critical_count: u64,
+    #[serde(default)]
+    pub high_count: u64,
+    #[serde(default)]
+    pub medium_count: u64,
+    #[serde(default)]
+    pub low_count: u64,
+    #[serde(default)]
+    pub unknown_count: u64,
+}
+
+/// A ConfigAuditReport as the gauges need it.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct ConfigAuditView {
+    pub metadata: ObjectMeta,
+    #[serde(default)]
+    pub report: ConfigAuditViewData,
+}
+
+/// The summary of a ConfigAuditReport.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct ConfigAuditViewData {
+    #[serde(default)]
+    pub summary: SeverityCounts,
+}
+
+macro_rules! view_resource {
+    ($ty:ident, kind = $kind:literal, plural = $plural:literal) => {
+        impl k8s_openapi::Resource for $ty {
+            const API_VERSION: &'static str = common::reports::API_VERSION;
+            const GROUP: &'static str = common::reports::GROUP;
+            const KIND: &'static str = $kind;
+            const VERSION: &'static str = common::reports::VERSION;
+            const URL_PATH_SEGMENT: &'static str = $plural;
+            type Scope = k8s_openapi::NamespaceResourceScope;
+        }
+
+        impl k8s_openapi::Metadata for $ty {
+            type Ty = ObjectMeta;
+
+            fn metadata(&self) -> &ObjectMeta {
+                &self.metadata
+            }
+
+            fn metadata_mut(&mut self) -> &mut ObjectMeta {
+                &mut self.metadata
+            }
+        }
+    };
+}
+
+view_resource!(
+    VulnerabilityView,
+    kind = "VulnerabilityReport",
+    plural = "vulnerabilityreports"
+);
+view_resource!(
+    ConfigAuditView,
+    kind = "ConfigAuditReport",
+    plural = "configauditreports"
+);
+
+const VULN_NAME: &str = "trivy_image_vulnerabilities";
+const AUDIT_NAME: &str = "trivy_resource_configaudits";
+
+/// The two gauge families, built one report at a time.
+#[derive(Debug, Default)]
+pub struct ReportGauges {
+    vulnerabilities: String,
+    config_audits: String,
+}
+
+impl ReportGauges {
+    /// Adds the five `trivy_image_vulnerabilities` series of one report.
+    pub fn add_vulnerability(&mut self, r: &VulnerabilityView) {
+        let meta = &r.metadata;
+        let label = |key: &str| label_of(meta, key);
+        let artifact = &r.report.artifact;
+        let base = [
+            ("namespace", meta.namespace.as_deref().unwrap_or("")),
+            ("name", meta.name.as_deref().unwrap_or("")),
+            ("resource_kind", label(labels::RESOURCE_KIND)),
+            ("resource_name", label(labels::RESOURCE_NAME)),
+            ("container_name", label(labels::CONTAINER_NAME)),
+            (
+                "image_registry",
+                r.report.registry.as_ref().map_or("", |g| g.server.as_str()),
+            ),
+            ("image_repository", artifact.repository.as_str()),
+            ("image_tag", artifact.tag.as_deref().unwrap_or("")),
+            ("image_digest", artifact.digest.as_deref().unwrap_or("")),
+        ];
+        let s = &r.report.summary;
+        for (severity, count) in [
+            ("Critical", s.critical_count),
+            ("High", s.high_count),
+            ("Medium", s.medium_count),
+            ("Low", s.low_count),
+            ("Unknown", s.unknown_count),
+        ] {
+            sample(&mut self.vulnerabilities, VULN_NAME, &base, severity, count);
+        }
+    }
+
+    /// Adds the four `trivy_resource_configaudits` series of one report.
+    pub fn add_config_audit(&mut self, r: &ConfigAuditView) {
+        let meta = &r.metadata;
+        let base = [
+            ("namespace", meta.namespace.as_deref().unwrap_or("")),
+            ("name", meta.name.as_deref().unwrap_or("")),
+            ("resource_kind", label_of(meta, labels::RESOURCE_KIND)),
+            ("resource_name", label_of(meta, labels::RESOURCE_NAME)),
+        ];
+        let s = &r.report.summary;
+        for (severity, count) in [
+            ("Critical", s.critical_count),
+            ("High", s.high_count),
+            ("Medium", s.medium_count),
+            ("Low", s.low_count),
+        ] {
+            sample(&mut self.config_audits, AUDIT_NAME, &base, severity, count);
+        }
+    }
+
+    /// The text of both families with their `# HELP` and `# TYPE` lines (valid in the
+    /// Prometheus text format and, before a closing `# EOF`, in OpenMetrics).
+    pub fn finish(self) -> String {
+        let mut out =
+            String::with_capacity(self.vulnerabilities.len() + self.config_audits.len() + 256);
+        out.push_str(
+            "# HELP trivy_image_vulnerabilities Number of container image vulnerabilities\n",
+        );
+        out.push_str("# TYPE trivy_image_vulnerabilities gauge\n");
+        out.push_str(&self.vulnerabilities);
+        out.push_str(
+            "# HELP trivy_resource_configaudits Number of failing resource configuration auditing checks\n",
+        );
+        out.push_str("# TYPE trivy_resource_configaudits gauge\n");
+        out.push_str(&self.config_audits);
+        out
+    }
+}
+
+fn label_of<'a>(meta: &'a ObjectMeta, key: &str) -> &'a str {
+    let from = |map: &'a Option<std::collections::BTreeMap<String, String>>| {
+        map.as_ref().and_then(|m| m.get(key)).map(String::as_str)
+    };
+    // A workload name too long for a label value is kept in the annotation of the same key
+    // (upstream then leaves `resource_name` empty; the full name is more useful).
+    from(&meta.labels)
+        .or_else(|| {
+            (key == labels::RESOURCE_NAME)
+                .then(|| from(&meta.annotations))
+                .flatten()
+        })
+        .unwrap_or("")
+}
+
+/// Appends `name{base..., severity="..."} value`.
+fn sample(out: &mut String, name: &str, base: &[(&str, &str)], severity: &str, value: u64) {
+    out.push_str(name);
+    out.push('{');
+    for (key, val) in base {
+        out.push_str(key);
+        out.push_str("=\"");
+        escape_into(out, val);
+        out.push_str("\",");
+    }
+    // Writing into a String cannot fail.
+    let _ = writeln!(out, "severity=\"{severity}\"}} {value}");
+}
+
+/// Escapes a label value: backslash, double quote and line feed.
+fn escape_into(out: &mut String, value: &str) {
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+}
+
+/// Lists the reports (all namespaces when `namespaces` is empty, else only those) and
+/// renders both gauge families.
+pub async fn render(client: &kube::Client, namespaces: &[String]) -> Result<String, Error> {
+    let mut gauges = ReportGauges::default();
+    for api in apis::<VulnerabilityView>(client, namespaces) {
+        for_each(&api, |r| gauges.add_vulnerability(r))
+            .await
+            .map_err(|source| Error::List {
+                kind: "VulnerabilityReport",
+                source,
+            })?;
+    }
+    for api in apis::<ConfigAuditView>(client, namespaces) {
+        for_each(&api, |r| gauges.add_config_audit(r))
+            .await
+            .map_err(|source| Error::List {
+                kind: "ConfigAuditReport",
+                source,
+            })?;
+    }
+    Ok(gauges.finish())
+}
+
+fn apis<K>(client: &kube::Client, namespaces: &[String]) -> Vec<Api<K>>
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>,
+    K::DynamicType: Default,
+{
+    if namespaces.is_empty() {
+        vec![Api::all(client.clone())]
+    } else {
+        namespaces
+            .iter()
+            .map(|ns| Api::namespaced(client.clone(), ns))
+            .collect()
+    }
+}
+
+/// Calls `each` on every object, one page of [`PAGE`] at a time.
+async fn for_each<K>(api: &Api<K>, mut each: impl FnMut(&K)) -> Result<(), kube::Error>
+where
+    K: kube::Resource + Clone + DeserializeOwned + std::fmt::Debug,
+{
+    let mut params = ListParams::default().limit(PAGE);
+    loop {
+        let page = api.list(&params).await?;
+        page.items.iter().for_each(&mut each);
+        match page.metadata.continue_ {
+            Some(token) if !token.is_empty() => params = params.continue_token(&token),
+            _ => return Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

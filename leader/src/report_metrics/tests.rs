@@ -1,0 +1,328 @@
+//! Reports → gauge text, from the real upstream report examples.
+
+#![allow(clippy::unwrap_used)]
+
+use std::collections::BTreeMap;
+
+use common::reports::config_audit::ConfigAuditReport;
+use common::reports::vulnerability::VulnerabilityReport;
+
+use super::*;
+
+fn example(name: &str) -> String {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../shared/data/report-examples/"
+    );
+    std::fs::read_to_string(format!("{path}{name}")).unwrap()
+}
+
+fn audit(ns: &str, name: &str, labels: &[(&str, &str)], counts: [u64; 4]) -> ConfigAuditView {
+    let labels: BTreeMap<String, String> = labels
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    ConfigAuditView {
+        metadata: ObjectMeta {
+            namespace: Some(ns.into()),
+            name: Some(name.into()),
+            labels: Some(labels),
+            ..ObjectMeta::default()
+        },
+        report: ConfigAuditViewData {
+            summary: SeverityCounts {
+                critical_count: counts[0],
+                high_count: counts[1],
+                medium_count: counts[2],
+                low_count: counts[3],
+                unknown_count: 0,
+            },
+        },
+    }
+}
+
+#[test]
+fn vulnerability_example_becomes_five_series() {
+    let yaml = example("vulnerability-ttl.yaml");
+    let view: VulnerabilityView = serde_yaml::from_str(&yaml).unwrap();
+    // The slim view reads the same summary as the full report type.
+    let full: VulnerabilityReport = serde_yaml::from_str(&yaml).unwrap();
+    let s = &full.report.summary;
+    assert_eq!(
+        view.report.summary,
+        SeverityCounts {
+            critical_count: s.critical_count,
+            high_count: s.high_count,
+            medium_count: s.medium_count,
+            low_count: s.low_count,
+            unknown_count: s.unknown_count,
+        }
+    );
+    let mut gauges = ReportGauges::default();
+    gauges.add_vulnerability(&view);
+    let text = gauges.finish();
+    let base = "trivy_image_vulnerabilities{namespace=\"kube-system\",\
+        name=\"replicaset-coredns-558bd4d5db-coredns\",resource_kind=\"ReplicaSet\",\
+        resource_name=\"coredns-558bd4d5db\",container_name=\"coredns\",\
+        image_registry=\"k8s.gcr.io\",image_repository=\"coredns/coredns\",image_tag=\"v1.8.0\",\
+        image_digest=\"\",";
+    for (severity, count) in [
+        ("Critical", 0),
+        ("High", 12),
+        ("Medium", 6),
+        ("Low", 0),
+        ("Unknown", 9),
+    ] {
+        let line = format!("{base}severity=\"{severity}\"}} {count}\n");
+        assert!(text.contains(&line), "missing {line} in\n{text}");
+    }
+    assert_eq!(text.matches("trivy_image_vulnerabilities{").count(), 5);
+    assert!(text.starts_with(
+        "# HELP trivy_image_vulnerabilities Number of container image vulnerabilities\n\
+         # TYPE trivy_image_vulnerabilities gauge\n"
+    ));
+    // No config audits: the family is declared and empty.
+    assert!(
+        text.ends_with("# TYPE trivy_resource_configaudits gauge\n"),
+        "{text}"
+    );
+}
+
+#[test]
+fn config_audit_example_becomes_four_series() {
+    // The upstream example has `uid: null` in its owner reference, which ObjectMeta rejects;
+    // the gauges only read metadata name/namespace/labels and the summary.
+    let yaml = example("pod-configauditreport-expected.yaml").replace("uid: null", "uid: u");
+    let view: ConfigAuditView = serde_yaml::from_str(&yaml).unwrap();
+    let full: ConfigAuditReport = serde_yaml::from_str(&yaml).unwrap();
+    assert_eq!(
+        view.report.summary.high_count,
+        u64::from(full.report.summary.high_count)
+    );
+    let mut gauges = ReportGauges::default();
+    gauges.add_config_audit(&view);
+    let text = gauges.finish();
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("trivy_resource_configaudits{"))
+        .collect();
+    let severities: Vec<&str> = lines
+        .iter()
+        .map(|l| {
+            l.split("severity=\"")
+                .nth(1)
+                .unwrap()
+                .split('"')
+                .next()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(severities, ["Critical", "High", "Medium", "Low"]);
+    let values: Vec<u64> = lines
+        .iter()
+        .map(|l| l.rsplit(' ').next().unwrap().parse().unwrap())
+        .collect();
+    let s = &full.report.summary;
+    let want: Vec<u64> = [s.critical_count, s.high_count, s.medium_count, s.low_count]
+        .into_iter()
+        .map(u64::from)
+        .collect();
+    assert_eq!(values, want);
+    assert!(lines[0].contains(&format!(
+        "namespace=\"{}\",name=\"{}\",resource_kind=\"{}\"",
+        full.metadata.namespace.as_deref().unwrap(),
+        full.metadata.name.as_deref().unwrap(),
+        full.metadata.labels.as_ref().unwrap()[labels::RESOURCE_KIND],
+    )));
+    assert!(!text.contains("container_name"));
+}
+
+#[test]
+fn label_values_are_escaped_and_long_names_come_from_the_annotation() {
+    let mut view = audit(
+        "ns",
+        "pod-x",
+        &[(labels::RESOURCE_KIND, "Pod\"\\\n")],
+        [1, 0, 0, 2],
+    );
+    view.metadata.annotations = Some(BTreeMap::from([(
+        labels::RESOURCE_NAME.to_string(),
+        "a-very-long-name".to_string(),
+    )]));
+    let mut gauges = ReportGauges::default();
+    gauges.add_config_audit(&view);
+    gauges.add_config_audit(&audit("ns2", "pod-y", &[], [0, 0, 0, 0]));
+    let text = gauges.finish();
+    assert!(
+        text.contains(
+            "trivy_resource_configaudits{namespace=\"ns\",name=\"pod-x\",\
+             resource_kind=\"Pod\\\"\\\\\\n\",resource_name=\"a-very-long-name\",\
+             severity=\"Critical\"} 1\n"
+        ),
+        "{text}"
+    );
+    assert!(text.contains(
+        "trivy_resource_configaudits{namespace=\"ns2\",name=\"pod-y\",resource_kind=\"\",\
+         resource_name=\"\",severity=\"Low\"} 0\n"
+    ));
+    // Every sample is one line: no raw line feed leaked out of a value.
+    assert_eq!(text.lines().filter(|l| !l.starts_with('#')).count(), 8);
+}
+
+#[test]
+fn slim_views_skip_everything_else() {
+    let json = serde_json::json!({
+        "apiVersion": "aquasecurity.github.io/v1alpha1",
+        "kind": "VulnerabilityReport",
+        "metadata": {"name": "r", "namespace": "n"},
+        "report": {
+            "artifact": {"repository": "library/nginx", "digest": "sha256:abc"},
+            "summary": {"criticalCount": 3},
+            "vulnerabilities": [{"anything": ["goes", 1, null]}]
+        }
+    });
+    let view: VulnerabilityView = serde_json::from_value(json).unwrap();
+    assert_eq!(view.report.summary.critical_count, 3);
+    assert_eq!(view.report.artifact.digest.as_deref(), Some("sha256:abc"));
+    let mut gauges = ReportGauges::default();
+    gauges.add_vulnerability(&view);
+    let text = gauges.finish();
+    assert!(text.contains("image_registry=\"\",image_repository=\"library/nginx\",image_tag=\"\",image_digest=\"sha256:abc\",severity=\"Critical\"} 3\n"), "{text}");
+}
+
+/// A minimal API server: answers report lists from `pages`, keyed by path and `continue`
+/// token, and records every request target. One request per connection.
+async fn fake_api(
+    pages: Vec<(&'static str, &'static str, serde_json::Value)>,
+) -> (kube::Client, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    tokio::spawn(async move {
+        loop {
+            let (mut conn, _) = listener.accept().await.unwrap();
+            let mut raw = Vec::new();
+            let mut buf = [0u8; 4096];
+            while !raw.windows(4).any(|w| w == b"\r\n\r\n") {
+                let n = conn.read(&mut buf).await.unwrap();
+                if n == 0 {
+                    break;
+                }
+                raw.extend_from_slice(&buf[..n]);
+            }
+            let head = String::from_utf8_lossy(&raw).to_string();
+            let target = head.split(' ').nth(1).unwrap_or("").to_string();
+            log.lock().unwrap().push(target.clone());
+            let (path, query) = target.split_once('?').unwrap_or((&target, ""));
+            let token = query
+                .split('&')
+                .find_map(|kv| kv.strip_prefix("continue="))
+                .unwrap_or("");
+            let body = pages
+                .iter()
+                .find(|(p, t, _)| *p == path && *t == token)
+                .map(|(_, _, body)| body.to_string());
+            let (status, body) = match body {
+                Some(body) => ("200 OK", body),
+                None => ("404 Not Found", serde_json::json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404, "message": "nope"}).to_string()),
+            };
+            let response = format!(
+                "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = conn.write_all(response.as_bytes()).await;
+        }
+    });
+    let config = kube::Config::new(format!("http://{addr}").parse().unwrap());
+    (kube::Client::try_from(config).unwrap(), seen)
+}
+
+fn list(kind: &str, next: &str, items: serde_json::Value) -> serde_json::Value {
+    serde_json::json!({
+        "apiVersion": "aquasecurity.github.io/v1alpha1",
+        "kind": format!("{kind}List"),
+        "metadata": {"resourceVersion": "7", "continue": next},
+        "items": items,
+    })
+}
+
+fn vuln_item(ns: &str, name: &str, critical: u64) -> serde_json::Value {
+    serde_json::json!({
+        "metadata": {"namespace": ns, "name": name,
+            "labels": {"trivy-operator.resource.kind": "Pod", "trivy-operator.container.name": "c"}},
+        "report": {"artifact": {"repository": "app"}, "summary": {"criticalCount": critical}},
+    })
+}
+
+#[tokio::test]
+async fn render_lists_every_page_of_both_kinds() {
+    const VULNS: &str = "/apis/aquasecurity.github.io/v1alpha1/vulnerabilityreports";
+    const AUDITS: &str = "/apis/aquasecurity.github.io/v1alpha1/configauditreports";
+    let audit = serde_json::json!({"metadata": {"namespace": "b", "name": "pod-z"},
+        "report": {"summary": {"highCount": 4}}});
+    let (client, seen) = fake_api(vec![
+        (
+            VULNS,
+            "",
+            list(
+                "VulnerabilityReport",
+                "page-2",
+                serde_json::json!([vuln_item("a", "pod-x-c", 1)]),
+            ),
+        ),
+        (
+            VULNS,
+            "page-2",
+            list(
+                "VulnerabilityReport",
+                "",
+                serde_json::json!([vuln_item("b", "pod-y-c", 2)]),
+            ),
+        ),
+        (
+            AUDITS,
+            "",
+            list("ConfigAuditReport", "", serde_json::json!([audit])),
+        ),
+    ])
+    .await;
+    let text = render(&client, &[]).await.unwrap();
+    assert!(text.contains("namespace=\"a\",name=\"pod-x-c\",resource_kind=\"Pod\",resource_name=\"\",container_name=\"c\""), "{text}");
+    assert!(text.contains("name=\"pod-x-c\"") && text.contains("name=\"pod-y-c\""));
+    assert!(
+        text.contains("image_digest=\"\",severity=\"Critical\"} 2\n"),
+        "{text}"
+    );
+    assert!(text.contains("trivy_resource_configaudits{namespace=\"b\",name=\"pod-z\",resource_kind=\"\",resource_name=\"\",severity=\"High\"} 4\n"), "{text}");
+    assert_eq!(text.matches("trivy_image_vulnerabilities{").count(), 10);
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 3, "{seen:?}");
+    assert!(seen.iter().all(|t| t.contains("limit=500")), "{seen:?}");
+    assert!(seen[1].contains("continue=page-2"), "{seen:?}");
+
+    // Restricted to namespaces: namespaced paths; a failed list is an error, not a partial answer.
+    let (client, seen) = fake_api(vec![(
+        "/apis/aquasecurity.github.io/v1alpha1/namespaces/a/vulnerabilityreports",
+        "",
+        list(
+            "VulnerabilityReport",
+            "",
+            serde_json::json!([vuln_item("a", "pod-x-c", 1)]),
+        ),
+    )])
+    .await;
+    let err = render(&client, &["a".to_string()]).await.unwrap_err();
+    assert_eq!(err.kind(), "ListReports");
+    assert!(
+        err.to_string().starts_with("listing ConfigAuditReports"),
+        "{err}"
+    );
+    let seen = seen.lock().unwrap().clone();
+    assert!(
+        seen[1]
+            .starts_with("/apis/aquasecurity.github.io/v1alpha1/namespaces/a/configauditreports"),
+        "{seen:?}"
+    );
+}

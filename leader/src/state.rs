@@ -1,0 +1,270 @@
+//! The leader's shared state: what is observed, the dispatcher, the policy status and the
+//! open worker streams, behind one lock; plus the round that turns them into messages.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+use common::proto::{self, leader_message::Body};
+use tokio::sync::{Notify, mpsc};
+use tokio_util::sync::CancellationToken;
+
+use crate::dispatch::{DispatchConfig, Dispatcher, TaskState};
+use crate::metrics::{LeaderMetrics, Snapshot, kind_label};
+use crate::observed::Observed;
+use crate::plan::{self, ConfigHashes};
+use crate::plan_scans::{self, ScanPolicy};
+use crate::scope::Scope;
+
+/// Longest time between two plans when nothing changes: scheduled rescans become due by
+/// age alone.
+pub const REPLAN_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// A message on its way to a worker's stream.
+pub type StreamItem = Result<proto::LeaderMessage, tonic::Status>;
+
+/// The policy config as the leader knows it.
+#[derive(Debug, Default)]
+pub struct PolicyStatus {
+    /// Hash per kind of the last config that compiled; `None` until the ConfigMap was read.
+    pub hashes: Option<ConfigHashes>,
+    /// Why the current ConfigMap is not used, if it is broken.
+    pub error: Option<String>,
+    /// Bumped on every change of `hashes`.
+    pub generation: u64,
+}
+
+/// How vulnerability scans are planned.
+#[derive(Debug, Clone)]
+pub struct ScanSettings {
+    /// Rescan interval; `None`: never by age.
+    pub ttl: Option<std::time::Duration>,
+}
+
+/// Everything behind the lock.
+#[derive(Debug)]
+pub struct LeaderState {
+    pub observed: Observed,
+    pub dispatcher: Dispatcher,
+    pub policy: PolicyStatus,
+    /// Open worker streams by worker id, with their connection id.
+    pub streams: HashMap<String, (u64, mpsc::Sender<StreamItem>)>,
+    /// The last assignment sent to each worker.
+    pub sent_assignments: BTreeMap<String, Vec<String>>,
+    /// Bumped by every [`Shared::update`]: the state planning reads may have changed.
+    pub generation: u64,
+    /// The generation and time of the last plan.
+    pub planned: Option<(u64, Instant)>,
+}
+
+impl LeaderState {
+    /// Tasks waiting (not in flight) and the age in seconds of the oldest of them.
+    pub fn queue_stats(&self, now: Instant) -> (u64, u64) {
+        let waiting = self
+            .dispatcher
+            .tasks()
+            .values()
+            .filter(|t| !matches!(t.state, TaskState::InFlight { .. }));
+        let (mut count, mut oldest) = (0, 0);
+        for task in waiting {
+            count += 1;
+            oldest = oldest.max(now.saturating_duration_since(task.created).as_secs());
+        }
+        (count, oldest)
+    }
+}
+
+/// State shared by the watchers, the gRPC services and the control loop.
+#[derive(Debug)]
+pub struct Shared {
+    state: Mutex<LeaderState>,
+    /// Wakes the control loop after a change.
+    pub wake: Notify,
+    /// This leader's term, sent with every message.
+    pub epoch: u64,
+    /// This replica's identity.
+    pub identity: String,
+    pub scope: Scope,
+    /// How vulnerability scans are planned; `None`: not at all.
+    pub scans: Option<ScanSettings>,
+    /// gRPC calls refused for a missing or wrong token.
+    pub auth_refusals: Arc<AtomicU64>,
+    pub metrics: Arc<LeaderMetrics>,
+    /// Cancelled when the term ends: worker streams of the term close with it.
+    pub term: CancellationToken,
+    next_conn: AtomicU64,
+}
+
+impl Shared {
+    pub fn new(
+        identity: String,
+        epoch: u64,
+        scope: Scope,
+        dispatch: DispatchConfig,
+        scans: Option<ScanSettings>,
+        metrics: Arc<LeaderMetrics>,
+        auth_refusals: Arc<AtomicU64>,
+    ) -> Self {
+        Self {
+            state: Mutex::new(LeaderState {
+                observed: Observed::default(),
+                dispatcher: Dispatcher::new(dispatch),
+                policy: PolicyStatus::default(),
+                streams: HashMap::new(),
+                sent_assignments: BTreeMap::new(),
+                generation: 0,
+                planned: None,
+            }),
+            wake: Notify::new(),
+            epoch,
+            identity,
+            scope,
+            scans,
+            auth_refusals,
+            metrics,
+            term: CancellationToken::new(),
+            next_conn: AtomicU64::new(1),
+        }
+    }
+
+    /// The same state, belonging to the term that ends when `term` is cancelled.
+    pub fn with_term(mut self, term: CancellationToken) -> Self {
+        self.term = term;
+        self
+    }
+
+    /// Locks the state. A panic while holding the lock cannot leave it half-updated in a way
+    /// that matters (every round recomputes from scratch), so poisoning is ignored.
+    pub fn lock(&self) -> MutexGuard<'_, LeaderState> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// A fresh connection id.
+    pub fn next_conn(&self) -> u64 {
+        self.next_conn.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Changes the state and wakes the control loop.
+    pub fn update<R>(&self, change: impl FnOnce(&mut LeaderState) -> R) -> R {
+        let mut st = self.lock();
+        let out = change(&mut st);
+        st.generation += 1;
+        drop(st);
+        self.wake.notify_one();
+        out
+    }
+
+    /// One control round: drop silent workers, re-plan if anything changed (or the last plan
+    /// is [`REPLAN_EVERY`] old: reports age), send changed assignments and the tasks that fit
+    /// the windows.
+    pub fn round(&self, now: Instant) {
+        let mut st = self.lock();
+        let st = &mut *st;
+        for gone in st.dispatcher.expire_silent(now) {
+            tracing::warn!(worker = %gone, "worker silent for too long, its namespaces move");
+            st.streams.remove(&gone);
+        }
+        let synced = crate::watch::required_syncs()
+            .iter()
+            .all(|s| st.observed.synced.contains(s));
+        let stale = st.planned.is_none_or(|(generation, at)| {
+            generation != st.generation || now.saturating_duration_since(at) >= REPLAN_EVERY
+        });
+        if synced
+            && stale
+            && let Some(hashes) = &st.policy.hashes
+        {
+            st.planned = Some((st.generation, now));
+            let mut due = plan::due_audits(&st.observed, &self.scope, hashes);
+            if let Some(scans) = &self.scans {
+                let policy = ScanPolicy {
+                    ttl: scans.ttl,
+                    now: jiff::Timestamp::now(),
+                };
+                let active = st.dispatcher.active_scans();
+                due.extend(plan_scans::due_scans(
+                    &st.observed,
+                    &self.scope,
+                    policy,
+                    &active,
+                ));
+            }
+            st.dispatcher.set_desired(due, now);
+        }
+        self.send_assignments(st);
+        for (worker, task) in st.dispatcher.next_sends(now) {
+            let task_id = task.task_id.clone();
+            let kind = kind_label(task.kind);
+            let message = self.message(Body::Task(task));
+            let delivered = st
+                .streams
+                .get(&worker)
+                .is_some_and(|(_, tx)| tx.try_send(Ok(message)).is_ok());
+            if delivered {
+                self.metrics.task_dispatched(kind);
+            } else {
+                st.dispatcher.undeliverable(&worker, &task_id);
+            }
+        }
+    }
+
+    fn send_assignments(&self, st: &mut LeaderState) {
+        let in_scope: Vec<String> = st
+            .observed
+            .namespaces
+            .iter()
+            .filter(|(ns, labels)| self.scope.contains(ns, labels))
+            .map(|(ns, _)| ns.clone())
+            .collect();
+        let assignments = st.dispatcher.assignments(in_scope.iter());
+        for (worker, namespaces) in &assignments {
+            if st.sent_assignments.get(worker) == Some(namespaces) {
+                continue;
+            }
+            let message = self.message(Body::Assignment(proto::Assignment {
+                namespaces: namespaces.clone(),
+            }));
+            if let Some((_, tx)) = st.streams.get(worker)
+                && tx.try_send(Ok(message)).is_ok()
+            {
+                st.sent_assignments
+                    .insert(worker.clone(), namespaces.clone());
+            }
+        }
+        st.sent_assignments
+            .retain(|worker, _| assignments.contains_key(worker));
+    }
+
+    /// The numbers the metrics report, from the state now.
+    pub fn snapshot(&self, now: Instant) -> Snapshot {
+        let st = self.lock();
+        let (queue_depth, oldest_pending_seconds) = st.queue_stats(now);
+        Snapshot {
+            queue_depth,
+            oldest_pending_seconds,
+            tasks_in_flight: st
+                .dispatcher
+                .workers()
+                .values()
+                .map(|w| w.in_flight.len() as u64)
+                .sum(),
+            scan_jobs_in_flight: st.dispatcher.scans_in_flight() as u64,
+            scans_avoided: st.dispatcher.scans_avoided(),
+            workers: st.dispatcher.workers().len() as u64,
+            is_leader: true,
+            epoch: self.epoch,
+            auth_refusals: self.auth_refusals.load(Ordering::Relaxed),
+        }
+    }
+
+    /// A message stamped with this leader's epoch.
+    pub fn message(&self, body: Body) -> proto::LeaderMessage {
+        proto::LeaderMessage {
+            epoch: self.epoch,
+            body: Some(body),
+        }
+    }
+}

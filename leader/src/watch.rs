@@ -1,0 +1,311 @@
+//! Watches that keep [`Observed`](crate::observed::Observed) up to date. Each watch reduces
+//! objects to compact records at once (metadata-only where labels suffice); a re-list
+//! removes what disappeared while the watch was down.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use common::reports::config_audit::ConfigAuditReport;
+use common::reports::vulnerability::VulnerabilityReport;
+use common::resources::workload_api_resource;
+use common::workload::WorkloadKind;
+use futures::TryStreamExt;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::Namespace;
+use kube::Client;
+use kube::api::{Api, DynamicObject};
+use kube::core::PartialObjectMeta;
+use kube::runtime::{WatchStreamExt, watcher};
+use tokio_util::sync::CancellationToken;
+
+use crate::observed::{self, Observed};
+use crate::state::Shared;
+
+/// Names of the watches planning waits for.
+pub fn required_syncs() -> &'static [String] {
+    // Read by every control round: built once.
+    static NAMES: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| {
+        let fixed = ["namespaces", "deployments", "audit-reports", "vuln-reports"];
+        let mut names: Vec<String> = fixed.iter().map(|s| s.to_string()).collect();
+        names.extend(
+            WorkloadKind::ALL
+                .iter()
+                .map(|k| format!("workloads/{}", k.as_str())),
+        );
+        names
+    });
+    &NAMES
+}
+
+/// How one watch folds objects into the observed state.
+trait Fold<K>: Send + 'static {
+    /// The key the object is stored under, if it is relevant at all.
+    fn key(&self, object: &K) -> Option<String>;
+    /// Records the object under its key; returns false if it is not (or no longer) stored.
+    fn upsert(&self, observed: &mut Observed, object: &K) -> bool;
+    /// Forgets the object stored under `key`.
+    fn remove(&self, observed: &mut Observed, key: &str);
+}
+
+/// Starts every watch the planner needs; they run until `shutdown`.
+pub fn spawn_all(client: &Client, shared: &Arc<Shared>, shutdown: &CancellationToken) {
+    let config = watcher::Config::default;
+    spawn(
+        "namespaces".into(),
+        watcher(
+            Api::<PartialObjectMeta<Namespace>>::all(client.clone()),
+            config(),
+        ),
+        NamespaceFold,
+        shared,
+        shutdown,
+    );
+    spawn(
+        "deployments".into(),
+        watcher(
+            Api::<PartialObjectMeta<Deployment>>::all(client.clone()),
+            config(),
+        ),
+        DeploymentFold,
+        shared,
+        shutdown,
+    );
+    spawn(
+        "audit-reports".into(),
+        watcher(
+            Api::<PartialObjectMeta<ConfigAuditReport>>::all(client.clone()),
+            config(),
+        ),
+        AuditReportFold,
+        shared,
+        shutdown,
+    );
+    spawn(
+        "vuln-reports".into(),
+        watcher(
+            Api::<PartialObjectMeta<VulnerabilityReport>>::all(client.clone()),
+            config(),
+        ),
+        VulnReportFold,
+        shared,
+        shutdown,
+    );
+    for kind in WorkloadKind::ALL {
+        let api: Api<DynamicObject> = Api::all_with(client.clone(), &workload_api_resource(kind));
+        let name = format!("workloads/{}", kind.as_str());
+        spawn(
+            name,
+            watcher(api, config()),
+            WorkloadFold(kind),
+            shared,
+            shutdown,
+        );
+    }
+}
+
+fn spawn<K, S, F>(
+    name: String,
+    stream: S,
+    fold: F,
+    shared: &Arc<Shared>,
+    shutdown: &CancellationToken,
+) where
+    K: Send + 'static,
+    S: futures::Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send + 'static,
+    F: Fold<K>,
+{
+    let shared = shared.clone();
+    let shutdown = shutdown.clone();
+    tokio::spawn(async move {
+        let mut stream = std::pin::pin!(stream.default_backoff());
+        let mut known: HashSet<String> = HashSet::new();
+        let mut relisted: HashSet<String> = HashSet::new();
+        loop {
+            let event = tokio::select! {
+                _ = shutdown.cancelled() => return,
+                event = stream.try_next() => event,
+            };
+            let event = match event {
+                Ok(Some(event)) => event,
+                Ok(None) => return,
+                Err(error) => {
+                    tracing::warn!(watch = %name, %error, "watch failed, retrying with backoff");
+                    let text = error.to_string();
+                    shared
+                        .lock()
+                        .observed
+                        .watch_errors
+                        .insert(name.clone(), text);
+                    continue;
+                }
+            };
+            shared.update(|st| {
+                let observed = &mut st.observed;
+                observed.watch_errors.remove(&name);
+                match event {
+                    watcher::Event::Init => relisted.clear(),
+                    watcher::Event::InitApply(object) => {
+                        if let Some(key) = fold.key(&object)
+                            && fold.upsert(observed, &object)
+                        {
+                            relisted.insert(key);
+                        }
+                    }
+                    watcher::Event::InitDone => {
+                        for gone in known.difference(&relisted) {
+                            fold.remove(observed, gone);
+                        }
+                        known = std::mem::take(&mut relisted);
+                        observed.synced.insert(name.clone());
+                    }
+                    watcher::Event::Apply(object) => {
+                        if let Some(key) = fold.key(&object) {
+                            if fold.upsert(observed, &object) {
+                                known.insert(key);
+                            } else {
+                                fold.remove(observed, &key);
+                                known.remove(&key);
+                            }
+                        }
+                    }
+                    watcher::Event::Delete(object) => {
+                        if let Some(key) = fold.key(&object) {
+                            fold.remove(observed, &key);
+                            known.remove(&key);
+                        }
+                    }
+                }
+            });
+        }
+    });
+}
+
+struct WorkloadFold(WorkloadKind);
+
+impl Fold<DynamicObject> for WorkloadFold {
+    fn key(&self, object: &DynamicObject) -> Option<String> {
+        object.metadata.uid.clone()
+    }
+    fn upsert(&self, observed: &mut Observed, object: &DynamicObject) -> bool {
+        if self.0 == WorkloadKind::Pod
+            && let Some((owner, ids)) = observed::pod_image_ids(object)
+        {
+            observed.image_ids.insert(owner, ids);
+        }
+        match observed::workload_from_object(self.0, object) {
+            Some(workload) => {
+                observed.workloads.insert(workload.uid.clone(), workload);
+                true
+            }
+            None => false,
+        }
+    }
+    fn remove(&self, observed: &mut Observed, key: &str) {
+        if observed.workloads.remove(key).is_some() {
+            observed.image_ids.remove(key);
+        }
+    }
+}
+
+struct DeploymentFold;
+
+impl Fold<PartialObjectMeta<Deployment>> for DeploymentFold {
+    fn key(&self, object: &PartialObjectMeta<Deployment>) -> Option<String> {
+        object.metadata.uid.clone()
+    }
+    fn upsert(&self, observed: &mut Observed, object: &PartialObjectMeta<Deployment>) -> bool {
+        match (
+            &object.metadata.uid,
+            observed::deployment_revision(&object.metadata),
+        ) {
+            (Some(uid), Some(revision)) => {
+                observed.deployment_revisions.insert(uid.clone(), revision);
+                true
+            }
+            _ => false,
+        }
+    }
+    fn remove(&self, observed: &mut Observed, key: &str) {
+        observed.deployment_revisions.remove(key);
+    }
+}
+
+struct NamespaceFold;
+
+impl Fold<PartialObjectMeta<Namespace>> for NamespaceFold {
+    fn key(&self, object: &PartialObjectMeta<Namespace>) -> Option<String> {
+        object.metadata.name.clone()
+    }
+    fn upsert(&self, observed: &mut Observed, object: &PartialObjectMeta<Namespace>) -> bool {
+        let Some(name) = object.metadata.name.clone() else {
+            return false;
+        };
+        if object.metadata.deletion_timestamp.is_some() {
+            return false; // terminating: nothing new is created there
+        }
+        observed
+            .namespaces
+            .insert(name, object.metadata.labels.clone().unwrap_or_default());
+        true
+    }
+    fn remove(&self, observed: &mut Observed, key: &str) {
+        observed.namespaces.remove(key);
+    }
+}
+
+struct AuditReportFold;
+
+/// Reports are keyed by owner uid and name, joined by a character names cannot hold.
+const KEY_SEPARATOR: char = '/';
+
+impl Fold<PartialObjectMeta<ConfigAuditReport>> for AuditReportFold {
+    fn key(&self, object: &PartialObjectMeta<ConfigAuditReport>) -> Option<String> {
+        let (owner, report) = observed::audit_report_from_meta(&object.metadata)?;
+        Some(format!("{owner}{KEY_SEPARATOR}{}", report.name))
+    }
+    fn upsert(
+        &self,
+        observed: &mut Observed,
+        object: &PartialObjectMeta<ConfigAuditReport>,
+    ) -> bool {
+        match observed::audit_report_from_meta(&object.metadata) {
+            Some((owner, report)) => {
+                observed.put_audit_report(owner, report);
+                true
+            }
+            None => false,
+        }
+    }
+    fn remove(&self, observed: &mut Observed, key: &str) {
+        if let Some((owner, name)) = key.split_once(KEY_SEPARATOR) {
+            observed.remove_audit_report(owner, name);
+        }
+    }
+}
+
+struct VulnReportFold;
+
+impl Fold<PartialObjectMeta<VulnerabilityReport>> for VulnReportFold {
+    fn key(&self, object: &PartialObjectMeta<VulnerabilityReport>) -> Option<String> {
+        let (owner, report) = observed::vuln_report_from_meta(&object.metadata)?;
+        Some(format!("{owner}{KEY_SEPARATOR}{}", report.name))
+    }
+    fn upsert(
+        &self,
+        observed: &mut Observed,
+        object: &PartialObjectMeta<VulnerabilityReport>,
+    ) -> bool {
+        match observed::vuln_report_from_meta(&object.metadata) {
+            Some((owner, report)) => {
+                observed.put_vuln_report(owner, report);
+                true
+            }
+            None => false,
+        }
+    }
+    fn remove(&self, observed: &mut Observed, key: &str) {
+        if let Some((owner, name)) = key.split_once(KEY_SEPARATOR) {
+            observed.remove_vuln_report(owner, name);
+        }
+    }
+}

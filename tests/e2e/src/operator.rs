@@ -1,0 +1,345 @@
+//! The operator's processes for a scenario: one leader and some workers, each a child
+//! process with its log in the test's scratch directory, all killed when dropped.
+
+use std::fs::File;
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+use anyhow::Context;
+
+use crate::Cluster;
+
+/// Paths of the operator's programs. Only integration tests know them at compile time, so
+/// they pass them in with [`binaries!`](crate::binaries).
+#[derive(Debug, Clone, Copy)]
+pub struct Binaries {
+    pub leader: &'static str,
+    pub worker: &'static str,
+}
+
+/// The [`Binaries`] of this package, for use in its integration tests.
+#[macro_export]
+macro_rules! binaries {
+    () => {
+        $crate::operator::Binaries {
+            leader: env!("CARGO_BIN_EXE_e2e-leader"),
+            worker: env!("CARGO_BIN_EXE_e2e-worker"),
+        }
+    };
+}
+
+/// How to run the operator.
+#[derive(Debug, Clone)]
+pub struct OperatorOptions {
+    /// The programs to run: `e2e::binaries!()`.
+    pub binaries: Binaries,
+    /// Namespace holding the plugin ConfigMap (created if missing).
+    pub operator_namespace: String,
+    /// Namespaces the leader scans (its `--namespaces`): a scenario only touches its own.
+    pub namespaces: Vec<String>,
+    pub workers: usize,
+    pub worker_capacity: u32,
+    /// Extra leader flags.
+    pub leader_args: Vec<String>,
+    /// Extra worker flags.
+    pub worker_args: Vec<String>,
+}
+
+/// Leader flags for scenarios about config audits only: no vulnerability scans.
+pub fn audits_only() -> Vec<String> {
+    vec!["--vulnerability-scans".into(), "false".into()]
+}
+
+/// Running leader and workers.
+pub struct Operator {
+    /// gRPC port of the first leader replica.
+    pub grpc_port: u16,
+    /// gRPC ports of all leader replicas (`leader-0`, `leader-1`, ...).
+    pub leader_ports: Vec<u16>,
+    /// Admin (health, metrics) ports of the leader replicas, in the same order.
+    pub leader_admin_ports: Vec<u16>,
+    /// Admin ports of the workers, by id.
+    pub worker_admin_ports: std::collections::BTreeMap<String, u16>,
+    /// The token workers present to the leader.
+    pub token: String,
+    leader_kubeconfig: PathBuf,
+    worker_kubeconfig: PathBuf,
+    dir: PathBuf,
+    options: OperatorOptions,
+    leaders: Vec<(String, Child)>,
+    workers: Vec<(String, Child)>,
+}
+
+/// A free loopback port (bound and released; the child binds it right after).
+pub fn free_port() -> anyhow::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+impl Operator {
+    /// Starts the leader and `options.workers` workers.
+    pub fn start(cluster: &Cluster, options: OperatorOptions) -> anyhow::Result<Self> {
+        Self::start_replicated(cluster, options, 1)
+    }
+
+    /// Starts `leaders` leader replicas (one wins the Lease) and the workers.
+    pub fn start_replicated(
+        cluster: &Cluster,
+        options: OperatorOptions,
+        leaders: usize,
+    ) -> anyhow::Result<Self> {
+        let _ = cluster.kubectl(&["create", "namespace", &options.operator_namespace]);
+        let leader_ports = (0..leaders.max(1))
+            .map(|_| free_port())
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let leader_admin_ports = leader_ports
+            .iter()
+            .map(|_| free_port())
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let mut op = Self {
+            grpc_port: leader_ports[0],
+            leader_admin_ports,
+            worker_admin_ports: Default::default(),
+            leader_ports,
+            token: format!("token-{}-{}", std::process::id(), cluster.suffix),
+            leader_kubeconfig: cluster.leader_kubeconfig.clone(),
+            worker_kubeconfig: cluster.worker_kubeconfig.clone(),
+            dir: cluster.dir.clone(),
+            options: options.clone(),
+            leaders: Vec::new(),
+            workers: Vec::new(),
+        };
+        for i in 0..op.leader_ports.len() {
+            op.start_leader(i)?;
+        }
+        for i in 0..options.workers {
+            op.add_worker(&format!("worker-{i}"))?;
+        }
+        Ok(op)
+    }
+
+    fn start_leader(&mut self, index: usize) -> anyhow::Result<()> {
+        let name = format!("leader-{index}");
+        let mut args = vec![
+            "run".to_string(),
+            "--identity".into(),
+            name.clone(),
+            "--grpc-addr".into(),
+            format!("127.0.0.1:{}", self.leader_ports[index]),
+            "--admin-addr".into(),
+            format!("127.0.0.1:{}", self.leader_admin_ports[index]),
+            "--worker-token".into(),
+            self.token.clone(),
+            "--operator-namespace".into(),
+            self.options.operator_namespace.clone(),
+            "--namespaces".into(),
+            self.options.namespaces.join(","),
+            "--lease-duration".into(),
+            "6s".into(),
+            "--retry-base".into(),
+            "1s".into(),
+            "--retry-max".into(),
+            "5s".into(),
+            "--result-grace".into(),
+            "10s".into(),
+            "--worker-timeout".into(),
+            "10s".into(),
+            "--config-audit-delete-interval".into(),
+            "1s".into(),
+        ];
+        args.extend(self.options.leader_args.iter().cloned());
+        let kubeconfig = self.leader_kubeconfig.clone();
+        let child = self.spawn(self.options.binaries.leader, &args, &name, &kubeconfig)?;
+        self.leaders.push((name, child));
+        Ok(())
+    }
+
+    /// Kills a leader replica at once (SIGKILL).
+    pub fn kill_leader(&mut self, name: &str) -> anyhow::Result<()> {
+        let index = self
+            .leaders
+            .iter()
+            .position(|(l, _)| l == name)
+            .context("no such leader")?;
+        let (_, mut child) = self.leaders.remove(index);
+        child.kill()?;
+        child.wait()?;
+        Ok(())
+    }
+
+    /// Starts one more worker.
+    pub fn add_worker(&mut self, id: &str) -> anyhow::Result<()> {
+        // Workers given a CA to trust talk TLS to the leader.
+        let tls = self
+            .options
+            .worker_args
+            .iter()
+            .any(|a| a == "--tls-ca-file");
+        let scheme = if tls { "https" } else { "http" };
+        let addrs: Vec<String> = self
+            .leader_ports
+            .iter()
+            .map(|p| format!("{scheme}://127.0.0.1:{p}"))
+            .collect();
+        let admin_port = free_port()?;
+        self.worker_admin_ports.insert(id.to_string(), admin_port);
+        let args = vec![
+            "--admin-addr".to_string(),
+            format!("127.0.0.1:{admin_port}"),
+            "--token".to_string(),
+            self.token.clone(),
+            "--leader-addr".to_string(),
+            addrs.join(","),
+            "--worker-id".into(),
+            id.to_string(),
+            "--capacity".into(),
+            self.options.worker_capacity.to_string(),
+            "--operator-namespace".into(),
+            self.options.operator_namespace.clone(),
+            "--heartbeat-interval".into(),
+            "1s".into(),
+            "--reconnect-max-backoff".into(),
+            "2s".into(),
+        ];
+        let mut args = args;
+        args.extend(self.options.worker_args.iter().cloned());
+        let kubeconfig = self.worker_kubeconfig.clone();
+        let child = self.spawn(self.options.binaries.worker, &args, id, &kubeconfig)?;
+        self.workers.push((id.to_string(), child));
+        Ok(())
+    }
+
+    /// Kills a worker at once (SIGKILL), as a crash would.
+    pub fn kill_worker(&mut self, id: &str) -> anyhow::Result<()> {
+        let index = self
+            .workers
+            .iter()
+            .position(|(w, _)| w == id)
+            .context("no such worker")?;
+        let (_, mut child) = self.workers.remove(index);
+        child.kill()?;
+        child.wait()?;
+        Ok(())
+    }
+
+    /// Process ids of the running leaders and workers, by name.
+    pub fn pids(&self) -> Vec<(String, u32)> {
+        self.leaders
+            .iter()
+            .chain(self.workers.iter())
+            .map(|(n, c)| (n.clone(), c.id()))
+            .collect()
+    }
+
+    /// Whether every started leader and worker process is still running.
+    pub fn all_running(&mut self) -> bool {
+        self.leaders
+            .iter_mut()
+            .chain(self.workers.iter_mut())
+            .all(|(_, child)| matches!(child.try_wait(), Ok(None)))
+    }
+
+    /// The log file of a process (`leader-0`, or a worker id).
+    pub fn log_path(&self, name: &str) -> PathBuf {
+        self.dir.join(format!("{name}.log"))
+    }
+
+    /// The whole log of a process.
+    pub fn log(&self, name: &str) -> String {
+        std::fs::read_to_string(self.log_path(name)).unwrap_or_default()
+    }
+
+    /// Ids of the workers started so far and still running.
+    pub fn worker_ids(&self) -> Vec<String> {
+        self.workers.iter().map(|(id, _)| id.clone()).collect()
+    }
+
+    fn spawn(
+        &self,
+        program: &str,
+        args: &[String],
+        name: &str,
+        kubeconfig: &std::path::Path,
+    ) -> anyhow::Result<Child> {
+        let log = File::create(self.log_path(name))?;
+        Command::new(program)
+            .args(args)
+            .env("KUBECONFIG", kubeconfig)
+            .env("RUST_LOG", "info,kube=warn,tower=warn,h2=warn")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+            .with_context(|| format!("starting {program}"))
+    }
+}
+
+impl Drop for Operator {
+    fn drop(&mut self) {
+        let mut children: Vec<(String, Child)> = self.workers.drain(..).collect();
+        children.append(&mut self.leaders);
+        for (name, mut child) in children {
+            let _ = child.kill();
+            let _ = child.wait();
+            if std::thread::panicking() {
+                let log = std::fs::read_to_string(self.log_path(&name)).unwrap_or_default();
+                let tail: Vec<&str> = log.lines().rev().take(40).collect();
+                eprintln!("---- last lines of {name}.log ----");
+                for line in tail.into_iter().rev() {
+                    eprintln!("{line}");
+                }
+            }
+        }
+    }
+}
+
+/// `GET http://127.0.0.1:{port}{path}` with a plain HTTP/1.1 request: (status, body).
+pub async fn http_get(port: u16, path: &str) -> anyhow::Result<(u16, String)> {
+    tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        http_get_inner(port, path),
+    )
+    .await
+    .map_err(|_| anyhow::anyhow!("GET {path} on port {port}: no answer within 60s"))?
+}
+
+async fn http_get_inner(port: u16, path: &str) -> anyhow::Result<(u16, String)> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+    let request = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await?;
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await?;
+    let text = String::from_utf8_lossy(&response).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").context("no HTTP header end")?;
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .context("no status")?
+        .parse()?;
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        dechunk(body)
+    } else {
+        body.to_string()
+    };
+    Ok((status, body))
+}
+
+fn dechunk(body: &str) -> String {
+    let mut out = String::new();
+    let mut rest = body;
+    while let Some((size, tail)) = rest.split_once("\r\n") {
+        let Ok(size) = usize::from_str_radix(size.trim(), 16) else {
+            break;
+        };
+        if size == 0 || tail.len() < size {
+            break;
+        }
+        out.push_str(&tail[..size]);
+        rest = tail[size..].trim_start_matches("\r\n");
+    }
+    out
+}

@@ -1,0 +1,234 @@
+//! The plugin ConfigMap end to end: a custom policy re-audits exactly the kinds it applies
+//! to; a broken ConfigMap is reported as an Event and changes nothing until it is fixed.
+
+#![allow(clippy::unwrap_used)]
+
+use std::collections::BTreeMap;
+
+use e2e::reports::{audit_reports, failed_checks, label, name};
+use e2e::wait::DEFAULT_TIMEOUT;
+use e2e::{Cluster, Operator, OperatorOptions, audits_only, eventually};
+
+const WORKLOADS: &str = r#"
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db, namespace: NS}
+spec:
+  serviceName: db
+  replicas: 1
+  selector: {matchLabels: {app: db}}
+  template:
+    metadata: {labels: {app: db}}
+    spec:
+      containers: [{name: postgres, image: "postgres:16.4"}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: debug, namespace: NS}
+spec:
+  containers: [{name: shell, image: busybox, command: [sleep, "3600"]}]
+"#;
+
+const CUSTOM_POLICY: &str = r#"
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: trivy-operator-policies-config, namespace: OPNS}
+data:
+  library.kubernetes.rego: |
+    package lib.kubernetes
+
+    name = input.metadata.name
+  policy.team_label.kinds: StatefulSet
+  policy.team_label.rego: |
+    package trivyoperator.policy.k8s.custom
+
+    import data.lib.kubernetes
+
+    __rego_metadata__ := {
+      "id": "CUSTOM-001",
+      "title": "Workload must carry a team label",
+      "severity": "LOW",
+      "type": "Kubernetes Security Check",
+      "description": "Every workload must say which team owns it.",
+      "recommended_actions": "Add a team label."
+    }
+
+    deny[res] {
+      not input.metadata.labels.team
+      res := {"msg": sprintf("%s has no team label", [kubernetes.name])}
+    }
+"#;
+
+const BROKEN_POLICY: &str = r#"
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: trivy-operator-policies-config, namespace: OPNS}
+data:
+  policy.broken.kinds: Workload
+  policy.broken.rego: |
+    package trivyoperator.policy.k8s.broken
+
+    deny[res] {
+      input.kind ==
+"#;
+
+/// Report name → plugin-config-hash, once both reports exist.
+async fn hashes(cluster: &Cluster, ns: &str) -> BTreeMap<String, String> {
+    eventually("both reports", DEFAULT_TIMEOUT, || async {
+        let reports = audit_reports(cluster, ns).map_err(|e| e.to_string())?;
+        let map: BTreeMap<String, String> = reports
+            .iter()
+            .map(|r| {
+                (
+                    name(r).to_string(),
+                    label(r, "plugin-config-hash").unwrap_or("").to_string(),
+                )
+            })
+            .collect();
+        if map.len() == 2 {
+            Ok(map)
+        } else {
+            Err(format!("{map:?}"))
+        }
+    })
+    .await
+    .unwrap()
+}
+
+fn start(cluster: &Cluster, test_ns: &str) -> (String, Operator) {
+    cluster.create_namespaces(&[test_ns.to_string()]).unwrap();
+    let opns = cluster.ns("trivy-system");
+    let op = Operator::start(
+        cluster,
+        OperatorOptions {
+            binaries: e2e::binaries!(),
+            operator_namespace: opns.clone(),
+            namespaces: vec![test_ns.to_string()],
+            workers: 2,
+            worker_capacity: 2,
+            leader_args: audits_only(),
+            worker_args: Vec::new(),
+        },
+    )
+    .unwrap();
+    cluster.apply(&WORKLOADS.replace("NS", test_ns)).unwrap();
+    (opns, op)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_custom_policy_reaudits_only_the_kinds_it_applies_to() {
+    let cluster = Cluster::start("policy-change").await.unwrap();
+    let ns = cluster.ns("pol");
+    let (opns, _op) = start(&cluster, &ns);
+    let before = hashes(&cluster, &ns).await;
+
+    cluster
+        .apply(&CUSTOM_POLICY.replace("OPNS", &opns))
+        .unwrap();
+    let after = eventually(
+        "the StatefulSet's report to carry the custom check",
+        DEFAULT_TIMEOUT,
+        || async {
+            let reports = audit_reports(&cluster, &ns).map_err(|e| e.to_string())?;
+            let sts = reports
+                .iter()
+                .find(|r| name(r) == "statefulset-db")
+                .ok_or("no report")?;
+            if label(sts, "plugin-config-hash") == before.get("statefulset-db").map(String::as_str)
+            {
+                return Err("old hash".into());
+            }
+            if !failed_checks(sts).contains("CUSTOM-001") {
+                return Err(format!("checks: {:?}", failed_checks(sts)));
+            }
+            Ok(reports)
+        },
+    )
+    .await
+    .unwrap();
+    let pod = after.iter().find(|r| name(r) == "pod-debug").unwrap();
+    assert_eq!(
+        label(pod, "plugin-config-hash"),
+        before.get("pod-debug").map(String::as_str),
+        "the policy does not apply to Pods: their hash is kept"
+    );
+    assert!(!failed_checks(pod).contains("CUSTOM-001"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broken_configmap_raises_an_event_and_changes_nothing_until_fixed() {
+    let cluster = Cluster::start("policy-broken").await.unwrap();
+    let ns = cluster.ns("brk");
+    let (opns, _op) = start(&cluster, &ns);
+    let before = hashes(&cluster, &ns).await;
+    let uids: Vec<String> = audit_reports(&cluster, &ns)
+        .unwrap()
+        .iter()
+        .map(|r| e2e::reports::uid(r).to_string())
+        .collect();
+
+    cluster
+        .apply(&BROKEN_POLICY.replace("OPNS", &opns))
+        .unwrap();
+    let event = eventually(
+        "a PolicyConfigInvalid Event on the ConfigMap",
+        DEFAULT_TIMEOUT,
+        || async {
+            let events = cluster
+                .list(&["events.v1.events.k8s.io", "-n", &opns])
+                .map_err(|e| e.to_string())?;
+            events
+                .into_iter()
+                .find(|e| e["reason"] == "PolicyConfigInvalid")
+                .ok_or_else(|| "no event yet".to_string())
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(event["regarding"]["kind"], "ConfigMap");
+    assert_eq!(event["regarding"]["name"], "trivy-operator-policies-config");
+    assert!(
+        event["note"]
+            .as_str()
+            .unwrap()
+            .contains("policy.broken.rego"),
+        "{event:#}"
+    );
+
+    // Reports are untouched: same objects, same hashes.
+    let reports = audit_reports(&cluster, &ns).unwrap();
+    let now: Vec<String> = reports
+        .iter()
+        .map(|r| e2e::reports::uid(r).to_string())
+        .collect();
+    assert_eq!(now, uids);
+    for r in &reports {
+        assert_eq!(
+            label(r, "plugin-config-hash"),
+            before.get(name(r)).map(String::as_str)
+        );
+    }
+
+    // Fixing it resumes normal work: the custom policy lands in the StatefulSet's report.
+    cluster
+        .apply(&CUSTOM_POLICY.replace("OPNS", &opns))
+        .unwrap();
+    eventually(
+        "the fixed policy to be applied",
+        DEFAULT_TIMEOUT,
+        || async {
+            let reports = audit_reports(&cluster, &ns).map_err(|e| e.to_string())?;
+            let sts = reports
+                .iter()
+                .find(|r| name(r) == "statefulset-db")
+                .ok_or("no report")?;
+            if failed_checks(sts).contains("CUSTOM-001") {
+                Ok(())
+            } else {
+                Err("not yet".into())
+            }
+        },
+    )
+    .await
+    .unwrap();
+}

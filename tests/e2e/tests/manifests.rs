@@ -1,0 +1,451 @@
+//! The shipped manifests (`deploy/`): `kubectl kustomize deploy/` renders them, the API
+//! server accepts every object (`kubectl apply --dry-run=server` against kube-sim, or the
+//! real cluster in real-cluster mode), and the rendered objects keep the promises of the
+//! README: restricted security contexts, limits and probes on every container, pinned image
+//! tags, no token checked in, an HA leader with a PDB, and RBAC without wildcards that grants
+//! what the processes use and no more than the brief allows.
+
+#![allow(clippy::unwrap_used)]
+
+use std::collections::BTreeSet;
+use std::process::Command;
+
+use e2e::Cluster;
+use serde_json::Value;
+
+const NS: &str = "trivy-system";
+
+/// `kubectl kustomize deploy/`, as a user runs it.
+fn render() -> String {
+    let deploy = e2e::repo_root().join("deploy");
+    let out = Command::new("kubectl")
+        .args(["kustomize", &deploy.to_string_lossy()])
+        .output()
+        .expect("running kubectl (is it on PATH?)");
+    assert!(
+        out.status.success(),
+        "kubectl kustomize deploy/ failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The documents of a multi-document YAML stream (separated by `---` lines, as kustomize
+/// and our files write them), as JSON values; empty documents are skipped.
+fn documents(text: &str) -> Vec<Value> {
+    let mut docs = vec![String::new()];
+    for line in text.lines() {
+        if line.trim_end() == "---" {
+            docs.push(String::new());
+        } else if let Some(doc) = docs.last_mut() {
+            doc.push_str(line);
+            doc.push('\n');
+        }
+    }
+    docs.iter()
+        .map(|doc| serde_yaml::from_str::<Value>(doc).unwrap())
+        .filter(|v| !v.is_null())
+        .collect()
+}
+
+fn rendered() -> Vec<Value> {
+    let objects = documents(&render());
+    assert!(!objects.is_empty(), "kustomize rendered nothing");
+    objects
+}
+
+fn kind_name(o: &Value) -> (String, String) {
+    (
+        o["kind"].as_str().unwrap_or_default().to_owned(),
+        o["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+    )
+}
+
+fn find<'a>(objects: &'a [Value], kind: &str, name: &str) -> &'a Value {
+    objects
+        .iter()
+        .find(|o| kind_name(o) == (kind.to_owned(), name.to_owned()))
+        .unwrap_or_else(|| panic!("no {kind} {name} in the rendered manifests"))
+}
+
+fn strings(v: &Value) -> Vec<&str> {
+    v.as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default()
+}
+
+/// Pod templates of the rendered workloads, by "Kind/name".
+fn pod_specs(objects: &[Value]) -> Vec<(String, &Value)> {
+    objects
+        .iter()
+        .filter_map(|o| {
+            let (kind, name) = kind_name(o);
+            let spec = match kind.as_str() {
+                "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "Job" => {
+                    &o["spec"]["template"]["spec"]
+                }
+                "CronJob" => &o["spec"]["jobTemplate"]["spec"]["template"]["spec"],
+                "Pod" => &o["spec"],
+                _ => return None,
+            };
+            Some((format!("{kind}/{name}"), spec))
+        })
+        .collect()
+}
+
+#[test]
+fn renders_every_part_of_the_install() {
+    let objects = rendered();
+    let present: BTreeSet<(String, String)> = objects.iter().map(kind_name).collect();
+    let expected = [
+        ("Namespace", NS),
+        (
+            "CustomResourceDefinition",
+            "vulnerabilityreports.aquasecurity.github.io",
+        ),
+        (
+            "CustomResourceDefinition",
+            "configauditreports.aquasecurity.github.io",
+        ),
+        ("ServiceAccount", "trivy-operator-leader"),
+        ("ServiceAccount", "trivy-operator-worker"),
+        ("ServiceAccount", "trivy-operator-scan"),
+        ("ClusterRole", "trivy-operator-leader"),
+        ("ClusterRoleBinding", "trivy-operator-leader"),
+        ("Role", "trivy-operator-leader"),
+        ("RoleBinding", "trivy-operator-leader"),
+        ("ClusterRole", "trivy-operator-worker"),
+        ("ClusterRoleBinding", "trivy-operator-worker"),
+        ("Role", "trivy-operator-worker"),
+        ("RoleBinding", "trivy-operator-worker"),
+        ("ConfigMap", "trivy-operator-policies-config"),
+        ("Deployment", "trivy-operator-leader"),
+        ("Service", "trivy-operator-leader"),
+        ("PodDisruptionBudget", "trivy-operator-leader"),
+        ("Deployment", "trivy-operator-worker"),
+        ("NetworkPolicy", "trivy-operator-leader"),
+    ];
+    for (kind, name) in expected {
+        assert!(
+            present.contains(&(kind.to_owned(), name.to_owned())),
+            "{kind} {name} missing; rendered: {present:?}"
+        );
+    }
+    // The CRDs are the generated files, unchanged.
+    for crd in ["vulnerabilityreports", "configauditreports"] {
+        let file = e2e::repo_root().join(format!("deploy/crds/{crd}.aquasecurity.github.io.yaml"));
+        let committed = documents(&std::fs::read_to_string(file).unwrap());
+        let name = format!("{crd}.aquasecurity.github.io");
+        assert_eq!(
+            find(&objects, "CustomResourceDefinition", &name),
+            &committed[0]
+        );
+    }
+    // Everything but the cluster-scoped kinds lives in the operator namespace.
+    let cluster_scoped = [
+        "Namespace",
+        "CustomResourceDefinition",
+        "ClusterRole",
+        "ClusterRoleBinding",
+    ];
+    for o in &objects {
+        if !cluster_scoped.contains(&o["kind"].as_str().unwrap()) {
+            assert_eq!(o["metadata"]["namespace"], NS, "{:?}", kind_name(o));
+        }
+    }
+}
+
+/// Whether a restricted setting holds at container level, or at pod level when the
+/// container does not override it.
+fn effective<'a>(pod: &'a Value, container: &'a Value, key: &str) -> &'a Value {
+    match &container["securityContext"][key] {
+        Value::Null => &pod["securityContext"][key],
+        v => v,
+    }
+}
+
+#[test]
+fn every_container_is_restricted_limited_and_probed() {
+    let objects = rendered();
+    let pods = pod_specs(&objects);
+    assert_eq!(pods.len(), 2, "expected the leader and worker Deployments");
+    for (workload, pod) in pods {
+        let init = pod["initContainers"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let main = pod["containers"].as_array().cloned().unwrap_or_default();
+        assert!(!main.is_empty(), "{workload}: no containers");
+        for (c, is_main) in main
+            .iter()
+            .map(|c| (c, true))
+            .chain(init.iter().map(|c| (c, false)))
+        {
+            let at = format!("{workload} container {}", c["name"]);
+            let sc = &c["securityContext"];
+            assert_eq!(
+                effective(pod, c, "runAsNonRoot"),
+                true,
+                "{at}: runAsNonRoot"
+            );
+            let user = effective(pod, c, "runAsUser");
+            assert!(
+                user.as_u64().is_some_and(|u| u > 0),
+                "{at}: runAsUser {user}"
+            );
+            assert_eq!(
+                effective(pod, c, "seccompProfile")["type"],
+                "RuntimeDefault",
+                "{at}: seccompProfile"
+            );
+            assert_eq!(
+                sc["readOnlyRootFilesystem"], true,
+                "{at}: readOnlyRootFilesystem"
+            );
+            assert_eq!(
+                sc["allowPrivilegeEscalation"], false,
+                "{at}: allowPrivilegeEscalation"
+            );
+            assert_ne!(sc["privileged"], true, "{at}: privileged");
+            assert!(
+                strings(&sc["capabilities"]["drop"]).contains(&"ALL"),
+                "{at}: drop ALL"
+            );
+            assert!(
+                sc["capabilities"]["add"].is_null(),
+                "{at}: adds capabilities"
+            );
+            for kind in ["limits", "requests"] {
+                for resource in ["cpu", "memory"] {
+                    assert!(
+                        !c["resources"][kind][resource].is_null(),
+                        "{at}: no {resource} in resources.{kind}"
+                    );
+                }
+            }
+            let image = c["image"].as_str().unwrap_or_default();
+            let last = image.rsplit('/').next().unwrap_or_default();
+            let tag = last.split_once(':').map(|(_, t)| t);
+            assert!(
+                image.contains('@') || tag.is_some_and(|t| !t.is_empty() && t != "latest"),
+                "{at}: image {image:?} must carry a pinned tag, not latest"
+            );
+            if is_main {
+                for probe in ["livenessProbe", "readinessProbe"] {
+                    let port = &c[probe]["httpGet"]["port"];
+                    assert!(!port.is_null(), "{at}: no {probe} on the admin port");
+                }
+                assert_eq!(c["livenessProbe"]["httpGet"]["path"], "/healthz", "{at}");
+                assert_eq!(c["readinessProbe"]["httpGet"]["path"], "/readyz", "{at}");
+            }
+        }
+        assert!(
+            pod["hostNetwork"] != true && pod["hostPID"] != true,
+            "{workload}"
+        );
+    }
+}
+
+#[test]
+fn images_are_the_pinned_release() {
+    let objects = rendered();
+    let version = env!("CARGO_PKG_VERSION");
+    for (name, image) in [("leader", "leader"), ("worker", "worker")] {
+        let d = find(&objects, "Deployment", &format!("trivy-operator-{name}"));
+        assert_eq!(
+            d["spec"]["template"]["spec"]["containers"][0]["image"],
+            format!("ghcr.io/trivy-operator-rs/{image}:{version}")
+        );
+    }
+}
+
+/// Every YAML file under `deploy/`, rendered or not (examples included).
+fn deploy_files() -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    let mut dirs = vec![e2e::repo_root().join("deploy")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+                files.push(path);
+            }
+        }
+    }
+    assert!(files.len() > 5, "found only {files:?}");
+    files
+}
+
+#[test]
+fn no_secret_value_is_checked_in() {
+    let objects = rendered();
+    for o in &objects {
+        assert_ne!(o["kind"], "Secret", "a Secret is rendered: {o}");
+        assert!(o["secretGenerator"].is_null());
+    }
+    for file in deploy_files() {
+        let text = std::fs::read_to_string(&file).unwrap();
+        for doc in documents(&text) {
+            let secret = doc["kind"] == "Secret";
+            let generated = !doc["secretGenerator"].is_null();
+            assert!(
+                !secret && !generated,
+                "{} checks in a Secret or secretGenerator",
+                file.display()
+            );
+        }
+    }
+    // Both processes take the token from the Secret created at install time, required.
+    for name in ["trivy-operator-leader", "trivy-operator-worker"] {
+        let d = find(&objects, "Deployment", name);
+        let env = d["spec"]["template"]["spec"]["containers"][0]["env"]
+            .as_array()
+            .unwrap();
+        let token = env.iter().find(|e| e["name"] == "WORKER_TOKEN").unwrap();
+        assert!(
+            token["value"].is_null(),
+            "{name}: WORKER_TOKEN has a literal value"
+        );
+        let r = &token["valueFrom"]["secretKeyRef"];
+        assert_eq!(r["name"], "trivy-operator-token", "{name}");
+        assert_eq!(r["key"], "token", "{name}");
+        assert_eq!(r["optional"], false, "{name}");
+    }
+}
+
+#[test]
+fn shipped_policies_are_the_documented_example() {
+    let objects = rendered();
+    let shipped = find(&objects, "ConfigMap", "trivy-operator-policies-config");
+    let file = e2e::repo_root().join("deploy/examples/policies-configmap.yaml");
+    let example = documents(&std::fs::read_to_string(file).unwrap());
+    assert_eq!(shipped["data"], example[0]["data"]);
+    assert!(shipped["data"]["policy.required_labels.kinds"].is_string());
+}
+
+fn template_labels(d: &Value) -> &serde_json::Map<String, Value> {
+    d["spec"]["template"]["metadata"]["labels"]
+        .as_object()
+        .unwrap()
+}
+
+fn selects(selector: &Value, labels: &serde_json::Map<String, Value>) -> bool {
+    let wanted = selector.as_object().unwrap();
+    !wanted.is_empty() && wanted.iter().all(|(k, v)| labels.get(k) == Some(v))
+}
+
+#[test]
+fn leader_is_highly_available_and_reachable_only_by_workers() {
+    let objects = rendered();
+    let leader = find(&objects, "Deployment", "trivy-operator-leader");
+    let worker = find(&objects, "Deployment", "trivy-operator-worker");
+    assert_eq!(leader["spec"]["replicas"], 2);
+    let labels = template_labels(leader);
+
+    let pdb = find(&objects, "PodDisruptionBudget", "trivy-operator-leader");
+    assert_eq!(pdb["spec"]["minAvailable"], 1);
+    assert!(selects(&pdb["spec"]["selector"]["matchLabels"], labels));
+
+    let svc = find(&objects, "Service", "trivy-operator-leader");
+    assert!(selects(&svc["spec"]["selector"], labels));
+    assert!(!selects(&svc["spec"]["selector"], template_labels(worker)));
+    let ports: Vec<&Value> = svc["spec"]["ports"].as_array().unwrap().iter().collect();
+    assert!(
+        ports
+            .iter()
+            .any(|p| p["name"] == "grpc" && p["port"] == 7070)
+    );
+    let env = worker["spec"]["template"]["spec"]["containers"][0]["env"]
+        .as_array()
+        .unwrap();
+    let addr = env.iter().find(|e| e["name"] == "LEADER_ADDR").unwrap();
+    assert_eq!(
+        addr["value"],
+        format!("http://trivy-operator-leader.{NS}.svc:7070")
+    );
+    let args = strings(&worker["spec"]["template"]["spec"]["containers"][0]["args"]);
+    assert!(args.contains(&"--scan-job-service-account=trivy-operator-scan"));
+
+    // gRPC from workers and labelled status clients only.
+    let netpol = find(&objects, "NetworkPolicy", "trivy-operator-leader");
+    assert!(selects(
+        &netpol["spec"]["podSelector"]["matchLabels"],
+        labels
+    ));
+    let grpc_rules: Vec<&Value> = netpol["spec"]["ingress"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| {
+            r["ports"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|p| p["port"] == 7070)
+        })
+        .collect();
+    assert_eq!(grpc_rules.len(), 1, "one rule opens the gRPC port");
+    let peers = grpc_rules[0]["from"]
+        .as_array()
+        .expect("gRPC open to anyone");
+    assert!(!peers.is_empty());
+    for peer in peers {
+        let pods = &peer["podSelector"]["matchLabels"];
+        let worker_pods = selects(pods, template_labels(worker));
+        let status_clients = pods["trivy-operator.aquasecurity.github.io/status-client"] == "true";
+        assert!(worker_pods || status_clients, "unexpected gRPC peer {peer}");
+    }
+}
+
+#[path = "manifests/rbac.rs"]
+mod rbac;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_object_passes_a_server_side_dry_run() {
+    let text = render();
+    let objects = documents(&text);
+    let cluster = Cluster::start("manifests").await.unwrap();
+    // Namespaced objects need their namespace: create it for real (idempotent on a real
+    // cluster where the operator is installed), dry-run everything else.
+    let namespace = find(&objects, "Namespace", NS);
+    cluster
+        .apply(&serde_json::to_string(namespace).unwrap())
+        .unwrap();
+    let out = cluster
+        .kubectl_with_input(&["apply", "--dry-run=server", "-f", "-"], Some(&text))
+        .unwrap();
+    for o in &objects {
+        let (kind, name) = kind_name(o);
+        // e.g. `customresourcedefinition.apiextensions.k8s.io/<name> created (server dry run)`
+        let (prefix, object) = (kind.to_lowercase(), format!("/{name} "));
+        assert!(
+            out.lines().any(|l| l.starts_with(&prefix)
+                && l.contains(&object)
+                && l.ends_with("(server dry run)")),
+            "{kind} {name} not accepted by the dry run:\n{out}"
+        );
+    }
+    if !cluster.real {
+        // A dry run stores nothing.
+        let deployments = cluster.list(&["deployments", "-n", NS]).unwrap();
+        assert!(
+            deployments.is_empty(),
+            "the dry run created {deployments:?}"
+        );
+        // (The harness itself installs the shipped RBAC for the operator's processes, so
+        // check objects only this dry run could have made.)
+        for kind in [
+            "networkpolicies",
+            "poddisruptionbudgets",
+            "services",
+            "roles",
+        ] {
+            let made = cluster.list(&[kind, "-n", NS]).unwrap();
+            assert!(made.is_empty(), "the dry run created {kind}: {made:?}");
+        }
+    }
+}

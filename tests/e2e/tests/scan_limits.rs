@@ -1,0 +1,220 @@
+//! Vulnerability scans under pressure: an exact global limit of scan Jobs, scheduled
+//! rescans (TTL) without a gap or a duplicate, and a worker killed while its scan Job runs.
+
+#![allow(clippy::unwrap_used)]
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use e2e::reports::{label, name};
+use e2e::{Cluster, Operator, OperatorOptions, eventually};
+use futures::StreamExt;
+use k8s_openapi::api::batch::v1::Job;
+use kube::runtime::watcher;
+use serde_json::{Value, json};
+
+const LONG: Duration = Duration::from_secs(300);
+
+fn golden(file: &str) -> String {
+    e2e::repo_root()
+        .join("../shared/data/trivy-json")
+        .join(file)
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn deployment(ns: &str, name: &str, image: &str) -> String {
+    format!(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: {name}, namespace: {ns}}}\nspec:\n  replicas: 1\n  selector: {{matchLabels: {{app: {name}}}}}\n  template:\n    metadata: {{labels: {{app: {name}}}}}\n    spec:\n      containers:\n        - {{name: main, image: \"{image}\"}}\n---\n"
+    )
+}
+
+/// Every scan Job ever created, and the most that existed at once, from a watch.
+#[derive(Default)]
+struct Jobs {
+    seen: BTreeSet<String>,
+    live: BTreeSet<String>,
+    max_live: usize,
+}
+
+fn watch_jobs(cluster: &Cluster, namespace: &str) -> Arc<Mutex<Jobs>> {
+    let jobs = Arc::new(Mutex::new(Jobs::default()));
+    let api: kube::Api<Job> = kube::Api::namespaced(cluster.client.clone(), namespace);
+    let shared = jobs.clone();
+    tokio::spawn(async move {
+        let mut stream = std::pin::pin!(watcher(api, watcher::Config::default()));
+        while let Some(event) = stream.next().await {
+            let mut j = shared.lock().unwrap();
+            match event {
+                Ok(watcher::Event::Apply(job) | watcher::Event::InitApply(job)) => {
+                    let id = job.metadata.uid.unwrap_or_default();
+                    j.seen.insert(id.clone());
+                    j.live.insert(id);
+                    j.max_live = j.max_live.max(j.live.len());
+                }
+                Ok(watcher::Event::Delete(job)) => {
+                    j.live.remove(&job.metadata.uid.unwrap_or_default());
+                }
+                _ => {}
+            }
+        }
+    });
+    jobs
+}
+
+fn options(cluster: &Cluster, ns: &str, workers: usize, leader_args: &[&str]) -> OperatorOptions {
+    OperatorOptions {
+        binaries: e2e::binaries!(),
+        operator_namespace: cluster.ns("trivy-system"),
+        namespaces: vec![ns.to_string()],
+        workers,
+        worker_capacity: 4,
+        leader_args: leader_args.iter().map(|s| s.to_string()).collect(),
+        worker_args: Vec::new(),
+    }
+}
+
+async fn reports(cluster: &Cluster, ns: &str) -> Result<Vec<Value>, String> {
+    cluster
+        .list(&["vulnerabilityreports", "-n", ns])
+        .map_err(|e| e.to_string())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn never_more_scan_jobs_than_the_limit() {
+    // 30 distinct images, each scan taking a second, so Jobs would pile up without a limit.
+    let images: serde_json::Map<String, Value> = (0..30)
+        .map(|i| {
+            (
+                format!("app{i}:1.0"),
+                json!(format!("!sleep 1 {}", golden("alpine-310.json.golden"))),
+            )
+        })
+        .collect();
+    let cluster = Cluster::start_with_images("scan-limit", Some(Value::Object(images)))
+        .await
+        .unwrap();
+    let ns = cluster.ns("limit");
+    cluster
+        .create_namespaces(std::slice::from_ref(&ns))
+        .unwrap();
+    let opts = options(&cluster, &ns, 3, &["--max-concurrent-scans", "3"]);
+    let jobs = watch_jobs(&cluster, &opts.operator_namespace);
+    let _op = Operator::start(&cluster, opts).unwrap();
+    let manifest: String = (0..30)
+        .map(|i| deployment(&ns, &format!("app{i}"), &format!("app{i}:1.0")))
+        .collect();
+    cluster.apply(&manifest).unwrap();
+    eventually("30 VulnerabilityReports", LONG, || async {
+        let n = reports(&cluster, &ns).await?.len();
+        if n == 30 {
+            Ok(())
+        } else {
+            Err(format!("{n} reports"))
+        }
+    })
+    .await
+    .unwrap();
+    let jobs = jobs.lock().unwrap();
+    assert_eq!(jobs.seen.len(), 30, "one Job per image");
+    assert!(
+        jobs.max_live <= 3,
+        "at most 3 scan Jobs at once, saw {}",
+        jobs.max_live
+    );
+    assert!(
+        jobs.max_live >= 2,
+        "the limit was reached in parallel ({}), not serialised",
+        jobs.max_live
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reports_are_refreshed_after_their_ttl_without_a_gap() {
+    let cluster = Cluster::start("scan-ttl").await.unwrap();
+    let ns = cluster.ns("ttl");
+    cluster
+        .create_namespaces(std::slice::from_ref(&ns))
+        .unwrap();
+    let _op =
+        Operator::start(&cluster, options(&cluster, &ns, 1, &["--report-ttl", "5s"])).unwrap();
+    cluster
+        .apply(&deployment(&ns, "web", "alpine:3.10"))
+        .unwrap();
+    // Poll often: at every observation the workload has exactly one report.
+    let mut stamps = BTreeSet::new();
+    let mut first_name = None;
+    let deadline = std::time::Instant::now() + LONG;
+    while stamps.len() < 3 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no third scan; seen {stamps:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let found = reports(&cluster, &ns).await.unwrap();
+        match found.as_slice() {
+            [] if first_name.is_none() => continue, // not scanned yet
+            [one] => {
+                let first = first_name.get_or_insert_with(|| name(one).to_string());
+                assert_eq!(name(one), first.as_str(), "the same report is refreshed");
+                stamps.insert(
+                    one["report"]["updateTimestamp"]
+                        .as_str()
+                        .unwrap()
+                        .to_string(),
+                );
+            }
+            other => panic!(
+                "a workload must always have exactly one report, saw {}",
+                other.len()
+            ),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_worker_scan_job_is_adopted_not_duplicated() {
+    let images = json!({ "slow:1.0": format!("!sleep 6 {}", golden("alpine-310.json.golden")) });
+    let cluster = Cluster::start_with_images("scan-adopt", Some(images))
+        .await
+        .unwrap();
+    let ns = cluster.ns("adopt");
+    cluster
+        .create_namespaces(std::slice::from_ref(&ns))
+        .unwrap();
+    let opts = options(&cluster, &ns, 2, &[]);
+    let jobs = watch_jobs(&cluster, &opts.operator_namespace);
+    let mut op = Operator::start(&cluster, opts).unwrap();
+    cluster.apply(&deployment(&ns, "slow", "slow:1.0")).unwrap();
+    // The worker that created the Job is killed while the Job runs.
+    let owner = eventually("a worker to create the scan Job", LONG, || async {
+        op.worker_ids()
+            .into_iter()
+            .find(|w| op.log(w).contains("scan job created"))
+            .ok_or_else(|| format!("jobs seen: {}", jobs.lock().unwrap().seen.len()))
+    })
+    .await
+    .unwrap();
+    op.kill_worker(&owner).unwrap();
+    let report = eventually("the report", LONG, || async {
+        let found = reports(&cluster, &ns).await?;
+        found.into_iter().next().ok_or_else(|| "none".to_string())
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        label(&report, "trivy-operator.container.name"),
+        Some("main")
+    );
+    let survivor = op.worker_ids().pop().unwrap();
+    assert!(
+        op.log(&survivor).contains("adopting it"),
+        "the other worker adopted the Job"
+    );
+    assert_eq!(
+        jobs.lock().unwrap().seen.len(),
+        1,
+        "exactly one Job ever existed for the scan"
+    );
+}

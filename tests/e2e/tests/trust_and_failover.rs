@@ -1,0 +1,183 @@
+//! Fail-over and trust end to end: two leader replicas contend for the Lease; killing the
+//! active one hands over to the standby without losing, doubling or redoing work; a client
+//! without the token or with the wrong protocol version cannot attach as a worker.
+
+#![allow(clippy::unwrap_used)]
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use common::proto::worker_service_client::WorkerServiceClient;
+use common::proto::{self, worker_message};
+use e2e::operator::http_get;
+use e2e::workloads::{all_pods_audited, apply_pods, lease_holder};
+use e2e::{Cluster, Operator, OperatorOptions, audits_only, eventually};
+
+const LONG: Duration = Duration::from_secs(240);
+
+/// How often each report was written, over every worker's log.
+fn writes(op: &Operator) -> BTreeMap<String, usize> {
+    let mut out = BTreeMap::new();
+    for worker in ["worker-0", "worker-1", "worker-2"] {
+        for line in op
+            .log(worker)
+            .lines()
+            .filter(|l| l.contains("config audit report written"))
+        {
+            let field = |key: &str| {
+                line.split_whitespace()
+                    .find_map(|t| t.strip_prefix(key))
+                    .unwrap_or("")
+            };
+            *out.entry(format!("{}/{}", field("namespace="), field("report=")))
+                .or_default() += 1;
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_standby_takes_over_without_losing_or_redoing_work() {
+    let cluster = Cluster::start("failover").await.unwrap();
+    let ns = cluster.ns("fo");
+    cluster
+        .create_namespaces(std::slice::from_ref(&ns))
+        .unwrap();
+    let opns = cluster.ns("trivy-system");
+    let options = OperatorOptions {
+        binaries: e2e::binaries!(),
+        operator_namespace: opns.clone(),
+        namespaces: vec![ns.clone()],
+        workers: 3,
+        worker_capacity: 2,
+        leader_args: audits_only(),
+        worker_args: Vec::new(),
+    };
+    let mut op = Operator::start_replicated(&cluster, options, 2).unwrap();
+    apply_pods(&cluster, &ns, &["a", "b", "c", "d"], "nginx:1.16").unwrap();
+    all_pods_audited(&cluster, std::slice::from_ref(&ns), 4, LONG)
+        .await
+        .unwrap();
+    let (first, transitions) = lease_holder(&cluster, &opns).unwrap();
+    assert!(first.starts_with("leader-"), "lease held by {first:?}");
+    // Only the holder is ready; the standby is healthy but not ready.
+    for (i, port) in op.leader_admin_ports.iter().enumerate() {
+        let name = format!("leader-{i}");
+        let (ready, _) = http_get(*port, "/readyz").await.unwrap();
+        assert_eq!(
+            ready,
+            if name == first { 200 } else { 503 },
+            "/readyz of {name}"
+        );
+        assert_eq!(http_get(*port, "/healthz").await.unwrap().0, 200);
+    }
+    let before = writes(&op);
+    assert_eq!(
+        before.values().sum::<usize>(),
+        4,
+        "one write per report: {before:?}"
+    );
+
+    op.kill_leader(&first).unwrap();
+    // Work created during the fail-over is picked up by the new leader.
+    apply_pods(&cluster, &ns, &["e", "f"], "nginx:1.16").unwrap();
+    let (second, after_transitions) = eventually("the standby to take the lease", LONG, || async {
+        let (h, t) = lease_holder(&cluster, &opns)?;
+        if h != first && !h.is_empty() {
+            Ok((h, t))
+        } else {
+            Err(format!("still {h}"))
+        }
+    })
+    .await
+    .unwrap();
+    assert!(
+        after_transitions > transitions,
+        "a new term: {transitions} -> {after_transitions}"
+    );
+    all_pods_audited(&cluster, std::slice::from_ref(&ns), 6, LONG)
+        .await
+        .unwrap();
+    assert!(op.log(&second).contains("acquired the lease: leading"));
+
+    // Up-to-date workloads were not audited again, and nothing was written twice.
+    let after = writes(&op);
+    for (report, count) in &before {
+        assert_eq!(
+            after.get(report),
+            Some(count),
+            "{report} redone after fail-over"
+        );
+    }
+    assert_eq!(after.values().sum::<usize>(), 6, "{after:?}");
+}
+
+fn hello(version: i32) -> proto::WorkerMessage {
+    proto::WorkerMessage {
+        body: Some(worker_message::Body::Hello(proto::Hello {
+            protocol_version: version,
+            worker_id: "intruder".into(),
+            capacity: 1,
+        })),
+    }
+}
+
+async fn attach(port: u16, token: Option<&str>, version: i32) -> Result<(), tonic::Status> {
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://127.0.0.1:{port}"))
+        .unwrap()
+        .connect()
+        .await
+        .map_err(|e| tonic::Status::unavailable(e.to_string()))?;
+    let mut client = WorkerServiceClient::new(channel);
+    let mut request = tonic::Request::new(tokio_stream::iter(vec![hello(version)]));
+    if let Some(token) = token {
+        request
+            .metadata_mut()
+            .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    }
+    client.attach(request).await.map(|_| ())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_authenticated_workers_of_this_protocol_may_attach() {
+    let cluster = Cluster::start("trust").await.unwrap();
+    let ns = cluster.ns("tr");
+    cluster
+        .create_namespaces(std::slice::from_ref(&ns))
+        .unwrap();
+    let op = Operator::start(
+        &cluster,
+        OperatorOptions {
+            binaries: e2e::binaries!(),
+            operator_namespace: cluster.ns("trivy-system"),
+            namespaces: vec![ns],
+            workers: 1,
+            worker_capacity: 1,
+            leader_args: audits_only(),
+            worker_args: Vec::new(),
+        },
+    )
+    .unwrap();
+    let v1 = proto::ProtocolVersion::V1 as i32;
+    // Wait for the leader to serve (the real worker attaches with the token).
+    eventually(
+        "the leader to accept the real worker's token",
+        LONG,
+        || async {
+            match attach(op.grpc_port, Some(&op.token), v1).await {
+                Ok(()) => Ok(()),
+                Err(s) => Err(s.to_string()),
+            }
+        },
+    )
+    .await
+    .unwrap();
+    let missing = attach(op.grpc_port, None, v1).await.unwrap_err();
+    assert_eq!(missing.code(), tonic::Code::Unauthenticated, "{missing}");
+    let wrong = attach(op.grpc_port, Some("not-the-token"), v1)
+        .await
+        .unwrap_err();
+    assert_eq!(wrong.code(), tonic::Code::Unauthenticated, "{wrong}");
+    let old = attach(op.grpc_port, Some(&op.token), 7).await.unwrap_err();
+    assert_eq!(old.code(), tonic::Code::FailedPrecondition, "{old}");
+}

@@ -1,0 +1,290 @@
+//! The image → output map: which report the double prints for which image.
+//!
+//! Built-in entries map sensible image names to the real Trivy outputs in the shared data
+//! directory (`TRIVY_DOUBLE_DATA`, default `<repo>/../shared/data/trivy-json`, found from the
+//! crate's manifest directory at build time). `TRIVY_DOUBLE_MAP=/path/map.{json,yaml}` adds
+//! entries (and overrides built-in ones): `{"<image ref>": "<entry>"}`. Keys are normalized
+//! like image references (`alpine:3.10` = `docker.io/library/alpine:3.10`), and a digest
+//! reference `repo@sha256:<hex>` finds the key whose kube-sim digest is `<hex>`.
+//!
+//! An entry is a file path (relative paths are relative to the map file) or a special entry:
+//! - `!garbage` — prints text that is not JSON and exits 0;
+//! - `!truncate PATH` — prints the first half of the file and exits 0;
+//! - `!fail [CODE] [MESSAGE]` — prints a FATAL line with MESSAGE and exits CODE (default 1);
+//! - `!sleep SECONDS [ENTRY]` — waits, then behaves like ENTRY; without ENTRY it fails
+//!   (a hung scan). `--timeout` (default 5m, like Trivy) cuts the wait short with
+//!   `context deadline exceeded`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::image::ImageRef;
+
+/// What the double does for an image.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Entry {
+    /// Print this file.
+    File(PathBuf),
+    /// Print non-JSON text.
+    Garbage,
+    /// Print the first half of this file.
+    Truncate(PathBuf),
+    /// Exit with this code and message.
+    Fail {
+        /// Exit code.
+        code: i32,
+        /// Error message.
+        message: String,
+    },
+    /// Wait, then behave like the inner entry (or fail when there is none).
+    Sleep {
+        /// How long.
+        seconds: f64,
+        /// What then.
+        then: Option<Box<Entry>>,
+    },
+}
+
+/// Why the map could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The map file could not be read.
+    #[error("read image map {path}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The map file is neither a JSON nor a YAML string map.
+    #[error("parse image map {path}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: serde_yaml::Error,
+    },
+    /// A special entry is malformed.
+    #[error("bad entry {entry:?} for image {image:?}")]
+    BadEntry {
+        /// The image key.
+        image: String,
+        /// The entry text.
+        entry: String,
+    },
+}
+
+/// The data directory used when `TRIVY_DOUBLE_DATA` is not set.
+pub const DEFAULT_DATA_DIR: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../../shared/data/trivy-json"
+);
+
+/// Built-in image → file (relative to the data directory) or special entry.
+pub const BUILTIN: &[(&str, &str)] = &[
+    ("alpine:3.10", "alpine-310.json.golden"),
+    (
+        "ghcr.io/aquasecurity/trivy-test-images:alpine-310",
+        "alpine-310.json.golden",
+    ),
+    ("alpine:3.10.2", "vulnerability_report.json"),
+    ("debian:buster", "debian-buster.json.golden"),
+    ("debian:10", "debian-buster.json.golden"),
+    (
+        "ghcr.io/aquasecurity/trivy-test-images:debian-buster",
+        "debian-buster.json.golden",
+    ),
+    (
+        "ghcr.io/aquasecurity/trivy-test-images:spring4shell-jre8",
+        "spring4shell-jre8.json.golden",
+    ),
+    ("spring4shell:jre8", "spring4shell-jre8.json.golden"),
+    (
+        "ghcr.io/aquasecurity/trivy-test-images:busybox-with-lockfile",
+        "busybox-with-lockfile.json.golden",
+    ),
+    (
+        "busybox-with-lockfile:latest",
+        "busybox-with-lockfile.json.golden",
+    ),
+    ("garbage:1", "!garbage"),
+    ("truncated:1", "!truncate alpine-310.json.golden"),
+    ("slow:1", "!sleep 3600"),
+    ("fail:1", "!fail 1 scan failed on purpose"),
+];
+
+/// The image map: normalized reference → entry.
+#[derive(Debug, Default)]
+pub struct ImageMap {
+    entries: BTreeMap<String, Entry>,
+}
+
+impl ImageMap {
+    /// The built-in entries (files under `data_dir`) plus those of `map_file`, if any.
+    pub fn load(data_dir: &Path, map_file: Option<&Path>) -> Result<ImageMap, Error> {
+        let mut map = ImageMap::default();
+        for (image, entry) in BUILTIN {
+            map.insert(image, entry, data_dir)?;
+        }
+        if let Some(path) = map_file {
+            let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
+                path: path.to_path_buf(),
+                source,
+            })?;
+            let entries: BTreeMap<String, String> =
+                serde_yaml::from_str(&text).map_err(|source| Error::Parse {
+                    path: path.to_path_buf(),
+                    source,
+                })?;
+            let base = path.parent().unwrap_or(Path::new("."));
+            for (image, entry) in &entries {
+                map.insert(image, entry, base)?;
+            }
+        }
+        Ok(map)
+    }
+
+    fn insert(&mut self, image: &str, entry: &str, base: &Path) -> Result<(), Error> {
+        let parsed = parse_entry(entry, base).ok_or_else(|| Error::BadEntry {
+            image: image.to_string(),
+            entry: entry.to_string(),
+        })?;
+        self.entries
+            .insert(ImageRef::parse(image).normalized(), parsed);
+        Ok(())
+    }
+
+    /// The entry for an image reference: by normalized reference, then by digest.
+    pub fn lookup(&self, reference: &str) -> Option<&Entry> {
+        let wanted = ImageRef::parse(reference);
+        if let Some(entry) = self.entries.get(&wanted.normalized()) {
+            return Some(entry);
+        }
+        let digest = wanted.digest.as_ref()?;
+        self.entries.iter().find_map(|(key, entry)| {
+            let known = ImageRef::parse(key);
+            (known.name() == wanted.name() && &known.digest() == digest).then_some(entry)
+        })
+    }
+}
+
+fn parse_entry(entry: &str, base: &Path) -> Option<Entry> {
+    let entry = entry.trim();
+    let Some(special) = entry.strip_prefix('!') else {
+        return Some(Entry::File(base.join(entry)));
+    };
+    let (word, rest) = special
+        .split_once(char::is_whitespace)
+        .unwrap_or((special, ""));
+    let rest = rest.trim();
+    match word {
+        "garbage" => Some(Entry::Garbage),
+        "truncate" if !rest.is_empty() => Some(Entry::Truncate(base.join(rest))),
+        "fail" => {
+            let (code, message) = match rest.split_once(char::is_whitespace) {
+                Some((c, m)) if c.parse::<i32>().is_ok() => (c.parse().ok()?, m.trim()),
+                _ => match rest.parse::<i32>() {
+                    Ok(c) => (c, ""),
+                    Err(_) => (1, rest),
+                },
+            };
+            let message = if message.is_empty() {
+                "scan failed"
+            } else {
+                message
+            };
+            Some(Entry::Fail {
+                code,
+                message: message.to_string(),
+            })
+        }
+        "sleep" => {
+            let (secs, then) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
+            let seconds: f64 = secs
+                .parse()
+                .ok()
+                .filter(|s: &f64| s.is_finite() && *s >= 0.0)?;
+            let then = match then.trim() {
+                "" => None,
+                t => Some(Box::new(parse_entry(t, base)?)),
+            };
+            Some(Entry::Sleep { seconds, then })
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_special_entries() {
+        let b = Path::new("/d");
+        assert_eq!(
+            parse_entry("a.json", b),
+            Some(Entry::File("/d/a.json".into()))
+        );
+        assert_eq!(
+            parse_entry("/x/a.json", b),
+            Some(Entry::File("/x/a.json".into()))
+        );
+        assert_eq!(parse_entry("!garbage", b), Some(Entry::Garbage));
+        assert_eq!(
+            parse_entry("!fail 3 boom now", b),
+            Some(Entry::Fail {
+                code: 3,
+                message: "boom now".into()
+            })
+        );
+        assert_eq!(
+            parse_entry("!fail boom", b),
+            Some(Entry::Fail {
+                code: 1,
+                message: "boom".into()
+            })
+        );
+        assert_eq!(
+            parse_entry("!sleep 2 a.json", b),
+            Some(Entry::Sleep {
+                seconds: 2.0,
+                then: Some(Box::new(Entry::File("/d/a.json".into())))
+            })
+        );
+        assert_eq!(parse_entry("!sleep x", b), None);
+        assert_eq!(parse_entry("!nope", b), None);
+    }
+
+    #[test]
+    fn looks_up_normalized_and_digest_references() {
+        let map = ImageMap::load(Path::new("/data"), None).unwrap();
+        let alpine = Some(&Entry::File("/data/alpine-310.json.golden".into()));
+        assert_eq!(map.lookup("alpine:3.10"), alpine);
+        assert_eq!(map.lookup("docker.io/library/alpine:3.10"), alpine);
+        let by_digest = format!("alpine@{}", ImageRef::parse("alpine:3.10").digest());
+        assert_eq!(map.lookup(&by_digest), alpine);
+        assert_eq!(map.lookup("alpine:3.11"), None);
+        assert_eq!(map.lookup("alpine"), None);
+    }
+
+    #[test]
+    fn map_file_adds_and_overrides() {
+        let dir = std::env::temp_dir().join(format!("trivy-double-map-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("map.yaml");
+        std::fs::write(&file, "alpine:3.10: '!garbage'\nmy/app:1: out.json\n").unwrap();
+        let map = ImageMap::load(Path::new("/data"), Some(&file)).unwrap();
+        assert_eq!(map.lookup("alpine:3.10"), Some(&Entry::Garbage));
+        assert_eq!(
+            map.lookup("my/app:1"),
+            Some(&Entry::File(dir.join("out.json")))
+        );
+        std::fs::write(&file, "{\"x:1\": \"!bogus\"}").unwrap();
+        assert!(matches!(
+            ImageMap::load(Path::new("/d"), Some(&file)),
+            Err(Error::BadEntry { .. })
+        ));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,339 @@
+//! Runs a parsed command line: prints the version, pretends to download the DB, or "scans" an
+//! image by printing its mapped report, failing the way real Trivy fails.
+
+use std::io::Write;
+use std::path::Path;
+use std::time::Duration;
+
+use crate::cli::{Command, Invocation};
+use crate::map::{Entry, ImageMap};
+
+/// The version the double claims to be (`TRIVY_DOUBLE_VERSION` overrides it).
+pub const VERSION: &str = "0.58.1";
+
+const ALL_SEVERITIES: [&str; 5] = ["UNKNOWN", "LOW", "MEDIUM", "HIGH", "CRITICAL"];
+
+/// Where the double writes: stdout and stderr in the binary, buffers in tests.
+pub struct Io<'a> {
+    /// Standard output.
+    pub out: &'a mut dyn Write,
+    /// Standard error.
+    pub err: &'a mut dyn Write,
+}
+
+/// Executes `inv` against `map`; returns the process exit code.
+pub fn run(inv: &Invocation, map: &ImageMap, version: &str, io: &mut Io<'_>) -> i32 {
+    let quiet = inv.is_set("quiet");
+    match &inv.command {
+        Command::Version => {
+            let _ = writeln!(io.out, "Version: {version}");
+            0
+        }
+        Command::Help => {
+            let _ = writeln!(
+                io.out,
+                "Usage:\n  trivy [global flags] command [flags] target"
+            );
+            0
+        }
+        Command::DownloadDb => {
+            if !quiet {
+                info(io, "[vulndb] Need to update DB");
+                info(io, "[vulndb] Downloading vulnerability DB...");
+            }
+            0
+        }
+        Command::ScanImage(image) => scan(inv, map, image, io),
+    }
+}
+
+fn scan(inv: &Invocation, map: &ImageMap, image: &str, io: &mut Io<'_>) -> i32 {
+    let format = inv.value("format").unwrap_or("table");
+    if format != "json" {
+        return fatal(
+            io,
+            &format!("the trivy double only produces --format json, not {format:?}"),
+        );
+    }
+    let timeout = match inv.value("timeout").map(parse_duration) {
+        None => Duration::from_secs(300),
+        Some(Some(t)) => t,
+        Some(None) => return fatal(io, "invalid argument \"timeout\": bad duration"),
+    };
+    let severities = match inv.value("severity") {
+        None => ALL_SEVERITIES.map(String::from).to_vec(),
+        Some(s) => s.split(',').map(|s| s.trim().to_uppercase()).collect(),
+    };
+    if let Some(bad) = severities
+        .iter()
+        .find(|s| !ALL_SEVERITIES.contains(&s.as_str()))
+    {
+        return fatal(io, &format!("unknown severity option: {bad}"));
+    }
+    if !inv.is_set("quiet") {
+        info(io, "[vuln] Vulnerability scanning is enabled");
+    }
+    let Some(entry) = map.lookup(image) else {
+        return fatal(io, &unknown_image(image));
+    };
+    let output = match produce(entry, timeout, io) {
+        Ok(bytes) => bytes,
+        Err(code) => return code,
+    };
+    let (output, vulnerable) = filter_severities(output, &severities);
+    if let Some(path) = inv.value("output") {
+        if let Err(e) = std::fs::write(path, &output) {
+            return fatal(io, &format!("failed to create an output file: {e}"));
+        }
+    } else if io
+        .out
+        .write_all(&output)
+        .and_then(|()| io.out.flush())
+        .is_err()
+    {
+        return 1;
+    }
+    match inv.value("exit-code").and_then(|c| c.parse::<i32>().ok()) {
+        Some(code) if vulnerable && code != 0 => code,
+        _ => 0,
+    }
+}
+
+/// The report bytes for an entry, or the exit code of a failure (already reported).
+fn produce(entry: &Entry, timeout: Duration, io: &mut Io<'_>) -> Result<Vec<u8>, i32> {
+    match entry {
+        Entry::File(path) => read(path, io),
+        Entry::Garbage => Ok(b"this is not JSON {{{ \x01 garbage from the trivy double\n".to_vec()),
+        Entry::Truncate(path) => {
+            let mut bytes = read(path, io)?;
+            bytes.truncate(bytes.len() / 2);
+            Ok(bytes)
+        }
+        Entry::Fail { code, message } => {
+            fatal(io, message);
+            Err(*code)
+        }
+        Entry::Sleep { seconds, then } => {
+            let wanted = Duration::from_secs_f64(*seconds);
+            std::thread::sleep(wanted.min(timeout));
+            if wanted > timeout {
+                return Err(fatal(
+                    io,
+                    "image scan error: scan error: context deadline exceeded",
+                ));
+            }
+            match then {
+                Some(inner) => produce(inner, timeout - wanted, io),
+                None => Err(fatal(
+                    io,
+                    "image scan error: the trivy double hung on purpose",
+                )),
+            }
+        }
+    }
+}
+
+fn read(path: &Path, io: &mut Io<'_>) -> Result<Vec<u8>, i32> {
+    std::fs::read(path).map_err(|e| {
+        fatal(
+            io,
+            &format!("the trivy double cannot read {}: {e}", path.display()),
+        )
+    })
+}
+
+/// Drops vulnerabilities outside `severities`, like `--severity`. The bytes are returned
+/// unchanged when nothing is filtered out (the common case, so outputs stay byte-identical to
+/// the real files); a filtered report is re-serialized (keys sorted). Also says whether any
+/// vulnerability remains, for `--exit-code`.
+fn filter_severities(bytes: Vec<u8>, severities: &[String]) -> (Vec<u8>, bool) {
+    let Ok(mut report) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
+        return (bytes, false);
+    };
+    let mut removed = false;
+    let mut remaining = false;
+    let results = report.get_mut("Results").and_then(|r| r.as_array_mut());
+    for result in results.into_iter().flatten() {
+        if let Some(vulns) = result
+            .get_mut("Vulnerabilities")
+            .and_then(|v| v.as_array_mut())
+        {
+            let before = vulns.len();
+            vulns.retain(|v| {
+                let sev = v
+                    .get("Severity")
+                    .and_then(|s| s.as_str())
+                    .unwrap_or("UNKNOWN");
+                severities.iter().any(|s| s == sev)
+            });
+            removed |= vulns.len() != before;
+            remaining |= !vulns.is_empty();
+        }
+    }
+    if !removed {
+        return (bytes, remaining);
+    }
+    match serde_json::to_vec_pretty(&report) {
+        Ok(mut out) => {
+            out.push(b'\n');
+            (out, remaining)
+        }
+        Err(_) => (bytes, remaining),
+    }
+}
+
+/// Parses Go-style durations: `5m`, `300s`, `1m30s`, `500ms`, `1h`.
+pub fn parse_duration(text: &str) -> Option<Duration> {
+    let mut total = 0f64;
+    let mut rest = text.trim();
+    if rest.is_empty() {
+        return None;
+    }
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit() && c != '.')
+            .unwrap_or(rest.len());
+        let number: f64 = rest[..digits].parse().ok()?;
+        rest = &rest[digits..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let factor = match &rest[..unit_len] {
+            "h" => 3600.0,
+            "m" => 60.0,
+            "s" => 1.0,
+            "ms" => 0.001,
+            _ => return None,
+        };
+        total += number * factor;
+        rest = &rest[unit_len..];
+    }
+    Some(Duration::from_secs_f64(total))
+}
+
+fn unknown_image(image: &str) -> String {
+    let repo = crate::image::ImageRef::parse(image);
+    format!(
+        "image scan error: scan error: unable to initialize a scan service: unable to \
+         initialize an image scan service: unable to find the specified image \"{image}\" in \
+         [\"docker\" \"containerd\" \"podman\" \"remote\"]: 4 errors occurred:\n\
+         \t* docker error: unable to inspect the image ({image}): Cannot connect to the Docker \
+         daemon at unix:///var/run/docker.sock. Is the docker daemon running?\n\
+         \t* containerd error: containerd socket not found: /run/containerd/containerd.sock\n\
+         \t* podman error: unable to initialize Podman client: no podman socket found: stat \
+         podman/podman.sock: no such file or directory\n\
+         \t* remote error: GET https://{}/v2/{}/manifests/{}: MANIFEST_UNKNOWN: manifest \
+         unknown; unknown tag={}",
+        if repo.registry == "docker.io" {
+            "index.docker.io"
+        } else {
+            &repo.registry
+        },
+        repo.repository,
+        repo.tag
+            .as_deref()
+            .or(repo.digest.as_deref())
+            .unwrap_or("latest"),
+        repo.tag.as_deref().unwrap_or("latest"),
+    )
+}
+
+fn now() -> String {
+    jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
+}
+
+fn info(io: &mut Io<'_>, message: &str) {
+    let _ = writeln!(io.err, "{}\tINFO\t{message}", now());
+}
+
+/// Writes a Trivy-style FATAL line and returns exit code 1.
+fn fatal(io: &mut Io<'_>, message: &str) -> i32 {
+    let _ = writeln!(io.err, "{}\tFATAL\tFatal error\t{message}", now());
+    1
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::cli::parse;
+
+    const DATA: &str = crate::map::DEFAULT_DATA_DIR;
+
+    fn run_line(line: &str) -> (i32, Vec<u8>, String) {
+        let args: Vec<String> = line.split_whitespace().map(String::from).collect();
+        let inv = parse(&args, |_| None).unwrap();
+        let map = ImageMap::load(Path::new(DATA), None).unwrap();
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let code = run(
+            &inv,
+            &map,
+            VERSION,
+            &mut Io {
+                out: &mut out,
+                err: &mut err,
+            },
+        );
+        (code, out, String::from_utf8(err).unwrap())
+    }
+
+    #[test]
+    fn known_image_prints_the_golden_bytes() {
+        let (code, out, err) = run_line("image --quiet --format json alpine:3.10");
+        assert_eq!(code, 0, "{err}");
+        assert_eq!(
+            out,
+            std::fs::read(format!("{DATA}/alpine-310.json.golden")).unwrap()
+        );
+        assert!(err.is_empty(), "{err}");
+    }
+
+    #[test]
+    fn unknown_image_fails_like_trivy() {
+        let (code, out, err) = run_line("image -q --format json nope:1");
+        assert_eq!(code, 1);
+        assert!(out.is_empty());
+        assert!(
+            err.contains("FATAL") && err.contains("unable to find the specified image \"nope:1\"")
+        );
+    }
+
+    #[test]
+    fn severity_filter_and_exit_code() {
+        let (code, out, _) =
+            run_line("image -q -f json --severity CRITICAL --exit-code 5 alpine:3.10");
+        let report: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        let vulns = report["Results"][0]["Vulnerabilities"].as_array().unwrap();
+        assert!(vulns.iter().all(|v| v["Severity"] == "CRITICAL"));
+        assert_eq!(code, if vulns.is_empty() { 0 } else { 5 });
+    }
+
+    #[test]
+    fn special_entries_and_timeouts() {
+        let (code, out, _) = run_line("image -q -f json garbage:1");
+        assert_eq!(code, 0);
+        assert!(serde_json::from_slice::<serde_json::Value>(&out).is_err());
+        let (code, out, _) = run_line("image -q -f json truncated:1");
+        assert_eq!(code, 0);
+        assert!(serde_json::from_slice::<serde_json::Value>(&out).is_err());
+        let (code, _, err) = run_line("image -q -f json --timeout 100ms slow:1");
+        assert_eq!(code, 1);
+        assert!(err.contains("context deadline exceeded"), "{err}");
+        let (code, _, err) = run_line("image -q -f json fail:1");
+        assert_eq!(code, 1);
+        assert!(err.contains("scan failed on purpose"));
+        let (code, _, _) = run_line("image -q -f table alpine:3.10");
+        assert_eq!(code, 1);
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("5m"), Some(Duration::from_secs(300)));
+        assert_eq!(parse_duration("1m30s"), Some(Duration::from_secs(90)));
+        assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
+        assert_eq!(parse_duration("5"), None);
+        assert_eq!(parse_duration(""), None);
+    }
+}

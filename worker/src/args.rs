@@ -1,0 +1,68 @@
+//! Command-line flags of `trivy-operator-worker`; every flag also reads an environment variable.
+
+use std::time::Duration;
+
+use clap::Parser;
+use common::cli::{KubeArgs, parse_duration};
+use common::telemetry::LogArgs;
+
+/// A worker of trivy-operator-rs: connects to the leader, runs the config audits and
+/// vulnerability scans of the namespaces it is assigned, and writes the reports.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "trivy-operator-worker", version, about)]
+pub struct Args {
+    #[command(flatten)]
+    pub log: LogArgs,
+    #[command(flatten)]
+    pub kube: KubeArgs,
+    /// gRPC address of the leader, e.g. `http://trivy-operator-leader:7070`. Several
+    /// (comma-separated) are tried in turn until one is the active leader.
+    #[arg(long, env = "LEADER_ADDR", value_delimiter = ',', required = true)]
+    pub leader_addr: Vec<String>,
+    #[command(flatten)]
+    pub tls: common::tls::ClientTlsArgs,
+    /// Token presented to the leader (`authorization: Bearer`); from a Secret.
+    #[arg(long, env = "WORKER_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Address of the admin HTTP server (`/healthz`, `/readyz`, `/metrics`).
+    #[arg(long, env = "ADMIN_ADDR", default_value = "0.0.0.0:9090")]
+    pub admin_addr: std::net::SocketAddr,
+    /// Identity of this worker (the pod name, from the downward API).
+    #[arg(long, env = "POD_NAME")]
+    pub worker_id: String,
+    /// How many tasks run at once; also this worker's weight in namespace sharding.
+    #[arg(long, env = "WORKER_CAPACITY", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..))]
+    pub capacity: u32,
+    /// Namespace the operator runs in; holds the plugin ConfigMap.
+    #[arg(long, env = "OPERATOR_NAMESPACE", default_value = "trivy-system")]
+    pub operator_namespace: String,
+    /// Name of the plugin ConfigMap with custom policies, in the operator namespace.
+    #[arg(
+        long,
+        env = "POLICIES_CONFIGMAP",
+        default_value = "trivy-operator-policies-config"
+    )]
+    pub policies_configmap: String,
+    /// Also list passed checks in ConfigAuditReports (upstream lists failed ones only).
+    #[arg(long, env = "REPORT_PASSED_CHECKS")]
+    pub report_passed_checks: bool,
+    /// Interval of heartbeats to the leader.
+    #[arg(long, env = "HEARTBEAT_INTERVAL", default_value = "5s", value_parser = parse_duration)]
+    pub heartbeat_interval: Duration,
+    /// Longest pause between two reconnection attempts.
+    #[arg(long, env = "RECONNECT_MAX_BACKOFF", default_value = "10s", value_parser = parse_duration)]
+    pub reconnect_max_backoff: Duration,
+    #[command(flatten)]
+    pub scan: crate::scan::ScanArgs,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn args_are_consistent() {
+        Args::command().debug_assert();
+    }
+}

@@ -1,0 +1,152 @@
+//! A worker of trivy-operator-rs: attaches to the leader, runs the config audits of the
+//! namespaces it owns, and writes the reports. Reconnects with backoff when the leader goes.
+
+pub mod args;
+pub mod config_audit;
+pub mod metrics;
+pub mod policies;
+pub mod report;
+pub mod scan;
+pub mod session;
+pub mod task;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use common::admin::AdminState;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+
+use crate::args::Args;
+use crate::policies::PolicyCache;
+
+/// Why the worker stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The cluster could not be reached.
+    #[error(transparent)]
+    Connect(#[from] common::cli::Error),
+    /// The TLS files are unusable.
+    #[error(transparent)]
+    Tls(#[from] common::tls::Error),
+    /// The admin HTTP server could not start.
+    #[error(transparent)]
+    Admin(#[from] common::admin::Error),
+    /// The leader refuses this worker as configured; retrying cannot help.
+    #[error(transparent)]
+    Session(#[from] session::Error),
+}
+
+/// What a session needs from the flags.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Leader addresses, tried in turn.
+    pub leader_addrs: Vec<String>,
+    /// Bearer token for the leader, if it requires one.
+    pub token: Option<String>,
+    /// TLS towards the leader; `None`: plaintext.
+    pub tls: Option<tonic::transport::ClientTlsConfig>,
+    /// How vulnerability scans run.
+    pub scan: scan::ScanSettings,
+    pub metrics: Arc<metrics::WorkerMetrics>,
+    pub worker_id: String,
+    pub capacity: u32,
+    pub report_passed_checks: bool,
+    pub heartbeat_interval: Duration,
+}
+
+const FIRST_BACKOFF: Duration = Duration::from_millis(200);
+
+/// Runs the worker until SIGINT/SIGTERM.
+pub async fn run(args: Args) -> Result<(), Error> {
+    let agent = format!(
+        "trivy-operator-worker/{} ({})",
+        env!("CARGO_PKG_VERSION"),
+        args.worker_id
+    );
+    let client = args.kube.connect(&agent).await?;
+    let shutdown = CancellationToken::new();
+    // Ready while attached to a leader; metrics from this worker's counters.
+    let metrics = Arc::new(metrics::WorkerMetrics::new());
+    let ready = Arc::new(AtomicBool::new(false));
+    let render = {
+        let metrics = metrics.clone();
+        move || {
+            let metrics = metrics.clone();
+            async move { metrics.encode() }
+        }
+    };
+    let admin = AdminState::new(ready.clone(), render);
+    let (admin_addr, admin) =
+        common::admin::serve(args.admin_addr, admin, shutdown.clone()).await?;
+    tracing::info!(%admin_addr, "admin server listening");
+    tokio::spawn(async move {
+        if let Err(error) = admin.await {
+            tracing::error!(%error, "admin server failed");
+        }
+    });
+    let cache = PolicyCache::spawn(
+        client.clone(),
+        &args.operator_namespace,
+        &args.policies_configmap,
+        shutdown.clone(),
+    );
+    let settings = Settings {
+        leader_addrs: args.leader_addr.clone(),
+        token: args.token.clone(),
+        tls: args.tls.config()?,
+        scan: scan::ScanSettings::new(&args.scan, args.operator_namespace.clone())
+            .with_reporting_instance(&client, args.worker_id.clone()),
+        metrics: metrics.clone(),
+        worker_id: args.worker_id.clone(),
+        capacity: args.capacity,
+        report_passed_checks: args.report_passed_checks,
+        heartbeat_interval: args.heartbeat_interval,
+    };
+    let shared = Arc::new(session::Shared::default());
+    let slots = Arc::new(Semaphore::new(args.capacity as usize));
+    let mut backoff = FIRST_BACKOFF;
+    let mut next_addr = 0usize;
+    loop {
+        let attached = std::cell::Cell::new(false);
+        let addr = settings.leader_addrs[next_addr % settings.leader_addrs.len().max(1)].clone();
+        let session = session::run(&settings, &addr, &client, &cache, &shared, &slots, || {
+            attached.set(true);
+            ready.store(true, Ordering::Relaxed);
+            metrics.set_connected(true);
+        });
+        let outcome = tokio::select! {
+            _ = common::cli::shutdown_signal() => {
+                tracing::info!("shutting down");
+                shutdown.cancel();
+                return Ok(());
+            }
+            outcome = session => outcome,
+        };
+        ready.store(false, Ordering::Relaxed);
+        metrics.set_connected(false);
+        if attached.get() {
+            backoff = FIRST_BACKOFF;
+        } else {
+            next_addr += 1; // not (or no longer) the leader there: try the next address
+        }
+        match outcome {
+            Ok(()) => tracing::info!("the leader closed the stream; reconnecting"),
+            Err(error) if error.is_fatal() => return Err(error.into()),
+            Err(error) => tracing::warn!(%error, retry_in = ?backoff, "no leader session"),
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(args.reconnect_max_backoff);
+    }
+}
+
+/// The whole `trivy-operator-worker` program: parse flags, set up logging, run, and turn an
+/// error into a clear message and a failing exit code. `main.rs` only calls this, so the
+/// end-to-end tests can build the same program.
+pub fn main() -> std::process::ExitCode {
+    use clap::Parser;
+    let args = args::Args::parse();
+    common::telemetry::init(&args.log);
+    common::cli::block_on_main("worker", run(args))
+}

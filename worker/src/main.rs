@@ -1,0 +1,5 @@
+//! `trivy-operator-worker`; everything lives in the library.
+
+fn main() -> std::process::ExitCode {
+    worker::main()
+}

@@ -1,0 +1,46 @@
+//! Command-line flags of vulnerability scans, flattened into the worker's arguments.
+
+use std::time::Duration;
+
+use clap::Args;
+use common::cli::parse_duration;
+
+/// How scan Jobs are run and their reports written.
+#[derive(Debug, Clone, Args)]
+pub struct ScanArgs {
+    /// Container image of Trivy used by scan Jobs.
+    #[arg(
+        long,
+        env = "TRIVY_IMAGE",
+        default_value = "ghcr.io/aquasecurity/trivy:0.58.1"
+    )]
+    pub trivy_image: String,
+    /// Trivy version written as `scanner.version` in VulnerabilityReports.
+    #[arg(long, env = "TRIVY_VERSION", default_value = "0.58.1")]
+    pub trivy_version: String,
+    /// How long a scan Job may run (its `activeDeadlineSeconds`) before it fails.
+    #[arg(long, env = "SCAN_JOB_TIMEOUT", default_value = "5m", value_parser = parse_duration)]
+    pub scan_job_timeout: Duration,
+    /// Rescan interval written as the `report-ttl` annotation on reports; 0 disables it.
+    #[arg(long, env = "REPORT_TTL", default_value = "24h", value_parser = parse_duration)]
+    pub report_ttl: Duration,
+    /// Compress scan output in the Job (`trivy ... | bzip2 | base64`) to stay under log size
+    /// limits. Needs a shell, bzip2 and base64 in the Trivy image (the official one has them).
+    #[arg(long, env = "SCAN_COMPRESS_LOGS")]
+    pub scan_compress_logs: bool,
+    /// CPU request of scan containers.
+    #[arg(long, env = "SCAN_JOB_CPU_REQUEST", default_value = "100m")]
+    pub scan_job_cpu_request: String,
+    /// CPU limit of scan containers.
+    #[arg(long, env = "SCAN_JOB_CPU_LIMIT", default_value = "500m")]
+    pub scan_job_cpu_limit: String,
+    /// Memory request of scan containers.
+    #[arg(long, env = "SCAN_JOB_MEMORY_REQUEST", default_value = "100M")]
+    pub scan_job_memory_request: String,
+    /// Memory limit of scan containers.
+    #[arg(long, env = "SCAN_JOB_MEMORY_LIMIT", default_value = "500M")]
+    pub scan_job_memory_limit: String,
+    /// Service account of scan Jobs (its token is never mounted); default: the namespace's.
+    #[arg(long, env = "SCAN_JOB_SERVICE_ACCOUNT")]
+    pub scan_job_service_account: Option<String>,
+}

@@ -1,0 +1,273 @@
+//! The scan Job of one image: its deterministic name, labels, and manifest. Pure.
+//!
+//! Like upstream, an init container downloads the vulnerability DB into an `emptyDir` cache
+//! and the scan container runs `trivy image --skip-db-update --format json` against it, so a
+//! scan never updates the DB half-way. Both run under a PSS-restricted security context with
+//! `/tmp` (cache and scratch space) as the only writable path.
+
+use std::collections::BTreeMap;
+
+use common::labels::{MANAGED_BY, MANAGED_BY_VALUE};
+use common::names::short_hash;
+use k8s_openapi::api::batch::v1::{Job, JobSpec};
+use k8s_openapi::api::core::v1::{
+    Capabilities, Container, EmptyDirVolumeSource, EnvVar, EnvVarSource, PodSecurityContext,
+    PodSpec, PodTemplateSpec, ResourceRequirements, SeccompProfile, SecretKeySelector,
+    SecurityContext, Volume, VolumeMount,
+};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use kube::api::ObjectMeta;
+
+use super::ScanSettings;
+
+/// Prefix of every scan Job's name.
+pub const JOB_NAME_PREFIX: &str = "scan-vulnerabilityreport-";
+/// Label on scan Jobs and their pods: [`short_hash`] of the scan key.
+pub const SCAN_KEY_HASH_LABEL: &str = "trivy-operator-rs.dev/scan-key-hash";
+/// Label on scan Jobs and their pods naming what they do; value [`JOB_TYPE_VALUE`].
+pub const JOB_TYPE_LABEL: &str = "trivy-operator-rs.dev/job-type";
+/// Value of [`JOB_TYPE_LABEL`] on vulnerability scan Jobs.
+pub const JOB_TYPE_VALUE: &str = "vulnerability-scan";
+pub use common::labels::SCAN_KEY as SCAN_KEY_ANNOTATION;
+/// Annotation on scan Jobs: the image reference the Job scans.
+pub const IMAGE_ANNOTATION: &str = "trivy-operator-rs.dev/image";
+/// Name of the scan container, whose log holds the result.
+pub const SCAN_CONTAINER: &str = "trivy";
+/// Name of the init container that downloads the vulnerability DB.
+pub const DB_CONTAINER: &str = "trivy-db";
+/// Where the writable scratch volume is mounted.
+const TMP_DIR: &str = "/tmp";
+/// Trivy's cache (DB) directory, inside the scratch volume.
+const CACHE_DIR: &str = "/tmp/trivy/.cache";
+/// The user (nobody) scan containers run as.
+const RUN_AS: i64 = 65534;
+/// How long a finished Job the worker did not delete (it died) stays for adoption.
+const TTL_MARGIN_SECS: i32 = 600;
+
+/// Registry credentials for the scanned image, from a Secret in the operator namespace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CredentialsRef {
+    /// Name of the Secret.
+    pub secret: String,
+    /// Key holding the user name.
+    pub username_key: String,
+    /// Key holding the password.
+    pub password_key: String,
+}
+
+/// The name of the scan Job of `scan_key`: the same for every worker and every retry, so
+/// a re-sent task adopts the running Job. A DNS-1123 label of 35 characters.
+pub fn job_name(scan_key: &str) -> String {
+    format!("{JOB_NAME_PREFIX}{}", short_hash(scan_key))
+}
+
+/// The labels of the scan Job of `scan_key` (also put on its pods).
+pub fn job_labels(scan_key: &str) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        (MANAGED_BY.to_owned(), MANAGED_BY_VALUE.to_owned()),
+        (SCAN_KEY_HASH_LABEL.to_owned(), short_hash(scan_key)),
+        (JOB_TYPE_LABEL.to_owned(), JOB_TYPE_VALUE.to_owned()),
+    ])
+}
+
+/// The Trivy arguments of the scan container (after `trivy`).
+pub fn scan_args(settings: &ScanSettings, image: &str) -> Vec<String> {
+    let timeout = common::cli::format_go_duration(settings.timeout);
+    [
+        "image",
+        "--cache-dir",
+        CACHE_DIR,
+        "--quiet",
+        "--skip-db-update",
+        "--format",
+        "json",
+        "--timeout",
+        &timeout,
+        image,
+    ]
+    .map(str::to_owned)
+    .to_vec()
+}
+
+/// `command` and `args` of the scan container: `trivy <args>`, or with compressed logs a shell
+/// that keeps Trivy's exit status and prints the JSON bzip2-compressed and base64-encoded.
+fn scan_command(settings: &ScanSettings, image: &str) -> (Vec<String>, Vec<String>) {
+    let args = scan_args(settings, image);
+    if !settings.compress_logs {
+        return (vec!["trivy".to_owned()], args);
+    }
+    let quoted: Vec<String> = args.iter().map(|a| shell_quote(a)).collect();
+    // $HOSTNAME (the pod name) keeps concurrent scans apart where /tmp is shared.
+    let script = format!(
+        "out=\"${{TMPDIR:-/tmp}}/trivy-result-$HOSTNAME.json\"; trivy {} > \"$out\" && bzip2 -c \"$out\" | base64",
+        quoted.join(" ")
+    );
+    (vec!["/bin/sh".to_owned(), "-c".to_owned()], vec![script])
+}
+
+/// Single-quotes `s` for a POSIX shell.
+fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+fn security_context() -> SecurityContext {
+    SecurityContext {
+        allow_privilege_escalation: Some(false),
+        capabilities: Some(Capabilities {
+            drop: Some(vec!["ALL".to_owned()]),
+            add: None,
+        }),
+        privileged: Some(false),
+        read_only_root_filesystem: Some(true),
+        run_as_non_root: Some(true),
+        run_as_user: Some(RUN_AS),
+        run_as_group: Some(RUN_AS),
+        seccomp_profile: Some(runtime_default()),
+        ..SecurityContext::default()
+    }
+}
+
+fn runtime_default() -> SeccompProfile {
+    SeccompProfile {
+        type_: "RuntimeDefault".to_owned(),
+        localhost_profile: None,
+    }
+}
+
+fn resources(settings: &ScanSettings) -> ResourceRequirements {
+    let r = &settings.resources;
+    let pair = |cpu: &str, memory: &str| {
+        BTreeMap::from([
+            ("cpu".to_owned(), Quantity(cpu.to_owned())),
+            ("memory".to_owned(), Quantity(memory.to_owned())),
+        ])
+    };
+    ResourceRequirements {
+        requests: Some(pair(&r.cpu_request, &r.memory_request)),
+        limits: Some(pair(&r.cpu_limit, &r.memory_limit)),
+        ..ResourceRequirements::default()
+    }
+}
+
+fn secret_env(name: &str, secret: &str, key: &str) -> EnvVar {
+    EnvVar {
+        name: name.to_owned(),
+        value_from: Some(EnvVarSource {
+            secret_key_ref: Some(SecretKeySelector {
+                name: secret.to_owned(),
+                key: key.to_owned(),
+                optional: Some(false),
+            }),
+            ..EnvVarSource::default()
+        }),
+        value: None,
+    }
+}
+
+/// The scan Job for `image` under `scan_key`, in the operator namespace.
+pub fn scan_job(
+    settings: &ScanSettings,
+    scan_key: &str,
+    image: &str,
+    credentials: Option<&CredentialsRef>,
+) -> Job {
+    let labels = job_labels(scan_key);
+    let timeout_secs = i64::try_from(settings.timeout.as_secs().max(1)).unwrap_or(i64::MAX);
+    let ttl = i32::try_from(timeout_secs)
+        .unwrap_or(i32::MAX)
+        .saturating_add(TTL_MARGIN_SECS);
+    let mounts = vec![VolumeMount {
+        name: "tmp".to_owned(),
+        mount_path: TMP_DIR.to_owned(),
+        ..VolumeMount::default()
+    }];
+    let db = Container {
+        name: DB_CONTAINER.to_owned(),
+        image: Some(settings.trivy_image.clone()),
+        command: Some(vec!["trivy".to_owned()]),
+        args: Some(
+            [
+                "image",
+                "--cache-dir",
+                CACHE_DIR,
+                "--quiet",
+                "--download-db-only",
+            ]
+            .map(str::to_owned)
+            .to_vec(),
+        ),
+        resources: Some(resources(settings)),
+        security_context: Some(security_context()),
+        volume_mounts: Some(mounts.clone()),
+        ..Container::default()
+    };
+    let (command, args) = scan_command(settings, image);
+    let env = credentials.map(|c| {
+        vec![
+            secret_env("TRIVY_USERNAME", &c.secret, &c.username_key),
+            secret_env("TRIVY_PASSWORD", &c.secret, &c.password_key),
+        ]
+    });
+    let scan = Container {
+        name: SCAN_CONTAINER.to_owned(),
+        image: Some(settings.trivy_image.clone()),
+        command: Some(command),
+        args: Some(args),
+        env,
+        resources: Some(resources(settings)),
+        security_context: Some(security_context()),
+        volume_mounts: Some(mounts),
+        ..Container::default()
+    };
+    let pod = PodSpec {
+        restart_policy: Some("Never".to_owned()),
+        automount_service_account_token: Some(false),
+        service_account_name: settings.service_account.clone(),
+        security_context: Some(PodSecurityContext {
+            run_as_non_root: Some(true),
+            run_as_user: Some(RUN_AS),
+            run_as_group: Some(RUN_AS),
+            fs_group: Some(RUN_AS),
+            seccomp_profile: Some(runtime_default()),
+            ..PodSecurityContext::default()
+        }),
+        init_containers: Some(vec![db]),
+        containers: vec![scan],
+        volumes: Some(vec![Volume {
+            name: "tmp".to_owned(),
+            empty_dir: Some(EmptyDirVolumeSource::default()),
+            ..Volume::default()
+        }]),
+        ..PodSpec::default()
+    };
+    Job {
+        metadata: ObjectMeta {
+            name: Some(job_name(scan_key)),
+            namespace: Some(settings.namespace.clone()),
+            labels: Some(labels.clone()),
+            annotations: Some(BTreeMap::from([
+                (SCAN_KEY_ANNOTATION.to_owned(), scan_key.to_owned()),
+                (IMAGE_ANNOTATION.to_owned(), image.to_owned()),
+            ])),
+            ..ObjectMeta::default()
+        },
+        spec: Some(JobSpec {
+            backoff_limit: Some(0),
+            active_deadline_seconds: Some(timeout_secs),
+            ttl_seconds_after_finished: Some(ttl),
+            template: PodTemplateSpec {
+                metadata: Some(ObjectMeta {
+                    labels: Some(labels),
+                    ..ObjectMeta::default()
+                }),
+                spec: Some(pod),
+            },
+            ..JobSpec::default()
+        }),
+        status: None,
+    }
+}
+
+#[cfg(test)]
+#[path = "job_tests.rs"]
+mod tests;

@@ -1,0 +1,176 @@
+#![allow(clippy::unwrap_used)]
+
+use std::time::Duration;
+
+use clap::Parser;
+
+use super::*;
+use crate::scan::{ScanArgs, ScanSettings};
+
+#[derive(Parser)]
+struct Flags {
+    #[command(flatten)]
+    scan: ScanArgs,
+}
+
+fn settings(extra: &[&str]) -> ScanSettings {
+    let argv = std::iter::once("test").chain(extra.iter().copied());
+    ScanSettings::new(&Flags::parse_from(argv).scan, "trivy-system")
+}
+
+const KEY: &str = "index.docker.io/library/alpine@sha256:0123";
+
+#[test]
+fn names_are_deterministic_dns_labels() {
+    let a = job_name(KEY);
+    assert_eq!(a, job_name(KEY));
+    assert_ne!(a, job_name("index.docker.io/library/alpine:3.10"));
+    assert!(a.starts_with(JOB_NAME_PREFIX));
+    assert!(common::names::is_dns1123_label(&a), "{a}");
+    // Pod names add `-xxxxx`: still a label.
+    assert!(a.len() + 6 <= 63);
+}
+
+#[test]
+fn manifest_with_defaults() {
+    let job = scan_job(&settings(&[]), KEY, "alpine:3.10", None);
+    let v = serde_json::to_value(&job).unwrap();
+    assert_eq!(v["metadata"]["name"], job_name(KEY));
+    assert_eq!(v["metadata"]["namespace"], "trivy-system");
+    let labels = &v["metadata"]["labels"];
+    assert_eq!(labels["app.kubernetes.io/managed-by"], "trivy-operator");
+    assert_eq!(labels[SCAN_KEY_HASH_LABEL], common::names::short_hash(KEY));
+    assert_eq!(v["spec"]["template"]["metadata"]["labels"], *labels);
+    assert_eq!(v["metadata"]["annotations"][SCAN_KEY_ANNOTATION], KEY);
+    assert_eq!(
+        v["metadata"]["annotations"][IMAGE_ANNOTATION],
+        "alpine:3.10"
+    );
+    let spec = &v["spec"];
+    assert_eq!(spec["backoffLimit"], 0);
+    assert_eq!(spec["activeDeadlineSeconds"], 300);
+    assert_eq!(spec["ttlSecondsAfterFinished"], 900);
+    let pod = &spec["template"]["spec"];
+    assert_eq!(pod["restartPolicy"], "Never");
+    assert_eq!(pod["automountServiceAccountToken"], false);
+    assert!(pod.get("serviceAccountName").is_none());
+    assert_eq!(pod["securityContext"]["runAsNonRoot"], true);
+    assert_eq!(
+        pod["securityContext"]["seccompProfile"]["type"],
+        "RuntimeDefault"
+    );
+    assert_eq!(pod["volumes"][0]["name"], "tmp");
+    assert!(pod["volumes"][0]["emptyDir"].is_object());
+
+    let scan = &pod["containers"][0];
+    assert_eq!(pod["containers"].as_array().unwrap().len(), 1);
+    assert_eq!(scan["name"], SCAN_CONTAINER);
+    assert_eq!(scan["image"], "ghcr.io/aquasecurity/trivy:0.58.1");
+    assert_eq!(scan["command"], serde_json::json!(["trivy"]));
+    let args: Vec<&str> = scan["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        args,
+        [
+            "image",
+            "--cache-dir",
+            "/tmp/trivy/.cache",
+            "--quiet",
+            "--skip-db-update",
+            "--format",
+            "json",
+            "--timeout",
+            "5m0s",
+            "alpine:3.10"
+        ]
+    );
+    let db = &pod["initContainers"][0];
+    assert_eq!(db["name"], DB_CONTAINER);
+    assert_eq!(
+        db["args"],
+        serde_json::json!([
+            "image",
+            "--cache-dir",
+            "/tmp/trivy/.cache",
+            "--quiet",
+            "--download-db-only"
+        ])
+    );
+    for c in [scan, db] {
+        let sc = &c["securityContext"];
+        assert_eq!(sc["allowPrivilegeEscalation"], false);
+        assert_eq!(sc["readOnlyRootFilesystem"], true);
+        assert_eq!(sc["runAsNonRoot"], true);
+        assert_eq!(sc["runAsUser"], 65534);
+        assert_eq!(sc["capabilities"]["drop"], serde_json::json!(["ALL"]));
+        assert_eq!(sc["seccompProfile"]["type"], "RuntimeDefault");
+        assert_eq!(c["volumeMounts"][0]["mountPath"], "/tmp");
+        let res = &c["resources"];
+        assert_eq!(res["requests"]["cpu"], "100m");
+        assert_eq!(res["requests"]["memory"], "100M");
+        assert_eq!(res["limits"]["cpu"], "500m");
+        assert_eq!(res["limits"]["memory"], "500M");
+        assert!(c.get("env").is_none());
+    }
+}
+
+#[test]
+fn flags_change_the_manifest() {
+    let s = settings(&[
+        "--trivy-image",
+        "registry.local/trivy:1",
+        "--scan-job-timeout",
+        "3s",
+        "--scan-job-cpu-limit",
+        "2",
+        "--scan-job-memory-request",
+        "1Gi",
+        "--scan-job-service-account",
+        "scanner",
+        "--scan-compress-logs",
+    ]);
+    assert_eq!(s.timeout, Duration::from_secs(3));
+    let v = serde_json::to_value(scan_job(&s, KEY, "it's:odd", None)).unwrap();
+    assert_eq!(v["spec"]["activeDeadlineSeconds"], 3);
+    let pod = &v["spec"]["template"]["spec"];
+    assert_eq!(pod["serviceAccountName"], "scanner");
+    let scan = &pod["containers"][0];
+    assert_eq!(scan["image"], "registry.local/trivy:1");
+    assert_eq!(scan["resources"]["limits"]["cpu"], "2");
+    assert_eq!(scan["resources"]["requests"]["memory"], "1Gi");
+    assert_eq!(scan["command"], serde_json::json!(["/bin/sh", "-c"]));
+    let script = scan["args"][0].as_str().unwrap();
+    assert!(
+        script.contains("trivy 'image' '--cache-dir' '/tmp/trivy/.cache'"),
+        "{script}"
+    );
+    assert!(
+        script.contains("'--timeout' '3s' 'it'\\''s:odd' > \"$out\""),
+        "{script}"
+    );
+    assert!(
+        script.ends_with("&& bzip2 -c \"$out\" | base64"),
+        "{script}"
+    );
+}
+
+#[test]
+fn credentials_become_secret_env() {
+    let creds = CredentialsRef {
+        secret: "scan-creds".into(),
+        username_key: "u".into(),
+        password_key: "p".into(),
+    };
+    let v =
+        serde_json::to_value(scan_job(&settings(&[]), KEY, "alpine:3.10", Some(&creds))).unwrap();
+    let env = &v["spec"]["template"]["spec"]["containers"][0]["env"];
+    assert_eq!(env[0]["name"], "TRIVY_USERNAME");
+    assert_eq!(env[0]["valueFrom"]["secretKeyRef"]["name"], "scan-creds");
+    assert_eq!(env[0]["valueFrom"]["secretKeyRef"]["key"], "u");
+    assert_eq!(env[1]["name"], "TRIVY_PASSWORD");
+    assert_eq!(env[1]["valueFrom"]["secretKeyRef"]["key"], "p");
+}

@@ -1,0 +1,275 @@
+//! Runs one scan Job to its end: create it or adopt the one already there (never a second),
+//! give it its registry credentials Secret, wait for Complete or Failed with a watch, read
+//! the scan container's log, delete the Job.
+
+use std::time::Duration;
+
+use common::retry;
+use common::trivy::TrivyReport;
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{Pod, Secret};
+use kube::api::{DeleteParams, ListParams, LogParams, PostParams};
+use kube::runtime::wait::await_condition;
+use kube::{Api, Client};
+
+use super::credentials::{self, RegistryCredentials};
+use super::job::{SCAN_CONTAINER, job_name, scan_job};
+use super::{Error, ScanSettings};
+
+/// How much longer than the Job's own deadline the worker waits (scheduling, image pulls on
+/// a busy node, the Job controller noticing the deadline).
+const WAIT_MARGIN: Duration = Duration::from_secs(60);
+/// Largest scan log read (Trivy JSON of a large image is tens of MB).
+const MAX_LOG_BYTES: i64 = 128 * 1024 * 1024;
+/// Log lines quoted in the failure detail.
+const FAILURE_LOG_LINES: i64 = 5;
+
+/// How a finished Job ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Finished {
+    /// Condition Complete.
+    Complete,
+    /// Condition Failed, with its reason (e.g. `DeadlineExceeded`) and message.
+    Failed { reason: String, message: String },
+}
+
+/// Whether and how `job` finished, from its conditions.
+pub fn finished(job: &Job) -> Option<Finished> {
+    let conditions = job.status.as_ref()?.conditions.as_ref()?;
+    conditions
+        .iter()
+        .filter(|c| c.status == "True")
+        .find_map(|c| match c.type_.as_str() {
+            "Complete" => Some(Finished::Complete),
+            "Failed" => Some(Finished::Failed {
+                reason: c.reason.clone().unwrap_or_default(),
+                message: c.message.clone().unwrap_or_default(),
+            }),
+            _ => None,
+        })
+}
+
+/// Runs (or adopts) the scan Job of `scan_key` for `image` and returns Trivy's parsed output.
+/// The Job is deleted once it has finished, whatever the result.
+pub async fn scan(
+    client: &Client,
+    settings: &ScanSettings,
+    scan_key: &str,
+    image: &str,
+    credentials: Option<&RegistryCredentials>,
+) -> Result<TrivyReport, Error> {
+    let jobs: Api<Job> = Api::namespaced(client.clone(), &settings.namespace);
+    let name = job_name(scan_key);
+    // An adopted Job without credentials comes back as the manifest (no uid): only the
+    // credentials Secret needs the uid, and then it is read.
+    let job = create_or_adopt(&jobs, settings, scan_key, image, credentials.is_some()).await?;
+    if let Some(c) = credentials
+        && let Err(error) = create_secret(client, settings, &job, c).await
+    {
+        delete_job(&jobs, &name).await;
+        return Err(error);
+    }
+    let result = wait_and_read(client, settings, &jobs, &name).await;
+    if !matches!(result, Err(Error::JobGone { .. })) {
+        delete_job(&jobs, &name).await;
+    }
+    let log = result?;
+    common::trivy::parse_scanner_output(log.as_bytes())
+        .map_err(|source| Error::InvalidOutput { job: name, source })
+}
+
+async fn create_or_adopt(
+    jobs: &Api<Job>,
+    settings: &ScanSettings,
+    scan_key: &str,
+    image: &str,
+    with_credentials: bool,
+) -> Result<Job, Error> {
+    let name = job_name(scan_key);
+    let credentials = with_credentials.then(|| credentials::credentials_ref(&name));
+    let manifest = scan_job(settings, scan_key, image, credentials.as_ref());
+    let failed = |source| Error::CreateJob {
+        job: name.clone(),
+        source,
+    };
+    // Safe to repeat: a create that did land is adopted below as AlreadyExists.
+    let params = PostParams::default();
+    match retry::idempotent("create scan job", || jobs.create(&params, &manifest)).await {
+        Ok(job) => {
+            tracing::info!(job = %name, "scan job created");
+            Ok(job)
+        }
+        Err(kube::Error::Api(status)) if status.is_already_exists() => {
+            tracing::info!(job = %name, "scan job exists; adopting it");
+            if with_credentials {
+                // The credentials Secret needs the Job's uid for its owner reference.
+                retry::idempotent("read scan job", || jobs.get(&name))
+                    .await
+                    .map_err(failed)
+            } else {
+                Ok(manifest)
+            }
+        }
+        Err(source) => Err(failed(source)),
+    }
+}
+
+/// Creates the Job's credentials Secret, owned by the Job (kept if it already exists).
+async fn create_secret(
+    client: &Client,
+    settings: &ScanSettings,
+    job: &Job,
+    c: &RegistryCredentials,
+) -> Result<(), Error> {
+    let name = job.metadata.name.clone().unwrap_or_default();
+    let uid = job.metadata.uid.clone().unwrap_or_default();
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), &settings.namespace);
+    let secret = credentials::secret(&settings.namespace, &name, &uid, c);
+    match secrets.create(&PostParams::default(), &secret).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(status)) if status.is_already_exists() => Ok(()),
+        Err(source) => Err(Error::CreateSecret { job: name, source }),
+    }
+}
+
+async fn wait_and_read(
+    client: &Client,
+    settings: &ScanSettings,
+    jobs: &Api<Job>,
+    name: &str,
+) -> Result<String, Error> {
+    let done = |job: Option<&Job>| job.is_none_or(|j| finished(j).is_some());
+    let limit = settings.timeout + WAIT_MARGIN;
+    let job = match tokio::time::timeout(limit, await_condition(jobs.clone(), name, done)).await {
+        Err(_) => {
+            return Err(Error::JobTimeout {
+                job: name.to_owned(),
+                timeout: settings.timeout,
+                detail: format!("no Complete or Failed condition after {limit:?}"),
+            });
+        }
+        Ok(Err(source)) => {
+            return Err(Error::WatchJob {
+                job: name.to_owned(),
+                source,
+            });
+        }
+        Ok(Ok(None)) => {
+            return Err(Error::JobGone {
+                job: name.to_owned(),
+            });
+        }
+        Ok(Ok(Some(job))) => job,
+    };
+    let pods: Api<Pod> = Api::namespaced(client.clone(), &settings.namespace);
+    match finished(&job) {
+        Some(Finished::Complete) => read_log(&pods, name).await,
+        Some(Finished::Failed { reason, message }) => {
+            let detail = failure_detail(&pods, name, &reason, &message).await;
+            // Trivy's own `--timeout` (the same length) may end it first.
+            if reason == "DeadlineExceeded" || detail.contains("context deadline exceeded") {
+                Err(Error::JobTimeout {
+                    job: name.to_owned(),
+                    timeout: settings.timeout,
+                    detail,
+                })
+            } else {
+                Err(Error::JobFailed {
+                    job: name.to_owned(),
+                    detail,
+                })
+            }
+        }
+        None => Err(Error::JobGone {
+            job: name.to_owned(),
+        }),
+    }
+}
+
+/// The pods of Job `name` (newest label first, then the legacy one).
+async fn job_pods(pods: &Api<Pod>, name: &str) -> Result<Vec<Pod>, kube::Error> {
+    for label in ["batch.kubernetes.io/job-name", "job-name"] {
+        let params = ListParams::default().labels(&format!("{label}={name}"));
+        let list = retry::idempotent("list scan pods", || pods.list(&params)).await?;
+        if !list.items.is_empty() {
+            return Ok(list.items);
+        }
+    }
+    Ok(Vec::new())
+}
+
+/// Exit code of the scan container of `pod`, if it terminated.
+fn scan_exit_code(pod: &Pod) -> Option<i32> {
+    pod.status
+        .as_ref()?
+        .container_statuses
+        .as_ref()?
+        .iter()
+        .find(|c| c.name == SCAN_CONTAINER)?
+        .state
+        .as_ref()?
+        .terminated
+        .as_ref()
+        .map(|t| t.exit_code)
+}
+
+async fn read_log(pods: &Api<Pod>, job: &str) -> Result<String, Error> {
+    let failed = |detail: String| Error::ReadLogs {
+        job: job.to_owned(),
+        detail,
+    };
+    let candidates = job_pods(pods, job)
+        .await
+        .map_err(|e| failed(e.to_string()))?;
+    let Some(pod) = candidates.iter().find(|p| scan_exit_code(p) == Some(0)) else {
+        return Err(failed(format!(
+            "none of its {} pods has a {SCAN_CONTAINER} container that exited 0",
+            candidates.len()
+        )));
+    };
+    let pod_name = pod.metadata.name.clone().unwrap_or_default();
+    let params = LogParams {
+        container: Some(SCAN_CONTAINER.to_owned()),
+        limit_bytes: Some(MAX_LOG_BYTES),
+        ..LogParams::default()
+    };
+    retry::idempotent("read scan log", || pods.logs(&pod_name, &params))
+        .await
+        .map_err(|e| failed(format!("pod {pod_name}: {e}")))
+}
+
+/// Why a Job failed: its condition, the scan container's exit code and last log lines.
+async fn failure_detail(pods: &Api<Pod>, job: &str, reason: &str, message: &str) -> String {
+    let mut detail = format!("{reason}: {message}");
+    let Ok(candidates) = job_pods(pods, job).await else {
+        return detail;
+    };
+    for pod in &candidates {
+        let pod_name = pod.metadata.name.clone().unwrap_or_default();
+        if let Some(code) = scan_exit_code(pod) {
+            detail.push_str(&format!("; {SCAN_CONTAINER} exited {code}"));
+        }
+        let params = LogParams {
+            container: Some(SCAN_CONTAINER.to_owned()),
+            tail_lines: Some(FAILURE_LOG_LINES),
+            ..LogParams::default()
+        };
+        if let Ok(log) = pods.logs(&pod_name, &params).await {
+            let log = log.trim();
+            if !log.is_empty() {
+                detail.push_str(&format!("; log: {}", log.replace('\n', " | ")));
+            }
+        }
+    }
+    detail
+}
+
+/// Deletes the Job and, through background propagation, its pods. A failure is logged: the
+/// Job's `ttlSecondsAfterFinished` removes it anyway.
+async fn delete_job(jobs: &Api<Job>, name: &str) {
+    match jobs.delete(name, &DeleteParams::background()).await {
+        Ok(_) => tracing::debug!(job = %name, "scan job deleted"),
+        Err(kube::Error::Api(status)) if status.is_not_found() => {}
+        Err(error) => tracing::warn!(job = %name, %error, "could not delete the scan job"),
+    }
+}

@@ -1,0 +1,282 @@
+//! One attachment to the leader: hello, heartbeats, tasks in, results out. Tasks run
+//! concurrently up to the worker's capacity; a task already running is not started twice.
+//! Messages from an older leader epoch than the newest seen are dropped.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use common::proto::worker_service_client::WorkerServiceClient;
+use common::proto::{self, leader_message::Body, worker_message};
+use kube::Client;
+use tokio::sync::{Semaphore, mpsc};
+use tokio_stream::wrappers::ReceiverStream;
+
+use crate::policies::PolicyCache;
+use crate::task::WorkerTask;
+use crate::{Settings, config_audit, scan};
+
+/// Why a session ended.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("invalid leader address {addr}: {source}")]
+    Address {
+        addr: String,
+        source: tonic::transport::Error,
+    },
+    #[error("could not connect to the leader: {0}")]
+    Connect(#[from] tonic::transport::Error),
+    #[error("the leader refused the stream: {0}")]
+    Refused(tonic::Status),
+    #[error("the stream broke: {0}")]
+    Stream(tonic::Status),
+}
+
+impl Error {
+    /// Whether retrying cannot help (the leader refuses this worker as configured).
+    pub fn is_fatal(&self) -> bool {
+        matches!(self, Self::Address { .. })
+            || matches!(self, Self::Refused(s) if s.code() == tonic::Code::FailedPrecondition)
+    }
+}
+
+/// State that outlives one session: running tasks and the newest epoch seen.
+#[derive(Debug, Default)]
+pub struct Shared {
+    running: Mutex<HashMap<String, tokio::task::AbortHandle>>,
+    max_epoch: Mutex<u64>,
+}
+
+impl Shared {
+    fn running_ids(&self) -> Vec<String> {
+        self.lock_running().keys().cloned().collect()
+    }
+
+    fn lock_running(&self) -> std::sync::MutexGuard<'_, HashMap<String, tokio::task::AbortHandle>> {
+        self.running.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Accepts `epoch` if it is not older than the newest seen.
+    fn accept_epoch(&self, epoch: u64) -> bool {
+        let mut max = self.max_epoch.lock().unwrap_or_else(|p| p.into_inner());
+        if epoch < *max {
+            return false;
+        }
+        *max = epoch;
+        true
+    }
+}
+
+/// Runs one session until the stream ends. Returns `Ok` when the leader closed it cleanly.
+pub async fn run(
+    settings: &Settings,
+    leader_addr: &str,
+    client: &Client,
+    cache: &PolicyCache,
+    shared: &Arc<Shared>,
+    slots: &Arc<Semaphore>,
+    on_attached: impl FnOnce(),
+) -> Result<(), Error> {
+    let endpoint =
+        tonic::transport::Endpoint::from_shared(leader_addr.to_string()).map_err(|source| {
+            Error::Address {
+                addr: leader_addr.to_string(),
+                source,
+            }
+        })?;
+    let endpoint = match &settings.tls {
+        Some(tls) => endpoint.tls_config(tls.clone())?,
+        None => endpoint,
+    };
+    let channel = endpoint.connect().await?;
+    let authorization: Option<tonic::metadata::MetadataValue<tonic::metadata::Ascii>> =
+        match &settings.token {
+            Some(token) => Some(format!("Bearer {token}").parse().map_err(|_| {
+                Error::Refused(tonic::Status::invalid_argument("token is not valid ASCII"))
+            })?),
+            None => None,
+        };
+    let mut grpc =
+        WorkerServiceClient::with_interceptor(channel, move |mut request: tonic::Request<()>| {
+            if let Some(value) = &authorization {
+                request
+                    .metadata_mut()
+                    .insert("authorization", value.clone());
+            }
+            Ok(request)
+        });
+    let (tx, rx) = mpsc::channel::<proto::WorkerMessage>(256);
+    let hello = proto::Hello {
+        protocol_version: proto::ProtocolVersion::V1 as i32,
+        worker_id: settings.worker_id.clone(),
+        capacity: settings.capacity,
+    };
+    let _ = tx.send(message(worker_message::Body::Hello(hello))).await;
+    let mut inbound = grpc
+        .attach(ReceiverStream::new(rx))
+        .await
+        .map_err(Error::Refused)?
+        .into_inner();
+    on_attached();
+    tracing::info!(leader = %leader_addr, "attached to the leader");
+    let heartbeats = tokio::spawn(heartbeat(
+        tx.clone(),
+        shared.clone(),
+        settings.heartbeat_interval,
+    ));
+    let result = loop {
+        match inbound.message().await {
+            Ok(Some(m)) => handle(m, settings, client, cache, shared, slots, &tx),
+            Ok(None) => break Ok(()),
+            Err(status) => break Err(Error::Stream(status)),
+        }
+    };
+    heartbeats.abort();
+    result
+}
+
+fn message(body: worker_message::Body) -> proto::WorkerMessage {
+    proto::WorkerMessage { body: Some(body) }
+}
+
+async fn heartbeat(
+    tx: mpsc::Sender<proto::WorkerMessage>,
+    shared: Arc<Shared>,
+    every: std::time::Duration,
+) {
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tick.tick().await;
+        let beat = proto::Heartbeat {
+            running_task_ids: shared.running_ids(),
+        };
+        if tx
+            .send(message(worker_message::Body::Heartbeat(beat)))
+            .await
+            .is_err()
+        {
+            return;
+        }
+    }
+}
+
+fn handle(
+    m: proto::LeaderMessage,
+    settings: &Settings,
+    client: &Client,
+    cache: &PolicyCache,
+    shared: &Arc<Shared>,
+    slots: &Arc<Semaphore>,
+    tx: &mpsc::Sender<proto::WorkerMessage>,
+) {
+    if !shared.accept_epoch(m.epoch) {
+        tracing::warn!(epoch = m.epoch, "message from a deposed leader dropped");
+        return;
+    }
+    match m.body {
+        Some(Body::Assignment(a)) => {
+            tracing::info!(count = a.namespaces.len(), namespaces = ?a.namespaces, "assignment");
+        }
+        Some(Body::Task(task)) => start(task, settings, client, cache, shared, slots, tx),
+        Some(Body::Cancel(c)) => {
+            if let Some(handle) = shared.lock_running().remove(&c.task_id) {
+                handle.abort();
+                tracing::info!(task = %c.task_id, "task cancelled");
+            }
+        }
+        Some(Body::HeartbeatAck(_)) | None => {}
+    }
+}
+
+fn start(
+    task: proto::Task,
+    settings: &Settings,
+    client: &Client,
+    cache: &PolicyCache,
+    shared: &Arc<Shared>,
+    slots: &Arc<Semaphore>,
+    tx: &mpsc::Sender<proto::WorkerMessage>,
+) {
+    let task_id = task.task_id.clone();
+    let mut running = shared.lock_running();
+    if running.contains_key(&task_id) {
+        return; // re-sent while still running: the running one will answer
+    }
+    let (client, cache, slots, tx, shared2) = (
+        client.clone(),
+        cache.clone(),
+        slots.clone(),
+        tx.clone(),
+        shared.clone(),
+    );
+    let settings = settings.clone();
+    let id = task_id.clone();
+    let handle = tokio::spawn(async move {
+        let Ok(_permit) = slots.acquire_owned().await else {
+            return;
+        };
+        let kind = task.kind;
+        let started = std::time::Instant::now();
+        settings.metrics.task_started();
+        let (result, reason) = execute(task, &client, &cache, &settings).await;
+        let outcome =
+            proto::Outcome::try_from(result.outcome).unwrap_or(proto::Outcome::Unspecified);
+        settings
+            .metrics
+            .task_finished(kind, outcome, reason, started.elapsed());
+        shared2.lock_running().remove(&id);
+        let _ = tx.send(message(worker_message::Body::Result(result))).await;
+    });
+    running.insert(task_id, handle.abort_handle());
+}
+
+async fn execute(
+    task: proto::Task,
+    client: &Client,
+    cache: &PolicyCache,
+    settings: &Settings,
+) -> (proto::TaskResult, &'static str) {
+    let task_id = task.task_id.clone();
+    let result =
+        |outcome: proto::Outcome, reason: &str, message: String, reports| proto::TaskResult {
+            task_id: task_id.clone(),
+            outcome: outcome as i32,
+            reason: reason.to_string(),
+            message,
+            reports,
+        };
+    let task = match WorkerTask::try_from(task) {
+        Ok(task) => task,
+        Err(invalid) => {
+            tracing::warn!(%invalid, "task refused");
+            let message = invalid.to_string();
+            let failed = result(
+                proto::Outcome::FailedPermanent,
+                "InvalidTask",
+                message,
+                Vec::new(),
+            );
+            return (failed, "InvalidTask");
+        }
+    };
+    let outcome = match &task {
+        WorkerTask::Audit(audit) => {
+            config_audit::run(client, cache, audit, settings.report_passed_checks)
+                .await
+                .map(|report| vec![report])
+                .map_err(|e| (e.outcome(), e.reason(), e.to_string()))
+        }
+        WorkerTask::Scan(scan) => scan::run(client, &settings.scan, scan)
+            .await
+            .map_err(|e| (e.outcome(), e.reason(), e.to_string())),
+    };
+    match outcome {
+        Ok(reports) => (
+            result(proto::Outcome::Succeeded, "", String::new(), reports),
+            "",
+        ),
+        Err((outcome, reason, message)) => {
+            tracing::warn!(task = %task_id, reason, %message, "task failed");
+            (result(outcome, reason, message, Vec::new()), reason)
+        }
+    }
+}

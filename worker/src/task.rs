@@ -1,0 +1,339 @@
+//! Tasks from the leader, validated: a proto `Task` becomes an [`AuditTask`] or is refused
+//! with a reason, never unwrapped.
+
+use std::str::FromStr;
+
+use common::proto;
+use common::workload::WorkloadKind;
+
+/// Why a task from the leader cannot be run.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Invalid {
+    #[error("task has no task_id")]
+    NoId,
+    #[error("task {0} has no workload")]
+    NoWorkload(String),
+    #[error("task {0}: unknown workload kind {1:?}")]
+    UnknownKind(String, String),
+    #[error("task {0}: workload {1} is empty")]
+    EmptyField(String, &'static str),
+    #[error("task {0}: kind {1} is not supported by this worker")]
+    UnsupportedKind(String, i32),
+    #[error("task {0}: scan has no {1}")]
+    IncompleteScan(String, &'static str),
+}
+
+/// The workload a task is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Workload {
+    pub kind: WorkloadKind,
+    pub namespace: String,
+    pub name: String,
+    pub uid: String,
+}
+
+/// A config audit to run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditTask {
+    pub task_id: String,
+    pub workload: Workload,
+    pub spec_hash: String,
+    pub config_hash: String,
+}
+
+/// A workload container that receives a VulnerabilityReport from a scan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subscriber {
+    pub workload: Workload,
+    pub container_name: String,
+    /// `resource-spec-hash` of the workload when the scan was planned.
+    pub spec_hash: String,
+    /// The image reference as written in this workload's pod spec.
+    pub image: String,
+}
+
+/// Where a scan's result comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScanSource {
+    /// Run a scan Job for the image.
+    Job,
+    /// Copy the `report` of this fresh VulnerabilityReport (namespace, name) of the same image.
+    Copy { namespace: String, name: String },
+}
+
+/// A vulnerability scan of one image for every subscriber.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScanTask {
+    pub task_id: String,
+    /// Dedupe key: the image digest when known, else the normalized reference.
+    pub scan_key: String,
+    /// The image reference to scan.
+    pub image: String,
+    pub subscribers: Vec<Subscriber>,
+    pub source: ScanSource,
+}
+
+/// Any task a worker runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WorkerTask {
+    Audit(AuditTask),
+    Scan(ScanTask),
+}
+
+impl WorkerTask {
+    pub fn task_id(&self) -> &str {
+        match self {
+            Self::Audit(t) => &t.task_id,
+            Self::Scan(t) => &t.task_id,
+        }
+    }
+}
+
+impl TryFrom<proto::Task> for WorkerTask {
+    type Error = Invalid;
+
+    fn try_from(task: proto::Task) -> Result<Self, Invalid> {
+        if task.kind == proto::TaskKind::VulnerabilityScan as i32 {
+            ScanTask::try_from(task).map(Self::Scan)
+        } else {
+            AuditTask::try_from(task).map(Self::Audit)
+        }
+    }
+}
+
+fn workload(id: &str, w: proto::WorkloadRef) -> Result<Workload, Invalid> {
+    let kind = WorkloadKind::from_str(&w.kind)
+        .map_err(|_| Invalid::UnknownKind(id.to_string(), w.kind.clone()))?;
+    for (field, value) in [
+        ("namespace", &w.namespace),
+        ("name", &w.name),
+        ("uid", &w.uid),
+    ] {
+        if value.is_empty() {
+            return Err(Invalid::EmptyField(id.to_string(), field));
+        }
+    }
+    Ok(Workload {
+        kind,
+        namespace: w.namespace,
+        name: w.name,
+        uid: w.uid,
+    })
+}
+
+impl TryFrom<proto::Task> for ScanTask {
+    type Error = Invalid;
+
+    fn try_from(task: proto::Task) -> Result<Self, Invalid> {
+        if task.task_id.is_empty() {
+            return Err(Invalid::NoId);
+        }
+        let id = task.task_id.clone();
+        if task.kind != proto::TaskKind::VulnerabilityScan as i32 {
+            return Err(Invalid::UnsupportedKind(id, task.kind));
+        }
+        let scan = task
+            .scan
+            .ok_or_else(|| Invalid::IncompleteScan(id.clone(), "target"))?;
+        if scan.scan_key.is_empty() {
+            return Err(Invalid::IncompleteScan(id, "scan_key"));
+        }
+        if scan.image.is_empty() {
+            return Err(Invalid::IncompleteScan(id, "image"));
+        }
+        let subscribers = scan
+            .subscribers
+            .into_iter()
+            .map(|s| {
+                let w = s.workload.ok_or_else(|| Invalid::NoWorkload(id.clone()))?;
+                if s.container_name.is_empty() {
+                    return Err(Invalid::IncompleteScan(id.clone(), "subscriber container"));
+                }
+                Ok(Subscriber {
+                    workload: workload(&id, w)?,
+                    container_name: s.container_name,
+                    spec_hash: s.resource_spec_hash,
+                    image: if s.image.is_empty() {
+                        scan.image.clone()
+                    } else {
+                        s.image
+                    },
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if subscribers.is_empty() {
+            return Err(Invalid::IncompleteScan(id, "subscribers"));
+        }
+        let source = match (
+            scan.source_report_namespace.is_empty(),
+            scan.source_report_name.is_empty(),
+        ) {
+            (false, false) => ScanSource::Copy {
+                namespace: scan.source_report_namespace,
+                name: scan.source_report_name,
+            },
+            _ => ScanSource::Job,
+        };
+        Ok(Self {
+            task_id: id,
+            scan_key: scan.scan_key,
+            image: scan.image,
+            subscribers,
+            source,
+        })
+    }
+}
+
+impl TryFrom<proto::Task> for AuditTask {
+    type Error = Invalid;
+
+    fn try_from(task: proto::Task) -> Result<Self, Invalid> {
+        if task.task_id.is_empty() {
+            return Err(Invalid::NoId);
+        }
+        let id = task.task_id.clone();
+        if task.kind != proto::TaskKind::ConfigAudit as i32 {
+            return Err(Invalid::UnsupportedKind(id, task.kind));
+        }
+        let w = task
+            .workload
+            .ok_or_else(|| Invalid::NoWorkload(id.clone()))?;
+        let kind = WorkloadKind::from_str(&w.kind)
+            .map_err(|_| Invalid::UnknownKind(id.clone(), w.kind.clone()))?;
+        for (field, value) in [
+            ("namespace", &w.namespace),
+            ("name", &w.name),
+            ("uid", &w.uid),
+        ] {
+            if value.is_empty() {
+                return Err(Invalid::EmptyField(id, field));
+            }
+        }
+        Ok(Self {
+            task_id: id,
+            workload: Workload {
+                kind,
+                namespace: w.namespace,
+                name: w.name,
+                uid: w.uid,
+            },
+            spec_hash: task.resource_spec_hash,
+            config_hash: task.plugin_config_hash,
+        })
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn task() -> proto::Task {
+        proto::Task {
+            task_id: "t".into(),
+            kind: proto::TaskKind::ConfigAudit as i32,
+            workload: Some(proto::WorkloadRef {
+                kind: "ReplicaSet".into(),
+                api_version: "apps/v1".into(),
+                namespace: "ns".into(),
+                name: "web".into(),
+                uid: "u".into(),
+            }),
+            resource_spec_hash: "s".into(),
+            plugin_config_hash: "c".into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn valid_tasks_convert() {
+        let t = AuditTask::try_from(task()).unwrap();
+        assert_eq!(t.workload.kind, WorkloadKind::ReplicaSet);
+        assert_eq!((t.spec_hash.as_str(), t.config_hash.as_str()), ("s", "c"));
+    }
+
+    #[test]
+    fn invalid_tasks_are_refused_with_a_reason() {
+        let mut no_workload = task();
+        no_workload.workload = None;
+        assert_eq!(
+            AuditTask::try_from(no_workload),
+            Err(Invalid::NoWorkload("t".into()))
+        );
+        let mut bad_kind = task();
+        bad_kind.workload.as_mut().unwrap().kind = "Deployment".into();
+        assert!(matches!(
+            AuditTask::try_from(bad_kind),
+            Err(Invalid::UnknownKind(..))
+        ));
+        let mut no_uid = task();
+        no_uid.workload.as_mut().unwrap().uid.clear();
+        assert_eq!(
+            AuditTask::try_from(no_uid),
+            Err(Invalid::EmptyField("t".into(), "uid"))
+        );
+        let mut scan = task();
+        scan.kind = proto::TaskKind::VulnerabilityScan as i32;
+        assert!(matches!(
+            AuditTask::try_from(scan),
+            Err(Invalid::UnsupportedKind(..))
+        ));
+    }
+
+    fn scan_task() -> proto::Task {
+        let mut t = task();
+        t.kind = proto::TaskKind::VulnerabilityScan as i32;
+        let subscriber = proto::ScanSubscriber {
+            workload: t.workload.take(),
+            container_name: "nginx".into(),
+            resource_spec_hash: "s".into(),
+            image: "nginx:1.16".into(),
+        };
+        t.scan = Some(proto::ScanTarget {
+            scan_key: "index.docker.io/library/nginx:1.16".into(),
+            image: "nginx:1.16".into(),
+            subscribers: vec![subscriber],
+            ..Default::default()
+        });
+        t
+    }
+
+    #[test]
+    fn scan_tasks_convert() {
+        let WorkerTask::Scan(scan) = WorkerTask::try_from(scan_task()).unwrap() else {
+            panic!("not a scan")
+        };
+        assert_eq!(scan.source, ScanSource::Job);
+        assert_eq!(scan.subscribers[0].container_name, "nginx");
+        assert_eq!(scan.subscribers[0].workload.kind, WorkloadKind::ReplicaSet);
+        let mut copy = scan_task();
+        let target = copy.scan.as_mut().unwrap();
+        target.source_report_namespace = "ns".into();
+        target.source_report_name = "replicaset-x-nginx".into();
+        let WorkerTask::Scan(copy) = WorkerTask::try_from(copy).unwrap() else {
+            panic!("not a scan")
+        };
+        let expected = ScanSource::Copy {
+            namespace: "ns".into(),
+            name: "replicaset-x-nginx".into(),
+        };
+        assert_eq!(copy.source, expected);
+    }
+
+    #[test]
+    fn incomplete_scans_are_refused() {
+        let mut no_subscribers = scan_task();
+        no_subscribers.scan.as_mut().unwrap().subscribers.clear();
+        let refused = ScanTask::try_from(no_subscribers);
+        assert_eq!(
+            refused,
+            Err(Invalid::IncompleteScan("t".into(), "subscribers"))
+        );
+        let mut no_key = scan_task();
+        no_key.scan.as_mut().unwrap().scan_key.clear();
+        assert!(ScanTask::try_from(no_key).is_err());
+        let mut no_target = scan_task();
+        no_target.scan = None;
+        assert!(ScanTask::try_from(no_target).is_err());
+    }
+}
