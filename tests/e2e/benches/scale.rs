@@ -15,7 +15,7 @@ use futures::StreamExt;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::Job;
 use kube::api::{Api, PostParams};
-use kube::runtime::watcher;
+use kube::runtime::{WatchStreamExt, watcher};
 use serde_json::{Value, json};
 
 fn env(name: &str, default: usize) -> usize {
@@ -64,7 +64,8 @@ async fn main() -> anyhow::Result<()> {
     let seen = jobs.clone();
     let job_api: Api<Job> = Api::namespaced(cluster.client.clone(), &options.operator_namespace);
     tokio::spawn(async move {
-        let mut stream = std::pin::pin!(watcher(job_api, watcher::Config::default()));
+        let mut stream =
+            std::pin::pin!(watcher(job_api, watcher::Config::default()).default_backoff());
         while let Some(event) = stream.next().await {
             if let Ok(watcher::Event::Apply(job) | watcher::Event::InitApply(job)) = event {
                 let mut seen = seen.lock().unwrap_or_else(|p| p.into_inner());

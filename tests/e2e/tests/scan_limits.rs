@@ -11,7 +11,7 @@ use e2e::reports::{label, name};
 use e2e::{Cluster, Operator, OperatorOptions, eventually};
 use futures::StreamExt;
 use k8s_openapi::api::batch::v1::Job;
-use kube::runtime::watcher;
+use kube::runtime::{WatchStreamExt, watcher};
 use serde_json::{Value, json};
 
 const LONG: Duration = Duration::from_secs(300);
@@ -43,7 +43,7 @@ fn watch_jobs(cluster: &Cluster, namespace: &str) -> Arc<Mutex<Jobs>> {
     let api: kube::Api<Job> = kube::Api::namespaced(cluster.client.clone(), namespace);
     let shared = jobs.clone();
     tokio::spawn(async move {
-        let mut stream = std::pin::pin!(watcher(api, watcher::Config::default()));
+        let mut stream = std::pin::pin!(watcher(api, watcher::Config::default()).default_backoff());
         while let Some(event) = stream.next().await {
             let mut j = shared.lock().unwrap();
             match event {

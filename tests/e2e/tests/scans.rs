@@ -12,7 +12,7 @@ use e2e::reports::{label, name, owner, uid};
 use e2e::{Cluster, Operator, OperatorOptions, eventually};
 use futures::StreamExt;
 use k8s_openapi::api::batch::v1::Job;
-use kube::runtime::watcher;
+use kube::runtime::{WatchStreamExt, watcher};
 use serde_json::Value;
 
 const LONG: Duration = Duration::from_secs(240);
@@ -71,7 +71,7 @@ fn count_jobs(cluster: &Cluster, namespace: &str) -> Arc<Mutex<JobCounter>> {
     let api: kube::Api<Job> = kube::Api::namespaced(cluster.client.clone(), namespace);
     let c = counter.clone();
     tokio::spawn(async move {
-        let mut stream = std::pin::pin!(watcher(api, watcher::Config::default()));
+        let mut stream = std::pin::pin!(watcher(api, watcher::Config::default()).default_backoff());
         while let Some(event) = stream.next().await {
             let mut c = c.lock().unwrap();
             match event {

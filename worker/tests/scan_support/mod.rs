@@ -19,7 +19,7 @@ use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, PostParams};
-use kube::runtime::watcher;
+use kube::runtime::{WatchStreamExt, watcher};
 use serde_json::{Value, json};
 use worker::scan::{JobResources, ScanSettings};
 use worker::task::{ScanSource, ScanTask, Subscriber, Workload};
@@ -140,7 +140,10 @@ impl Sim {
     pub async fn job_counter(&self) -> JobCounter {
         let seen = Arc::new(Mutex::new(BTreeMap::new()));
         let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
-        let stream = watcher(self.jobs(), watcher::Config::default());
+        // With backoff, a failing watch (the sim is gone at the end of the test) waits between
+        // retries, so the task yields and its abort takes effect; without, it spins forever
+        // and the runtime never finishes shutting down.
+        let stream = watcher(self.jobs(), watcher::Config::default()).default_backoff();
         let seen2 = seen.clone();
         let task = tokio::spawn(async move {
             let mut ready = Some(ready_tx);
