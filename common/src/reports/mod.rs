@@ -10,6 +10,7 @@
 
 pub mod config_audit;
 pub mod crd;
+mod crd_contract;
 mod schema;
 pub mod vulnerability;
 

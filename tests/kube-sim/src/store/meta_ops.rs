@@ -1,5 +1,5 @@
-//! Create, update and delete: the write paths of the store, with the API server's metadata
-//! rules (see the module docs of `store`).
+//! Create, and the metadata rules shared by the write paths of the store (see the module docs
+//! of `store`); update is in `update`, delete in `delete`.
 
 use std::sync::Arc;
 
@@ -11,11 +11,11 @@ use super::{
     WriteOptions,
 };
 
-const STALE: &str =
+pub(super) const STALE: &str =
     "the object has been modified; please apply your changes to the latest version and try again";
 
 /// Fields of metadata that only the server sets.
-const SERVER_META: [&str; 6] = [
+pub(super) const SERVER_META: [&str; 6] = [
     "uid",
     "resourceVersion",
     "creationTimestamp",
@@ -35,7 +35,7 @@ fn invalid(info: &ResourceInfo, name: &str, field: &str, detail: String) -> Stor
 
 /// Whether the API server tracks `metadata.generation` for this kind (custom resources and
 /// workload-like kinds; not ConfigMaps, Secrets, Pods or Namespaces).
-fn uses_generation(info: &ResourceInfo) -> bool {
+pub(super) fn uses_generation(info: &ResourceInfo) -> bool {
     info.custom
         || (info.status_subresource
             && !(info.group.is_empty()
@@ -47,7 +47,7 @@ fn uses_generation(info: &ResourceInfo) -> bool {
 }
 
 /// Everything but metadata and status: a change here bumps `generation`.
-fn spec_part(obj: &Value) -> Value {
+pub(super) fn spec_part(obj: &Value) -> Value {
     let mut v = obj.clone();
     if let Some(m) = v.as_object_mut() {
         m.remove("metadata");
@@ -56,7 +56,12 @@ fn spec_part(obj: &Value) -> Value {
     v
 }
 
-fn managed_entry(manager: &str, operation: &str, api_version: &str, subresource: bool) -> Value {
+pub(super) fn managed_entry(
+    manager: &str,
+    operation: &str,
+    api_version: &str,
+    subresource: bool,
+) -> Value {
     let mut e = json!({"manager": manager, "operation": operation, "apiVersion": api_version,
                        "time": meta::now_rfc3339(), "fieldsType": "FieldsV1", "fieldsV1": {}});
     if subresource {
@@ -264,155 +269,5 @@ impl Store {
             WatchEvent::new(gr.clone(), EventType::Added, obj.clone(), rv),
         );
         Ok(obj)
-    }
-
-    /// Updates the main resource (`status_only = false`) or the status subresource, with
-    /// options. The object is found by `metadata.namespace`/`metadata.name` of `obj`.
-    pub fn update_opts(
-        &self,
-        gr: &GroupResource,
-        obj: Value,
-        status_only: bool,
-        opts: &WriteOptions,
-    ) -> Result<Arc<Value>, StoreError> {
-        let info = self.resource_info(gr)?;
-        let ns = if info.namespaced {
-            meta::namespace(&obj).to_owned()
-        } else {
-            String::new()
-        };
-        let name = meta::name(&obj).to_owned();
-        let mut inner = self.lock();
-        let old = inner
-            .resources
-            .get(gr)
-            .and_then(|d| d.objects.get(&(ns.clone(), name.clone())))
-            .cloned()
-            .ok_or_else(|| StoreError::NotFound {
-                gr: gr.clone(),
-                name: name.clone(),
-            })?;
-        let given_rv = meta::meta_str(&obj, "resourceVersion");
-        if !given_rv.is_empty() && given_rv != meta::meta_str(&old, "resourceVersion") {
-            return Err(StoreError::Conflict {
-                gr: gr.clone(),
-                name,
-                reason: STALE.into(),
-            });
-        }
-        let given_uid = meta::meta_str(&obj, "uid");
-        let old_uid = meta::meta_str(&old, "uid");
-        if !given_uid.is_empty() && given_uid != old_uid {
-            return Err(StoreError::Conflict {
-                gr: gr.clone(),
-                name,
-                reason: format!(
-                    "Precondition failed: UID in precondition: {given_uid}, UID in object meta: {old_uid}"
-                ),
-            });
-        }
-        let mut new = if status_only {
-            let mut n = (*old).clone();
-            match obj.get("status") {
-                Some(s) => n["status"] = s.clone(),
-                None => {
-                    if let Some(m) = n.as_object_mut() {
-                        m.remove("status");
-                    }
-                }
-            }
-            n
-        } else {
-            let mut n = obj;
-            if !n.is_object() {
-                return Err(StoreError::BadRequest(
-                    "the body of the request was not an object".into(),
-                ));
-            }
-            if info.status_subresource {
-                match old.get("status") {
-                    Some(s) => n["status"] = s.clone(),
-                    None => {
-                        if let Some(m) = n.as_object_mut() {
-                            m.remove("status");
-                        }
-                    }
-                }
-            }
-            for f in ["kind", "apiVersion"] {
-                if n.get(f).and_then(Value::as_str).unwrap_or("").is_empty() {
-                    n[f] = old[f].clone();
-                }
-            }
-            let old_md = old.get("metadata").cloned().unwrap_or_default();
-            let md = metadata_mut(&mut n);
-            for f in SERVER_META
-                .iter()
-                .chain(["name", "namespace", "generateName"].iter())
-            {
-                match old_md.get(*f) {
-                    Some(v) => md.insert((*f).to_owned(), v.clone()),
-                    None => md.remove(*f),
-                };
-            }
-            if !md.contains_key("managedFields")
-                && let Some(mf) = old_md.get("managedFields")
-            {
-                md.insert("managedFields".into(), mf.clone());
-            }
-            if uses_generation(&info) && spec_part(&n) != spec_part(&old) {
-                let generation = old_md
-                    .get("generation")
-                    .and_then(Value::as_i64)
-                    .unwrap_or(0);
-                metadata_mut(&mut n).insert("generation".into(), json!(generation + 1));
-            }
-            n
-        };
-        if let Some(m) = &opts.field_manager {
-            let api_version = new["apiVersion"].as_str().unwrap_or("").to_owned();
-            record_manager(
-                &mut new,
-                managed_entry(m, "Update", &api_version, status_only),
-            );
-        }
-        if super::crd::is_crd(gr) {
-            super::crd::validate(&info, &new, &name)?;
-        }
-        if new == *old || opts.dry_run {
-            return Ok(if new == *old { old } else { Arc::new(new) });
-        }
-        let rv = inner.rv + 1;
-        inner.rv = rv;
-        metadata_mut(&mut new).insert("resourceVersion".into(), json!(rv.to_string()));
-        let finalizing = new.pointer("/metadata/deletionTimestamp").is_some()
-            && meta::finalizers(&new).is_empty();
-        if super::crd::is_crd(gr) && !finalizing {
-            super::crd::on_write(self, &mut new);
-        }
-        let new = Arc::new(new);
-        let key = (ns, name);
-        if finalizing {
-            if let Some(d) = inner.resources.get_mut(gr) {
-                d.objects.remove(&key);
-            }
-            self.publish(
-                &mut inner,
-                WatchEvent::new(gr.clone(), EventType::Deleted, new.clone(), rv),
-            );
-            if super::crd::is_crd(gr) {
-                super::crd::on_delete(self, &mut inner, &new);
-            }
-        } else {
-            if let Some(d) = inner.resources.get_mut(gr) {
-                d.objects.insert(key, new.clone());
-            }
-            self.publish(
-                &mut inner,
-                WatchEvent::new(gr.clone(), EventType::Modified, new.clone(), rv)
-                    .with_previous(old.clone()),
-            );
-        }
-        Ok(new)
     }
 }

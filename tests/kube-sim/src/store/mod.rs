@@ -34,6 +34,7 @@ mod meta_ops;
 mod namespaces;
 pub mod registry;
 mod types;
+mod update;
 mod watch;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};

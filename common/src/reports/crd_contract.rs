@@ -1,0 +1,204 @@
+//! The upstream CRD contract of each report kind: names, short names, printer columns, the
+//! exact `required` lists, enums and counters (UPSTREAM.md). [`super::crd`] applies it to the
+//! schema generated from the Rust types.
+
+/// Severity values upstream allows on vulnerabilities.
+pub const VULNERABILITY_SEVERITIES: [&str; 5] = ["CRITICAL", "HIGH", "MEDIUM", "LOW", "UNKNOWN"];
+
+/// One report kind's CRD contract.
+pub(super) struct Spec {
+    pub(super) kind: &'static str,
+    pub(super) plural: &'static str,
+    pub(super) singular: &'static str,
+    pub(super) short_names: &'static [&'static str],
+    pub(super) description: &'static str,
+    /// (name, JSON path, type, description, priority)
+    pub(super) columns: &'static [(&'static str, &'static str, &'static str, &'static str, i32)],
+    /// The exact `required` list of each listed node (path as in `node_mut`, under `report`);
+    /// every other node requires nothing.
+    pub(super) required: &'static [(&'static [&'static str], &'static [&'static str])],
+    /// Nodes that get the given string enum.
+    pub(super) enums: &'static [(&'static [&'static str], &'static [&'static str])],
+    /// Object nodes whose integer properties get `minimum: 0`.
+    pub(super) counters: &'static [&'static [&'static str]],
+}
+
+pub(super) const CONFIG_AUDIT: Spec = Spec {
+    kind: "ConfigAuditReport",
+    plural: "configauditreports",
+    singular: "configauditreport",
+    short_names: &["configaudit", "configaudits"],
+    description: "ConfigAuditReport is a specification for the ConfigAuditReport resource.",
+    columns: &[
+        (
+            "Scanner",
+            ".report.scanner.name",
+            "string",
+            "The name of the config audit scanner",
+            0,
+        ),
+        (
+            "Age",
+            ".metadata.creationTimestamp",
+            "date",
+            "The age of the report",
+            0,
+        ),
+        (
+            "Critical",
+            ".report.summary.criticalCount",
+            "integer",
+            "The number of failed checks with critical severity",
+            1,
+        ),
+        (
+            "High",
+            ".report.summary.highCount",
+            "integer",
+            "The number of failed checks with high severity",
+            1,
+        ),
+        (
+            "Medium",
+            ".report.summary.mediumCount",
+            "integer",
+            "The number of failed checks with medium severity",
+            1,
+        ),
+        (
+            "Low",
+            ".report.summary.lowCount",
+            "integer",
+            "The number of failed checks with low severity",
+            1,
+        ),
+    ],
+    required: &[
+        (&[], &["checks"]),
+        (&["checks", "[]"], &["checkID", "severity", "success"]),
+        (&["checks", "[]", "scope"], &["type", "value"]),
+        (&["scanner"], &["name", "vendor", "version"]),
+        (
+            &["summary"],
+            &["criticalCount", "highCount", "lowCount", "mediumCount"],
+        ),
+    ],
+    enums: &[],
+    counters: &[&["summary"]],
+};
+
+pub(super) const VULNERABILITY: Spec = Spec {
+    kind: "VulnerabilityReport",
+    plural: "vulnerabilityreports",
+    singular: "vulnerabilityreport",
+    short_names: &["vuln", "vulns"],
+    description: "VulnerabilityReport summarizes vulnerabilities in application dependencies \
+        and operating system packages built into container images.",
+    columns: &[
+        (
+            "Repository",
+            ".report.artifact.repository",
+            "string",
+            "The name of image repository",
+            0,
+        ),
+        (
+            "Tag",
+            ".report.artifact.tag",
+            "string",
+            "The name of image tag",
+            0,
+        ),
+        (
+            "Scanner",
+            ".report.scanner.name",
+            "string",
+            "The name of the vulnerability scanner",
+            0,
+        ),
+        (
+            "Age",
+            ".metadata.creationTimestamp",
+            "date",
+            "The age of the report",
+            0,
+        ),
+        (
+            "Critical",
+            ".report.summary.criticalCount",
+            "integer",
+            "The number of critical vulnerabilities",
+            1,
+        ),
+        (
+            "High",
+            ".report.summary.highCount",
+            "integer",
+            "The number of high vulnerabilities",
+            1,
+        ),
+        (
+            "Medium",
+            ".report.summary.mediumCount",
+            "integer",
+            "The number of medium vulnerabilities",
+            1,
+        ),
+        (
+            "Low",
+            ".report.summary.lowCount",
+            "integer",
+            "The number of low vulnerabilities",
+            1,
+        ),
+        (
+            "Unknown",
+            ".report.summary.unknownCount",
+            "integer",
+            "The number of unknown vulnerabilities",
+            1,
+        ),
+    ],
+    required: &[
+        (
+            &[],
+            &[
+                "artifact",
+                "os",
+                "scanner",
+                "summary",
+                "updateTimestamp",
+                "vulnerabilities",
+            ],
+        ),
+        (&["scanner"], &["name", "vendor", "version"]),
+        (
+            &["summary"],
+            &[
+                "criticalCount",
+                "highCount",
+                "lowCount",
+                "mediumCount",
+                "unknownCount",
+            ],
+        ),
+        (
+            &["vulnerabilities", "[]"],
+            &[
+                "fixedVersion",
+                "installedVersion",
+                "lastModifiedDate",
+                "publishedDate",
+                "resource",
+                "severity",
+                "title",
+                "vulnerabilityID",
+            ],
+        ),
+    ],
+    enums: &[(
+        &["vulnerabilities", "[]", "severity"],
+        &VULNERABILITY_SEVERITIES,
+    )],
+    counters: &[&["summary"]],
+};
