@@ -54,6 +54,8 @@ pub struct Term {
     pub epoch: u64,
     lock: LeaseLock,
     config: ElectionConfig,
+    /// When the confirming renewal was sent: the Lease's `renewTime` is no earlier.
+    renewed: Instant,
 }
 
 /// Waits until this replica holds the lease (or `shutdown`).
@@ -79,6 +81,7 @@ pub async fn acquire(
     let mut unconfirmed = false;
     loop {
         let mut pause = config.renew_period();
+        let sent = Instant::now();
         match lock.try_acquire_or_renew().await {
             Ok(LeaseLockResult::Acquired(lease)) if unconfirmed => {
                 let transitions = lease.spec.and_then(|s| s.lease_transitions).unwrap_or(0);
@@ -88,6 +91,7 @@ pub async fn acquire(
                     epoch,
                     lock,
                     config,
+                    renewed: sent,
                 });
             }
             Ok(LeaseLockResult::Acquired(_)) => {
@@ -125,7 +129,10 @@ fn holder(lease: &k8s_openapi::api::coordination::v1::Lease) -> String {
 impl Term {
     /// Renews the lease until it is lost (an error) or `shutdown`, when it steps down.
     pub async fn hold(self, shutdown: &CancellationToken) -> Result<(), Error> {
-        let mut last_renewed = Instant::now();
+        // Counted from when each successful renewal was sent, not when its answer came: the
+        // Lease's `renewTime` is stamped before the request goes out, so the deadline stays
+        // ahead of the moment a standby may take the Lease, however slow the answer.
+        let mut last_renewed = self.renewed;
         let mut pause = self.config.renew_period();
         loop {
             tokio::select! {
@@ -142,6 +149,7 @@ impl Term {
             if remaining.is_zero() {
                 return Err(Error::RenewDeadline(last_renewed.elapsed()));
             }
+            let sent = Instant::now();
             let attempt = tokio::time::timeout(
                 remaining.min(self.config.renew_period()),
                 self.lock.try_acquire_or_renew(),
@@ -151,7 +159,7 @@ impl Term {
             pause = self.config.retry_pause();
             match attempt.await {
                 Ok(Ok(LeaseLockResult::Acquired(_))) => {
-                    last_renewed = Instant::now();
+                    last_renewed = sent;
                     pause = self.config.renew_period();
                 }
                 Ok(Ok(LeaseLockResult::NotAcquired(lease))) => {
