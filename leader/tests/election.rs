@@ -90,19 +90,26 @@ async fn racing_standbys_never_both_lead() {
     for round in 0..3 {
         expire(&leases, round).await;
         let stop = CancellationToken::new();
+        let (won_tx, mut won) = tokio::sync::mpsc::unbounded_channel();
         let mut racers = Vec::new();
         for (identity, client) in ["a", "b"].into_iter().zip(clients.clone()) {
             let stop = stop.clone();
+            let won_tx = won_tx.clone();
             racers.push(tokio::spawn(async move {
-                election::acquire(client, config(identity), &stop)
-                    .await
-                    .map(|term| (identity, term.epoch))
+                let term = election::acquire(client, config(identity), &stop).await;
+                if term.is_some() {
+                    let _ = won_tx.send(identity);
+                }
+                term.map(|term| (identity, term.epoch))
             }));
         }
-        // Long enough for both to read the expired Lease, write it and confirm (or not);
-        // short of the lease duration after the winner's confirmation, so the loser cannot
-        // find it expired again.
-        tokio::time::sleep(Duration::from_millis(2500)).await;
+        // Once one leads, give the other a second to wrongly lead too: well short of the
+        // lease duration after the winner's confirmation, so the loser cannot find the Lease
+        // (which nobody renews here) expired again.
+        tokio::time::timeout(Duration::from_secs(60), won.recv())
+            .await
+            .expect("a racer to lead within 60 s");
+        tokio::time::sleep(Duration::from_secs(1)).await;
         stop.cancel();
         let mut leading = Vec::new();
         for racer in racers {

@@ -3,6 +3,7 @@
 //! waiting for conditions with generous deadlines.
 
 pub mod cluster;
+pub mod jobs;
 pub mod operator;
 pub mod rbac;
 pub mod reports;

@@ -10,7 +10,7 @@ use std::time::Duration;
 use common::proto::worker_service_client::WorkerServiceClient;
 use common::proto::{self, worker_message};
 use e2e::workloads::{all_pods_audited, apply_pods};
-use e2e::{Cluster, Operator, OperatorOptions, audits_only};
+use e2e::{Cluster, Operator, OperatorOptions, audits_only, eventually};
 use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
 use tonic::transport::{Certificate, ClientTlsConfig, Endpoint, Identity};
 
@@ -123,29 +123,42 @@ async fn only_workers_with_a_trusted_certificate_get_through() {
         .await
         .unwrap();
 
-    // The status CLI gets through with a trusted client certificate.
-    let status = std::process::Command::new(e2e::binaries!().leader)
-        .args([
-            "status",
-            "--addr",
-            &format!("https://127.0.0.1:{}", op.grpc_port),
-        ])
-        .args(["--tls-ca-file", &dir.join("ca.pem").to_string_lossy()])
-        .args(["--tls-cert-file", &dir.join("client.pem").to_string_lossy()])
-        .args([
-            "--tls-key-file",
-            &dir.join("client-key.pem").to_string_lossy(),
-        ])
-        .args(["--tls-server-name", "localhost", "-o", "json", "cluster"])
-        .output()
-        .unwrap();
+    // The status CLI gets through with a trusted client certificate, and shows both workers
+    // (the one owning no namespace may still be reconnecting: poll).
+    let status = || {
+        std::process::Command::new(e2e::binaries!().leader)
+            .args([
+                "status",
+                "--addr",
+                &format!("https://127.0.0.1:{}", op.grpc_port),
+            ])
+            .args(["--tls-ca-file", &dir.join("ca.pem").to_string_lossy()])
+            .args(["--tls-cert-file", &dir.join("client.pem").to_string_lossy()])
+            .args([
+                "--tls-key-file",
+                &dir.join("client-key.pem").to_string_lossy(),
+            ])
+            .args(["--tls-server-name", "localhost", "-o", "json", "cluster"])
+            .output()
+            .unwrap()
+    };
+    let first = status();
     assert!(
-        status.status.success(),
+        first.status.success(),
         "{}",
-        String::from_utf8_lossy(&status.stderr)
+        String::from_utf8_lossy(&first.stderr)
     );
-    let view: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
-    assert_eq!(view["workers"].as_array().unwrap().len(), 2, "{view}");
+    eventually("the status to show both workers", LONG, || async {
+        let out = status();
+        let view: serde_json::Value =
+            serde_json::from_slice(&out.stdout).map_err(|e| format!("{e}: {out:?}"))?;
+        match view["workers"].as_array().map(Vec::len) {
+            Some(2) => Ok(()),
+            _ => Err(view.to_string()),
+        }
+    })
+    .await
+    .unwrap();
 
     // A certificate from another CA, or none at all, does not get through.
     let (_, rogue_issuer) = ca();

@@ -4,14 +4,10 @@
 #![allow(clippy::unwrap_used)]
 
 use std::collections::BTreeSet;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use e2e::reports::{label, name};
 use e2e::{Cluster, Operator, OperatorOptions, eventually};
-use futures::StreamExt;
-use k8s_openapi::api::batch::v1::Job;
-use kube::runtime::{WatchStreamExt, watcher};
 use serde_json::{Value, json};
 
 const LONG: Duration = Duration::from_secs(300);
@@ -28,39 +24,6 @@ fn deployment(ns: &str, name: &str, image: &str) -> String {
     format!(
         "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: {name}, namespace: {ns}}}\nspec:\n  replicas: 1\n  selector: {{matchLabels: {{app: {name}}}}}\n  template:\n    metadata: {{labels: {{app: {name}}}}}\n    spec:\n      containers:\n        - {{name: main, image: \"{image}\"}}\n---\n"
     )
-}
-
-/// Every scan Job ever created, and the most that existed at once, from a watch.
-#[derive(Default)]
-struct Jobs {
-    seen: BTreeSet<String>,
-    live: BTreeSet<String>,
-    max_live: usize,
-}
-
-fn watch_jobs(cluster: &Cluster, namespace: &str) -> Arc<Mutex<Jobs>> {
-    let jobs = Arc::new(Mutex::new(Jobs::default()));
-    let api: kube::Api<Job> = kube::Api::namespaced(cluster.client.clone(), namespace);
-    let shared = jobs.clone();
-    tokio::spawn(async move {
-        let mut stream = std::pin::pin!(watcher(api, watcher::Config::default()).default_backoff());
-        while let Some(event) = stream.next().await {
-            let mut j = shared.lock().unwrap();
-            match event {
-                Ok(watcher::Event::Apply(job) | watcher::Event::InitApply(job)) => {
-                    let id = job.metadata.uid.unwrap_or_default();
-                    j.seen.insert(id.clone());
-                    j.live.insert(id);
-                    j.max_live = j.max_live.max(j.live.len());
-                }
-                Ok(watcher::Event::Delete(job)) => {
-                    j.live.remove(&job.metadata.uid.unwrap_or_default());
-                }
-                _ => {}
-            }
-        }
-    });
-    jobs
 }
 
 fn options(cluster: &Cluster, ns: &str, workers: usize, leader_args: &[&str]) -> OperatorOptions {
@@ -100,7 +63,9 @@ async fn never_more_scan_jobs_than_the_limit() {
         .create_namespaces(std::slice::from_ref(&ns))
         .unwrap();
     let opts = options(&cluster, &ns, 3, &["--max-concurrent-scans", "3"]);
-    let jobs = watch_jobs(&cluster, &opts.operator_namespace);
+    let jobs = e2e::jobs::watch_jobs(&cluster, &opts.operator_namespace)
+        .await
+        .unwrap();
     let _op = Operator::start(&cluster, opts).unwrap();
     let manifest: String = (0..30)
         .map(|i| deployment(&ns, &format!("app{i}"), &format!("app{i}:1.0")))
@@ -184,7 +149,9 @@ async fn a_killed_worker_scan_job_is_adopted_not_duplicated() {
         .create_namespaces(std::slice::from_ref(&ns))
         .unwrap();
     let opts = options(&cluster, &ns, 2, &[]);
-    let jobs = watch_jobs(&cluster, &opts.operator_namespace);
+    let jobs = e2e::jobs::watch_jobs(&cluster, &opts.operator_namespace)
+        .await
+        .unwrap();
     let mut op = Operator::start(&cluster, opts).unwrap();
     cluster.apply(&deployment(&ns, "slow", "slow:1.0")).unwrap();
     // The worker that created the Job is killed while the Job runs.

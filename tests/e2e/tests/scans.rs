@@ -5,14 +5,10 @@
 #![allow(clippy::unwrap_used)]
 
 use std::collections::BTreeSet;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use e2e::reports::{label, name, owner, uid};
 use e2e::{Cluster, Operator, OperatorOptions, eventually};
-use futures::StreamExt;
-use k8s_openapi::api::batch::v1::Job;
-use kube::runtime::{WatchStreamExt, watcher};
 use serde_json::Value;
 
 const LONG: Duration = Duration::from_secs(240);
@@ -55,40 +51,6 @@ fn vuln_count(report: &Value) -> usize {
     report["report"]["vulnerabilities"]
         .as_array()
         .map_or(0, Vec::len)
-}
-
-/// Counts the distinct scan Jobs ever created in `namespace`, and the most that existed at
-/// once, from a watch started before the work.
-#[derive(Default)]
-struct JobCounter {
-    seen: BTreeSet<String>,
-    live: BTreeSet<String>,
-    max_live: usize,
-}
-
-fn count_jobs(cluster: &Cluster, namespace: &str) -> Arc<Mutex<JobCounter>> {
-    let counter = Arc::new(Mutex::new(JobCounter::default()));
-    let api: kube::Api<Job> = kube::Api::namespaced(cluster.client.clone(), namespace);
-    let c = counter.clone();
-    tokio::spawn(async move {
-        let mut stream = std::pin::pin!(watcher(api, watcher::Config::default()).default_backoff());
-        while let Some(event) = stream.next().await {
-            let mut c = c.lock().unwrap();
-            match event {
-                Ok(watcher::Event::Apply(job) | watcher::Event::InitApply(job)) => {
-                    let id = job.metadata.uid.clone().unwrap_or_default();
-                    c.seen.insert(id.clone());
-                    c.live.insert(id);
-                    c.max_live = c.max_live.max(c.live.len());
-                }
-                Ok(watcher::Event::Delete(job)) => {
-                    c.live.remove(&job.metadata.uid.clone().unwrap_or_default());
-                }
-                _ => {}
-            }
-        }
-    });
-    counter
 }
 
 fn options(
@@ -217,7 +179,9 @@ async fn an_image_is_scanned_once_for_all_its_workloads() {
     let namespaces: Vec<String> = (0..5).map(|i| cluster.ns(&format!("dd{i}"))).collect();
     cluster.create_namespaces(&namespaces).unwrap();
     let opts = options(&cluster, namespaces.clone(), Vec::new(), Vec::new());
-    let jobs = count_jobs(&cluster, &opts.operator_namespace);
+    let jobs = e2e::jobs::watch_jobs(&cluster, &opts.operator_namespace)
+        .await
+        .unwrap();
     let _op = Operator::start(&cluster, opts).unwrap();
     let manifest: String = namespaces
         .iter()
@@ -328,7 +292,9 @@ async fn failing_scans_are_reported_and_retried_without_a_report() {
     // An unknown image, garbage output, and a scan that never ends (3s deadline).
     let timeout = vec!["--scan-job-timeout".to_string(), "3s".to_string()];
     let opts = options(&cluster, vec![ns.clone()], Vec::new(), timeout);
-    let jobs = count_jobs(&cluster, &opts.operator_namespace);
+    let jobs = e2e::jobs::watch_jobs(&cluster, &opts.operator_namespace)
+        .await
+        .unwrap();
     let op = Operator::start(&cluster, opts).unwrap();
     cluster
         .apply(&format!(
@@ -394,15 +360,21 @@ async fn failing_scans_are_reported_and_retried_without_a_report() {
     })
     .await
     .unwrap();
-    let (_, metrics) = e2e::operator::http_get(op.leader_admin_ports[0], "/metrics")
-        .await
-        .unwrap();
-    for reason in ["ScanJobFailed", "ScanOutputInvalid", "ScanJobTimeout"] {
-        assert!(
-            metrics.contains(&format!("reason=\"{reason}\"")),
-            "{reason} counted:\n{metrics}"
-        );
-    }
+    // The worker publishes the Event before it reports the failure to the leader: poll.
+    eventually("every failure reason counted", LONG, || async {
+        let (_, metrics) = e2e::operator::http_get(op.leader_admin_ports[0], "/metrics")
+            .await
+            .map_err(|e| e.to_string())?;
+        match ["ScanJobFailed", "ScanOutputInvalid", "ScanJobTimeout"]
+            .into_iter()
+            .find(|reason| !metrics.contains(&format!("reason=\"{reason}\"")))
+        {
+            None => Ok(()),
+            Some(missing) => Err(format!("{missing} not counted:\n{metrics}")),
+        }
+    })
+    .await
+    .unwrap();
     let reports = cluster.list(&["vulnerabilityreports", "-n", &ns]).unwrap();
     assert_eq!(reports.len(), 1, "no report is faked for a failing scan");
 }

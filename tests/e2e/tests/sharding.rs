@@ -64,7 +64,7 @@ async fn status_client(op: &Operator) -> StatusServiceClient<tonic::transport::C
 
 /// Waits until exactly `ids` are attached, each with its assignment sent.
 async fn attached(op: &Operator, ids: &[&str]) {
-    let mut status = status_client(op).await;
+    let status = status_client(op).await;
     eventually("the workers to attach", LONG, || {
         let mut status = status.clone();
         async move {
@@ -87,7 +87,6 @@ async fn attached(op: &Operator, ids: &[&str]) {
     })
     .await
     .unwrap();
-    let _ = status.get_cluster(GetClusterRequest {}).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -141,13 +140,27 @@ async fn namespaces_are_split_by_rendezvous_hashing() {
         .collect();
     assert_eq!(shown, expected, "status service assignment");
 
-    // Every namespace's reports were written by exactly its owner.
-    let mut writers: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for worker in op.worker_ids() {
-        for (ns, _) in written_namespaces(&op, &worker) {
-            writers.entry(ns).or_default().insert(worker.clone());
+    // Every namespace's reports were written by exactly its owner. A worker logs the write
+    // after the API answered, so the log line may trail the report a little: poll.
+    let writers = eventually("a logged write in every namespace", LONG, || async {
+        let mut writers: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for worker in op.worker_ids() {
+            for (ns, _) in written_namespaces(&op, &worker) {
+                writers.entry(ns).or_default().insert(worker.clone());
+            }
         }
-    }
+        if namespaces.iter().all(|ns| writers.contains_key(ns)) {
+            Ok(writers)
+        } else {
+            Err(format!(
+                "{} of {} namespaces",
+                writers.len(),
+                namespaces.len()
+            ))
+        }
+    })
+    .await
+    .unwrap();
     for ns in &namespaces {
         let owner = expected
             .iter()

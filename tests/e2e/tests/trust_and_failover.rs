@@ -36,6 +36,22 @@ fn writes(op: &Operator) -> BTreeMap<String, usize> {
     out
 }
 
+/// The writes logged by the workers once they add up to `total` (one per report). A worker
+/// logs a write after the API answered, so the line may trail the report a little; a write
+/// beyond `total` shows up in the caller's comparison.
+async fn logged_writes(op: &Operator, total: usize) -> BTreeMap<String, usize> {
+    eventually("one logged write per report", LONG, || async {
+        let w = writes(op);
+        if w.values().sum::<usize>() >= total {
+            Ok(w)
+        } else {
+            Err(format!("{w:?}"))
+        }
+    })
+    .await
+    .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_standby_takes_over_without_losing_or_redoing_work() {
     let cluster = Cluster::start("failover").await.unwrap();
@@ -71,7 +87,7 @@ async fn the_standby_takes_over_without_losing_or_redoing_work() {
         );
         assert_eq!(http_get(*port, "/healthz").await.unwrap().0, 200);
     }
-    let before = writes(&op);
+    let before = logged_writes(&op, 4).await;
     assert_eq!(
         before.values().sum::<usize>(),
         4,
@@ -101,7 +117,7 @@ async fn the_standby_takes_over_without_losing_or_redoing_work() {
     assert!(op.log(&second).contains("acquired the lease: leading"));
 
     // Up-to-date workloads were not audited again, and nothing was written twice.
-    let after = writes(&op);
+    let after = logged_writes(&op, 6).await;
     for (report, count) in &before {
         assert_eq!(
             after.get(report),

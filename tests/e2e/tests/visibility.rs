@@ -52,7 +52,7 @@ async fn status_explains_every_state_and_metrics_match_the_reports() {
             .into_owned()
     };
     let images = json!({
-        "slow:1.0": format!("!sleep 60 {}", golden("alpine-310.json.golden")),
+        "slow:1.0": format!("!sleep 180 {}", golden("alpine-310.json.golden")),
         "later:1.0": golden("debian-buster.json.golden"),
     });
     let cluster = Cluster::start_with_images("visibility", Some(images))
