@@ -7,11 +7,33 @@ use serde_json::{Value, json};
 
 use super::meta::{self, metadata_mut};
 use super::{
-    DeleteOptions, DeleteOutcome, EventType, GroupResource, PropagationPolicy, Store, StoreError,
-    WatchEvent, WriteOptions,
+    DeleteOptions, DeleteOutcome, EventType, GroupResource, Inner, ObjectKey, PropagationPolicy,
+    Store, StoreError, WatchEvent, WriteOptions,
 };
 
 impl Store {
+    /// Removes an object for good (no finalizers left) at resourceVersion `rv`: drops it from
+    /// the store, sends DELETED, and unregisters its resource if it is a CRD.
+    pub(super) fn remove_final(
+        &self,
+        inner: &mut Inner,
+        gr: &GroupResource,
+        key: &ObjectKey,
+        obj: &Arc<Value>,
+        rv: u64,
+    ) {
+        if let Some(d) = inner.resources.get_mut(gr) {
+            d.objects.remove(key);
+        }
+        self.publish(
+            inner,
+            WatchEvent::new(gr.clone(), EventType::Deleted, obj.clone(), rv),
+        );
+        if super::crd::is_crd(gr) {
+            super::crd::on_delete(self, inner, obj);
+        }
+    }
+
     pub(crate) fn delete_opts(
         &self,
         gr: &GroupResource,
@@ -79,16 +101,7 @@ impl Store {
             inner.rv = rv;
             metadata_mut(&mut new).insert("resourceVersion".into(), json!(rv.to_string()));
             let new = Arc::new(new);
-            if let Some(d) = inner.resources.get_mut(gr) {
-                d.objects.remove(&key);
-            }
-            self.publish(
-                &mut inner,
-                WatchEvent::new(gr.clone(), EventType::Deleted, new.clone(), rv),
-            );
-            if super::crd::is_crd(gr) {
-                super::crd::on_delete(self, &mut inner, &new);
-            }
+            self.remove_final(&mut inner, gr, &key, &new, rv);
             return Ok(DeleteOutcome::Deleted(new));
         }
         let md = metadata_mut(&mut new);

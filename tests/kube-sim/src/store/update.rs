@@ -140,16 +140,7 @@ impl Store {
         let new = Arc::new(new);
         let key = (ns, name);
         if finalizing {
-            if let Some(d) = inner.resources.get_mut(gr) {
-                d.objects.remove(&key);
-            }
-            self.publish(
-                &mut inner,
-                WatchEvent::new(gr.clone(), EventType::Deleted, new.clone(), rv),
-            );
-            if super::crd::is_crd(gr) {
-                super::crd::on_delete(self, &mut inner, &new);
-            }
+            self.remove_final(&mut inner, gr, &key, &new, rv);
         } else {
             if let Some(d) = inner.resources.get_mut(gr) {
                 d.objects.insert(key, new.clone());
