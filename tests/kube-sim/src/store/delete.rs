@@ -34,6 +34,26 @@ impl Store {
         }
     }
 
+    /// Stores the changed object `new` (was `old`) at resourceVersion `rv` and sends MODIFIED.
+    pub(super) fn store_modified(
+        &self,
+        inner: &mut Inner,
+        gr: &GroupResource,
+        key: ObjectKey,
+        new: &Arc<Value>,
+        old: &Arc<Value>,
+        rv: u64,
+    ) {
+        if let Some(d) = inner.resources.get_mut(gr) {
+            d.objects.insert(key, new.clone());
+        }
+        self.publish(
+            inner,
+            WatchEvent::new(gr.clone(), EventType::Modified, new.clone(), rv)
+                .with_previous(old.clone()),
+        );
+    }
+
     pub(crate) fn delete_opts(
         &self,
         gr: &GroupResource,
@@ -126,14 +146,7 @@ impl Store {
         inner.rv = rv;
         metadata_mut(&mut new).insert("resourceVersion".into(), json!(rv.to_string()));
         let new = Arc::new(new);
-        if let Some(d) = inner.resources.get_mut(gr) {
-            d.objects.insert(key, new.clone());
-        }
-        self.publish(
-            &mut inner,
-            WatchEvent::new(gr.clone(), EventType::Modified, new.clone(), rv)
-                .with_previous(old.clone()),
-        );
+        self.store_modified(&mut inner, gr, key, &new, &old, rv);
         Ok(DeleteOutcome::Pending(new))
     }
 

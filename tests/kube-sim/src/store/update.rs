@@ -10,7 +10,7 @@ use super::meta::{self, metadata_mut};
 use super::meta_ops::{
     SERVER_META, STALE, managed_entry, record_manager, spec_part, uses_generation,
 };
-use super::{EventType, GroupResource, Store, StoreError, WatchEvent, WriteOptions};
+use super::{GroupResource, Store, StoreError, WriteOptions};
 
 impl Store {
     /// Updates the main resource (`status_only = false`) or the status subresource, with
@@ -142,14 +142,7 @@ impl Store {
         if finalizing {
             self.remove_final(&mut inner, gr, &key, &new, rv);
         } else {
-            if let Some(d) = inner.resources.get_mut(gr) {
-                d.objects.insert(key, new.clone());
-            }
-            self.publish(
-                &mut inner,
-                WatchEvent::new(gr.clone(), EventType::Modified, new.clone(), rv)
-                    .with_previous(old.clone()),
-            );
+            self.store_modified(&mut inner, gr, key, &new, &old, rv);
         }
         Ok(new)
     }
