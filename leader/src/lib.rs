@@ -11,6 +11,7 @@ pub mod metrics;
 pub mod observed;
 pub mod plan;
 pub mod plan_scans;
+pub mod planner;
 pub mod policy;
 pub mod report_metrics;
 pub mod scope;

@@ -21,6 +21,10 @@ pub struct Workload {
     /// For a ReplicaSet controlled by a Deployment: the Deployment's uid and this
     /// ReplicaSet's revision, to tell the current ReplicaSet from older ones.
     pub deployment: Option<DeploymentLink>,
+    /// `imagePullSecrets` names of its pod spec.
+    pub pull_secrets: Vec<String>,
+    /// `serviceAccountName` of its pod spec (`None`: the namespace's `default`).
+    pub service_account: Option<String>,
 }
 
 /// A container of a workload's pod spec.
@@ -39,8 +43,9 @@ pub struct VulnReportMeta {
     pub spec_hash: Option<String>,
     /// The scan it came from (image digest or normalized reference).
     pub scan_key: Option<String>,
-    /// When that scan ran.
+    /// When that scan ran (never later than when the report was first observed).
     pub scanned_at: Option<jiff::Timestamp>,
+    pub resource_version: Option<String>,
 }
 
 /// The link from a ReplicaSet to the Deployment that controls it.
@@ -61,7 +66,9 @@ pub struct AuditReportMeta {
     pub resource_version: Option<String>,
 }
 
-/// The observed cluster.
+/// The observed cluster, with the indexes incremental planning needs. Every change goes
+/// through a method that marks the workloads it touches dirty, so that a round re-plans only
+/// those (see [`crate::planner`]).
 #[derive(Debug, Default)]
 pub struct Observed {
     /// Workloads by uid.
@@ -77,10 +84,112 @@ pub struct Observed {
     pub image_ids: HashMap<String, BTreeMap<String, String>>,
     /// Namespaces and their labels.
     pub namespaces: HashMap<String, BTreeMap<String, String>>,
+    /// Image pull secret names of ServiceAccounts that have any, by (namespace, name).
+    pub account_pull_secrets: HashMap<(String, String), Vec<String>>,
     /// Watches that finished their initial list; planning waits for all of them.
     pub synced: HashSet<String>,
     /// Watches failing now, with their last error (cleared by the next event).
     pub watch_errors: BTreeMap<String, String>,
+    /// Scans this operator ran, usable as copy sources (see [`Ledger`]).
+    pub ledger: Ledger,
+    /// Workload uids by namespace.
+    by_namespace: HashMap<String, HashSet<String>>,
+    /// ReplicaSet uids by the uid of the Deployment that controls them.
+    by_deployment: HashMap<String, HashSet<String>>,
+    /// Workloads whose plan may have changed since the last round.
+    dirty: HashSet<String>,
+    /// Bumped when the set of namespaces or their labels change (assignments follow).
+    pub namespaces_generation: u64,
+    /// Scan keys whose trusted source went away since the planner last looked.
+    pub lost_sources: Vec<String>,
+}
+
+/// A VulnerabilityReport this operator wrote from a scan it ran without registry
+/// credentials: the only kind of report copied to other workloads (and namespaces). Built
+/// from workers' results, never from annotations on reports in the cluster, and dropped as
+/// soon as the report changes (any other resourceVersion) or disappears, so a report edited
+/// by someone else is never copied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Source {
+    pub namespace: String,
+    pub name: String,
+    pub resource_version: String,
+    pub scanned_at: jiff::Timestamp,
+}
+
+/// Trusted copy sources by scan key (and by the normalized image reference scanned).
+#[derive(Debug, Default)]
+pub struct Ledger {
+    by_key: HashMap<String, Source>,
+    /// The keys each report is a source for, by (namespace, name).
+    keys_of: HashMap<(String, String), Vec<String>>,
+}
+
+impl Ledger {
+    /// Records `source` under every key in `keys` (replacing older sources).
+    pub fn record(&mut self, keys: &[String], source: Source) {
+        let report = (source.namespace.clone(), source.name.clone());
+        for key in keys {
+            if let Some(old) = self.by_key.insert(key.clone(), source.clone()) {
+                let old = (old.namespace, old.name);
+                if old != report
+                    && let Some(list) = self.keys_of.get_mut(&old)
+                {
+                    list.retain(|k| k != key);
+                }
+            }
+        }
+        let list = self.keys_of.entry(report).or_default();
+        for key in keys {
+            if !list.contains(key) {
+                list.push(key.clone());
+            }
+        }
+    }
+
+    /// The source recorded for `key`.
+    pub fn get(&self, key: &str) -> Option<&Source> {
+        self.by_key.get(key)
+    }
+
+    /// Drops the report `(namespace, name)` unless it still has `resource_version`;
+    /// returns the keys that lost their source.
+    pub fn observe(
+        &mut self,
+        namespace: &str,
+        name: &str,
+        resource_version: Option<&str>,
+    ) -> Vec<String> {
+        let report = (namespace.to_string(), name.to_string());
+        let Some(keys) = self.keys_of.get(&report) else {
+            return Vec::new();
+        };
+        let unchanged = keys.first().and_then(|k| self.by_key.get(k)).is_some_and(|s| {
+            resource_version.is_some_and(|rv| rv == s.resource_version)
+        });
+        if unchanged {
+            return Vec::new();
+        }
+        let keys = self.keys_of.remove(&report).unwrap_or_default();
+        for key in &keys {
+            if self
+                .by_key
+                .get(key)
+                .is_some_and(|s| s.namespace == report.0 && s.name == report.1)
+            {
+                self.by_key.remove(key);
+            }
+        }
+        keys
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_key.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_key.is_empty()
+    }
 }
 
 /// Reduces a workload object to a [`Workload`]; `None` when it is not scanned itself (a Pod or
@@ -120,6 +229,20 @@ pub fn workload_from_object(kind: WorkloadKind, object: &DynamicObject) -> Optio
             })
             .collect(),
         deployment,
+        pull_secrets: pod_spec
+            .get("imagePullSecrets")
+            .and_then(serde_json::Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|r| r.get("name").and_then(serde_json::Value::as_str))
+            .filter(|n| !n.is_empty())
+            .map(str::to_string)
+            .collect(),
+        service_account: pod_spec
+            .get("serviceAccountName")
+            .and_then(serde_json::Value::as_str)
+            .filter(|n| !n.is_empty())
+            .map(str::to_string),
     })
 }
 
@@ -139,8 +262,12 @@ pub fn pod_image_ids(object: &DynamicObject) -> Option<(String, BTreeMap<String,
 }
 
 /// Reduces a VulnerabilityReport's metadata to what planning compares, with the uid of the
-/// workload that owns it.
-pub fn vuln_report_from_meta(meta: &ObjectMeta) -> Option<(String, VulnReportMeta)> {
+/// workload that owns it. A `scanned-at` later than `now` (a clock skew, or a report
+/// written to dodge rescans) counts as `now`, so the TTL still runs from when it was seen.
+pub fn vuln_report_from_meta(
+    meta: &ObjectMeta,
+    now: jiff::Timestamp,
+) -> Option<(String, VulnReportMeta)> {
     let owner = workload::controller_of(meta)?;
     let label = |key: &str| label(meta, key);
     Some((
@@ -151,7 +278,10 @@ pub fn vuln_report_from_meta(meta: &ObjectMeta) -> Option<(String, VulnReportMet
             container: label(labels::CONTAINER_NAME),
             spec_hash: label(labels::RESOURCE_SPEC_HASH),
             scan_key: annotation(meta, labels::SCAN_KEY),
-            scanned_at: annotation(meta, labels::SCANNED_AT).and_then(|t| t.parse().ok()),
+            scanned_at: annotation(meta, labels::SCANNED_AT)
+                .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+                .map(|t| t.min(now)),
+            resource_version: meta.resource_version.clone(),
         },
     ))
 }
@@ -200,26 +330,182 @@ impl Observed {
         }
     }
 
+    /// Takes the set of workloads marked dirty since the last call.
+    pub fn take_dirty(&mut self) -> HashSet<String> {
+        std::mem::take(&mut self.dirty)
+    }
+
+    /// Marks one workload dirty.
+    pub fn mark_dirty(&mut self, uid: &str) {
+        if !self.dirty.contains(uid) {
+            self.dirty.insert(uid.to_string());
+        }
+    }
+
+    /// Marks every workload dirty (a full re-plan).
+    pub fn mark_all_dirty(&mut self) {
+        self.dirty.extend(self.workloads.keys().cloned());
+    }
+
+    /// Marks every workload of a namespace dirty.
+    fn mark_namespace_dirty(&mut self, namespace: &str) {
+        if let Some(uids) = self.by_namespace.get(namespace) {
+            self.dirty.extend(uids.iter().cloned());
+        }
+    }
+
+    /// How many workloads are dirty now.
+    pub fn dirty_len(&self) -> usize {
+        self.dirty.len()
+    }
+
+    /// The uids of the workloads in a namespace.
+    pub fn workloads_in(&self, namespace: &str) -> impl Iterator<Item = &Workload> + '_ {
+        self.by_namespace
+            .get(namespace)
+            .into_iter()
+            .flatten()
+            .filter_map(|uid| self.workloads.get(uid))
+    }
+
+    /// Records or replaces a workload.
+    pub fn put_workload(&mut self, workload: Workload) {
+        let uid = workload.uid.clone();
+        if self.workloads.get(&uid) == Some(&workload) {
+            return;
+        }
+        self.unindex(&uid);
+        self.by_namespace
+            .entry(workload.namespace.clone())
+            .or_default()
+            .insert(uid.clone());
+        if let Some(link) = &workload.deployment {
+            self.by_deployment
+                .entry(link.uid.clone())
+                .or_default()
+                .insert(uid.clone());
+        }
+        self.workloads.insert(uid.clone(), workload);
+        self.mark_dirty(&uid);
+    }
+
+    /// Forgets a workload (and the digests of its Pods).
+    pub fn remove_workload(&mut self, uid: &str) {
+        self.unindex(uid);
+        if self.workloads.remove(uid).is_some() {
+            self.image_ids.remove(uid);
+            self.mark_dirty(uid);
+        }
+    }
+
+    fn unindex(&mut self, uid: &str) {
+        let Some(old) = self.workloads.get(uid) else {
+            return;
+        };
+        if let Some(set) = self.by_namespace.get_mut(&old.namespace) {
+            set.remove(uid);
+            if set.is_empty() {
+                self.by_namespace.remove(&old.namespace);
+            }
+        }
+        if let Some(link) = &old.deployment
+            && let Some(set) = self.by_deployment.get_mut(&link.uid)
+        {
+            set.remove(uid);
+            if set.is_empty() {
+                self.by_deployment.remove(&link.uid);
+            }
+        }
+    }
+
+    /// Records the image digests a Pod of workload `owner` reported.
+    pub fn put_image_ids(&mut self, owner: String, ids: BTreeMap<String, String>) {
+        if self.image_ids.get(&owner) != Some(&ids) {
+            self.mark_dirty(&owner);
+            self.image_ids.insert(owner, ids);
+        }
+    }
+
+    /// Records a Deployment's current revision; its ReplicaSets are re-planned.
+    pub fn put_deployment_revision(&mut self, uid: String, revision: String) {
+        if self.deployment_revisions.get(&uid) != Some(&revision) {
+            self.mark_deployment_dirty(&uid);
+            self.deployment_revisions.insert(uid, revision);
+        }
+    }
+
+    /// Forgets a Deployment.
+    pub fn remove_deployment(&mut self, uid: &str) {
+        if self.deployment_revisions.remove(uid).is_some() {
+            self.mark_deployment_dirty(uid);
+        }
+    }
+
+    fn mark_deployment_dirty(&mut self, uid: &str) {
+        if let Some(rs) = self.by_deployment.get(uid) {
+            self.dirty.extend(rs.iter().cloned());
+        }
+    }
+
+    /// Records a namespace and its labels; its workloads are re-planned when they change.
+    pub fn put_namespace(&mut self, name: String, labels: BTreeMap<String, String>) {
+        if self.namespaces.get(&name) != Some(&labels) {
+            self.mark_namespace_dirty(&name);
+            self.namespaces.insert(name, labels);
+            self.namespaces_generation += 1;
+        }
+    }
+
+    /// Forgets a namespace.
+    pub fn remove_namespace(&mut self, name: &str) {
+        if self.namespaces.remove(name).is_some() {
+            self.mark_namespace_dirty(name);
+            self.namespaces_generation += 1;
+        }
+    }
+
+    /// Records the image pull secrets of a ServiceAccount (none: forgotten).
+    pub fn put_account(&mut self, namespace: String, name: String, secrets: Vec<String>) {
+        if secrets.is_empty() {
+            self.account_pull_secrets.remove(&(namespace, name));
+        } else {
+            self.account_pull_secrets.insert((namespace, name), secrets);
+        }
+    }
+
     /// Records or replaces a ConfigAuditReport.
     pub fn put_audit_report(&mut self, owner_uid: String, report: AuditReportMeta) {
+        self.mark_dirty(&owner_uid);
         self.audit_reports
             .entry(owner_uid)
             .or_default()
             .insert(report.name.clone(), report);
     }
 
-    /// Records or replaces a VulnerabilityReport.
+    /// Records or replaces a VulnerabilityReport; a trusted source it was stops being one
+    /// unless it is unchanged.
     pub fn put_vuln_report(&mut self, owner_uid: String, report: VulnReportMeta) {
+        self.mark_dirty(&owner_uid);
+        let lost = self.ledger.observe(
+            &report.namespace,
+            &report.name,
+            report.resource_version.as_deref(),
+        );
+        self.lost_sources.extend(lost);
         self.vuln_reports
             .entry(owner_uid)
             .or_default()
             .insert(report.name.clone(), report);
     }
 
-    /// Forgets a VulnerabilityReport.
+    /// Forgets a VulnerabilityReport (and any trusted source it was).
     pub fn remove_vuln_report(&mut self, owner_uid: &str, name: &str) {
+        self.mark_dirty(owner_uid);
         if let Some(reports) = self.vuln_reports.get_mut(owner_uid) {
-            reports.remove(name);
+            if let Some(report) = reports.remove(name) {
+                let lost = self.ledger.observe(&report.namespace, name, None);
+                self.lost_sources.extend(lost);
+            }
             if reports.is_empty() {
                 self.vuln_reports.remove(owner_uid);
             }
@@ -228,12 +514,88 @@ impl Observed {
 
     /// Forgets a ConfigAuditReport.
     pub fn remove_audit_report(&mut self, owner_uid: &str, name: &str) {
+        self.mark_dirty(owner_uid);
         if let Some(reports) = self.audit_reports.get_mut(owner_uid) {
             reports.remove(name);
             if reports.is_empty() {
                 self.audit_reports.remove(owner_uid);
             }
         }
+    }
+
+    /// Records the shareable reports a worker wrote as trusted copy sources, under their
+    /// scan key and the image reference scanned; returns the keys that gained one.
+    pub fn record_sources(
+        &mut self,
+        written: &[common::proto::WrittenReport],
+        now: jiff::Timestamp,
+    ) -> Vec<String> {
+        let mut keys = Vec::new();
+        for w in written.iter().filter(|w| w.shareable) {
+            if w.resource_version.is_empty() || w.scan_key.is_empty() {
+                continue;
+            }
+            let Ok(scanned_at) = jiff::Timestamp::from_second(w.scanned_at_unix) else {
+                continue;
+            };
+            let mut names = vec![w.scan_key.clone()];
+            if !w.image_reference.is_empty() && w.image_reference != w.scan_key {
+                names.push(w.image_reference.clone());
+            }
+            self.ledger.record(
+                &names,
+                Source {
+                    namespace: w.namespace.clone(),
+                    name: w.name.clone(),
+                    resource_version: w.resource_version.clone(),
+                    // Never later than now, whatever the worker's clock says.
+                    scanned_at: scanned_at.min(now),
+                },
+            );
+            keys.extend(names);
+        }
+        keys
+    }
+
+    /// The ConfigAuditReports of a workload: owned by its uid and in its namespace (a
+    /// report elsewhere naming the uid is not its report).
+    pub fn audit_reports_of<'a>(
+        &'a self,
+        workload: &'a Workload,
+    ) -> impl Iterator<Item = &'a AuditReportMeta> + 'a {
+        self.audit_reports
+            .get(&workload.uid)
+            .into_iter()
+            .flat_map(|r| r.values())
+            .filter(|r| r.namespace == workload.namespace)
+    }
+
+    /// The VulnerabilityReports of a workload, owned by its uid and in its namespace.
+    pub fn vuln_reports_of<'a>(
+        &'a self,
+        workload: &'a Workload,
+    ) -> impl Iterator<Item = &'a VulnReportMeta> + 'a {
+        self.vuln_reports
+            .get(&workload.uid)
+            .into_iter()
+            .flat_map(|r| r.values())
+            .filter(|r| r.namespace == workload.namespace)
+    }
+
+    /// The image pull secrets a workload's Pods use: its own, then its ServiceAccount's.
+    pub fn pull_secrets_of(&self, workload: &Workload) -> Vec<String> {
+        let mut names = workload.pull_secrets.clone();
+        let account = (
+            workload.namespace.clone(),
+            workload
+                .service_account
+                .clone()
+                .unwrap_or_else(|| "default".to_string()),
+        );
+        if let Some(more) = self.account_pull_secrets.get(&account) {
+            names.extend(more.iter().filter(|n| !workload.pull_secrets.contains(n)).cloned());
+        }
+        names
     }
 }
 

@@ -1,4 +1,6 @@
 //! The desired state, as a pure function of what is observed: which config audits are due.
+//! The incremental planner ([`crate::planner`]) applies [`due_audit`] to the workloads a
+//! change touched; [`due_audits`] applies it to all of them.
 //!
 //! One rule: a workload in scope needs a config audit when no ConfigAuditReport it owns has
 //! both its current `resource-spec-hash` and its kind's current `plugin-config-hash`. A new
@@ -15,11 +17,20 @@ use crate::scope::Scope;
 /// `plugin-config-hash` of every workload kind, from the last policy config that compiled.
 pub type ConfigHashes = BTreeMap<WorkloadKind, String>;
 
-/// A config audit that should run.
+/// A task that should run.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DueTask {
+    /// The namespace it is sharded by.
     pub namespace: String,
     pub task: proto::Task,
+    /// For a scan: the names it is known by (scan key, normalized images); other scans
+    /// under one of them wait while it is in flight.
+    pub aliases: Vec<String>,
+}
+
+/// The dispatcher slot of a workload's config audit.
+pub fn audit_slot(uid: &str) -> String {
+    format!("audit:{uid}")
 }
 
 /// The deterministic id of a config audit: the same work always has the same id.
@@ -27,8 +38,17 @@ pub fn audit_task_id(uid: &str, spec_hash: &str, config_hash: &str) -> String {
     format!("audit/{uid}/{spec_hash}/{config_hash}")
 }
 
-/// The workloads that are scanned now: in an observed namespace in scope, and (for a
+/// Whether a workload is scanned now: in an observed namespace in scope, and (for a
 /// ReplicaSet of a Deployment) the current one.
+pub fn is_scanned(observed: &Observed, scope: &Scope, workload: &Workload) -> bool {
+    observed
+        .namespaces
+        .get(&workload.namespace)
+        .is_some_and(|labels| scope.contains(&workload.namespace, labels))
+        && observed.is_current(workload)
+}
+
+/// The workloads that are scanned now.
 pub fn scanned_workloads<'a>(
     observed: &'a Observed,
     scope: &'a Scope,
@@ -36,22 +56,19 @@ pub fn scanned_workloads<'a>(
     observed
         .workloads
         .values()
-        .filter(move |w| {
-            observed
-                .namespaces
-                .get(&w.namespace)
-                .is_some_and(|labels| scope.contains(&w.namespace, labels))
-        })
-        .filter(move |w| observed.is_current(w))
+        .filter(move |w| is_scanned(observed, scope, w))
 }
 
-/// Every config audit due now, ordered by namespace and name so dispatch is deterministic.
+/// The config audit a scanned workload needs, if any.
+pub fn due_audit(observed: &Observed, workload: &Workload, hashes: &ConfigHashes) -> Option<DueTask> {
+    let config_hash = hashes.get(&workload.kind)?;
+    (!has_fresh_report(observed, workload, config_hash)).then(|| audit_task(workload, config_hash))
+}
+
+/// Every config audit due now, ordered by namespace and name.
 pub fn due_audits(observed: &Observed, scope: &Scope, hashes: &ConfigHashes) -> Vec<DueTask> {
     let mut due: Vec<DueTask> = scanned_workloads(observed, scope)
-        .filter_map(|w| {
-            let config_hash = hashes.get(&w.kind)?;
-            (!has_fresh_report(observed, w, config_hash)).then(|| audit_task(w, config_hash))
-        })
+        .filter_map(|w| due_audit(observed, w, hashes))
         .collect();
     due.sort_by(|a, b| {
         (&a.namespace, workload_name(&a.task)).cmp(&(&b.namespace, workload_name(&b.task)))
@@ -64,15 +81,10 @@ pub(crate) fn workload_name(task: &proto::Task) -> &str {
 }
 
 fn has_fresh_report(observed: &Observed, workload: &Workload, config_hash: &str) -> bool {
-    observed
-        .audit_reports
-        .get(&workload.uid)
-        .is_some_and(|reports| {
-            reports.values().any(|r| {
-                r.spec_hash.as_deref() == Some(workload.spec_hash.as_str())
-                    && r.config_hash.as_deref() == Some(config_hash)
-            })
-        })
+    observed.audit_reports_of(workload).any(|r| {
+        r.spec_hash.as_deref() == Some(workload.spec_hash.as_str())
+            && r.config_hash.as_deref() == Some(config_hash)
+    })
 }
 
 /// The proto reference of a workload.
@@ -98,6 +110,7 @@ fn audit_task(workload: &Workload, config_hash: &str) -> DueTask {
             images: Vec::new(),
             scan: None,
         },
+        aliases: Vec::new(),
     }
 }
 
@@ -117,6 +130,8 @@ mod tests {
             spec_hash: spec.into(),
             containers: Vec::new(),
             deployment: None,
+            pull_secrets: Vec::new(),
+            service_account: None,
         }
     }
 
@@ -133,13 +148,13 @@ mod tests {
 
     fn setup() -> (Observed, ConfigHashes) {
         let mut o = Observed::default();
-        o.namespaces.insert("a".into(), BTreeMap::new());
-        o.namespaces.insert("b".into(), BTreeMap::new());
+        o.put_namespace("a".into(), BTreeMap::new());
+        o.put_namespace("b".into(), BTreeMap::new());
         for w in [
             workload("a", "web", WorkloadKind::ReplicaSet, "s1"),
             workload("b", "db", WorkloadKind::StatefulSet, "s2"),
         ] {
-            o.workloads.insert(w.uid.clone(), w);
+            o.put_workload(w);
         }
         let hashes = WorkloadKind::ALL
             .iter()
@@ -200,15 +215,23 @@ mod tests {
         })
         .unwrap();
         assert_eq!(due_names(&o, &hashes, &only_b), ["db"]);
-        o.namespaces.remove("a");
+        o.remove_namespace("a");
         assert_eq!(due_names(&o, &hashes, &Scope::default()), ["db"]);
-        o.namespaces.insert("a".into(), BTreeMap::new());
+        o.put_namespace("a".into(), BTreeMap::new());
         o.workloads.get_mut("uid-web").unwrap().deployment = Some(DeploymentLink {
             uid: "d1".into(),
             revision: Some("1".into()),
         });
         o.deployment_revisions.insert("d1".into(), "2".into());
         assert_eq!(due_names(&o, &hashes, &Scope::default()), ["db"]);
+    }
+
+    #[test]
+    fn a_report_in_another_namespace_does_not_count() {
+        let (mut o, hashes) = setup();
+        // Names uid-web (namespace a) as its owner, but lives in namespace b.
+        o.put_audit_report("uid-web".into(), report("b", "web", "s1", "c1"));
+        assert_eq!(due_names(&o, &hashes, &Scope::default()), ["web", "db"]);
     }
 
     #[test]

@@ -1,30 +1,23 @@
-//! Which vulnerability scans are due, as a pure function of what is observed.
+//! Which vulnerability scans are due, as pure functions of what is observed.
 //!
 //! A workload container needs a VulnerabilityReport when it has none, when the report's
-//! `resource-spec-hash` is stale, or when the report's scan is older than the TTL. Due
-//! containers are grouped by scan key (the image digest when a Pod reported it, else the
-//! normalized image reference): one task per key, so an image is scanned once for every
-//! workload that runs it. While a scan of a key is in flight, new containers with that key
-//! wait for it; when a fresh report of the key exists, it is copied instead of scanned.
+//! `resource-spec-hash` is stale, or when the report's scan is older than the TTL
+//! ([`due_containers`]). Due containers are grouped by scan key — the image digest the
+//! workload's own Pods reported, else the normalized image reference — into one task per
+//! key ([`scan_task`]), so an image is scanned once for every workload that runs it. A task
+//! copies a trusted fresh report of the same image instead of scanning when the operator
+//! has one ([`crate::observed::Ledger`]); the grouping over time (waiting for a scan in
+//! flight, re-planning what a change touched) is [`crate::planner`]'s.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use common::names::short_hash;
 use common::proto;
 use common::trivy::ImageRef;
 
-use crate::observed::{Observed, VulnReportMeta, Workload};
-use crate::plan::{DueTask, scanned_workloads, workload_ref};
-use crate::scope::Scope;
-
-/// A scan task the dispatcher is running (`in_flight`) or that just succeeded and waits for
-/// its reports to be observed.
-#[derive(Debug, Clone)]
-pub struct ActiveScan {
-    pub task: proto::Task,
-    pub in_flight: bool,
-}
+use crate::observed::{Observed, Source, VulnReportMeta, Workload};
+use crate::plan::{DueTask, workload_ref};
 
 /// What scan planning looks at besides the observed cluster.
 #[derive(Debug, Clone, Copy)]
@@ -34,237 +27,166 @@ pub struct ScanPolicy {
     pub now: jiff::Timestamp,
 }
 
-/// A container that needs a report, identified as in scan subscribers.
-type SubscriberKey = (String, String, String); // (workload uid, container, spec hash)
+/// A workload container identified as a scan subscriber: (workload uid, container, spec
+/// hash).
+pub type SubscriberKey = (String, String, String);
 
-struct DueContainer<'a> {
-    workload: &'a Workload,
-    container: &'a str,
-    image: &'a str,
+/// A workload container that needs a report, with what its scan task carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueContainer {
+    pub workload: proto::WorkloadRef,
+    pub container: String,
+    pub spec_hash: String,
+    /// The image as written in the pod spec.
+    pub image: String,
+    /// Its normalized reference (as written, if it does not parse).
+    pub reference: String,
+    /// The scan key: the digest the workload's own Pods reported, else `reference`.
+    pub key: String,
+    pub pull_secrets: Vec<String>,
 }
 
-/// Every scan task due now, deterministic in order and ids.
-pub fn due_scans(
+impl DueContainer {
+    pub fn subscriber_key(&self) -> SubscriberKey {
+        (
+            self.workload.uid.clone(),
+            self.container.clone(),
+            self.spec_hash.clone(),
+        )
+    }
+}
+
+/// The containers of a scanned workload that need a report now.
+pub fn due_containers(
     observed: &Observed,
-    scope: &Scope,
+    workload: &Workload,
     policy: ScanPolicy,
-    active: &[ActiveScan],
-) -> Vec<DueTask> {
-    let due = due_containers(observed, scope, policy);
-    let due_keys: HashSet<SubscriberKey> = due.iter().map(|d| subscriber_key(d)).collect();
-    let mut out = Vec::new();
-    let mut covered: HashSet<SubscriberKey> = HashSet::new();
-    let mut in_flight_keys: HashSet<&str> = HashSet::new();
-    for active in active {
-        let Some(scan) = &active.task.scan else {
-            continue;
-        };
-        let keys: Vec<SubscriberKey> = scan
-            .subscribers
-            .iter()
-            .filter_map(proto_subscriber_key)
-            .collect();
-        if keys.iter().any(|k| due_keys.contains(k)) {
-            covered.extend(keys);
-            out.push(DueTask {
-                namespace: task_namespace(&active.task),
-                task: active.task.clone(),
-            });
-        }
-        if active.in_flight {
-            in_flight_keys.insert(&scan.scan_key);
-        }
-    }
-    let digests = digests_by_reference(observed);
-    let mut groups: BTreeMap<String, (BTreeSet<String>, Vec<&DueContainer>)> = BTreeMap::new();
-    for d in due.iter().filter(|d| !covered.contains(&subscriber_key(d))) {
-        let reference = normalized(d.image);
-        let key = scan_key(observed, &digests, d, &reference);
-        let group = groups.entry(key).or_default();
-        group.0.insert(reference);
-        group.1.push(d);
-    }
-    for (key, (references, mut members)) in groups {
-        // A scan of the same image may be known by its digest or by its reference (planned
-        // before any Pod reported the digest): either counts.
-        let aliases: BTreeSet<&str> = std::iter::once(key.as_str())
-            .chain(references.iter().map(String::as_str))
-            .collect();
-        if aliases.iter().any(|a| in_flight_keys.contains(a)) {
-            continue; // wait for the running scan of this image, then copy its result
-        }
-        members.sort_by(|a, b| {
-            (&a.workload.namespace, &a.workload.name, a.container).cmp(&(
-                &b.workload.namespace,
-                &b.workload.name,
-                b.container,
-            ))
-        });
-        let source = fresh_source(observed, &aliases, policy);
-        out.push(scan_task(&key, &members, source));
-    }
-    out.sort_by(|a, b| a.task.task_id.cmp(&b.task.task_id));
-    out
-}
-
-fn due_containers<'a>(
-    observed: &'a Observed,
-    scope: &'a Scope,
-    policy: ScanPolicy,
-) -> Vec<DueContainer<'a>> {
+) -> Vec<DueContainer> {
     let mut due = Vec::new();
-    for workload in scanned_workloads(observed, scope) {
-        let reports = observed.vuln_reports.get(&workload.uid);
-        for container in &workload.containers {
-            let report = reports.and_then(|r| {
-                r.values()
-                    .find(|v| v.container.as_deref() == Some(container.name.as_str()))
-            });
-            let fresh = report.is_some_and(|r| {
-                r.spec_hash.as_deref() == Some(workload.spec_hash.as_str()) && is_fresh(r, policy)
-            });
-            if !fresh {
-                due.push(DueContainer {
-                    workload,
-                    container: &container.name,
-                    image: &container.image,
-                });
-            }
+    let own_ids = observed.image_ids.get(&workload.uid);
+    let mut pull_secrets = None;
+    for container in &workload.containers {
+        let report = observed
+            .vuln_reports_of(workload)
+            .find(|v| v.container.as_deref() == Some(container.name.as_str()));
+        let fresh = report.is_some_and(|r| {
+            r.spec_hash.as_deref() == Some(workload.spec_hash.as_str()) && is_fresh(r, policy)
+        });
+        if fresh {
+            continue;
         }
+        let reference = normalized(&container.image);
+        let key = own_ids
+            .and_then(|ids| ids.get(&container.name))
+            .cloned()
+            .unwrap_or_else(|| reference.clone());
+        due.push(DueContainer {
+            workload: workload_ref(workload),
+            container: container.name.clone(),
+            spec_hash: workload.spec_hash.clone(),
+            image: container.image.clone(),
+            reference,
+            key,
+            pull_secrets: pull_secrets
+                .get_or_insert_with(|| observed.pull_secrets_of(workload))
+                .clone(),
+        });
     }
     due
+}
+
+/// When the first of a workload's fresh reports goes stale by age (`None`: never, or no
+/// TTL).
+pub fn next_expiry(
+    observed: &Observed,
+    workload: &Workload,
+    policy: ScanPolicy,
+) -> Option<jiff::Timestamp> {
+    let ttl = jiff::SignedDuration::try_from(policy.ttl?).ok()?;
+    observed
+        .vuln_reports_of(workload)
+        .filter_map(|r| r.scanned_at?.checked_add(ttl).ok())
+        .filter(|expiry| *expiry > policy.now)
+        .min()
 }
 
 /// Whether a report's scan is younger than the TTL (always, without a TTL).
 fn is_fresh(report: &VulnReportMeta, policy: ScanPolicy) -> bool {
     match policy.ttl {
         None => true,
-        Some(ttl) => report.scanned_at.is_some_and(|at| {
-            jiff::SignedDuration::try_from(ttl)
-                .is_ok_and(|ttl| at.checked_add(ttl).is_ok_and(|expiry| expiry > policy.now))
-        }),
+        Some(ttl) => report
+            .scanned_at
+            .is_some_and(|at| fresh_at(at, ttl, policy.now)),
     }
+}
+
+fn fresh_at(at: jiff::Timestamp, ttl: Duration, now: jiff::Timestamp) -> bool {
+    jiff::SignedDuration::try_from(ttl)
+        .is_ok_and(|ttl| at.checked_add(ttl).is_ok_and(|expiry| expiry > now))
+}
+
+/// Whether a trusted source is still fresh enough to copy.
+pub fn source_is_fresh(source: &Source, policy: ScanPolicy) -> bool {
+    policy
+        .ttl
+        .is_none_or(|ttl| fresh_at(source.scanned_at, ttl, policy.now))
 }
 
 /// The normalized form of an image reference (as written, if it does not parse).
-fn normalized(image: &str) -> String {
+pub fn normalized(image: &str) -> String {
     ImageRef::parse(image).map_or_else(|_| image.to_string(), |r| r.normalized())
 }
 
-/// Digests Pods reported, by the normalized image reference of their container, so that a
-/// workload whose Pods have not reported yet shares the key of one whose Pods have.
-fn digests_by_reference(observed: &Observed) -> HashMap<String, String> {
-    let mut out = HashMap::new();
-    for workload in observed.workloads.values() {
-        let Some(ids) = observed.image_ids.get(&workload.uid) else {
-            continue;
-        };
-        for container in &workload.containers {
-            if let Some(id) = ids.get(&container.name) {
-                out.entry(normalized(&container.image))
-                    .or_insert_with(|| id.clone());
-            }
-        }
-    }
-    out
+/// The dispatcher slot of a scan key.
+pub fn scan_slot(key: &str) -> String {
+    format!("scan:{key}")
 }
 
-/// The dedupe key of a container's image: its digest when a Pod reported one (its own, or
-/// another workload's with the same reference), else the normalized reference.
-fn scan_key(
-    observed: &Observed,
-    digests: &HashMap<String, String>,
-    due: &DueContainer,
-    reference: &str,
-) -> String {
-    observed
-        .image_ids
-        .get(&due.workload.uid)
-        .and_then(|ids| ids.get(due.container))
-        .or_else(|| digests.get(reference))
-        .cloned()
-        .unwrap_or_else(|| reference.to_string())
+/// The names a scan of `key` for `members` is known by: the key and the references.
+pub fn aliases<'a>(key: &str, members: impl IntoIterator<Item = &'a DueContainer>) -> Vec<String> {
+    let set: BTreeSet<&str> = std::iter::once(key)
+        .chain(members.into_iter().map(|m| m.reference.as_str()))
+        .collect();
+    set.into_iter().map(str::to_string).collect()
 }
 
-/// A fresh report of the same image (by any of its keys) to copy, chosen deterministically.
-fn fresh_source<'a>(
-    observed: &'a Observed,
-    aliases: &BTreeSet<&str>,
-    policy: ScanPolicy,
-) -> Option<&'a VulnReportMeta> {
-    observed
-        .vuln_reports
-        .values()
-        .flat_map(|r| r.values())
-        .filter(|r| r.scan_key.as_deref().is_some_and(|k| aliases.contains(k)))
-        .filter(|r| r.scanned_at.is_some() && is_fresh(r, policy))
-        .min_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)))
-}
-
-fn subscriber_key(d: &DueContainer) -> SubscriberKey {
-    (
-        d.workload.uid.clone(),
-        d.container.to_string(),
-        d.workload.spec_hash.clone(),
-    )
-}
-
-fn proto_subscriber_key(s: &proto::ScanSubscriber) -> Option<SubscriberKey> {
-    let uid = s.workload.as_ref()?.uid.clone();
-    Some((uid, s.container_name.clone(), s.resource_spec_hash.clone()))
-}
-
-/// The namespace a scan task is sharded by: its first subscriber's.
-fn task_namespace(task: &proto::Task) -> String {
-    task.scan
-        .as_ref()
-        .and_then(|s| s.subscribers.first())
-        .and_then(|s| s.workload.as_ref())
-        .map(|w| w.namespace.clone())
-        .unwrap_or_default()
-}
-
-fn scan_task(key: &str, members: &[&DueContainer], source: Option<&VulnReportMeta>) -> DueTask {
+/// The task of scan key `key` for its due members (sorted by namespace, workload and
+/// container), copying `source` when given. One task per key: its id is the key's.
+pub fn scan_task(key: &str, members: &[&DueContainer], source: Option<&Source>) -> DueTask {
+    let mut members = members.to_vec();
+    members.sort_by(|a, b| {
+        (&a.workload.namespace, &a.workload.name, &a.container).cmp(&(
+            &b.workload.namespace,
+            &b.workload.name,
+            &b.container,
+        ))
+    });
     let subscribers: Vec<proto::ScanSubscriber> = members
         .iter()
         .map(|d| proto::ScanSubscriber {
-            workload: Some(workload_ref(d.workload)),
-            container_name: d.container.to_string(),
-            resource_spec_hash: d.workload.spec_hash.clone(),
-            image: d.image.to_string(),
+            workload: Some(d.workload.clone()),
+            container_name: d.container.clone(),
+            resource_spec_hash: d.spec_hash.clone(),
+            image: d.image.clone(),
+            pull_secrets: d.pull_secrets.clone(),
         })
         .collect();
-    let who: BTreeSet<String> = members
-        .iter()
-        .map(|d| {
-            format!(
-                "{}/{}/{}",
-                d.workload.uid, d.container, d.workload.spec_hash
-            )
-        })
-        .collect();
-    let who = who.into_iter().collect::<Vec<_>>().join(",");
-    let prefix = if source.is_some() { "copy" } else { "scan" };
-    let task_id = format!("{prefix}/{}/{}", short_hash(key), short_hash(&who));
-    let namespace = members
-        .first()
-        .map(|d| d.workload.namespace.clone())
-        .unwrap_or_default();
-    let image = members
-        .first()
-        .map(|d| d.image.to_string())
-        .unwrap_or_default();
+    let first = members.first();
     DueTask {
-        namespace,
+        namespace: first.map(|d| d.workload.namespace.clone()).unwrap_or_default(),
+        aliases: aliases(key, members.iter().copied()),
         task: proto::Task {
-            task_id,
+            task_id: format!("scan/{}", short_hash(key)),
             kind: proto::TaskKind::VulnerabilityScan as i32,
             scan: Some(proto::ScanTarget {
                 scan_key: key.to_string(),
-                image,
+                image: first.map(|d| d.image.clone()).unwrap_or_default(),
                 subscribers,
                 source_report_namespace: source.map(|s| s.namespace.clone()).unwrap_or_default(),
                 source_report_name: source.map(|s| s.name.clone()).unwrap_or_default(),
+                source_report_resource_version: source
+                    .map(|s| s.resource_version.clone())
+                    .unwrap_or_default(),
             }),
             ..Default::default()
         },

@@ -13,13 +13,13 @@ use tokio_util::sync::CancellationToken;
 use crate::dispatch::{DispatchConfig, Dispatcher, TaskState};
 use crate::metrics::{LeaderMetrics, Snapshot, kind_label};
 use crate::observed::Observed;
-use crate::plan::{self, ConfigHashes};
-use crate::plan_scans::{self, ScanPolicy};
+use crate::plan::ConfigHashes;
+use crate::plan_scans::ScanPolicy;
+use crate::planner::{Inputs, Planner, RoundStats};
 use crate::scope::Scope;
 
-/// Longest time between two plans when nothing changes: scheduled rescans become due by
-/// age alone.
-pub const REPLAN_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+/// How often every workload is re-planned, as a safety net under the incremental rounds.
+pub const FULL_REPLAN_EVERY: std::time::Duration = std::time::Duration::from_secs(600);
 
 /// A message on its way to a worker's stream.
 pub type StreamItem = Result<proto::LeaderMessage, tonic::Status>;
@@ -52,10 +52,16 @@ pub struct LeaderState {
     pub streams: HashMap<String, (u64, mpsc::Sender<StreamItem>)>,
     /// The last assignment sent to each worker.
     pub sent_assignments: BTreeMap<String, Vec<String>>,
-    /// Bumped by every [`Shared::update`]: the state planning reads may have changed.
-    pub generation: u64,
-    /// The generation and time of the last plan.
-    pub planned: Option<(u64, Instant)>,
+    /// The incremental planner.
+    pub planner: Planner,
+    /// When every workload was last re-planned.
+    pub full_plan_at: Option<Instant>,
+    /// The policy generation the planner last saw.
+    pub planned_policy: u64,
+    /// What the sent assignments were computed from: (namespaces generation, workers).
+    pub assigned_from: Option<(u64, Vec<(String, u32)>)>,
+    /// What the last round planned.
+    pub last_round: RoundStats,
 }
 
 impl LeaderState {
@@ -113,8 +119,11 @@ impl Shared {
                 policy: PolicyStatus::default(),
                 streams: HashMap::new(),
                 sent_assignments: BTreeMap::new(),
-                generation: 0,
-                planned: None,
+                planner: Planner::default(),
+                full_plan_at: None,
+                planned_policy: 0,
+                assigned_from: None,
+                last_round: RoundStats::default(),
             }),
             wake: Notify::new(),
             epoch,
@@ -151,15 +160,13 @@ impl Shared {
     pub fn update<R>(&self, change: impl FnOnce(&mut LeaderState) -> R) -> R {
         let mut st = self.lock();
         let out = change(&mut st);
-        st.generation += 1;
         drop(st);
         self.wake.notify_one();
         out
     }
 
-    /// One control round: drop silent workers, re-plan if anything changed (or the last plan
-    /// is [`REPLAN_EVERY`] old: reports age), send changed assignments and the tasks that fit
-    /// the windows.
+    /// One control round: drop silent workers, re-plan what changed (everything every
+    /// [`FULL_REPLAN_EVERY`]), send changed assignments and the tasks that fit the windows.
     pub fn round(&self, now: Instant) {
         let mut st = self.lock();
         let st = &mut *st;
@@ -170,31 +177,39 @@ impl Shared {
         let synced = crate::watch::required_syncs()
             .iter()
             .all(|s| st.observed.synced.contains(s));
-        let stale = st.planned.is_none_or(|(generation, at)| {
-            generation != st.generation || now.saturating_duration_since(at) >= REPLAN_EVERY
-        });
-        if synced
-            && stale
-            && let Some(hashes) = &st.policy.hashes
-        {
-            st.planned = Some((st.generation, now));
-            let mut due = plan::due_audits(&st.observed, &self.scope, hashes);
-            if let Some(scans) = &self.scans {
-                let policy = ScanPolicy {
-                    ttl: scans.ttl,
-                    now: jiff::Timestamp::now(),
-                };
-                let active = st.dispatcher.active_scans();
-                due.extend(plan_scans::due_scans(
-                    &st.observed,
-                    &self.scope,
-                    policy,
-                    &active,
-                ));
+        if synced {
+            let full = st
+                .full_plan_at
+                .is_none_or(|at| now.saturating_duration_since(at) >= FULL_REPLAN_EVERY);
+            if full {
+                st.full_plan_at = Some(now);
+                st.planner.mark_all_dirty(&mut st.observed);
+            } else if st.planned_policy != st.policy.generation {
+                // A policy change touches the audits of every workload of the changed kinds;
+                // re-planning all workloads is as cheap as finding them.
+                st.observed.mark_all_dirty();
             }
-            st.dispatcher.set_desired(due, now);
+            st.planned_policy = st.policy.generation;
+            let inputs = Inputs {
+                scope: &self.scope,
+                hashes: st.policy.hashes.as_ref(),
+                scans: self.scans.as_ref().map(|s| ScanPolicy {
+                    ttl: s.ttl,
+                    now: jiff::Timestamp::now(),
+                }),
+                now,
+            };
+            st.last_round = st
+                .planner
+                .round(&mut st.observed, &mut st.dispatcher, &inputs);
         }
         self.send_assignments(st);
+        self.dispatch(st, now);
+    }
+
+    /// Sends every task that fits a window now. Called by the round and at once when a
+    /// result frees a slot.
+    pub fn dispatch(&self, st: &mut LeaderState, now: Instant) {
         for (worker, task) in st.dispatcher.next_sends(now) {
             let task_id = task.task_id.clone();
             let kind = kind_label(task.kind);
@@ -212,6 +227,23 @@ impl Shared {
     }
 
     fn send_assignments(&self, st: &mut LeaderState) {
+        let from = (
+            st.observed.namespaces_generation,
+            st.dispatcher
+                .workers()
+                .iter()
+                .map(|(id, w)| (id.clone(), w.capacity))
+                .collect::<Vec<_>>(),
+        );
+        let unsent = st
+            .dispatcher
+            .workers()
+            .keys()
+            .any(|w| !st.sent_assignments.contains_key(w));
+        if !unsent && st.assigned_from.as_ref() == Some(&from) {
+            return;
+        }
+        st.assigned_from = Some(from);
         let in_scope: Vec<String> = st
             .observed
             .namespaces

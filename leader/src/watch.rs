@@ -11,7 +11,7 @@ use common::resources::workload_api_resource;
 use common::workload::WorkloadKind;
 use futures::TryStreamExt;
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
 use kube::Client;
 use kube::api::{Api, DynamicObject};
 use kube::core::PartialObjectMeta;
@@ -25,7 +25,13 @@ use crate::state::Shared;
 pub fn required_syncs() -> &'static [String] {
     // Read by every control round: built once.
     static NAMES: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| {
-        let fixed = ["namespaces", "deployments", "audit-reports", "vuln-reports"];
+        let fixed = [
+            "namespaces",
+            "deployments",
+            "audit-reports",
+            "vuln-reports",
+            "service-accounts",
+        ];
         let mut names: Vec<String> = fixed.iter().map(|s| s.to_string()).collect();
         names.extend(
             WorkloadKind::ALL
@@ -87,6 +93,13 @@ pub fn spawn_all(client: &Client, shared: &Arc<Shared>, shutdown: &CancellationT
             config(),
         ),
         VulnReportFold,
+        shared,
+        shutdown,
+    );
+    spawn(
+        "service-accounts".into(),
+        watcher(Api::<ServiceAccount>::all(client.clone()), config()),
+        AccountFold,
         shared,
         shutdown,
     );
@@ -190,20 +203,18 @@ impl Fold<DynamicObject> for WorkloadFold {
         if self.0 == WorkloadKind::Pod
             && let Some((owner, ids)) = observed::pod_image_ids(object)
         {
-            observed.image_ids.insert(owner, ids);
+            observed.put_image_ids(owner, ids);
         }
         match observed::workload_from_object(self.0, object) {
             Some(workload) => {
-                observed.workloads.insert(workload.uid.clone(), workload);
+                observed.put_workload(workload);
                 true
             }
             None => false,
         }
     }
     fn remove(&self, observed: &mut Observed, key: &str) {
-        if observed.workloads.remove(key).is_some() {
-            observed.image_ids.remove(key);
-        }
+        observed.remove_workload(key);
     }
 }
 
@@ -219,14 +230,48 @@ impl Fold<PartialObjectMeta<Deployment>> for DeploymentFold {
             observed::deployment_revision(&object.metadata),
         ) {
             (Some(uid), Some(revision)) => {
-                observed.deployment_revisions.insert(uid.clone(), revision);
+                observed.put_deployment_revision(uid.clone(), revision);
                 true
             }
             _ => false,
         }
     }
     fn remove(&self, observed: &mut Observed, key: &str) {
-        observed.deployment_revisions.remove(key);
+        observed.remove_deployment(key);
+    }
+}
+
+/// ServiceAccounts, reduced to the image pull secrets of those that have any.
+struct AccountFold;
+
+impl Fold<ServiceAccount> for AccountFold {
+    fn key(&self, object: &ServiceAccount) -> Option<String> {
+        let meta = &object.metadata;
+        Some(format!(
+            "{}{KEY_SEPARATOR}{}",
+            meta.namespace.as_deref()?,
+            meta.name.as_deref()?
+        ))
+    }
+    fn upsert(&self, observed: &mut Observed, object: &ServiceAccount) -> bool {
+        let meta = &object.metadata;
+        let (Some(namespace), Some(name)) = (meta.namespace.clone(), meta.name.clone()) else {
+            return false;
+        };
+        let secrets = object
+            .image_pull_secrets
+            .iter()
+            .flatten()
+            .map(|r| r.name.clone())
+            .filter(|n| !n.is_empty())
+            .collect();
+        observed.put_account(namespace, name, secrets);
+        true
+    }
+    fn remove(&self, observed: &mut Observed, key: &str) {
+        if let Some((namespace, name)) = key.split_once(KEY_SEPARATOR) {
+            observed.put_account(namespace.to_string(), name.to_string(), Vec::new());
+        }
     }
 }
 
@@ -243,13 +288,11 @@ impl Fold<PartialObjectMeta<Namespace>> for NamespaceFold {
         if object.metadata.deletion_timestamp.is_some() {
             return false; // terminating: nothing new is created there
         }
-        observed
-            .namespaces
-            .insert(name, object.metadata.labels.clone().unwrap_or_default());
+        observed.put_namespace(name, object.metadata.labels.clone().unwrap_or_default());
         true
     }
     fn remove(&self, observed: &mut Observed, key: &str) {
-        observed.namespaces.remove(key);
+        observed.remove_namespace(key);
     }
 }
 
@@ -287,7 +330,8 @@ struct VulnReportFold;
 
 impl Fold<PartialObjectMeta<VulnerabilityReport>> for VulnReportFold {
     fn key(&self, object: &PartialObjectMeta<VulnerabilityReport>) -> Option<String> {
-        let (owner, report) = observed::vuln_report_from_meta(&object.metadata)?;
+        let (owner, report) =
+            observed::vuln_report_from_meta(&object.metadata, jiff::Timestamp::now())?;
         Some(format!("{owner}{KEY_SEPARATOR}{}", report.name))
     }
     fn upsert(
@@ -295,7 +339,7 @@ impl Fold<PartialObjectMeta<VulnerabilityReport>> for VulnReportFold {
         observed: &mut Observed,
         object: &PartialObjectMeta<VulnerabilityReport>,
     ) -> bool {
-        match observed::vuln_report_from_meta(&object.metadata) {
+        match observed::vuln_report_from_meta(&object.metadata, jiff::Timestamp::now()) {
             Some((owner, report)) => {
                 observed.put_vuln_report(owner, report);
                 true

@@ -1,9 +1,8 @@
-//! Runs one config audit: reads the workload, evaluates the policies the task was planned
-//! with, and writes the ConfigAuditReport with server-side apply.
+//! Runs one config audit: reads the workload (its one read), evaluates the policies the
+//! task was planned with, and writes the ConfigAuditReport with server-side apply.
 
 use std::time::Duration;
 
-use common::labels;
 use common::names::config_audit_report_name;
 use common::proto;
 use common::reports::config_audit::ConfigAuditReport;
@@ -37,9 +36,6 @@ pub enum Error {
     /// Reading the workload failed.
     #[error("reading the workload: {0}")]
     ReadWorkload(#[source] kube::Error),
-    /// Reading the existing report failed.
-    #[error("reading the report: {0}")]
-    ReadReport(#[source] kube::Error),
     /// Writing the report failed.
     #[error("writing the report: {0}")]
     WriteReport(#[source] kube::Error),
@@ -54,7 +50,6 @@ impl Error {
             Self::Policies(policies::Error::NotLoaded) => "PolicyConfigNotLoaded",
             Self::Policies(policies::Error::Mismatch { .. }) => "PolicyConfigMismatch",
             Self::ReadWorkload(_) => "ReadWorkloadFailed",
-            Self::ReadReport(_) => "ReadReportFailed",
             Self::WriteReport(_) => "WriteReportFailed",
         }
     }
@@ -92,14 +87,7 @@ pub async fn run(
     let spec_hash = common::hash::resource_spec_hash(pod_spec);
     let reports: Api<ConfigAuditReport> = Api::namespaced(client.clone(), &w.namespace);
     let name = config_audit_report_name(w.kind.as_str(), &w.name);
-    let existing = retry::idempotent("read report", || reports.get_opt(&name))
-        .await
-        .map_err(Error::ReadReport)?;
-    if existing.is_some_and(|r| is_current(&r, &w.uid, &spec_hash, &task.config_hash)) {
-        // Another worker (or an earlier attempt) already wrote it: do not write twice.
-        tracing::info!(report = %name, workload = %described, "config audit report already up to date");
-        return Ok(name);
-    }
+    // The leader sends an audit only when no current report exists: write without reading.
     let policies = cache
         .matching(w.kind, &task.config_hash, POLICY_PATIENCE)
         .await?;
@@ -123,19 +111,4 @@ pub async fn run(
         "config audit report written"
     );
     Ok(name)
-}
-
-/// Whether an existing report already describes this workload's spec under these policies.
-fn is_current(report: &ConfigAuditReport, uid: &str, spec_hash: &str, config_hash: &str) -> bool {
-    let meta = &report.metadata;
-    let label = |key: &str| {
-        meta.labels
-            .as_ref()
-            .and_then(|l| l.get(key))
-            .map(String::as_str)
-    };
-    let owned = meta.owner_references.iter().flatten().any(|o| o.uid == uid);
-    owned
-        && label(labels::RESOURCE_SPEC_HASH) == Some(spec_hash)
-        && label(labels::PLUGIN_CONFIG_HASH) == Some(config_hash)
 }

@@ -243,6 +243,7 @@ async fn execute(
             reason: reason.to_string(),
             message,
             reports,
+            written: Vec::new(),
         };
     let task = match WorkerTask::try_from(task) {
         Ok(task) => task,
@@ -265,9 +266,27 @@ async fn execute(
                 .map(|report| vec![report])
                 .map_err(|e| (e.outcome(), e.reason(), e.to_string()))
         }
-        WorkerTask::Scan(scan) => scan::run(client, &settings.scan, scan)
-            .await
-            .map_err(|e| (e.outcome(), e.reason(), e.to_string())),
+        WorkerTask::Scan(scan) => {
+            let outcome = scan::run_task(client, &settings.scan, scan).await;
+            let reports = outcome
+                .written
+                .iter()
+                .map(|w| format!("{}/{}", w.namespace, w.name))
+                .collect();
+            let (mut done, reason) = match &outcome.error {
+                None => (
+                    result(proto::Outcome::Succeeded, "", String::new(), reports),
+                    "",
+                ),
+                Some(e) => {
+                    tracing::warn!(task = %task_id, reason = e.reason(), error = %e, "task failed");
+                    (result(e.outcome(), e.reason(), e.to_string(), reports), e.reason())
+                }
+            };
+            // Even a failed task reports what it wrote: those subscribers are served.
+            done.written = outcome.written;
+            return (done, reason);
+        }
     };
     match outcome {
         Ok(reports) => (

@@ -50,6 +50,8 @@ pub struct Subscriber {
     pub spec_hash: String,
     /// The image reference as written in this workload's pod spec.
     pub image: String,
+    /// Names of the pull secrets its Pods use (in its namespace), as the leader saw them.
+    pub pull_secrets: Vec<String>,
 }
 
 /// Where a scan's result comes from.
@@ -57,8 +59,13 @@ pub struct Subscriber {
 pub enum ScanSource {
     /// Run a scan Job for the image.
     Job,
-    /// Copy the `report` of this fresh VulnerabilityReport (namespace, name) of the same image.
-    Copy { namespace: String, name: String },
+    /// Copy the `report` of this fresh VulnerabilityReport of the same image, if it still
+    /// has the resourceVersion this operator wrote (empty: not checked).
+    Copy {
+        namespace: String,
+        name: String,
+        resource_version: String,
+    },
 }
 
 /// A vulnerability scan of one image for every subscriber.
@@ -158,6 +165,7 @@ impl TryFrom<proto::Task> for ScanTask {
                     } else {
                         s.image
                     },
+                    pull_secrets: s.pull_secrets,
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
@@ -171,6 +179,7 @@ impl TryFrom<proto::Task> for ScanTask {
             (false, false) => ScanSource::Copy {
                 namespace: scan.source_report_namespace,
                 name: scan.source_report_name,
+                resource_version: scan.source_report_resource_version,
             },
             _ => ScanSource::Job,
         };
@@ -288,6 +297,7 @@ mod tests {
             container_name: "nginx".into(),
             resource_spec_hash: "s".into(),
             image: "nginx:1.16".into(),
+            pull_secrets: Vec::new(),
         };
         t.scan = Some(proto::ScanTarget {
             scan_key: "index.docker.io/library/nginx:1.16".into(),
@@ -316,6 +326,7 @@ mod tests {
         let expected = ScanSource::Copy {
             namespace: "ns".into(),
             name: "replicaset-x-nginx".into(),
+            resource_version: String::new(),
         };
         assert_eq!(copy.source, expected);
     }

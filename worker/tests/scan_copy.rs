@@ -45,6 +45,7 @@ async fn copies_keep_the_data_and_use_each_subscribers_artifact() {
     copy.source = ScanSource::Copy {
         namespace: "apps".into(),
         name: "replicaset-web-app".into(),
+        resource_version: source.metadata.resource_version.clone().unwrap(),
     };
     let written = run(&sim, &settings, &copy).await.unwrap();
     assert_eq!(
@@ -92,6 +93,7 @@ async fn a_missing_source_is_retryable() {
     copy.source = ScanSource::Copy {
         namespace: "apps".into(),
         name: "replicaset-gone-app".into(),
+        resource_version: String::new(),
     };
     let error = run(&sim, &settings(Duration::from_secs(120)), &copy)
         .await
@@ -109,4 +111,38 @@ async fn a_missing_source_is_retryable() {
         }
     })
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_source_edited_since_it_was_written_is_not_copied() {
+    let sim = start(&["apps", "other"]).await;
+    let settings = settings(Duration::from_secs(120));
+    let web = sim
+        .replicaset("apps", "web", &[("app", "alpine:3.10")])
+        .await;
+    let t = task("alpine:3.10", vec![subscriber(&web, "app", "alpine:3.10")]);
+    run(&sim, &settings, &t).await.unwrap();
+    let source_api: Api<VulnerabilityReport> = Api::namespaced(sim.client.clone(), "apps");
+    let written = source_api.get("replicaset-web-app").await.unwrap();
+    // A tenant empties the report (any edit gives it a new resourceVersion).
+    let patch = serde_json::json!({"report": {"vulnerabilities": []}});
+    source_api
+        .patch(
+            "replicaset-web-app",
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(&patch),
+        )
+        .await
+        .unwrap();
+    let api = sim.replicaset("other", "api", &[("main", "alpine:3.10")]).await;
+    let mut copy = task("alpine:3.10", vec![subscriber(&api, "main", "alpine:3.10")]);
+    copy.source = ScanSource::Copy {
+        namespace: "apps".into(),
+        name: "replicaset-web-app".into(),
+        resource_version: written.metadata.resource_version.clone().unwrap(),
+    };
+    let error = run(&sim, &settings, &copy).await.unwrap_err();
+    assert_eq!(error.reason(), "SourceReportChanged");
+    let other: Api<VulnerabilityReport> = Api::namespaced(sim.client.clone(), "other");
+    assert!(other.get_opt("replicaset-api-main").await.unwrap().is_none());
 }

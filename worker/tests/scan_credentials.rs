@@ -57,7 +57,10 @@ async fn scan_keeping_the_job(sim: &Sim, image: &str) -> (serde_json::Value, Opt
     api.patch("web", &Default::default(), &kube::api::Patch::Merge(&patch))
         .await
         .unwrap();
-    let t = task(image, vec![subscriber(&rs, "app", image)]);
+    // The leader names the pull secrets (here: the ServiceAccount's).
+    let mut s = subscriber(&rs, "app", image);
+    s.pull_secrets = vec!["regcred".into()];
+    let t = task(image, vec![s]);
     let name = job_name(&t.scan_key);
     sim.handle.set_faults(FaultConfig {
         error_rate: 1.0,

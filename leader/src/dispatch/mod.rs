@@ -1,22 +1,30 @@
 //! Hands due tasks to workers: namespaces are sharded by rendezvous hashing over the
-//! connected workers, each worker has a bounded in-flight window, and a task stays tracked
-//! until the planner no longer wants it (its report was observed). Pure state machine: the
-//! caller passes the time and delivers the messages it returns.
+//! connected workers, each worker has a bounded in-flight window shared fairly between
+//! config audits, report copies and scan Jobs, and a slot freed by a result is refilled at
+//! once from the ready queues, without a planning round. Pure state machine: the caller
+//! passes the time and delivers the messages it returns.
+//!
+//! The planner fills one *slot* per piece of work (a workload's audit, a scan key) with
+//! [`Dispatcher::upsert`]; the dispatcher tracks the task until it succeeds (then what it
+//! served is *covered* for `result_grace`, while its reports reach the planner) or until
+//! the planner no longer wants it.
 
+mod queues;
 mod tasks;
 mod workers;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use common::proto;
 use common::sharding::{self, WorkerSlot};
 
-pub use tasks::{TaskState, TrackedTask};
+pub use tasks::{Class, TaskState, TrackedTask, backoff};
 pub use workers::WorkerEntry;
 
 use crate::plan::DueTask;
-use crate::plan_scans::{ActiveScan, runs_job};
+use crate::plan_scans::runs_job;
+use queues::Queues;
 
 /// Tunables of dispatch.
 #[derive(Debug, Clone)]
@@ -28,10 +36,19 @@ pub struct DispatchConfig {
     /// First retry delay; doubles per failure up to `retry_max`.
     pub retry_base: Duration,
     pub retry_max: Duration,
-    /// How long a succeeded task waits for its report before it is sent again.
+    /// How long what a succeeded task served stays covered while its report is on its way.
     pub result_grace: Duration,
     /// Most scan Jobs at once across all workers.
     pub max_concurrent_scans: usize,
+}
+
+/// What a result changed, for the planner.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct ResultEffect {
+    /// Aliases of a scan that is no longer in flight: scans waiting for it may go.
+    pub released: Vec<String>,
+    /// Whether the result was for a task the worker was running.
+    pub accepted: bool,
 }
 
 /// The dispatcher's whole state.
@@ -39,7 +56,20 @@ pub struct DispatchConfig {
 pub struct Dispatcher {
     config: DispatchConfig,
     workers: BTreeMap<String, WorkerEntry>,
+    /// The workers as sharding sees them, rebuilt when they change.
+    slots: Vec<WorkerSlot>,
+    /// Owner of each namespace a task was queued for, for the current `slots`.
+    owners: HashMap<String, Option<String>>,
     tasks: HashMap<String, TrackedTask>,
+    /// The task filling each planner slot.
+    by_slot: HashMap<String, String>,
+    queues: Queues,
+    /// Work served by a succeeded task, until its report is expected: key → (until, uid).
+    covers: HashMap<String, Instant>,
+    cover_timers: BTreeSet<(Instant, String, String)>,
+    /// Aliases of the scans in flight (by task id), and how many in-flight scans hold each.
+    in_flight_aliases: HashMap<String, Vec<String>>,
+    running_aliases: HashMap<String, usize>,
     /// Failures since start, by reason.
     failures: BTreeMap<String, u64>,
     /// Scan tasks that may have a Job: sent, and not yet answered. A task whose worker was
@@ -47,6 +77,8 @@ pub struct Dispatcher {
     scan_slots: HashSet<String>,
     /// Workload containers that got a report without a scan Job of their own.
     scans_avoided: u64,
+    /// Where the next fill starts among the workers (fair scan slots).
+    turn: usize,
 }
 
 /// What the caller must deliver: a message to a worker.
@@ -57,32 +89,138 @@ impl Dispatcher {
         Self {
             config,
             workers: BTreeMap::new(),
+            slots: Vec::new(),
+            owners: HashMap::new(),
             tasks: HashMap::new(),
+            by_slot: HashMap::new(),
+            queues: Queues::default(),
+            covers: HashMap::new(),
+            cover_timers: BTreeSet::new(),
+            in_flight_aliases: HashMap::new(),
+            running_aliases: HashMap::new(),
             failures: BTreeMap::new(),
             scan_slots: HashSet::new(),
             scans_avoided: 0,
+            turn: 0,
         }
     }
 
-    /// Replaces the set of wanted tasks: new ones become pending, ones no longer wanted are
-    /// forgotten (a running one still frees its worker's slot when its result arrives).
-    pub fn set_desired(&mut self, desired: Vec<DueTask>, now: Instant) {
-        let mut next = HashMap::with_capacity(desired.len());
-        for due in desired {
-            let id = due.task.task_id.clone();
-            let tracked = self
-                .tasks
-                .remove(&id)
-                .unwrap_or_else(|| TrackedTask::new(due, now));
-            next.insert(id, tracked);
-        }
-        // A dropped task that is not running anywhere cannot have a Job: free its slot.
-        for (id, task) in &self.tasks {
-            if !next.contains_key(id) && !matches!(task.state, TaskState::InFlight { .. }) {
-                self.scan_slots.remove(id);
+    /// Sets the task of a planner slot: `None` drops it (a running one still frees its
+    /// worker's window when its result arrives). The same task id keeps its state and
+    /// history, with its content updated unless it is in flight; another id replaces it.
+    pub fn upsert(&mut self, slot: &str, desired: Option<DueTask>, now: Instant) {
+        let existing = self.by_slot.get(slot).cloned();
+        match (existing, desired) {
+            (None, None) => {}
+            (Some(id), None) => self.remove_task(&id),
+            (None, Some(due)) => self.insert_task(slot, due, now),
+            (Some(id), Some(due)) if id == due.task.task_id => {
+                let in_flight = self
+                    .tasks
+                    .get(&id)
+                    .is_some_and(|t| matches!(t.state, TaskState::InFlight { .. }));
+                if !in_flight {
+                    self.dequeue(&id);
+                    if let Some(task) = self.tasks.get_mut(&id) {
+                        task.namespace = due.namespace;
+                        task.task = due.task;
+                        task.aliases = due.aliases;
+                    }
+                    self.enqueue(&id);
+                }
+            }
+            (Some(id), Some(due)) => {
+                self.remove_task(&id);
+                self.insert_task(slot, due, now);
             }
         }
-        self.tasks = next;
+    }
+
+    fn insert_task(&mut self, slot: &str, due: DueTask, now: Instant) {
+        let id = due.task.task_id.clone();
+        if self.tasks.contains_key(&id) {
+            // The same work under another slot: keep the one tracked.
+            return;
+        }
+        self.by_slot.insert(slot.to_string(), id.clone());
+        self.tasks
+            .insert(id.clone(), TrackedTask::new(slot.to_string(), due, now));
+        self.enqueue(&id);
+    }
+
+    fn remove_task(&mut self, id: &str) {
+        self.dequeue(id);
+        let Some(task) = self.tasks.remove(id) else {
+            return;
+        };
+        if self.by_slot.get(&task.slot).is_some_and(|t| t == id) {
+            self.by_slot.remove(&task.slot);
+        }
+        // A dropped task that is not running anywhere cannot have a Job: free its slot.
+        if !matches!(task.state, TaskState::InFlight { .. }) {
+            self.scan_slots.remove(id);
+        }
+    }
+
+    /// Puts a tracked task where its state says it waits.
+    fn enqueue(&mut self, id: &str) {
+        let Some(task) = self.tasks.get(id) else {
+            return;
+        };
+        match &task.state {
+            TaskState::Pending => {
+                let (namespace, class, key) =
+                    (task.namespace.clone(), task.class(), task.queue_key());
+                let owner = self.owner(&namespace);
+                self.queues.push_ready(owner.as_deref(), class, key, id);
+            }
+            TaskState::Failed { retry_at, .. } => self.queues.push_timer(*retry_at, id),
+            TaskState::InFlight { .. } => {}
+        }
+    }
+
+    /// Takes a tracked task out of the queue or timer it waits in.
+    fn dequeue(&mut self, id: &str) {
+        let Some(task) = self.tasks.get(id) else {
+            return;
+        };
+        match &task.state {
+            TaskState::Pending => {
+                let (namespace, class, key) =
+                    (task.namespace.clone(), task.class(), task.queue_key());
+                let owner = self.owner(&namespace);
+                self.queues.remove_ready(owner.as_deref(), class, key, id);
+            }
+            TaskState::Failed { retry_at, .. } => self.queues.remove_timer(*retry_at, id),
+            TaskState::InFlight { .. } => {}
+        }
+    }
+
+    /// The worker owning a namespace now (cached until the workers change).
+    fn owner(&mut self, namespace: &str) -> Option<String> {
+        if let Some(owner) = self.owners.get(namespace) {
+            return owner.clone();
+        }
+        let owner = sharding::owner_of(namespace, &self.slots).map(|s| s.id.clone());
+        self.owners.insert(namespace.to_string(), owner.clone());
+        owner
+    }
+
+    /// After the workers changed: new sharding, every ready task queued for its new owner.
+    fn workers_changed(&mut self) {
+        self.slots = self
+            .workers
+            .iter()
+            .map(|(id, w)| WorkerSlot {
+                id: id.clone(),
+                capacity: w.capacity,
+            })
+            .collect();
+        let ready = self.queues.drain_ready();
+        self.owners.clear();
+        for id in ready {
+            self.enqueue(&id);
+        }
     }
 
     /// Registers a worker connection; replaces an older connection with the same id.
@@ -90,6 +228,7 @@ impl Dispatcher {
         self.remove_worker(id, None);
         self.workers
             .insert(id.to_string(), WorkerEntry::new(capacity, conn, now));
+        self.workers_changed();
     }
 
     /// Drops a worker (only if `conn` matches its current connection, when given); its
@@ -99,19 +238,29 @@ impl Dispatcher {
             Some(w) if conn.is_none_or(|c| c == w.conn) => {}
             _ => return false,
         }
-        if let Some(worker) = self.workers.remove(id) {
-            // Tasks no longer wanted will not be re-sent: nobody will answer for their slot.
-            for task_id in worker
-                .in_flight
-                .iter()
-                .filter(|t| !self.tasks.contains_key(*t))
-            {
-                self.scan_slots.remove(task_id);
+        let Some(worker) = self.workers.remove(id) else {
+            return false;
+        };
+        for task_id in worker.in_flight.keys() {
+            self.release_aliases(task_id);
+            match self.tasks.get_mut(task_id) {
+                Some(task) if task.state.worker() == Some(id) => {
+                    // Back to the front of the queue: it was sent before anything pending,
+                    // and a scan's Job may still run (it keeps its slot).
+                    task.state = TaskState::Pending;
+                    task.ready_at = task.created;
+                    task.urgent = self.scan_slots.contains(task_id);
+                }
+                // Not wanted any more: nobody will answer for its scan slot.
+                _ => {
+                    self.scan_slots.remove(task_id);
+                }
             }
         }
-        for task in self.tasks.values_mut() {
-            if task.state.worker() == Some(id) {
-                task.state = TaskState::Pending;
+        self.workers_changed();
+        for task_id in worker.in_flight.keys() {
+            if self.tasks.contains_key(task_id) {
+                self.enqueue(task_id);
             }
         }
         true
@@ -139,28 +288,48 @@ impl Dispatcher {
         silent
     }
 
-    /// Records a task's result from a worker.
-    pub fn on_result(&mut self, worker: &str, result: &proto::TaskResult, now: Instant) {
-        if let Some(w) = self.workers.get_mut(worker) {
-            w.in_flight.remove(&result.task_id);
-            w.last_seen = now;
+    /// Records a task's result from a worker. A result for a task the worker is not
+    /// running is ignored entirely (it frees nothing).
+    pub fn on_result(
+        &mut self,
+        worker: &str,
+        result: &proto::TaskResult,
+        now: Instant,
+    ) -> ResultEffect {
+        let id = &result.task_id;
+        let Some(w) = self.workers.get_mut(worker) else {
+            return ResultEffect::default();
+        };
+        w.last_seen = now;
+        if w.in_flight.remove(id).is_none() {
+            return ResultEffect::default();
         }
         // The worker deletes a scan's Job before it answers.
-        self.scan_slots.remove(&result.task_id);
-        let Some(task) = self.tasks.get_mut(&result.task_id) else {
-            return;
+        self.scan_slots.remove(id);
+        let released = self.release_aliases(id);
+        let effect = ResultEffect {
+            released,
+            accepted: true,
+        };
+        for written in &result.written {
+            let key = subscriber_cover_key(
+                &written.workload_uid,
+                &written.container_name,
+                &written.resource_spec_hash,
+            );
+            self.cover(key, &written.workload_uid, now);
+        }
+        let Some(task) = self.tasks.get_mut(id) else {
+            return effect;
         };
         if task.state.worker() != Some(worker) {
-            return; // a stale result from a worker the task was taken from
+            return effect;
         }
         match proto::Outcome::try_from(result.outcome) {
             Ok(proto::Outcome::Succeeded) => {
-                task.state = TaskState::Done { at: now };
-                if let Some(scan) = &task.task.scan {
-                    let served = scan.subscribers.len() as u64;
-                    let jobs = u64::from(runs_job(&task.task));
-                    self.scans_avoided += served.saturating_sub(jobs);
-                }
+                let task = task.task.clone();
+                self.served(&task, now);
+                self.remove_task(id);
             }
             outcome => {
                 let permanent = outcome == Ok(proto::Outcome::FailedPermanent);
@@ -171,6 +340,7 @@ impl Dispatcher {
                     permanent,
                     &self.config,
                 );
+                self.enqueue(id);
                 let reason = if result.reason.is_empty() {
                     "Unknown"
                 } else {
@@ -179,6 +349,77 @@ impl Dispatcher {
                 *self.failures.entry(reason.to_string()).or_default() += 1;
             }
         }
+        effect
+    }
+
+    /// Covers what a succeeded task served, so it is not planned again before its report
+    /// is observed.
+    fn served(&mut self, task: &proto::Task, now: Instant) {
+        match &task.scan {
+            Some(scan) => {
+                let served = scan.subscribers.len() as u64;
+                self.scans_avoided += served.saturating_sub(u64::from(runs_job(task)));
+                for s in &scan.subscribers {
+                    let uid = s.workload.as_ref().map_or("", |w| w.uid.as_str());
+                    let key =
+                        subscriber_cover_key(uid, &s.container_name, &s.resource_spec_hash);
+                    self.cover(key, uid, now);
+                }
+            }
+            None => {
+                let uid = task.workload.as_ref().map_or("", |w| w.uid.as_str());
+                self.cover(task.task_id.clone(), uid, now);
+            }
+        }
+    }
+
+    fn cover(&mut self, key: String, uid: &str, now: Instant) {
+        let until = now + self.config.result_grace;
+        self.cover_timers
+            .insert((until, key.clone(), uid.to_string()));
+        self.covers.insert(key, until);
+    }
+
+    /// Whether work with this cover key (an audit task id, or a
+    /// [`subscriber_cover_key`]) was just served.
+    pub fn covered(&self, key: &str) -> bool {
+        self.covers.contains_key(key)
+    }
+
+    /// Ends the covers whose grace is over; returns the workloads to re-plan.
+    pub fn expire_covers(&mut self, now: Instant) -> Vec<String> {
+        let mut uids = Vec::new();
+        while let Some(first) = self.cover_timers.first() {
+            if first.0 > now {
+                break;
+            }
+            let Some((until, key, uid)) = self.cover_timers.pop_first() else {
+                break;
+            };
+            if self.covers.get(&key) == Some(&until) {
+                self.covers.remove(&key);
+                uids.push(uid);
+            }
+        }
+        uids
+    }
+
+    /// Whether a scan known by this alias is in flight.
+    pub fn alias_running(&self, alias: &str) -> bool {
+        self.running_aliases.contains_key(alias)
+    }
+
+    fn release_aliases(&mut self, task_id: &str) -> Vec<String> {
+        let aliases = self.in_flight_aliases.remove(task_id).unwrap_or_default();
+        for alias in &aliases {
+            if let Some(n) = self.running_aliases.get_mut(alias) {
+                *n -= 1;
+                if *n == 0 {
+                    self.running_aliases.remove(alias);
+                }
+            }
+        }
+        aliases
     }
 
     /// The namespaces each connected worker owns, by rendezvous hashing.
@@ -186,14 +427,13 @@ impl Dispatcher {
         &self,
         namespaces: impl IntoIterator<Item = &'a String>,
     ) -> BTreeMap<String, Vec<String>> {
-        let slots = self.slots();
         let mut out: BTreeMap<String, Vec<String>> = self
             .workers
             .keys()
             .map(|id| (id.clone(), Vec::new()))
             .collect();
         for ns in namespaces {
-            if let Some(owner) = sharding::owner_of(ns, &slots) {
+            if let Some(owner) = sharding::owner_of(ns, &self.slots) {
                 out.entry(owner.id.clone()).or_default().push(ns.clone());
             }
         }
@@ -201,52 +441,78 @@ impl Dispatcher {
         out
     }
 
-    /// Picks the tasks to send now, oldest first, within each owner's window, and marks
-    /// them in flight.
+    /// Picks the tasks to send now and marks them in flight: the workers take turns, one
+    /// task each, until no window has room or nothing fits; a worker takes the class it
+    /// runs fewest of (scan Jobs only while the cluster-wide limit allows), oldest first.
     pub fn next_sends(&mut self, now: Instant) -> Vec<(String, proto::Task)> {
-        let slots = self.slots();
-        if slots.is_empty() {
+        for (at, id) in self.queues.due_timers(now) {
+            if let Some(task) = self.tasks.get_mut(&id)
+                && matches!(task.state, TaskState::Failed { .. })
+            {
+                task.state = TaskState::Pending;
+                task.ready_at = at;
+                self.enqueue(&id);
+            }
+        }
+        let ids: Vec<String> = self.workers.keys().cloned().collect();
+        if ids.is_empty() {
             return Vec::new();
         }
-        let mut ready: Vec<(&String, &TrackedTask)> = self
-            .tasks
-            .iter()
-            .filter(|(_, t)| t.ready(now, &self.config))
-            .collect();
-        ready.sort_by(|a, b| (a.1.created, a.0).cmp(&(b.1.created, b.0)));
-        let ready: Vec<String> = ready.into_iter().map(|(id, _)| id.clone()).collect();
         let mut sends = Vec::new();
-        for id in ready {
-            let Some(task) = self.tasks.get_mut(&id) else {
-                continue;
-            };
-            let Some(owner) = sharding::owner_of(&task.namespace, &slots) else {
-                continue;
-            };
-            let Some(worker) = self.workers.get_mut(&owner.id) else {
-                continue;
-            };
-            if !worker.has_room(self.config.tasks_per_capacity) {
-                continue;
+        let mut progress = true;
+        while progress {
+            progress = false;
+            for i in 0..ids.len() {
+                let worker = &ids[(self.turn + i) % ids.len()];
+                if let Some(task) = self.take_one(worker, now) {
+                    sends.push((worker.clone(), task));
+                    progress = true;
+                }
             }
-            let job = runs_job(&task.task);
-            if job
-                && !self.scan_slots.contains(&id)
-                && self.scan_slots.len() >= self.config.max_concurrent_scans
-            {
-                continue;
-            }
-            if job {
-                self.scan_slots.insert(id.clone());
-            }
-            worker.in_flight.insert(id.clone());
-            task.state = TaskState::InFlight {
-                worker: owner.id.clone(),
-                since: now,
-            };
-            sends.push((owner.id.clone(), task.task.clone()));
+            self.turn = self.turn.wrapping_add(1);
         }
         sends
+    }
+
+    /// The next task for one worker, if its window has room and a task fits.
+    fn take_one(&mut self, worker_id: &str, now: Instant) -> Option<proto::Task> {
+        let worker = self.workers.get(worker_id)?;
+        if !worker.has_room(self.config.tasks_per_capacity) {
+            return None;
+        }
+        let jobs_full = self.scan_slots.len() >= self.config.max_concurrent_scans;
+        let (_, id) = Class::ALL
+            .iter()
+            .rev()
+            .filter_map(|class| {
+                let id = self.queues.peek(worker_id, *class)?;
+                let fits = *class != Class::Job || !jobs_full || self.scan_slots.contains(id);
+                fits.then(|| (worker.running(*class), id.to_string()))
+            })
+            .min_by_key(|(running, _)| *running)?;
+        let task = self.tasks.get_mut(&id)?;
+        let (class, key) = (task.class(), task.queue_key());
+        self.queues.remove_ready(Some(worker_id), class, key, &id);
+        task.urgent = false;
+        task.state = TaskState::InFlight {
+            worker: worker_id.to_string(),
+            since: now,
+        };
+        if class == Class::Job {
+            self.scan_slots.insert(id.clone());
+        }
+        if !task.aliases.is_empty() {
+            for alias in &task.aliases {
+                *self.running_aliases.entry(alias.clone()).or_default() += 1;
+            }
+            self.in_flight_aliases
+                .insert(id.clone(), task.aliases.clone());
+        }
+        let proto = task.task.clone();
+        if let Some(w) = self.workers.get_mut(worker_id) {
+            w.in_flight.insert(id, class);
+        }
+        Some(proto)
     }
 
     /// Gives a task back when its message could not be delivered.
@@ -254,42 +520,18 @@ impl Dispatcher {
         if let Some(w) = self.workers.get_mut(worker) {
             w.in_flight.remove(task_id);
         }
+        self.release_aliases(task_id);
         if let Some(t) = self
             .tasks
             .get_mut(task_id)
             .filter(|t| t.state.worker() == Some(worker))
         {
             t.state = TaskState::Pending;
+            if t.class() == Class::Job {
+                self.scan_slots.remove(task_id);
+            }
+            self.enqueue(task_id);
         }
-    }
-
-    fn slots(&self) -> Vec<WorkerSlot> {
-        self.workers
-            .iter()
-            .map(|(id, w)| WorkerSlot {
-                id: id.clone(),
-                capacity: w.capacity,
-            })
-            .collect()
-    }
-
-    /// Scan tasks running or just succeeded, for the planner.
-    pub fn active_scans(&self) -> Vec<ActiveScan> {
-        self.tasks
-            .values()
-            .filter(|t| t.task.kind == proto::TaskKind::VulnerabilityScan as i32)
-            .filter_map(|t| match t.state {
-                TaskState::InFlight { .. } => Some(ActiveScan {
-                    task: t.task.clone(),
-                    in_flight: true,
-                }),
-                TaskState::Done { .. } => Some(ActiveScan {
-                    task: t.task.clone(),
-                    in_flight: false,
-                }),
-                _ => None,
-            })
-            .collect()
     }
 
     /// Workload containers served by another container's scan (dedupe savings).
@@ -310,9 +552,24 @@ impl Dispatcher {
         &self.tasks
     }
 
+    /// The task filling a planner slot.
+    pub fn task_of(&self, slot: &str) -> Option<&TrackedTask> {
+        self.by_slot.get(slot).and_then(|id| self.tasks.get(id))
+    }
+
     pub fn failures(&self) -> &BTreeMap<String, u64> {
         &self.failures
     }
+
+    /// Tasks ready to be sent now.
+    pub fn ready_len(&self) -> usize {
+        self.queues.ready_len()
+    }
+}
+
+/// The cover key of one workload container's scan.
+pub fn subscriber_cover_key(uid: &str, container: &str, spec_hash: &str) -> String {
+    format!("sub/{uid}/{container}/{spec_hash}")
 }
 
 #[cfg(test)]

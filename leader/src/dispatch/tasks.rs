@@ -1,5 +1,6 @@
-//! The life of one tracked task: pending, in flight on a worker, done (waiting for its report
-//! to be observed), or failed and waiting for its retry time.
+//! The life of one tracked task: pending, in flight on a worker, or failed and waiting for
+//! its retry time. A succeeded task is no longer tracked: what it served is covered for a
+//! grace period (see [`super::Dispatcher::covered`]).
 
 use std::time::{Duration, Instant};
 
@@ -7,6 +8,7 @@ use common::proto;
 
 use super::DispatchConfig;
 use crate::plan::DueTask;
+use crate::plan_scans::runs_job;
 
 /// Where a task stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,8 +17,6 @@ pub enum TaskState {
     Pending,
     /// Sent to `worker` at `since`.
     InFlight { worker: String, since: Instant },
-    /// The worker reported success at `at`; waiting for the report to be observed.
-    Done { at: Instant },
     /// Failed; sent again at `retry_at`.
     Failed {
         reason: String,
@@ -35,36 +35,76 @@ impl TaskState {
     }
 }
 
+/// What a task costs, for the fair share of a worker's window: config audits and copies of
+/// a scan are quick; scan Jobs are slow and limited cluster-wide.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Class {
+    Audit,
+    Copy,
+    Job,
+}
+
+impl Class {
+    pub const ALL: [Class; 3] = [Class::Audit, Class::Copy, Class::Job];
+
+    pub fn of(task: &proto::Task) -> Self {
+        if task.kind != proto::TaskKind::VulnerabilityScan as i32 {
+            Self::Audit
+        } else if runs_job(task) {
+            Self::Job
+        } else {
+            Self::Copy
+        }
+    }
+
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
 /// A task the planner wants, with its dispatch history.
 #[derive(Debug, Clone)]
 pub struct TrackedTask {
+    /// The planner's slot this task fills (one task per workload audit / per scan key).
+    pub slot: String,
     pub namespace: String,
     pub task: proto::Task,
+    /// Aliases of a scan (its key and the normalized images it scans): while it is in
+    /// flight, scans under these names wait for it.
+    pub aliases: Vec<String>,
     pub state: TaskState,
     /// Consecutive failures, for the backoff.
     pub failures: u32,
     pub created: Instant,
+    /// Its place in the ready queues: when it became ready (created, or its retry time).
+    pub ready_at: Instant,
+    /// Re-sent ahead of everything else: a scan whose worker was lost while its Job may
+    /// still run (it keeps its scan slot).
+    pub urgent: bool,
 }
 
 impl TrackedTask {
-    pub(super) fn new(due: DueTask, now: Instant) -> Self {
+    pub(super) fn new(slot: String, due: DueTask, now: Instant) -> Self {
         Self {
+            slot,
             namespace: due.namespace,
             task: due.task,
+            aliases: due.aliases,
             state: TaskState::Pending,
             failures: 0,
             created: now,
+            ready_at: now,
+            urgent: false,
         }
     }
 
-    /// Whether the task should be sent now.
-    pub(super) fn ready(&self, now: Instant, config: &DispatchConfig) -> bool {
-        match &self.state {
-            TaskState::Pending => true,
-            TaskState::InFlight { .. } => false,
-            TaskState::Done { at } => now.duration_since(*at) >= config.result_grace,
-            TaskState::Failed { retry_at, .. } => now >= *retry_at,
-        }
+    pub fn class(&self) -> Class {
+        Class::of(&self.task)
+    }
+
+    /// Its key in the ready queues.
+    pub fn queue_key(&self) -> (bool, Instant) {
+        (self.urgent, self.ready_at)
     }
 
     /// Records a failure and schedules the retry with exponential backoff; a permanent

@@ -25,6 +25,15 @@ fn due(ns: &str, id: &str) -> DueTask {
             task_id: id.to_string(),
             ..Default::default()
         },
+        aliases: Vec::new(),
+    }
+}
+
+/// Fills one planner slot per task (named after the task).
+fn set(d: &mut Dispatcher, tasks: Vec<DueTask>, now: Instant) {
+    for t in tasks {
+        let slot = t.task.task_id.clone();
+        d.upsert(&slot, Some(t), now);
     }
 }
 
@@ -47,7 +56,7 @@ fn many(n: usize) -> Vec<DueTask> {
 fn nothing_is_sent_without_workers() {
     let mut d = Dispatcher::new(config());
     let now = Instant::now();
-    d.set_desired(many(3), now);
+    set(&mut d, many(3), now);
     assert!(d.next_sends(now).is_empty());
 }
 
@@ -57,7 +66,7 @@ fn windows_are_respected_and_tasks_go_to_namespace_owners() {
     let now = Instant::now();
     d.add_worker("w1", 2, 1, now);
     d.add_worker("w2", 2, 2, now);
-    d.set_desired(many(40), now);
+    set(&mut d, many(40), now);
     let sends = d.next_sends(now);
     assert_eq!(sends.len(), 4, "two workers with a window of 2 each");
     let assignment = d.assignments(d.tasks().values().map(|t| &t.namespace));
@@ -80,7 +89,7 @@ fn a_lost_worker_tasks_go_to_the_new_owner() {
     let now = Instant::now();
     d.add_worker("w1", 100, 1, now);
     d.add_worker("w2", 100, 2, now);
-    d.set_desired(many(50), now);
+    set(&mut d, many(50), now);
     let first = d.next_sends(now);
     assert_eq!(first.len(), 50);
     let on_w1: HashSet<String> = first
@@ -120,7 +129,7 @@ fn failures_back_off_and_are_counted() {
     let mut d = Dispatcher::new(config());
     let now = Instant::now();
     d.add_worker("w1", 1, 1, now);
-    d.set_desired(vec![due("a", "t")], now);
+    set(&mut d, vec![due("a", "t")], now);
     assert_eq!(d.next_sends(now).len(), 1);
     d.on_result(
         "w1",
@@ -144,18 +153,107 @@ fn failures_back_off_and_are_counted() {
 }
 
 #[test]
-fn succeeded_tasks_wait_for_their_report_then_are_resent() {
+fn succeeded_work_is_covered_until_the_grace_ends() {
     let mut d = Dispatcher::new(config());
     let now = Instant::now();
     d.add_worker("w1", 1, 1, now);
-    d.set_desired(vec![due("a", "t")], now);
+    let mut audit = due("a", "audit/u1/s/c");
+    audit.task.workload = Some(proto::WorkloadRef {
+        uid: "u1".into(),
+        ..Default::default()
+    });
+    set(&mut d, vec![audit], now);
     d.next_sends(now);
-    d.on_result("w1", &result("t", proto::Outcome::Succeeded, ""), now);
-    assert!(d.next_sends(now + Duration::from_secs(59)).is_empty());
-    assert_eq!(d.next_sends(now + Duration::from_secs(60)).len(), 1);
-    // Once the report is observed, the planner stops wanting it.
-    d.set_desired(Vec::new(), now);
-    assert!(d.tasks().is_empty());
+    let effect = d.on_result(
+        "w1",
+        &result("audit/u1/s/c", proto::Outcome::Succeeded, ""),
+        now,
+    );
+    assert!(effect.accepted);
+    assert!(d.tasks().is_empty(), "a succeeded task is no longer tracked");
+    assert!(d.covered("audit/u1/s/c"), "its work waits for the report");
+    assert!(d.expire_covers(now + Duration::from_secs(59)).is_empty());
+    assert_eq!(d.expire_covers(now + Duration::from_secs(60)), ["u1"]);
+    assert!(!d.covered("audit/u1/s/c"));
+}
+
+#[test]
+fn a_freed_slot_is_refilled_without_planning() {
+    let mut d = Dispatcher::new(config());
+    let now = Instant::now();
+    d.add_worker("w1", 1, 1, now);
+    set(&mut d, vec![due("a", "t1"), due("a", "t2")], now);
+    let first = d.next_sends(now);
+    assert_eq!(first.len(), 1);
+    d.on_result(
+        "w1",
+        &result(&first[0].1.task_id, proto::Outcome::Succeeded, ""),
+        now,
+    );
+    let next = d.next_sends(now);
+    assert_eq!(next.len(), 1, "the queued task goes at once");
+    assert_ne!(next[0].1.task_id, first[0].1.task_id);
+}
+
+#[test]
+fn audits_and_scans_share_a_window_fairly() {
+    let mut cfg = config();
+    cfg.max_concurrent_scans = 100;
+    let mut d = Dispatcher::new(cfg);
+    let now = Instant::now();
+    d.add_worker("w1", 4, 1, now);
+    let mut tasks: Vec<DueTask> = (0..10).map(|i| scan("a", &format!("s{i}"))).collect();
+    // Audits created later still get half the window.
+    let later = now + Duration::from_secs(1);
+    set(&mut d, tasks.drain(..).collect(), now);
+    set(
+        &mut d,
+        (0..10).map(|i| due("a", &format!("a{i}"))).collect(),
+        later,
+    );
+    let sent = d.next_sends(later);
+    let jobs = sent.iter().filter(|(_, t)| runs_job(t)).count();
+    assert_eq!((sent.len(), jobs), (4, 2), "{sent:?}");
+}
+
+#[test]
+fn retries_queue_by_their_retry_time() {
+    let mut d = Dispatcher::new(config());
+    let start = Instant::now();
+    d.add_worker("w1", 1, 1, start);
+    set(&mut d, vec![due("a", "old")], start);
+    d.next_sends(start);
+    d.on_result(
+        "w1",
+        &result("old", proto::Outcome::FailedRetryable, "x"),
+        start,
+    );
+    // A task created before the retry time goes before the retried one.
+    set(&mut d, vec![due("a", "new")], start + Duration::from_secs(1));
+    let at = start + Duration::from_secs(5);
+    let sent = d.next_sends(at);
+    assert_eq!(sent[0].1.task_id, "new");
+}
+
+#[test]
+fn a_result_for_a_task_the_worker_does_not_run_frees_nothing() {
+    let mut d = Dispatcher::new(config());
+    let now = Instant::now();
+    d.add_worker("w1", 10, 1, now);
+    d.add_worker("w2", 10, 2, now);
+    set(&mut d, vec![scan("a", "s1"), scan("b", "s2")], now);
+    let sent = d.next_sends(now);
+    assert_eq!(d.scans_in_flight(), 2);
+    let (owner, task) = &sent[0];
+    let other = if owner == "w1" { "w2" } else { "w1" };
+    let effect = d.on_result(
+        other,
+        &result(&task.task_id, proto::Outcome::Succeeded, ""),
+        now,
+    );
+    assert!(!effect.accepted);
+    assert_eq!(d.scans_in_flight(), 2, "no scan slot freed by a stranger");
+    assert_eq!(d.tasks()[&task.task_id].state.worker(), Some(owner.as_str()));
 }
 
 #[test]
@@ -163,11 +261,12 @@ fn results_from_a_worker_that_lost_the_task_are_ignored() {
     let mut d = Dispatcher::new(config());
     let now = Instant::now();
     d.add_worker("w1", 1, 1, now);
-    d.set_desired(vec![due("a", "t")], now);
+    set(&mut d, vec![due("a", "t")], now);
     d.next_sends(now);
     d.remove_worker("w1", None);
     d.add_worker("w2", 1, 2, now);
     assert_eq!(d.next_sends(now)[0].0, "w2");
+    d.add_worker("w1", 1, 3, now);
     d.on_result(
         "w1",
         &result("t", proto::Outcome::FailedRetryable, "x"),
@@ -180,9 +279,9 @@ fn results_from_a_worker_that_lost_the_task_are_ignored() {
 fn backoff_is_capped() {
     let b = Duration::from_secs(5);
     let m = Duration::from_secs(300);
-    assert_eq!(tasks::backoff(b, m, 1), b);
-    assert_eq!(tasks::backoff(b, m, 3), Duration::from_secs(20));
-    assert_eq!(tasks::backoff(b, m, 40), m);
+    assert_eq!(backoff(b, m, 1), b);
+    assert_eq!(backoff(b, m, 3), Duration::from_secs(20));
+    assert_eq!(backoff(b, m, 40), m);
 }
 
 fn scan(ns: &str, id: &str) -> DueTask {
@@ -205,7 +304,7 @@ fn scan_jobs_never_exceed_the_global_limit() {
         .map(|i| scan(&format!("ns-{i}"), &format!("s{i}")))
         .collect();
     desired.push(due("ns-x", "audit"));
-    d.set_desired(desired, now);
+    set(&mut d, desired, now);
     let sent = d.next_sends(now);
     let scans: Vec<_> = sent.iter().filter(|(_, t)| runs_job(t)).collect();
     assert_eq!(scans.len(), 2, "limit of 2 scans; audits are not limited");
@@ -258,7 +357,7 @@ fn copies_do_not_take_scan_slots() {
             c
         })
         .collect();
-    d.set_desired(desired, now);
+    set(&mut d, desired, now);
     assert_eq!(d.next_sends(now).len(), 5);
     assert_eq!(d.scans_in_flight(), 0);
 }

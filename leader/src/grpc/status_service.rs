@@ -168,7 +168,7 @@ fn workload_status(
                 ..Default::default()
             };
             match &t.state {
-                TaskState::Pending | TaskState::Done { .. } => {
+                TaskState::Pending => {
                     out.state = WorkloadState::Pending as i32;
                     out.since_unix = unix(t.created, now);
                 }

@@ -153,7 +153,16 @@ fn handle(shared: &Shared, worker: &str, conn: u64, message: proto::WorkerMessag
                         &result.reason,
                     );
                 }
-                st.dispatcher.on_result(worker, &result, now)
+                let effect = st.dispatcher.on_result(worker, &result, now);
+                if effect.accepted {
+                    let sources = st
+                        .observed
+                        .record_sources(&result.written, jiff::Timestamp::now());
+                    st.planner.sources_changed(sources);
+                    st.planner.released(&effect.released);
+                    // Continuous dispatch: the freed slot is refilled now, not at the next round.
+                    shared.dispatch(st, now);
+                }
             });
         }
         Some(Body::Hello(_)) | None => {

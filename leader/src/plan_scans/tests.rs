@@ -1,5 +1,5 @@
-//! Table-style tests of scan planning: dedupe by image, reuse of fresh reports, waiting for
-//! in-flight scans, spec changes and the TTL.
+//! Table-style tests of the pure scan rules: which containers are due, their keys, the
+//! task of a key, and report expiry.
 
 #![allow(clippy::unwrap_used)]
 
@@ -10,6 +10,7 @@ use crate::observed::Container;
 use common::workload::WorkloadKind;
 
 const HOUR: Duration = Duration::from_secs(3600);
+const NGINX: &str = "index.docker.io/library/nginx:1.16";
 
 fn now() -> jiff::Timestamp {
     "2026-11-27T12:00:00Z".parse().unwrap()
@@ -22,7 +23,7 @@ fn policy() -> ScanPolicy {
     }
 }
 
-fn workload(ns: &str, name: &str, images: &[(&str, &str)]) -> Workload {
+pub(crate) fn workload(ns: &str, name: &str, images: &[(&str, &str)]) -> Workload {
     Workload {
         kind: WorkloadKind::ReplicaSet,
         namespace: ns.into(),
@@ -37,226 +38,144 @@ fn workload(ns: &str, name: &str, images: &[(&str, &str)]) -> Workload {
             })
             .collect(),
         deployment: None,
+        pull_secrets: Vec::new(),
+        service_account: None,
     }
 }
 
 fn observed(workloads: &[Workload]) -> Observed {
     let mut o = Observed::default();
     for w in workloads {
-        o.namespaces
-            .entry(w.namespace.clone())
-            .or_insert_with(BTreeMap::new);
-        o.workloads.insert(w.uid.clone(), w.clone());
+        o.put_namespace(w.namespace.clone(), BTreeMap::new());
+        o.put_workload(w.clone());
     }
     o
 }
 
-fn report(w: &Workload, container: &str, key: &str, hours_ago: i64) -> VulnReportMeta {
+fn report(w: &Workload, container: &str, hours_ago: i64) -> VulnReportMeta {
     VulnReportMeta {
         namespace: w.namespace.clone(),
         name: format!("replicaset-{}-{container}", w.name),
         container: Some(container.into()),
         spec_hash: Some(w.spec_hash.clone()),
-        scan_key: Some(key.into()),
+        scan_key: Some(NGINX.into()),
         scanned_at: Some(now() - jiff::SignedDuration::from_hours(hours_ago)),
+        resource_version: Some("1".into()),
     }
 }
 
-fn subscribers(task: &DueTask) -> Vec<String> {
-    task.task
-        .scan
-        .as_ref()
-        .unwrap()
-        .subscribers
-        .iter()
-        .map(|s| format!("{}/{}", s.workload.as_ref().unwrap().name, s.container_name))
-        .collect()
+fn names(due: &[DueContainer]) -> Vec<&str> {
+    due.iter().map(|d| d.container.as_str()).collect()
 }
 
-const NGINX: &str = "index.docker.io/library/nginx:1.16";
-
 #[test]
-fn one_scan_per_image_for_all_its_workloads() {
-    let a = workload(
-        "a",
-        "web",
-        &[("nginx", "nginx:1.16"), ("side", "alpine:3.10")],
-    );
-    let b = workload("b", "shop", &[("nginx", "docker.io/library/nginx:1.16")]);
-    let tasks = due_scans(&observed(&[a, b]), &Scope::default(), policy(), &[]);
-    assert_eq!(tasks.len(), 2, "two images: {tasks:#?}");
-    let nginx = tasks
-        .iter()
-        .find(|t| t.task.scan.as_ref().unwrap().scan_key == NGINX)
-        .unwrap();
+fn containers_without_a_current_fresh_report_are_due() {
+    let w = workload("a", "web", &[("nginx", "nginx:1.16"), ("side", "alpine:3.10")]);
+    let mut o = observed(std::slice::from_ref(&w));
+    assert_eq!(names(&due_containers(&o, &w, policy())), ["nginx", "side"]);
+    o.put_vuln_report(w.uid.clone(), report(&w, "nginx", 1));
+    assert_eq!(names(&due_containers(&o, &w, policy())), ["side"]);
+    // Older than the TTL: due again; without a TTL it stays.
+    o.put_vuln_report(w.uid.clone(), report(&w, "nginx", 25));
+    assert_eq!(names(&due_containers(&o, &w, policy())), ["nginx", "side"]);
+    let no_ttl = ScanPolicy {
+        ttl: None,
+        now: now(),
+    };
+    assert_eq!(names(&due_containers(&o, &w, no_ttl)), ["side"]);
+    // A changed spec makes every report stale.
+    let mut changed = w.clone();
+    changed.spec_hash = "spec-2".into();
+    o.put_workload(changed.clone());
     assert_eq!(
-        subscribers(nginx),
-        ["web/nginx", "shop/nginx"],
-        "sorted by namespace"
-    );
-    assert!(runs_job(&nginx.task));
-    assert_eq!(
-        nginx.namespace, "a",
-        "sharded by the first subscriber's namespace"
+        names(&due_containers(&o, &changed, no_ttl)),
+        ["nginx", "side"]
     );
 }
 
 #[test]
-fn a_known_digest_is_the_key() {
+fn a_report_in_another_namespace_is_not_the_workloads() {
+    let w = workload("a", "web", &[("nginx", "nginx:1.16")]);
+    let mut o = observed(std::slice::from_ref(&w));
+    let mut elsewhere = report(&w, "nginx", 1);
+    elsewhere.namespace = "evil".into();
+    o.put_vuln_report(w.uid.clone(), elsewhere);
+    assert_eq!(names(&due_containers(&o, &w, policy())), ["nginx"]);
+}
+
+#[test]
+fn the_key_is_the_workloads_own_digest_else_the_reference() {
     let a = workload("a", "web", &[("app", "nginx:1.16")]);
-    let b = workload("a", "api", &[("app", "nginx:stable")]);
-    let mut o = observed(&[a, b]);
-    for uid in ["uid-web", "uid-api"] {
-        o.image_ids.insert(
-            uid.into(),
-            [("app".to_string(), "nginx@sha256:abc".to_string())].into(),
-        );
-    }
-    let tasks = due_scans(&o, &Scope::default(), policy(), &[]);
-    assert_eq!(tasks.len(), 1, "same digest, different tags: one scan");
-    assert_eq!(
-        tasks[0].task.scan.as_ref().unwrap().scan_key,
-        "nginx@sha256:abc"
-    );
-}
-
-#[test]
-fn fresh_reports_are_copied_instead_of_scanned() {
-    let a = workload("a", "web", &[("nginx", "nginx:1.16")]);
-    let b = workload("b", "shop", &[("nginx", "nginx:1.16")]);
-    let mut o = observed(&[a.clone(), b]);
-    o.put_vuln_report(a.uid.clone(), report(&a, "nginx", NGINX, 1));
-    let tasks = due_scans(&o, &Scope::default(), policy(), &[]);
-    assert_eq!(tasks.len(), 1);
-    assert_eq!(subscribers(&tasks[0]), ["shop/nginx"]);
-    let scan = tasks[0].task.scan.as_ref().unwrap();
-    assert_eq!(
-        (
-            scan.source_report_namespace.as_str(),
-            scan.source_report_name.as_str()
-        ),
-        ("a", "replicaset-web-nginx")
-    );
-    assert!(!runs_job(&tasks[0].task));
-}
-
-#[test]
-fn up_to_date_reports_need_nothing_but_spec_changes_and_age_do() {
-    let a = workload("a", "web", &[("nginx", "nginx:1.16")]);
-    let mut o = observed(std::slice::from_ref(&a));
-    o.put_vuln_report(a.uid.clone(), report(&a, "nginx", NGINX, 1));
-    assert!(due_scans(&o, &Scope::default(), policy(), &[]).is_empty());
-
-    // Spec changed, same image, report still fresh: reuse it (copy onto itself).
-    o.workloads.get_mut("uid-web").unwrap().spec_hash = "spec-2".into();
-    let tasks = due_scans(&o, &Scope::default(), policy(), &[]);
-    assert_eq!(tasks.len(), 1);
-    assert!(!runs_job(&tasks[0].task));
-
-    // Older than the TTL: a new scan.
-    let mut o = observed(std::slice::from_ref(&a));
-    o.put_vuln_report(a.uid.clone(), report(&a, "nginx", NGINX, 25));
-    let tasks = due_scans(&o, &Scope::default(), policy(), &[]);
-    assert_eq!(tasks.len(), 1);
-    assert!(runs_job(&tasks[0].task));
-    // Without a TTL it stays.
-    assert!(
-        due_scans(
-            &o,
-            &Scope::default(),
-            ScanPolicy {
-                ttl: None,
-                now: now()
-            },
-            &[]
-        )
-        .is_empty()
-    );
-}
-
-#[test]
-fn containers_wait_for_an_in_flight_scan_of_their_image() {
-    let a = workload("a", "web", &[("nginx", "nginx:1.16")]);
-    let o = observed(std::slice::from_ref(&a));
-    let first = due_scans(&o, &Scope::default(), policy(), &[]);
-    let active = [ActiveScan {
-        task: first[0].task.clone(),
-        in_flight: true,
-    }];
-    // The running task stays wanted while its subscriber has no report.
-    let again = due_scans(&o, &Scope::default(), policy(), &active);
-    assert_eq!(again.len(), 1);
-    assert_eq!(again[0].task.task_id, first[0].task.task_id);
-
-    // A new workload with the same image waits for that scan: no second task.
-    let b = workload("b", "shop", &[("nginx", "nginx:1.16")]);
-    let o = observed(&[a, b]);
-    let tasks = due_scans(&o, &Scope::default(), policy(), &active);
-    assert_eq!(tasks.len(), 1, "{tasks:#?}");
-    assert_eq!(tasks[0].task.task_id, first[0].task.task_id);
-}
-
-#[test]
-fn task_ids_change_with_subscribers_but_not_with_order() {
-    let a = workload("a", "web", &[("nginx", "nginx:1.16")]);
-    let b = workload("b", "shop", &[("nginx", "nginx:1.16")]);
-    let one = due_scans(
-        &observed(&[a.clone(), b.clone()]),
-        &Scope::default(),
-        policy(),
-        &[],
-    );
-    let two = due_scans(&observed(&[b, a.clone()]), &Scope::default(), policy(), &[]);
-    assert_eq!(one[0].task.task_id, two[0].task.task_id);
-    let alone = due_scans(&observed(&[a]), &Scope::default(), policy(), &[]);
-    assert_ne!(alone[0].task.task_id, one[0].task.task_id);
-}
-
-#[test]
-fn a_digest_seen_for_one_workload_keys_the_others_with_that_reference() {
-    let a = workload("a", "web", &[("app", "nginx:1.16")]);
-    let b = workload("b", "shop", &[("app", "nginx:1.16")]);
-    let mut o = observed(&[a, b]);
-    o.image_ids.insert(
-        "uid-web".into(),
-        [("app".to_string(), "nginx@sha256:abc".to_string())].into(),
-    );
-    let tasks = due_scans(&o, &Scope::default(), policy(), &[]);
-    assert_eq!(tasks.len(), 1, "{tasks:#?}");
-    assert_eq!(subscribers(&tasks[0]).len(), 2);
-}
-
-#[test]
-fn a_scan_planned_by_reference_covers_workloads_known_by_digest() {
-    let a = workload("a", "web", &[("app", "nginx:1.16")]);
-    let first = due_scans(
-        &observed(std::slice::from_ref(&a)),
-        &Scope::default(),
-        policy(),
-        &[],
-    );
-    assert_eq!(first[0].task.scan.as_ref().unwrap().scan_key, NGINX);
-    // Pods then report the digest; a second workload appears while the scan runs.
     let b = workload("b", "shop", &[("app", "nginx:1.16")]);
     let mut o = observed(&[a.clone(), b.clone()]);
-    o.image_ids.insert(
-        "uid-shop".into(),
+    o.put_image_ids(
+        a.uid.clone(),
         [("app".to_string(), "nginx@sha256:abc".to_string())].into(),
     );
-    let active = [ActiveScan {
-        task: first[0].task.clone(),
-        in_flight: true,
-    }];
-    let tasks = due_scans(&o, &Scope::default(), policy(), &active);
+    assert_eq!(due_containers(&o, &a, policy())[0].key, "nginx@sha256:abc");
+    // Another namespace's digest is never borrowed: its key stays the reference.
+    let due_b = &due_containers(&o, &b, policy())[0];
+    assert_eq!((due_b.key.as_str(), due_b.reference.as_str()), (NGINX, NGINX));
+}
+
+#[test]
+fn pull_secrets_come_from_the_pod_spec_then_the_service_account() {
+    let mut w = workload("a", "web", &[("app", "private.io/app:1")]);
+    w.pull_secrets = vec!["own".into()];
+    w.service_account = Some("builder".into());
+    let mut o = observed(std::slice::from_ref(&w));
+    o.put_account("a".into(), "builder".into(), vec!["sa-cred".into(), "own".into()]);
     assert_eq!(
-        tasks.len(),
-        1,
-        "waits for the scan by reference: {tasks:#?}"
+        due_containers(&o, &w, policy())[0].pull_secrets,
+        ["own", "sa-cred"]
     );
-    // Once done, its report (keyed by reference) is copied for the digest-keyed workload.
-    o.put_vuln_report(a.uid.clone(), report(&a, "app", NGINX, 0));
-    let tasks = due_scans(&o, &Scope::default(), policy(), &[]);
-    assert_eq!(tasks.len(), 1);
-    assert!(!runs_job(&tasks[0].task), "copied, not scanned again");
-    assert_eq!(subscribers(&tasks[0]), ["shop/app"]);
+}
+
+#[test]
+fn one_task_per_key_sorted_and_sharded_by_the_first_subscriber() {
+    let a = workload("b", "shop", &[("nginx", "docker.io/library/nginx:1.16")]);
+    let b = workload("a", "web", &[("nginx", "nginx:1.16")]);
+    let o = observed(&[a.clone(), b.clone()]);
+    let mut due = due_containers(&o, &a, policy());
+    due.extend(due_containers(&o, &b, policy()));
+    let members: Vec<&DueContainer> = due.iter().collect();
+    let task = scan_task(NGINX, &members, None);
+    let scan = task.task.scan.as_ref().unwrap();
+    let subs: Vec<&str> = scan
+        .subscribers
+        .iter()
+        .map(|s| s.workload.as_ref().unwrap().name.as_str())
+        .collect();
+    assert_eq!(subs, ["web", "shop"]);
+    assert_eq!(task.namespace, "a");
+    assert!(runs_job(&task.task));
+    assert_eq!(task.aliases, [NGINX]);
+    let reversed: Vec<&DueContainer> = due.iter().rev().collect();
+    assert_eq!(scan_task(NGINX, &reversed, None), task, "order does not matter");
+    let source = Source {
+        namespace: "a".into(),
+        name: "replicaset-web-nginx".into(),
+        resource_version: "42".into(),
+        scanned_at: now(),
+    };
+    let copy = scan_task(NGINX, &members, Some(&source));
+    assert!(!runs_job(&copy.task));
+    assert_eq!(copy.task.task_id, task.task.task_id, "one id per key");
+    assert_eq!(
+        copy.task.scan.unwrap().source_report_resource_version,
+        "42"
+    );
+}
+
+#[test]
+fn the_first_fresh_report_to_expire_sets_the_rescan_time() {
+    let w = workload("a", "web", &[("one", "nginx:1.16"), ("two", "nginx:1.17")]);
+    let mut o = observed(std::slice::from_ref(&w));
+    assert_eq!(next_expiry(&o, &w, policy()), None);
+    o.put_vuln_report(w.uid.clone(), report(&w, "one", 2));
+    o.put_vuln_report(w.uid.clone(), report(&w, "two", 5));
+    assert_eq!(
+        next_expiry(&o, &w, policy()),
+        Some(now() + jiff::SignedDuration::from_hours(19))
+    );
 }

@@ -7,13 +7,12 @@ use std::collections::BTreeMap;
 
 use base64::Engine;
 use k8s_openapi::ByteString;
-use k8s_openapi::api::core::v1::{Secret, ServiceAccount};
-use kube::api::{DynamicObject, ObjectMeta};
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::ObjectMeta;
 use kube::{Api, Client};
 use serde_json::Value;
 
 use super::job::CredentialsRef;
-use crate::task::Subscriber;
 
 /// Key of the user name in the credentials Secret.
 pub const USERNAME_KEY: &str = "username";
@@ -103,44 +102,26 @@ pub fn from_docker_config(json: &[u8], registry: &str) -> Option<RegistryCredent
     })
 }
 
-fn pull_secret_names(value: Option<&Value>) -> Vec<String> {
-    value
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|r| r.get("name").and_then(Value::as_str).map(str::to_owned))
-        .collect()
+/// Credentials found in a pull secret, and whose they are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Found {
+    pub credentials: RegistryCredentials,
+    /// Who may see what they unlock: the secret, as `namespace/name`, hashed.
+    pub identity: String,
 }
 
-/// Looks up credentials for `registry` in the pull secrets of `s`'s workload and of its
-/// ServiceAccount (in that order). A missing object or unusable secret is skipped.
+/// Looks up credentials for `registry` in the named pull secrets of `namespace` (the
+/// leader names them: the workload's, then its ServiceAccount's), in order. A missing or
+/// unusable secret is skipped.
 pub async fn lookup(
     client: &Client,
-    s: &Subscriber,
+    namespace: &str,
+    names: &[String],
     registry: &str,
-) -> Result<Option<RegistryCredentials>, kube::Error> {
-    let w = &s.workload;
-    let resource = common::resources::workload_api_resource(w.kind);
-    let workloads: Api<DynamicObject> =
-        Api::namespaced_with(client.clone(), &w.namespace, &resource);
-    let Some(object) = workloads.get_opt(&w.name).await? else {
-        return Ok(None);
-    };
-    let Some(pod_spec) = common::workload::pod_spec_of(w.kind, &object.data) else {
-        return Ok(None);
-    };
-    let mut names = pull_secret_names(pod_spec.get("imagePullSecrets"));
-    let account = pod_spec
-        .get("serviceAccountName")
-        .and_then(Value::as_str)
-        .unwrap_or("default");
-    let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), &w.namespace);
-    if let Some(sa) = accounts.get_opt(account).await? {
-        names.extend(sa.image_pull_secrets.into_iter().flatten().map(|r| r.name));
-    }
-    let secrets: Api<Secret> = Api::namespaced(client.clone(), &w.namespace);
+) -> Result<Option<Found>, kube::Error> {
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), namespace);
     for name in names {
-        let Some(secret) = secrets.get_opt(&name).await? else {
+        let Some(secret) = secrets.get_opt(name).await? else {
             continue;
         };
         let data = secret.data.unwrap_or_default();
@@ -148,8 +129,11 @@ pub async fn lookup(
             .iter()
             .filter_map(|k| data.get(*k))
             .find_map(|doc| from_docker_config(&doc.0, registry));
-        if found.is_some() {
-            return Ok(found);
+        if let Some(credentials) = found {
+            return Ok(Some(Found {
+                credentials,
+                identity: common::names::short_hash(&format!("{namespace}/{name}")),
+            }));
         }
     }
     Ok(None)

@@ -8,7 +8,7 @@ use kube::Client;
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 
 use super::{Error, ScanSettings};
-use crate::task::{ScanTask, Subscriber};
+use crate::task::Subscriber;
 
 /// `reportingController` of the Events.
 pub const CONTROLLER: &str = "trivy-operator";
@@ -67,7 +67,7 @@ pub fn recorder(client: &Client, instance: Option<String>) -> Recorder {
 pub async fn publish_failure(
     client: &Client,
     settings: &ScanSettings,
-    task: &ScanTask,
+    subscribers: &[&Subscriber],
     error: &Error,
 ) {
     let recorder = match &settings.recorder {
@@ -81,7 +81,7 @@ pub async fn publish_failure(
         action: ACTION.to_owned(),
         secondary: None,
     };
-    for s in &task.subscribers {
+    for s in subscribers {
         if let Err(publish) = recorder.publish(&event, &reference(s)).await {
             tracing::warn!(
                 error = %publish,

@@ -19,10 +19,11 @@ use std::time::Duration;
 
 use common::proto;
 use common::reports::vulnerability::{VulnerabilityReport, VulnerabilityReportData};
-use common::resources::workload_api_resource;
+use std::collections::BTreeMap;
+
 use common::retry;
 use common::trivy::ImageRef;
-use kube::api::{DynamicObject, Patch, PatchParams};
+use kube::api::{Patch, PatchParams};
 use kube::{Api, Client};
 
 pub use args::ScanArgs;
@@ -169,12 +170,9 @@ pub enum Error {
     /// The VulnerabilityReport to copy no longer exists.
     #[error("source report {namespace}/{name} no longer exists")]
     SourceReportGone { namespace: String, name: String },
-    /// Reading a subscriber's workload failed.
-    #[error("reading workload {workload}: {source}")]
-    ReadWorkload {
-        workload: String,
-        source: kube::Error,
-    },
+    /// The VulnerabilityReport to copy changed since this operator wrote it.
+    #[error("source report {namespace}/{name} changed since it was written; not copied")]
+    SourceReportChanged { namespace: String, name: String },
     /// Writing a report failed.
     #[error("writing report {namespace}/{name}: {source}")]
     WriteReport {
@@ -199,7 +197,7 @@ impl Error {
             Self::InvalidOutput { .. } => "ScanOutputInvalid",
             Self::ReadSourceReport { .. } => "ReadSourceReportFailed",
             Self::SourceReportGone { .. } => "SourceReportGone",
-            Self::ReadWorkload { .. } => "ReadWorkloadFailed",
+            Self::SourceReportChanged { .. } => "SourceReportChanged",
             Self::WriteReport { .. } => "WriteReportFailed",
         }
     }
@@ -214,98 +212,197 @@ impl Error {
     }
 }
 
-/// Runs the scan of `task` and writes one VulnerabilityReport per subscriber whose workload
-/// still exists (same uid); returns the reports written, as `namespace/name`. A subscriber
-/// whose workload is gone is skipped; when none is left, no Job is created.
-///
-/// On failure no report is written, the Job (if any) is deleted, and a Warning Event with
-/// [`Error::reason`] is published on every subscriber's workload (best effort).
-#[tracing::instrument(skip_all, fields(task = %task.task_id, image = %task.image))]
+/// What a scan task achieved: the reports written (possibly only some, when the scan of
+/// one credential identity failed) and the first failure, if any.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    pub written: Vec<proto::WrittenReport>,
+    pub error: Option<Error>,
+}
+
+/// Runs the scan of `task` and writes one VulnerabilityReport per subscriber; returns the
+/// reports written, as `namespace/name`, or the first failure.
 pub async fn run(
     client: &Client,
     settings: &ScanSettings,
     task: &ScanTask,
 ) -> Result<Vec<String>, Error> {
-    let result = scan_and_write(client, settings, task).await;
-    if let Err(error) = &result {
-        tracing::warn!(%error, reason = error.reason(), "vulnerability scan failed");
-        events::publish_failure(client, settings, task, error).await;
+    let outcome = run_task(client, settings, task).await;
+    match outcome.error {
+        Some(error) => Err(error),
+        None => Ok(outcome
+            .written
+            .iter()
+            .map(|w| format!("{}/{}", w.namespace, w.name))
+            .collect()),
     }
-    result
 }
 
-async fn scan_and_write(
+/// Runs the scan of `task` and writes one VulnerabilityReport per subscriber, trusting the
+/// leader's view of the workloads (a report whose owner is gone is garbage-collected).
+///
+/// Subscribers are scanned per credential identity: those whose pull secrets hold no
+/// credentials for the image's registry share one anonymous scan (the only reports the
+/// leader copies to other workloads); each set of credentials gets its own scan Job, run
+/// one after another in the task's one scan slot, so one namespace's credentials never
+/// serve another namespace, and one subscriber without them never fails the others.
+///
+/// On failure no report is written for the subscribers concerned, their Job (if any) is
+/// deleted, and a Warning Event with [`Error::reason`] is published on each of their
+/// workloads (best effort).
+#[tracing::instrument(skip_all, fields(task = %task.task_id, image = %task.image))]
+pub async fn run_task(client: &Client, settings: &ScanSettings, task: &ScanTask) -> Outcome {
+    let image = match ImageRef::parse(&task.image) {
+        Ok(image) => image,
+        Err(source) => {
+            let error = Error::InvalidImage {
+                image: task.image.clone(),
+                source,
+            };
+            let all: Vec<&Subscriber> = task.subscribers.iter().collect();
+            return failed(client, settings, &all, error).await;
+        }
+    };
+    let reference = image.normalized();
+    let mut outcome = Outcome::default();
+    let groups = match &task.source {
+        ScanSource::Copy {
+            namespace,
+            name,
+            resource_version,
+        } => match copy_source(client, namespace, name, resource_version).await {
+            Ok((data, at)) => vec![(true, task.subscribers.iter().collect(), Ok((data, at)))],
+            Err(error) => vec![(true, task.subscribers.iter().collect(), Err(error))],
+        },
+        ScanSource::Job => {
+            let mut groups = Vec::new();
+            for (identity, (credentials, members)) in
+                credential_groups(client, task, image.registry()).await
+            {
+                let job_key = match &identity {
+                    None => task.scan_key.clone(),
+                    Some(identity) => format!("{}#{identity}", task.scan_key),
+                };
+                let scanned = scan_image(client, settings, task, &job_key, &image, credentials.as_ref()).await;
+                groups.push((identity.is_none(), members, scanned));
+            }
+            groups
+        }
+    };
+    for (shareable, members, scanned) in groups {
+        let (base, scanned_at) = match scanned {
+            Ok(found) => found,
+            Err(error) => {
+                let partial = failed(client, settings, &members, error).await;
+                outcome.error = outcome.error.or(partial.error);
+                continue;
+            }
+        };
+        for s in members {
+            let data = reports::for_subscriber(&base, s, &image);
+            let mut report =
+                reports::vulnerability_report(s, &task.scan_key, data, scanned_at, settings);
+            trim::trim_report(&mut report, trim::MAX_REPORT_BYTES);
+            match write(client, s, &report).await {
+                Ok(resource_version) => outcome.written.push(proto::WrittenReport {
+                    namespace: s.workload.namespace.clone(),
+                    name: report.metadata.name.clone().unwrap_or_default(),
+                    resource_version,
+                    scan_key: task.scan_key.clone(),
+                    shareable,
+                    scanned_at_unix: scanned_at.as_second(),
+                    workload_uid: s.workload.uid.clone(),
+                    container_name: s.container_name.clone(),
+                    resource_spec_hash: s.spec_hash.clone(),
+                    image_reference: reference.clone(),
+                }),
+                Err(error) => {
+                    tracing::warn!(%error, reason = error.reason(), "writing a vulnerability report failed");
+                    outcome.error = outcome.error.or(Some(error));
+                }
+            }
+        }
+    }
+    outcome
+}
+
+/// Logs a failure and publishes it on the workloads of `members`.
+async fn failed(
+    client: &Client,
+    settings: &ScanSettings,
+    members: &[&Subscriber],
+    error: Error,
+) -> Outcome {
+    tracing::warn!(%error, reason = error.reason(), "vulnerability scan failed");
+    events::publish_failure(client, settings, members, &error).await;
+    Outcome {
+        written: Vec::new(),
+        error: Some(error),
+    }
+}
+
+/// Runs the scan Job of `job_key` and turns Trivy's output into report data.
+async fn scan_image(
     client: &Client,
     settings: &ScanSettings,
     task: &ScanTask,
-) -> Result<Vec<String>, Error> {
-    let image = ImageRef::parse(&task.image).map_err(|source| Error::InvalidImage {
-        image: task.image.clone(),
-        source,
-    })?;
-    let mut alive = Vec::new();
-    for s in &task.subscribers {
-        if workload_exists(client, s).await? {
-            alive.push(s);
-        }
-    }
-    if alive.is_empty() {
-        tracing::info!("every subscriber is gone; nothing to scan");
-        return Ok(Vec::new());
-    }
-    let (base, scanned_at) = match &task.source {
-        ScanSource::Job => {
-            let credentials = registry_credentials(client, alive[0], image.registry()).await;
-            let output = runner::scan(
-                client,
-                settings,
-                &task.scan_key,
-                &task.image,
-                credentials.as_ref(),
-            )
-            .await?;
-            let scanner = common::reports::Scanner::trivy(settings.trivy_version.clone());
-            let now = jiff::Timestamp::now();
-            let data = common::trivy::to_report_data(&output, &image, scanner, now);
-            (data, now)
-        }
-        ScanSource::Copy { namespace, name } => copy_source(client, namespace, name).await?,
-    };
-    let mut written = Vec::new();
-    for s in alive {
-        let data = reports::for_subscriber(&base, s, &image);
-        let mut report =
-            reports::vulnerability_report(s, &task.scan_key, data, scanned_at, settings);
-        trim::trim_report(&mut report, trim::MAX_REPORT_BYTES);
-        if write(client, s, &report).await? {
-            let name = report.metadata.name.clone().unwrap_or_default();
-            written.push(format!("{}/{name}", s.workload.namespace));
-        }
-    }
-    Ok(written)
+    job_key: &str,
+    image: &ImageRef,
+    credentials: Option<&credentials::RegistryCredentials>,
+) -> Result<(VulnerabilityReportData, jiff::Timestamp), Error> {
+    let output = runner::scan(client, settings, job_key, &task.image, credentials).await?;
+    let scanner = common::reports::Scanner::trivy(settings.trivy_version.clone());
+    let now = jiff::Timestamp::now();
+    Ok((common::trivy::to_report_data(&output, image, scanner, now), now))
 }
 
-/// Credentials for `registry` from the first subscriber's pull secrets. Best effort: when
-/// they cannot be read the scan runs without (public images still scan).
-async fn registry_credentials(
+/// The subscribers by credential identity (`None`: anonymous, first), with the credentials.
+/// A subscriber whose pull secrets cannot be read, or hold nothing for the registry, is
+/// scanned anonymously (public images still scan).
+async fn credential_groups<'a>(
     client: &Client,
-    s: &Subscriber,
+    task: &'a ScanTask,
     registry: &str,
-) -> Option<credentials::RegistryCredentials> {
-    match credentials::lookup(client, s, registry).await {
-        Ok(found) => found,
-        Err(error) => {
-            tracing::warn!(%error, workload = %described(s), "could not read image pull secrets");
+) -> BTreeMap<Option<String>, (Option<credentials::RegistryCredentials>, Vec<&'a Subscriber>)> {
+    let mut groups: BTreeMap<Option<String>, (Option<_>, Vec<&Subscriber>)> = BTreeMap::new();
+    let mut known: BTreeMap<(String, Vec<String>), Option<credentials::Found>> = BTreeMap::new();
+    for s in &task.subscribers {
+        let found = if s.pull_secrets.is_empty() {
             None
-        }
+        } else {
+            let cache_key = (s.workload.namespace.clone(), s.pull_secrets.clone());
+            if !known.contains_key(&cache_key) {
+                let found = match credentials::lookup(client, &s.workload.namespace, &s.pull_secrets, registry).await {
+                    Ok(found) => found,
+                    Err(error) => {
+                        tracing::warn!(%error, workload = %described(s), "could not read image pull secrets");
+                        None
+                    }
+                };
+                known.insert(cache_key.clone(), found);
+            }
+            known.get(&cache_key).cloned().flatten()
+        };
+        let (identity, credentials) = match found {
+            Some(found) => (Some(found.identity), Some(found.credentials)),
+            None => (None, None),
+        };
+        groups
+            .entry(identity)
+            .or_insert_with(|| (credentials, Vec::new()))
+            .1
+            .push(s);
     }
+    groups
 }
 
-/// The `report` of the source VulnerabilityReport and its scan time.
+/// The `report` of the source VulnerabilityReport and its scan time, if the report is
+/// still the one this operator wrote (same resourceVersion).
 async fn copy_source(
     client: &Client,
     namespace: &str,
     name: &str,
+    resource_version: &str,
 ) -> Result<(VulnerabilityReportData, jiff::Timestamp), Error> {
     let api: Api<VulnerabilityReport> = Api::namespaced(client.clone(), namespace);
     let source = retry::idempotent("read source report", || api.get_opt(name))
@@ -319,7 +416,17 @@ async fn copy_source(
             namespace: namespace.to_owned(),
             name: name.to_owned(),
         })?;
-    let scanned_at = reports::scanned_at(&source).unwrap_or(source.report.update_timestamp);
+    if !resource_version.is_empty()
+        && source.metadata.resource_version.as_deref() != Some(resource_version)
+    {
+        return Err(Error::SourceReportChanged {
+            namespace: namespace.to_owned(),
+            name: name.to_owned(),
+        });
+    }
+    let scanned_at = reports::scanned_at(&source)
+        .unwrap_or(source.report.update_timestamp)
+        .min(jiff::Timestamp::now());
     Ok((source.report, scanned_at))
 }
 
@@ -328,30 +435,13 @@ fn described(s: &Subscriber) -> String {
     format!("{} {}/{}", w.kind.as_str(), w.namespace, w.name)
 }
 
-/// Whether the subscriber's workload exists with the uid the task names.
-async fn workload_exists(client: &Client, s: &Subscriber) -> Result<bool, Error> {
-    let w = &s.workload;
-    let api: Api<DynamicObject> =
-        Api::namespaced_with(client.clone(), &w.namespace, &workload_api_resource(w.kind));
-    let found = retry::idempotent("read workload", || api.get_opt(&w.name))
-        .await
-        .map_err(|source| Error::ReadWorkload {
-            workload: described(s),
-            source,
-        })?;
-    Ok(found.is_some_and(|o| o.metadata.uid.as_deref() == Some(w.uid.as_str())))
-}
-
-/// Writes the report with server-side apply if its workload still exists; false if gone.
+/// Writes the report with server-side apply, without reading anything first; returns the
+/// resourceVersion the write produced.
 async fn write(
     client: &Client,
     s: &Subscriber,
     report: &VulnerabilityReport,
-) -> Result<bool, Error> {
-    if !workload_exists(client, s).await? {
-        tracing::info!(workload = %described(s), "workload gone; report skipped");
-        return Ok(false);
-    }
+) -> Result<String, Error> {
     let namespace = &s.workload.namespace;
     let name = report.metadata.name.clone().unwrap_or_default();
     let api: Api<VulnerabilityReport> = Api::namespaced(client.clone(), namespace);
@@ -359,7 +449,7 @@ async fn write(
         PatchParams::apply(FIELD_MANAGER).force(),
         Patch::Apply(report),
     );
-    retry::idempotent("write report", || api.patch(&name, &apply, &patch))
+    let written = retry::idempotent("write report", || api.patch(&name, &apply, &patch))
         .await
         .map_err(|source| Error::WriteReport {
             namespace: namespace.clone(),
@@ -375,5 +465,5 @@ async fn write(
         high = summary.high_count,
         "vulnerability report written"
     );
-    Ok(true)
+    Ok(written.metadata.resource_version.unwrap_or_default())
 }

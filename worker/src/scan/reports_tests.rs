@@ -42,6 +42,7 @@ fn subscriber(kind: WorkloadKind, name: &str, container: &str, image: &str) -> S
         container_name: container.into(),
         spec_hash: "spechash".into(),
         image: image.into(),
+        pull_secrets: Vec::new(),
     }
 }
 

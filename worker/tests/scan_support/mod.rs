@@ -283,6 +283,7 @@ pub fn subscriber(workload: &Workload, container: &str, image: &str) -> Subscrib
         container_name: container.into(),
         spec_hash: "spec-hash-1".into(),
         image: image.into(),
+        pull_secrets: Vec::new(),
     }
 }
 
