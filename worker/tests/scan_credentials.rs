@@ -1,6 +1,7 @@
-//! Private registries: a pull secret of the workload's ServiceAccount that matches the image's
-//! registry becomes a Secret owned by the scan Job, passed to Trivy as TRIVY_USERNAME and
-//! TRIVY_PASSWORD; an image of another registry gets no credentials.
+//! Private registries: a pull secret the leader names for a subscriber (here its
+//! ServiceAccount's) that matches the image's registry becomes a Secret owned by the scan
+//! Job of that credential identity, passed to Trivy as TRIVY_USERNAME and TRIVY_PASSWORD;
+//! an image of another registry is scanned anonymously.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -13,7 +14,7 @@ use kube::api::{Api, DeleteParams, PostParams};
 use kube_sim::faults::FaultConfig;
 use scan_support::*;
 use serde_json::json;
-use worker::scan::credentials::secret_name;
+use worker::scan::credentials::{self, secret_name};
 use worker::scan::job::job_name;
 
 fn base64(text: &str) -> String {
@@ -48,7 +49,11 @@ async fn setup(sim: &Sim) {
 }
 
 /// Runs the scan with Job deletion failing, so the Job and its Secret can be inspected.
-async fn scan_keeping_the_job(sim: &Sim, image: &str) -> (serde_json::Value, Option<Secret>) {
+async fn scan_keeping_the_job(
+    sim: &Sim,
+    image: &str,
+    credentials_expected: bool,
+) -> (serde_json::Value, Option<Secret>) {
     let rs = sim.replicaset("apps", "web", &[("app", image)]).await;
     // The workload's pod template names the ServiceAccount.
     let api: Api<k8s_openapi::api::apps::v1::ReplicaSet> =
@@ -61,7 +66,9 @@ async fn scan_keeping_the_job(sim: &Sim, image: &str) -> (serde_json::Value, Opt
     let mut s = subscriber(&rs, "app", image);
     s.pull_secrets = vec!["regcred".into()];
     let t = task(image, vec![s]);
-    let name = job_name(&t.scan_key);
+    let identity = credentials_expected.then(|| credentials::identity("apps", "regcred"));
+    let key = credentials::job_key(&t.scan_key, identity.as_deref());
+    let name = job_name(&key);
     sim.handle.set_faults(FaultConfig {
         error_rate: 1.0,
         path_prefix: Some(format!(
@@ -88,7 +95,7 @@ async fn scan_keeping_the_job(sim: &Sim, image: &str) -> (serde_json::Value, Opt
 async fn matching_pull_secret_reaches_trivy_through_a_job_owned_secret() {
     let sim = start(&["apps"]).await;
     setup(&sim).await;
-    let (job, secret) = scan_keeping_the_job(&sim, "alpine:3.10").await;
+    let (job, secret) = scan_keeping_the_job(&sim, "alpine:3.10", true).await;
     let name = job["metadata"]["name"].as_str().unwrap();
     let env = &job["spec"]["template"]["spec"]["containers"][0]["env"];
     assert_eq!(env[0]["name"], "TRIVY_USERNAME");
@@ -128,7 +135,7 @@ async fn other_registries_get_no_credentials() {
     let sim = start(&["apps"]).await;
     setup(&sim).await;
     let image = "ghcr.io/aquasecurity/trivy-test-images:alpine-310";
-    let (job, secret) = scan_keeping_the_job(&sim, image).await;
+    let (job, secret) = scan_keeping_the_job(&sim, image, false).await;
     assert!(
         job["spec"]["template"]["spec"]["containers"][0]
             .get("env")

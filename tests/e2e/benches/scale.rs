@@ -1,21 +1,30 @@
-//! Scale benchmark (not a test): 1,000 Deployments over 100 distinct images in 10
-//! namespaces, one leader and three workers against kube-sim with the Trivy double. Reports
-//! time to full coverage (every workload with its ConfigAuditReport and VulnerabilityReport),
-//! scan Jobs created, and the peak RSS of each process.
+//! Scale benchmark (not a test), at the shape of upstream issue #230 and its multiples:
+//! namespaces each holding Deployments (with replicas) and StatefulSets over a set of
+//! distinct images, all created **before** the operator starts, as a new user meets it.
+//! Then one leader and N workers run against kube-sim with the Trivy double, and the
+//! benchmark prints time to full coverage per report kind, scan Jobs against distinct
+//! images, API requests per workload (counted by kube-sim's `/_sim/stats`, operator user
+//! agents only) and the peak RSS of every process.
 //!
-//! Run: `cargo bench -p e2e --bench scale` (release) or add `--profile dev` for a quick look.
-//! Sizes: `BENCH_WORKLOADS` (default 1000), `BENCH_IMAGES` (default 100).
+//! Run: `cargo bench -p e2e --bench scale` (release). Parameters (environment):
+//! `BENCH_NAMESPACES` (1125), `BENCH_DEPLOYMENTS` per namespace (3), `BENCH_REPLICAS` (3),
+//! `BENCH_STATEFULSETS` per namespace (1), `BENCH_IMAGES` (300), `BENCH_WORKERS` (4),
+//! `BENCH_CAPACITY` per worker (4), `BENCH_MAX_SCANS` (10), `BENCH_TIMEOUT_SECS` (1800).
+//! The default is the #230 shape (1,125 namespaces, 4,500 workloads, 11,250 pods); ten
+//! times it is `BENCH_NAMESPACES=11250 BENCH_IMAGES=3000`.
 
-use std::collections::BTreeSet;
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use e2e::{Cluster, Operator, OperatorOptions};
-use futures::StreamExt;
-use k8s_openapi::api::apps::v1::Deployment;
+use futures::{StreamExt, TryStreamExt};
+use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::batch::v1::Job;
-use kube::api::{Api, PostParams};
-use kube::runtime::{WatchStreamExt, watcher};
+use k8s_openapi::api::core::v1::{Namespace, Pod};
+use kube::api::{Api, ListParams, PostParams};
+use kube::core::PartialObjectMeta;
+use kube::runtime::{WatchStreamExt, metadata_watcher, watcher};
 use serde_json::{Value, json};
 
 fn env(name: &str, default: usize) -> usize {
@@ -23,6 +32,43 @@ fn env(name: &str, default: usize) -> usize {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
+}
+
+/// The cluster to build.
+#[derive(Debug, Clone, Copy)]
+struct Shape {
+    namespaces: usize,
+    deployments: usize,
+    replicas: usize,
+    statefulsets: usize,
+    images: usize,
+    workers: usize,
+    capacity: usize,
+    max_scans: usize,
+}
+
+impl Shape {
+    fn from_env() -> Self {
+        Self {
+            namespaces: env("BENCH_NAMESPACES", 1125).max(1),
+            deployments: env("BENCH_DEPLOYMENTS", 3),
+            replicas: env("BENCH_REPLICAS", 3),
+            statefulsets: env("BENCH_STATEFULSETS", 1),
+            images: env("BENCH_IMAGES", 300).max(1),
+            workers: env("BENCH_WORKERS", 4).max(1),
+            capacity: env("BENCH_CAPACITY", 4).max(1),
+            max_scans: env("BENCH_MAX_SCANS", 10).max(1),
+        }
+    }
+
+    /// Scanned workloads: each Deployment's current ReplicaSet, each StatefulSet.
+    fn workloads(&self) -> usize {
+        self.namespaces * (self.deployments + self.statefulsets)
+    }
+
+    fn pods(&self) -> usize {
+        self.namespaces * (self.deployments * self.replicas + self.statefulsets)
+    }
 }
 
 /// Peak resident set size of a process, from /proc (VmHWM), in MiB.
@@ -33,96 +79,221 @@ fn peak_rss_mib(pid: u32) -> Option<f64> {
     Some(kib / 1024.0)
 }
 
-async fn count(cluster: &Cluster, resource: &str) -> usize {
-    cluster
-        .kubectl(&["get", resource, "-A", "--no-headers", "-o", "name"])
-        .map(|out| out.lines().count())
-        .unwrap_or(0)
+fn image(i: usize) -> String {
+    format!("bench{i}:1.0")
+}
+
+/// Creates the namespaces and their workloads, 32 requests at a time.
+async fn fill(cluster: &Cluster, shape: Shape, label: &str) -> anyhow::Result<Vec<String>> {
+    let client = cluster.client.clone();
+    let namespaces: Vec<String> = (0..shape.namespaces)
+        .map(|i| cluster.ns(&format!("b{i}")))
+        .collect();
+    let ns_api: Api<Namespace> = Api::all(client.clone());
+    futures::stream::iter(namespaces.iter().map(|ns| {
+        let api = ns_api.clone();
+        let object: Namespace = serde_json::from_value(json!({
+            "metadata": {"name": ns, "labels": {"bench": label}}
+        }))
+        .unwrap_or_default();
+        async move { api.create(&PostParams::default(), &object).await.map(|_| ()) }
+    }))
+    .buffer_unordered(32)
+    .try_collect::<Vec<()>>()
+    .await?;
+    let mut objects: Vec<(String, &'static str, Value)> = Vec::new();
+    let mut n = 0;
+    for ns in &namespaces {
+        for d in 0..shape.deployments {
+            let name = format!("app{d}");
+            let spec = json!({
+                "replicas": shape.replicas,
+                "selector": {"matchLabels": {"app": name}},
+                "template": {
+                    "metadata": {"labels": {"app": name}},
+                    "spec": {"containers": [{"name": "main", "image": image(n % shape.images)}]}
+                }
+            });
+            n += 1;
+            objects.push((ns.clone(), "Deployment", json!({"metadata": {"name": name}, "spec": spec})));
+        }
+        for s in 0..shape.statefulsets {
+            let name = format!("db{s}");
+            let spec = json!({
+                "replicas": 1,
+                "serviceName": name,
+                "selector": {"matchLabels": {"app": name}},
+                "template": {
+                    "metadata": {"labels": {"app": name}},
+                    "spec": {"containers": [{"name": "main", "image": image(n % shape.images)}]}
+                }
+            });
+            n += 1;
+            objects.push((ns.clone(), "StatefulSet", json!({"metadata": {"name": name}, "spec": spec})));
+        }
+    }
+    futures::stream::iter(objects.into_iter().map(|(ns, kind, object)| {
+        let client = client.clone();
+        async move {
+            let params = PostParams::default();
+            if kind == "Deployment" {
+                let d: Deployment = serde_json::from_value(object)?;
+                Api::<Deployment>::namespaced(client, &ns).create(&params, &d).await?;
+            } else {
+                let s: StatefulSet = serde_json::from_value(object)?;
+                Api::<StatefulSet>::namespaced(client, &ns).create(&params, &s).await?;
+            }
+            anyhow::Ok(())
+        }
+    }))
+    .buffer_unordered(32)
+    .try_collect::<Vec<()>>()
+    .await?;
+    Ok(namespaces)
+}
+
+/// Waits until kube-sim's controllers created every ReplicaSet and Pod.
+async fn settled(cluster: &Cluster, shape: Shape) -> anyhow::Result<()> {
+    let rs: Api<PartialObjectMeta<ReplicaSet>> = Api::all(cluster.client.clone());
+    let pods: Api<PartialObjectMeta<Pod>> = Api::all(cluster.client.clone());
+    let deadline = Instant::now() + Duration::from_secs(1800);
+    loop {
+        let params = ListParams::default();
+        let r = rs.list_metadata(&params).await?.items.len();
+        let p = pods.list_metadata(&params).await?.items.len();
+        if r >= shape.namespaces * shape.deployments && p >= shape.pods() {
+            return Ok(());
+        }
+        anyhow::ensure!(Instant::now() < deadline, "cluster not settled: {r} ReplicaSets, {p} pods");
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+}
+
+/// Counts distinct objects seen by a metadata watch and when the count reached `target`.
+fn count_until<K>(api: Api<K>, target: usize) -> Arc<Mutex<(HashSet<String>, Option<Instant>)>>
+where
+    K: kube::Resource + Clone + std::fmt::Debug + serde::de::DeserializeOwned + Send + Sync + 'static,
+{
+    let state: Arc<Mutex<(HashSet<String>, Option<Instant>)>> = Arc::default();
+    let seen = state.clone();
+    tokio::spawn(async move {
+        let mut stream = std::pin::pin!(metadata_watcher(api, watcher::Config::default()).default_backoff());
+        while let Some(event) = stream.next().await {
+            if let Ok(watcher::Event::Apply(o) | watcher::Event::InitApply(o)) = event {
+                let mut s = seen.lock().unwrap_or_else(|p| p.into_inner());
+                let key = format!(
+                    "{}/{}",
+                    o.metadata.namespace.unwrap_or_default(),
+                    o.metadata.name.unwrap_or_default()
+                );
+                s.0.insert(key);
+                if s.0.len() >= target && s.1.is_none() {
+                    s.1 = Some(Instant::now());
+                }
+            }
+        }
+    });
+    state
+}
+
+/// Requests by the operator's processes, from kube-sim's counters.
+fn operator_requests(cluster: &Cluster) -> anyhow::Result<(u64, Value)> {
+    let sim = cluster.sim().ok_or_else(|| anyhow::anyhow!("needs kube-sim"))?;
+    let stats = sim.stats().requests.to_json();
+    let total = ["trivy-operator-leader", "trivy-operator-worker"]
+        .iter()
+        .map(|a| stats["byUserAgent"][a].as_u64().unwrap_or(0))
+        .sum();
+    Ok((total, stats))
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let workloads = env("BENCH_WORKLOADS", 1000);
-    let images = env("BENCH_IMAGES", 100).max(1);
+    let shape = Shape::from_env();
+    let timeout = Duration::from_secs(env("BENCH_TIMEOUT_SECS", 1800) as u64);
+    let workloads = shape.workloads();
+    println!("shape: {shape:?}: {workloads} workloads, {} pods", shape.pods());
     let golden = e2e::repo_root().join("../shared/data/trivy-json/alpine-310.json.golden");
-    let map: serde_json::Map<String, Value> = (0..images)
-        .map(|i| (format!("bench{i}:1.0"), json!(golden.to_string_lossy())))
+    let map: serde_json::Map<String, Value> = (0..shape.images)
+        .map(|i| (image(i), json!(golden.to_string_lossy())))
         .collect();
     let cluster = Cluster::start_with_images("bench", Some(Value::Object(map))).await?;
-    let namespaces: Vec<String> = (0..10).map(|i| cluster.ns(&format!("bench{i}"))).collect();
-    cluster.create_namespaces(&namespaces)?;
+    let label = cluster.suffix.clone();
+    let started = Instant::now();
+    fill(&cluster, shape, &label).await?;
+    settled(&cluster, shape).await?;
+    println!("cluster filled in    {:.1}s", started.elapsed().as_secs_f64());
+    if let Some(sim) = cluster.sim() {
+        sim.stats().requests.reset();
+    }
+
+    let operator_namespace = cluster.ns("trivy-system");
+    let audits = count_until(
+        Api::<common::reports::config_audit::ConfigAuditReport>::all(cluster.client.clone()),
+        workloads,
+    );
+    let vulns = count_until(
+        Api::<common::reports::vulnerability::VulnerabilityReport>::all(cluster.client.clone()),
+        workloads,
+    );
+    let jobs = count_until(Api::<Job>::namespaced(cluster.client.clone(), &operator_namespace), usize::MAX);
     let options = OperatorOptions {
         binaries: e2e::binaries!(),
-        operator_namespace: cluster.ns("trivy-system"),
-        namespaces: namespaces.clone(),
-        workers: 3,
-        worker_capacity: 4,
-        leader_args: vec!["--max-concurrent-scans".into(), "10".into()],
+        operator_namespace,
+        namespaces: Vec::new(),
+        workers: shape.workers,
+        worker_capacity: shape.capacity as u32,
+        leader_args: vec![
+            "--max-concurrent-scans".into(),
+            shape.max_scans.to_string(),
+            "--namespace-selector".into(),
+            format!("bench={label}"),
+        ],
         worker_args: Vec::new(),
     };
-    let jobs: Arc<Mutex<BTreeSet<String>>> = Arc::default();
-    let seen = jobs.clone();
-    let job_api: Api<Job> = Api::namespaced(cluster.client.clone(), &options.operator_namespace);
-    tokio::spawn(async move {
-        let mut stream =
-            std::pin::pin!(watcher(job_api, watcher::Config::default()).default_backoff());
-        while let Some(event) = stream.next().await {
-            if let Ok(watcher::Event::Apply(job) | watcher::Event::InitApply(job)) = event {
-                let mut seen = seen.lock().unwrap_or_else(|p| p.into_inner());
-                seen.insert(job.metadata.uid.unwrap_or_default());
-            }
-        }
-    });
     let op = Operator::start(&cluster, options)?;
-    let started = Instant::now();
-    for i in 0..workloads {
-        let ns = &namespaces[i % namespaces.len()];
-        let name = format!("app{i}");
-        let deployment: Deployment = serde_json::from_value(json!({
-            "metadata": {"name": name, "namespace": ns},
-            "spec": {
-                "replicas": 1,
-                "selector": {"matchLabels": {"app": name}},
-                "template": {
-                    "metadata": {"labels": {"app": name}},
-                    "spec": {"containers": [{"name": "main", "image": format!("bench{}:1.0", i % images)}]}
-                }
-            }
-        }))?;
-        Api::<Deployment>::namespaced(cluster.client.clone(), ns)
-            .create(&PostParams::default(), &deployment)
-            .await?;
-    }
-    let created = started.elapsed();
-    let deadline = Instant::now() + Duration::from_secs(1800);
-    let (mut audits, mut vulns) = (0, 0);
+    let t0 = Instant::now();
+    let deadline = t0 + timeout;
+    let done = |s: &Arc<Mutex<(HashSet<String>, Option<Instant>)>>| {
+        let s = s.lock().unwrap_or_else(|p| p.into_inner());
+        (s.0.len(), s.1)
+    };
     while Instant::now() < deadline {
-        audits = count(&cluster, "configauditreports").await;
-        vulns = count(&cluster, "vulnerabilityreports").await;
-        if audits >= workloads && vulns >= workloads {
+        if done(&audits).1.is_some() && done(&vulns).1.is_some() {
             break;
         }
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        tokio::time::sleep(Duration::from_millis(250)).await;
     }
-    let coverage = started.elapsed();
-    println!("workloads            {workloads} Deployments over {images} images in 10 namespaces");
-    println!("created in           {:.1}s", created.as_secs_f64());
+    let (requests, stats) = operator_requests(&cluster)?;
+    let since = |at: Option<Instant>| {
+        at.map_or("not reached".to_string(), |at| {
+            format!("{:.1}s", at.duration_since(t0).as_secs_f64())
+        })
+    };
+    let (n_audits, t_audits) = done(&audits);
+    let (n_vulns, t_vulns) = done(&vulns);
+    println!("ConfigAuditReports   {n_audits}/{workloads} after {}", since(t_audits));
+    println!("VulnerabilityReports {n_vulns}/{workloads} after {}", since(t_vulns));
+    println!("scan Jobs            {} for {} distinct images", done(&jobs).0, shape.images.min(workloads));
     println!(
-        "full coverage after  {:.1}s ({audits} ConfigAuditReports, {vulns} VulnerabilityReports)",
-        coverage.as_secs_f64()
+        "API requests         {requests} by the operator = {:.2} per workload",
+        requests as f64 / workloads as f64
     );
-    println!(
-        "scan Jobs created    {}",
-        jobs.lock().unwrap_or_else(|p| p.into_inner()).len()
-    );
+    if std::env::var("BENCH_SHOW_REQUESTS").is_ok_and(|v| v == "1") {
+        for row in stats["requests"].as_array().into_iter().flatten() {
+            if row["userAgent"].as_str().is_some_and(|a| a.starts_with("trivy-operator")) {
+                println!("  {:<22} {:<6} {:<45} {}", row["userAgent"].as_str().unwrap_or(""), row["verb"].as_str().unwrap_or(""), row["resource"].as_str().unwrap_or(""), row["count"]);
+            }
+        }
+    }
     for (name, pid) in op.pids() {
         match peak_rss_mib(pid) {
             Some(rss) => println!("peak RSS {name:<11} {rss:.1} MiB"),
             None => println!("peak RSS {name:<11} (exited)"),
         }
     }
-    if audits < workloads || vulns < workloads {
-        anyhow::bail!("coverage not reached within 30 minutes");
+    if t_audits.is_none() || t_vulns.is_none() {
+        anyhow::bail!("coverage not reached within {timeout:?}");
     }
     Ok(())
 }

@@ -36,6 +36,20 @@ impl std::fmt::Debug for RegistryCredentials {
     }
 }
 
+/// The key a scan Job is named after: the scan key, plus the credential identity for a scan
+/// with credentials (so each identity has its own Job and never adopts another's).
+pub fn job_key(scan_key: &str, identity: Option<&str>) -> String {
+    match identity {
+        None => scan_key.to_owned(),
+        Some(identity) => format!("{scan_key}#{identity}"),
+    }
+}
+
+/// The identity of credentials found in pull secret `name` of `namespace`.
+pub fn identity(namespace: &str, name: &str) -> String {
+    common::names::short_hash(&format!("{namespace}/{name}"))
+}
+
 /// The name of the credentials Secret of scan Job `job`.
 pub fn secret_name(job: &str) -> String {
     format!("{job}-registry")
@@ -132,7 +146,7 @@ pub async fn lookup(
         if let Some(credentials) = found {
             return Ok(Some(Found {
                 credentials,
-                identity: common::names::short_hash(&format!("{namespace}/{name}")),
+                identity: identity(namespace, name),
             }));
         }
     }

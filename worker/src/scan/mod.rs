@@ -279,10 +279,7 @@ pub async fn run_task(client: &Client, settings: &ScanSettings, task: &ScanTask)
             for (identity, (credentials, members)) in
                 credential_groups(client, task, image.registry()).await
             {
-                let job_key = match &identity {
-                    None => task.scan_key.clone(),
-                    Some(identity) => format!("{}#{identity}", task.scan_key),
-                };
+                let job_key = credentials::job_key(&task.scan_key, identity.as_deref());
                 let scanned = scan_image(client, settings, task, &job_key, &image, credentials.as_ref()).await;
                 groups.push((identity.is_none(), members, scanned));
             }

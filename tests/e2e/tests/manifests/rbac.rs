@@ -33,7 +33,7 @@ type Row = (
 #[rustfmt::skip]
 const EXPECTED: &[Row] = &[
     // leader: list/watch what it plans from, delete outdated audit reports.
-    (LEADER, "*", "", &["pods", "replicationcontrollers", "namespaces"], &["list", "watch"], &[]),
+    (LEADER, "*", "", &["pods", "replicationcontrollers", "namespaces", "serviceaccounts"], &["list", "watch"], &[]),
     (LEADER, "*", "apps", &["replicasets", "statefulsets", "daemonsets", "deployments"], &["list", "watch"], &[]),
     (LEADER, "*", "batch", &["jobs", "cronjobs"], &["list", "watch"], &[]),
     (LEADER, "*", "aquasecurity.github.io", &["vulnerabilityreports"], &["list", "watch"], &[]),
@@ -43,8 +43,9 @@ const EXPECTED: &[Row] = &[
     (LEADER, NS, "coordination.k8s.io", &["leases"], &["get", "patch"], &[LEASE]),
     (LEADER, NS, "", &["configmaps"], &["get", "list", "watch"], &[POLICIES]),
     (LEADER, NS, "events.k8s.io", &["events"], &["create", "patch"], &[]),
-    // worker: get the workload of a task and its pull secrets, write reports and Events.
-    (WORKER, "*", "", &["pods", "replicationcontrollers", "serviceaccounts", "secrets"], &["get"], &[]),
+    // worker: get the workload of a task and the pull secrets the leader names, write
+    // reports and Events.
+    (WORKER, "*", "", &["pods", "replicationcontrollers", "secrets"], &["get"], &[]),
     (WORKER, "*", "apps", &["replicasets", "statefulsets", "daemonsets"], &["get"], &[]),
     (WORKER, "*", "batch", &["jobs", "cronjobs"], &["get"], &[]),
     (WORKER, "*", "aquasecurity.github.io", &["vulnerabilityreports", "configauditreports"], &["get", "create", "patch"], &[]),

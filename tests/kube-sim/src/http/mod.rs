@@ -13,6 +13,7 @@ mod patch;
 mod patch_ops;
 mod protobuf;
 pub mod request;
+pub mod requests;
 pub mod selectors;
 pub mod table;
 mod watch;
@@ -26,7 +27,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, Uri, header};
 use axum::response::Response;
-use axum::routing::post;
+use axum::routing::{get, post};
 
 use crate::SimState;
 use crate::faults::{FaultConfig, Faults, describe};
@@ -62,6 +63,8 @@ pub struct Stats {
     pub watches_started: std::sync::atomic::AtomicU64,
     /// Requests failed by fault injection.
     pub faults_injected: std::sync::atomic::AtomicU64,
+    /// Every request, by verb, resource and user agent (`/_sim/stats`).
+    pub requests: requests::RequestCounts,
 }
 
 /// The router: `/_sim/*` control endpoints and every Kubernetes path.
@@ -71,6 +74,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/_sim/close-watches", post(close_watches))
         .route("/_sim/kubelet/pause", post(pause_kubelet))
         .route("/_sim/kubelet/resume", post(resume_kubelet))
+        .route("/_sim/stats", get(get_stats).delete(reset_stats))
         .fallback(dispatch)
         .with_state(app)
 }
@@ -92,6 +96,15 @@ async fn get_faults(State(app): State<Arc<App>>) -> Response {
 async fn close_watches(State(app): State<Arc<App>>) -> Response {
     app.close_watches.send_modify(|n| *n += 1);
     json_response(200, &serde_json::json!({"closed": true}))
+}
+
+async fn get_stats(State(app): State<Arc<App>>) -> Response {
+    json_response(200, &app.stats.requests.to_json())
+}
+
+async fn reset_stats(State(app): State<Arc<App>>) -> Response {
+    app.stats.requests.reset();
+    json_response(200, &serde_json::json!({"reset": true}))
 }
 
 async fn pause_kubelet(State(app): State<Arc<App>>) -> Response {
@@ -128,6 +141,7 @@ async fn dispatch(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    app.stats.requests.record(&method, &uri, &headers);
     if let Some(resp) = app.authz.admit(&app.state.store, &method, &uri, &headers) {
         return resp;
     }
