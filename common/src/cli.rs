@@ -160,6 +160,31 @@ pub fn block_on_main<E: std::fmt::Display>(
 }
 
 /// Resolves on SIGINT or SIGTERM, the signals a user or the kubelet stops a process with.
+/// A token cancelled by the first SIGTERM or SIGINT. The handlers are installed before this
+/// returns, so a signal at any later moment — connecting, reconnecting, backing off — is
+/// seen; call it first thing in a program.
+pub fn shutdown_token() -> tokio_util::sync::CancellationToken {
+    let token = tokio_util::sync::CancellationToken::new();
+    let ctrl_c = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt());
+    let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate());
+    let cancel = token.clone();
+    tokio::spawn(async move {
+        match (ctrl_c, term) {
+            (Ok(mut int), Ok(mut term)) => {
+                tokio::select! {
+                    _ = int.recv() => {},
+                    _ = term.recv() => {},
+                }
+            }
+            _ => shutdown_signal().await,
+        }
+        tracing::info!("shutting down");
+        cancel.cancel();
+    });
+    token
+}
+
+/// Waits for SIGTERM or SIGINT (handlers installed when first polled).
 pub async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {

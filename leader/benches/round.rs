@@ -162,7 +162,14 @@ fn main() {
     println!("leader control round, {ROUNDS} rounds each, {IMAGES} images, no workers attached");
     println!(
         "{:>10} {:>7} {:>11} {:>11} {:>11} {:>11} {:>11} {:>8}",
-        "workloads", "state", "first", "full med", "full worst", "one change", "unchanged", "queued"
+        "workloads",
+        "state",
+        "first",
+        "full med",
+        "full worst",
+        "one change",
+        "unchanged",
+        "queued"
     );
     for &n in &sizes {
         for (state, with_reports) in [("steady", true), ("cold", false)] {

@@ -104,14 +104,11 @@ async fn run_leader(args: RunArgs) -> Result<(), Error> {
         env!("CARGO_PKG_VERSION"),
         args.identity
     );
-    let client = args.kube.connect(&agent).await?;
-    let shutdown = CancellationToken::new();
-    let stop = shutdown.clone();
-    tokio::spawn(async move {
-        common::cli::shutdown_signal().await;
-        tracing::info!("shutting down");
-        stop.cancel();
-    });
+    let shutdown = common::cli::shutdown_token();
+    let client = tokio::select! {
+        () = shutdown.cancelled() => return Ok(()),
+        client = args.kube.connect(&agent) => client?,
+    };
     // Both servers run on a standby too: gRPC answers UNAVAILABLE and health NOT_SERVING,
     // the admin server is healthy but not ready, without report gauges.
     let slot = grpc::LeaderSlot::default();

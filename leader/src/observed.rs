@@ -92,6 +92,8 @@ pub struct Observed {
     pub watch_errors: BTreeMap<String, String>,
     /// Scans this operator ran, usable as copy sources (see [`Ledger`]).
     pub ledger: Ledger,
+    /// Workload objects kept for the audits they may need (see [`AuditObjects`]).
+    pub audit_objects: AuditObjects,
     /// Workload uids by namespace.
     by_namespace: HashMap<String, HashSet<String>>,
     /// ReplicaSet uids by the uid of the Deployment that controls them.
@@ -102,6 +104,59 @@ pub struct Observed {
     pub namespaces_generation: u64,
     /// Scan keys whose trusted source went away since the planner last looked.
     pub lost_sources: Vec<String>,
+}
+
+/// Most bytes of workload objects kept for their audits.
+pub const AUDIT_OBJECT_BUDGET: usize = 64 * 1024 * 1024;
+/// Largest object kept (a larger one is read by the worker).
+pub const AUDIT_OBJECT_MAX: usize = 256 * 1024;
+
+/// The workload objects the watches delivered, as JSON without managedFields, kept (within
+/// [`AUDIT_OBJECT_BUDGET`]) until the planner finds their audit done, so that a worker
+/// audits what the leader sends instead of reading the workload again.
+#[derive(Debug, Default)]
+pub struct AuditObjects {
+    by_uid: HashMap<String, (String, String)>,
+    bytes: usize,
+}
+
+impl AuditObjects {
+    /// Keeps the object of workload `uid` with spec hash `spec_hash` (replacing an older one);
+    /// forgets it when it does not fit.
+    pub fn put(&mut self, uid: &str, spec_hash: &str, object: &DynamicObject) {
+        self.remove(uid);
+        let mut object = object.clone();
+        object.metadata.managed_fields = None;
+        let Ok(json) = serde_json::to_string(&object) else {
+            return;
+        };
+        if json.len() > AUDIT_OBJECT_MAX || self.bytes + json.len() > AUDIT_OBJECT_BUDGET {
+            return;
+        }
+        self.bytes += json.len();
+        self.by_uid
+            .insert(uid.to_string(), (spec_hash.to_string(), json));
+    }
+
+    /// The object of `uid`, if the one kept has `spec_hash`.
+    pub fn get(&self, uid: &str, spec_hash: &str) -> Option<&str> {
+        self.by_uid
+            .get(uid)
+            .filter(|(hash, _)| hash == spec_hash)
+            .map(|(_, json)| json.as_str())
+    }
+
+    /// Forgets the object of `uid`.
+    pub fn remove(&mut self, uid: &str) {
+        if let Some((_, json)) = self.by_uid.remove(uid) {
+            self.bytes -= json.len();
+        }
+    }
+
+    /// Bytes kept now.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
 }
 
 /// A VulnerabilityReport this operator wrote from a scan it ran without registry
@@ -164,9 +219,10 @@ impl Ledger {
         let Some(keys) = self.keys_of.get(&report) else {
             return Vec::new();
         };
-        let unchanged = keys.first().and_then(|k| self.by_key.get(k)).is_some_and(|s| {
-            resource_version.is_some_and(|rv| rv == s.resource_version)
-        });
+        let unchanged = keys
+            .first()
+            .and_then(|k| self.by_key.get(k))
+            .is_some_and(|s| resource_version.is_some_and(|rv| rv == s.resource_version));
         if unchanged {
             return Vec::new();
         }
@@ -391,6 +447,7 @@ impl Observed {
 
     /// Forgets a workload (and the digests of its Pods).
     pub fn remove_workload(&mut self, uid: &str) {
+        self.audit_objects.remove(uid);
         self.unindex(uid);
         if self.workloads.remove(uid).is_some() {
             self.image_ids.remove(uid);
@@ -593,7 +650,11 @@ impl Observed {
                 .unwrap_or_else(|| "default".to_string()),
         );
         if let Some(more) = self.account_pull_secrets.get(&account) {
-            names.extend(more.iter().filter(|n| !workload.pull_secrets.contains(n)).cloned());
+            names.extend(
+                more.iter()
+                    .filter(|n| !workload.pull_secrets.contains(n))
+                    .cloned(),
+            );
         }
         names
     }

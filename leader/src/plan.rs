@@ -60,7 +60,11 @@ pub fn scanned_workloads<'a>(
 }
 
 /// The config audit a scanned workload needs, if any.
-pub fn due_audit(observed: &Observed, workload: &Workload, hashes: &ConfigHashes) -> Option<DueTask> {
+pub fn due_audit(
+    observed: &Observed,
+    workload: &Workload,
+    hashes: &ConfigHashes,
+) -> Option<DueTask> {
     let config_hash = hashes.get(&workload.kind)?;
     (!has_fresh_report(observed, workload, config_hash)).then(|| audit_task(workload, config_hash))
 }
@@ -109,6 +113,7 @@ fn audit_task(workload: &Workload, config_hash: &str) -> DueTask {
             plugin_config_hash: config_hash.to_string(),
             images: Vec::new(),
             scan: None,
+            workload_json: String::new(),
         },
         aliases: Vec::new(),
     }

@@ -173,7 +173,9 @@ pub fn scan_task(key: &str, members: &[&DueContainer], source: Option<&Source>) 
         .collect();
     let first = members.first();
     DueTask {
-        namespace: first.map(|d| d.workload.namespace.clone()).unwrap_or_default(),
+        namespace: first
+            .map(|d| d.workload.namespace.clone())
+            .unwrap_or_default(),
         aliases: aliases(key, members.iter().copied()),
         task: proto::Task {
             task_id: format!("scan/{}", short_hash(key)),

@@ -58,6 +58,8 @@ impl Planner {
     ) -> RoundStats {
         let mut uids = observed.take_dirty();
         self.dirty_keys.extend(observed.lost_sources.drain(..));
+        let released = dispatcher.take_released();
+        self.released(&released);
         for uid in dispatcher.expire_covers(inputs.now) {
             // Its filed containers may be unchanged, but their keys must look again.
             for (key, _) in self.filed.get(&uid).into_iter().flatten() {
@@ -118,7 +120,7 @@ impl Planner {
 
     fn plan_workload(
         &mut self,
-        observed: &Observed,
+        observed: &mut Observed,
         dispatcher: &mut Dispatcher,
         inputs: &Inputs,
         uid: &str,
@@ -131,7 +133,12 @@ impl Planner {
             .zip(inputs.hashes)
             .and_then(|(w, hashes)| plan::due_audit(observed, w, hashes))
             .filter(|due| !dispatcher.covered(&due.task.task_id));
+        if audit.is_none() && (inputs.hashes.is_some() || workload.is_none()) {
+            // Audited (or not to be): the object kept for its audit is not needed.
+            observed.audit_objects.remove(uid);
+        }
         dispatcher.upsert(&plan::audit_slot(uid), audit, inputs.now);
+        let observed = &*observed;
         let due: Vec<DueContainer> = match (workload, inputs.scans) {
             (Some(w), Some(policy)) => {
                 self.set_expiry(uid, plan_scans::next_expiry(observed, w, policy));

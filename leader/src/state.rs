@@ -210,7 +210,8 @@ impl Shared {
     /// Sends every task that fits a window now. Called by the round and at once when a
     /// result frees a slot.
     pub fn dispatch(&self, st: &mut LeaderState, now: Instant) {
-        for (worker, task) in st.dispatcher.next_sends(now) {
+        for (worker, mut task) in st.dispatcher.next_sends(now) {
+            attach_workload(&st.observed, &mut task);
             let task_id = task.task_id.clone();
             let kind = kind_label(task.kind);
             let message = self.message(Body::Task(task));
@@ -298,5 +299,20 @@ impl Shared {
             epoch: self.epoch,
             body: Some(body),
         }
+    }
+}
+
+/// Puts the workload object the leader kept into a config audit task, so the worker does
+/// not read it again.
+fn attach_workload(observed: &Observed, task: &mut proto::Task) {
+    if task.kind != proto::TaskKind::ConfigAudit as i32 {
+        return;
+    }
+    if let Some(json) = task
+        .workload
+        .as_ref()
+        .and_then(|w| observed.audit_objects.get(&w.uid, &task.resource_spec_hash))
+    {
+        task.workload_json = json.to_string();
     }
 }

@@ -207,6 +207,9 @@ impl Fold<DynamicObject> for WorkloadFold {
         }
         match observed::workload_from_object(self.0, object) {
             Some(workload) => {
+                observed
+                    .audit_objects
+                    .put(&workload.uid, &workload.spec_hash, object);
                 observed.put_workload(workload);
                 true
             }

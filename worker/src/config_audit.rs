@@ -1,5 +1,6 @@
-//! Runs one config audit: reads the workload (its one read), evaluates the policies the
-//! task was planned with, and writes the ConfigAuditReport with server-side apply.
+//! Runs one config audit: takes the workload the leader sent with the task (or reads it:
+//! its one read), evaluates the policies the task was planned with, and writes the
+//! ConfigAuditReport with server-side apply.
 
 use std::time::Duration;
 
@@ -73,14 +74,19 @@ pub async fn run(
 ) -> Result<String, Error> {
     let w = &task.workload;
     let described = format!("{} {}/{}", w.kind.as_str(), w.namespace, w.name);
-    let api: Api<DynamicObject> =
-        Api::namespaced_with(client.clone(), &w.namespace, &workload_api_resource(w.kind));
-    let object = match retry::idempotent("read workload", || api.get_opt(&w.name))
-        .await
-        .map_err(Error::ReadWorkload)?
-    {
-        Some(o) if o.metadata.uid.as_deref() == Some(w.uid.as_str()) => o,
-        _ => return Err(Error::WorkloadGone(described)),
+    let object = match sent_object(task) {
+        Some(object) => object,
+        None => {
+            let api: Api<DynamicObject> =
+                Api::namespaced_with(client.clone(), &w.namespace, &workload_api_resource(w.kind));
+            match retry::idempotent("read workload", || api.get_opt(&w.name))
+                .await
+                .map_err(Error::ReadWorkload)?
+            {
+                Some(o) if o.metadata.uid.as_deref() == Some(w.uid.as_str()) => o,
+                _ => return Err(Error::WorkloadGone(described)),
+            }
+        }
     };
     let pod_spec = common::workload::pod_spec_of(w.kind, &object.data)
         .ok_or_else(|| Error::NoPodSpec(described.clone()))?;
@@ -111,4 +117,58 @@ pub async fn run(
         "config audit report written"
     );
     Ok(name)
+}
+
+/// The workload object the leader sent with the task, if it is the task's workload at the
+/// task's spec (anything else is read from the API instead).
+fn sent_object(task: &AuditTask) -> Option<DynamicObject> {
+    if task.workload_json.is_empty() {
+        return None;
+    }
+    let object: DynamicObject = serde_json::from_str(&task.workload_json).ok()?;
+    let w = &task.workload;
+    let same = object.metadata.uid.as_deref() == Some(w.uid.as_str())
+        && object.metadata.namespace.as_deref() == Some(w.namespace.as_str())
+        && object.metadata.name.as_deref() == Some(w.name.as_str());
+    let spec = common::workload::pod_spec_of(w.kind, &object.data)?;
+    (same && common::hash::resource_spec_hash(spec) == task.spec_hash).then_some(object)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::task::Workload;
+    use common::workload::WorkloadKind;
+
+    fn task(json: &str, spec_hash: &str) -> AuditTask {
+        AuditTask {
+            task_id: "t".into(),
+            workload: Workload {
+                kind: WorkloadKind::ReplicaSet,
+                namespace: "ns".into(),
+                name: "web".into(),
+                uid: "u1".into(),
+            },
+            spec_hash: spec_hash.into(),
+            config_hash: "c".into(),
+            workload_json: json.into(),
+        }
+    }
+
+    const RS: &str = r#"{"apiVersion":"apps/v1","kind":"ReplicaSet",
+        "metadata":{"name":"web","namespace":"ns","uid":"u1"},
+        "spec":{"template":{"spec":{"containers":[{"name":"c","image":"nginx"}]}}}}"#;
+
+    #[test]
+    fn the_sent_object_is_used_only_when_it_is_the_tasks_workload_and_spec() {
+        let object: DynamicObject = serde_json::from_str(RS).unwrap();
+        let spec = common::workload::pod_spec_of(WorkloadKind::ReplicaSet, &object.data).unwrap();
+        let hash = common::hash::resource_spec_hash(spec);
+        assert!(sent_object(&task(RS, &hash)).is_some());
+        assert!(sent_object(&task(RS, "another-spec")).is_none());
+        assert!(sent_object(&task(&RS.replace("\"u1\"", "\"u2\""), &hash)).is_none());
+        assert!(sent_object(&task("", &hash)).is_none());
+        assert!(sent_object(&task("{not json", &hash)).is_none());
+    }
 }

@@ -16,7 +16,6 @@ use std::time::Duration;
 
 use common::admin::AdminState;
 use tokio::sync::Semaphore;
-use tokio_util::sync::CancellationToken;
 
 use crate::args::Args;
 use crate::policies::PolicyCache;
@@ -65,8 +64,11 @@ pub async fn run(args: Args) -> Result<(), Error> {
         env!("CARGO_PKG_VERSION"),
         args.worker_id
     );
-    let client = args.kube.connect(&agent).await?;
-    let shutdown = CancellationToken::new();
+    let shutdown = common::cli::shutdown_token();
+    let client = tokio::select! {
+        () = shutdown.cancelled() => return Ok(()),
+        client = args.kube.connect(&agent) => client?,
+    };
     // Ready while attached to a leader; metrics from this worker's counters.
     let metrics = Arc::new(metrics::WorkerMetrics::new());
     let ready = Arc::new(AtomicBool::new(false));
@@ -117,11 +119,7 @@ pub async fn run(args: Args) -> Result<(), Error> {
             metrics.set_connected(true);
         });
         let outcome = tokio::select! {
-            _ = common::cli::shutdown_signal() => {
-                tracing::info!("shutting down");
-                shutdown.cancel();
-                return Ok(());
-            }
+            () = shutdown.cancelled() => return Ok(()),
             outcome = session => outcome,
         };
         ready.store(false, Ordering::Relaxed);
@@ -136,7 +134,10 @@ pub async fn run(args: Args) -> Result<(), Error> {
             Err(error) if error.is_fatal() => return Err(error.into()),
             Err(error) => tracing::warn!(%error, retry_in = ?backoff, "no leader session"),
         }
-        tokio::time::sleep(backoff).await;
+        tokio::select! {
+            () = shutdown.cancelled() => return Ok(()),
+            () = tokio::time::sleep(backoff) => {}
+        }
         backoff = (backoff * 2).min(args.reconnect_max_backoff);
     }
 }

@@ -97,7 +97,19 @@ impl PolicyCache {
                         tx.send_replace(Some(Arc::new(policies)));
                     }
                     Err(error) => {
-                        tracing::error!(%error, "plugin ConfigMap rejected; keeping the last good policies")
+                        tracing::error!(%error, "plugin ConfigMap rejected; keeping the last good policies");
+                        if tx.borrow().is_none() {
+                            // Broken from the start: the built-in checks are the last good
+                            // set, as on the leader.
+                            match Policies::compile(&BTreeMap::new()) {
+                                Ok(builtin) => {
+                                    tx.send_replace(Some(Arc::new(builtin)));
+                                }
+                                Err(error) => {
+                                    tracing::error!(%error, "the built-in checks do not compile")
+                                }
+                            }
+                        }
                     }
                 }
             }

@@ -280,7 +280,10 @@ async fn execute(
                 ),
                 Some(e) => {
                     tracing::warn!(task = %task_id, reason = e.reason(), error = %e, "task failed");
-                    (result(e.outcome(), e.reason(), e.to_string(), reports), e.reason())
+                    (
+                        result(e.outcome(), e.reason(), e.to_string(), reports),
+                        e.reason(),
+                    )
                 }
             };
             // Even a failed task reports what it wrote: those subscribers are served.

@@ -39,6 +39,8 @@ pub struct AuditTask {
     pub workload: Workload,
     pub spec_hash: String,
     pub config_hash: String,
+    /// The workload object the leader sent (JSON), if it kept one; else the worker reads it.
+    pub workload_json: String,
 }
 
 /// A workload container that receives a VulnerabilityReport from a scan.
@@ -228,6 +230,7 @@ impl TryFrom<proto::Task> for AuditTask {
             },
             spec_hash: task.resource_spec_hash,
             config_hash: task.plugin_config_hash,
+            workload_json: task.workload_json,
         })
     }
 }

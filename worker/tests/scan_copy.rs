@@ -134,7 +134,9 @@ async fn a_source_edited_since_it_was_written_is_not_copied() {
         )
         .await
         .unwrap();
-    let api = sim.replicaset("other", "api", &[("main", "alpine:3.10")]).await;
+    let api = sim
+        .replicaset("other", "api", &[("main", "alpine:3.10")])
+        .await;
     let mut copy = task("alpine:3.10", vec![subscriber(&api, "main", "alpine:3.10")]);
     copy.source = ScanSource::Copy {
         namespace: "apps".into(),
@@ -144,5 +146,11 @@ async fn a_source_edited_since_it_was_written_is_not_copied() {
     let error = run(&sim, &settings, &copy).await.unwrap_err();
     assert_eq!(error.reason(), "SourceReportChanged");
     let other: Api<VulnerabilityReport> = Api::namespaced(sim.client.clone(), "other");
-    assert!(other.get_opt("replicaset-api-main").await.unwrap().is_none());
+    assert!(
+        other
+            .get_opt("replicaset-api-main")
+            .await
+            .unwrap()
+            .is_none()
+    );
 }

@@ -70,6 +70,9 @@ pub struct Dispatcher {
     /// Aliases of the scans in flight (by task id), and how many in-flight scans hold each.
     in_flight_aliases: HashMap<String, Vec<String>>,
     running_aliases: HashMap<String, usize>,
+    /// Aliases released since the planner last looked (results, lost workers, undelivered
+    /// tasks): scans waiting on them may go.
+    released: Vec<String>,
     /// Failures since start, by reason.
     failures: BTreeMap<String, u64>,
     /// Scan tasks that may have a Job: sent, and not yet answered. A task whose worker was
@@ -98,6 +101,7 @@ impl Dispatcher {
             cover_timers: BTreeSet::new(),
             in_flight_aliases: HashMap::new(),
             running_aliases: HashMap::new(),
+            released: Vec::new(),
             failures: BTreeMap::new(),
             scan_slots: HashSet::new(),
             scans_avoided: 0,
@@ -361,8 +365,7 @@ impl Dispatcher {
                 self.scans_avoided += served.saturating_sub(u64::from(runs_job(task)));
                 for s in &scan.subscribers {
                     let uid = s.workload.as_ref().map_or("", |w| w.uid.as_str());
-                    let key =
-                        subscriber_cover_key(uid, &s.container_name, &s.resource_spec_hash);
+                    let key = subscriber_cover_key(uid, &s.container_name, &s.resource_spec_hash);
                     self.cover(key, uid, now);
                 }
             }
@@ -409,8 +412,14 @@ impl Dispatcher {
         self.running_aliases.contains_key(alias)
     }
 
+    /// Takes the aliases released since the last call.
+    pub fn take_released(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.released)
+    }
+
     fn release_aliases(&mut self, task_id: &str) -> Vec<String> {
         let aliases = self.in_flight_aliases.remove(task_id).unwrap_or_default();
+        self.released.extend(aliases.iter().cloned());
         for alias in &aliases {
             if let Some(n) = self.running_aliases.get_mut(alias) {
                 *n -= 1;

@@ -22,12 +22,21 @@ pub struct Queues {
 
 impl Queues {
     /// Queues a ready task for `owner` (or aside, without one).
-    pub fn push_ready(&mut self, owner: Option<&str>, class: Class, key: (bool, Instant), id: &str) {
+    pub fn push_ready(
+        &mut self,
+        owner: Option<&str>,
+        class: Class,
+        key: (bool, Instant),
+        id: &str,
+    ) {
         let (urgent, at) = key;
         match owner {
             Some(owner) => {
-                self.by_worker.entry(owner.to_string()).or_default()[class.index()]
-                    .insert((!urgent, at, id.to_string()));
+                self.by_worker.entry(owner.to_string()).or_default()[class.index()].insert((
+                    !urgent,
+                    at,
+                    id.to_string(),
+                ));
             }
             None => {
                 self.unowned.insert((!urgent, at, id.to_string(), class));

@@ -170,7 +170,10 @@ fn succeeded_work_is_covered_until_the_grace_ends() {
         now,
     );
     assert!(effect.accepted);
-    assert!(d.tasks().is_empty(), "a succeeded task is no longer tracked");
+    assert!(
+        d.tasks().is_empty(),
+        "a succeeded task is no longer tracked"
+    );
     assert!(d.covered("audit/u1/s/c"), "its work waits for the report");
     assert!(d.expire_covers(now + Duration::from_secs(59)).is_empty());
     assert_eq!(d.expire_covers(now + Duration::from_secs(60)), ["u1"]);
@@ -229,7 +232,11 @@ fn retries_queue_by_their_retry_time() {
         start,
     );
     // A task created before the retry time goes before the retried one.
-    set(&mut d, vec![due("a", "new")], start + Duration::from_secs(1));
+    set(
+        &mut d,
+        vec![due("a", "new")],
+        start + Duration::from_secs(1),
+    );
     let at = start + Duration::from_secs(5);
     let sent = d.next_sends(at);
     assert_eq!(sent[0].1.task_id, "new");
@@ -253,7 +260,10 @@ fn a_result_for_a_task_the_worker_does_not_run_frees_nothing() {
     );
     assert!(!effect.accepted);
     assert_eq!(d.scans_in_flight(), 2, "no scan slot freed by a stranger");
-    assert_eq!(d.tasks()[&task.task_id].state.worker(), Some(owner.as_str()));
+    assert_eq!(
+        d.tasks()[&task.task_id].state.worker(),
+        Some(owner.as_str())
+    );
 }
 
 #[test]

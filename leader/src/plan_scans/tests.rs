@@ -70,7 +70,11 @@ fn names(due: &[DueContainer]) -> Vec<&str> {
 
 #[test]
 fn containers_without_a_current_fresh_report_are_due() {
-    let w = workload("a", "web", &[("nginx", "nginx:1.16"), ("side", "alpine:3.10")]);
+    let w = workload(
+        "a",
+        "web",
+        &[("nginx", "nginx:1.16"), ("side", "alpine:3.10")],
+    );
     let mut o = observed(std::slice::from_ref(&w));
     assert_eq!(names(&due_containers(&o, &w, policy())), ["nginx", "side"]);
     o.put_vuln_report(w.uid.clone(), report(&w, "nginx", 1));
@@ -115,7 +119,10 @@ fn the_key_is_the_workloads_own_digest_else_the_reference() {
     assert_eq!(due_containers(&o, &a, policy())[0].key, "nginx@sha256:abc");
     // Another namespace's digest is never borrowed: its key stays the reference.
     let due_b = &due_containers(&o, &b, policy())[0];
-    assert_eq!((due_b.key.as_str(), due_b.reference.as_str()), (NGINX, NGINX));
+    assert_eq!(
+        (due_b.key.as_str(), due_b.reference.as_str()),
+        (NGINX, NGINX)
+    );
 }
 
 #[test]
@@ -124,7 +131,11 @@ fn pull_secrets_come_from_the_pod_spec_then_the_service_account() {
     w.pull_secrets = vec!["own".into()];
     w.service_account = Some("builder".into());
     let mut o = observed(std::slice::from_ref(&w));
-    o.put_account("a".into(), "builder".into(), vec!["sa-cred".into(), "own".into()]);
+    o.put_account(
+        "a".into(),
+        "builder".into(),
+        vec!["sa-cred".into(), "own".into()],
+    );
     assert_eq!(
         due_containers(&o, &w, policy())[0].pull_secrets,
         ["own", "sa-cred"]
@@ -151,7 +162,11 @@ fn one_task_per_key_sorted_and_sharded_by_the_first_subscriber() {
     assert!(runs_job(&task.task));
     assert_eq!(task.aliases, [NGINX]);
     let reversed: Vec<&DueContainer> = due.iter().rev().collect();
-    assert_eq!(scan_task(NGINX, &reversed, None), task, "order does not matter");
+    assert_eq!(
+        scan_task(NGINX, &reversed, None),
+        task,
+        "order does not matter"
+    );
     let source = Source {
         namespace: "a".into(),
         name: "replicaset-web-nginx".into(),
@@ -161,10 +176,7 @@ fn one_task_per_key_sorted_and_sharded_by_the_first_subscriber() {
     let copy = scan_task(NGINX, &members, Some(&source));
     assert!(!runs_job(&copy.task));
     assert_eq!(copy.task.task_id, task.task.task_id, "one id per key");
-    assert_eq!(
-        copy.task.scan.unwrap().source_report_resource_version,
-        "42"
-    );
+    assert_eq!(copy.task.scan.unwrap().source_report_resource_version, "42");
 }
 
 #[test]

@@ -40,7 +40,10 @@ impl Harness {
             d,
             p: Planner::default(),
             scope: Scope::default(),
-            hashes: WorkloadKind::ALL.iter().map(|k| (*k, "c1".into())).collect(),
+            hashes: WorkloadKind::ALL
+                .iter()
+                .map(|k| (*k, "c1".into()))
+                .collect(),
             now: Instant::now(),
             wall: "2026-11-27T12:00:00Z".parse().unwrap(),
         }
@@ -193,30 +196,63 @@ fn which_events_dirty_which_workloads() {
 
     type Event = fn(&mut Observed);
     let table: [(&str, Event, usize); 9] = [
-        ("a namespace's labels", |o| {
-            o.put_namespace("a".into(), BTreeMap::from([("team".into(), "x".into())]))
-        }, 2),
-        ("the same labels again", |o| {
-            o.put_namespace("a".into(), BTreeMap::from([("team".into(), "x".into())]))
-        }, 0),
-        ("a Deployment's revision", |o| o.put_deployment_revision("d1".into(), "2".into()), 1),
-        ("a Pod's digest", |o| {
-            o.put_image_ids("uid-db".into(), [("app".into(), "redis@sha256:1".into())].into())
-        }, 1),
-        ("the same digest again", |o| {
-            o.put_image_ids("uid-db".into(), [("app".into(), "redis@sha256:1".into())].into())
-        }, 0),
-        ("a config audit report", |o| {
-            o.put_audit_report("uid-api".into(), AuditReportMeta {
-                namespace: "a".into(),
-                name: "replicaset-api".into(),
-                kind: "ReplicaSet".into(),
-                spec_hash: Some("spec-api".into()),
-                config_hash: Some("c1".into()),
-                resource_version: Some("1".into()),
-            })
-        }, 1),
-        ("a vulnerability report deleted", |o| o.remove_vuln_report("uid-db", "replicaset-db-app"), 1),
+        (
+            "a namespace's labels",
+            |o| o.put_namespace("a".into(), BTreeMap::from([("team".into(), "x".into())])),
+            2,
+        ),
+        (
+            "the same labels again",
+            |o| o.put_namespace("a".into(), BTreeMap::from([("team".into(), "x".into())])),
+            0,
+        ),
+        (
+            "a Deployment's revision",
+            |o| o.put_deployment_revision("d1".into(), "2".into()),
+            1,
+        ),
+        (
+            "a Pod's digest",
+            |o| {
+                o.put_image_ids(
+                    "uid-db".into(),
+                    [("app".into(), "redis@sha256:1".into())].into(),
+                )
+            },
+            1,
+        ),
+        (
+            "the same digest again",
+            |o| {
+                o.put_image_ids(
+                    "uid-db".into(),
+                    [("app".into(), "redis@sha256:1".into())].into(),
+                )
+            },
+            0,
+        ),
+        (
+            "a config audit report",
+            |o| {
+                o.put_audit_report(
+                    "uid-api".into(),
+                    AuditReportMeta {
+                        namespace: "a".into(),
+                        name: "replicaset-api".into(),
+                        kind: "ReplicaSet".into(),
+                        spec_hash: Some("spec-api".into()),
+                        config_hash: Some("c1".into()),
+                        resource_version: Some("1".into()),
+                    },
+                )
+            },
+            1,
+        ),
+        (
+            "a vulnerability report deleted",
+            |o| o.remove_vuln_report("uid-db", "replicaset-db-app"),
+            1,
+        ),
         ("a workload deleted", |o| o.remove_workload("uid-api"), 1),
         ("a full re-plan", |o| o.mark_all_dirty(), 2),
     ];
@@ -264,10 +300,16 @@ fn a_new_workload_waits_for_the_scan_in_flight_then_copies_it() {
     assert_eq!(sent.iter().filter(|(_, t)| t.scan.is_some()).count(), 1);
     // Pods of a new workload report the digest: another key, the same image.
     h.add(workload("b", "shop", "nginx:1.16"));
-    h.o.put_image_ids("uid-shop".into(), [("app".into(), "nginx@sha256:abc".into())].into());
+    h.o.put_image_ids(
+        "uid-shop".into(),
+        [("app".into(), "nginx@sha256:abc".into())].into(),
+    );
     h.round();
     let waiting: Vec<_> = h.scans().into_iter().filter(|s| s.1 != NGINX).collect();
-    assert!(waiting.is_empty(), "waits for the scan by reference: {waiting:?}");
+    assert!(
+        waiting.is_empty(),
+        "waits for the scan by reference: {waiting:?}"
+    );
     // The scan finishes: its (shareable) report is copied for the digest-keyed workload.
     let (_, task) = sent.into_iter().find(|(_, t)| t.scan.is_some()).unwrap();
     let scan = task.scan.as_ref().unwrap();
@@ -296,11 +338,22 @@ fn a_new_workload_waits_for_the_scan_in_flight_then_copies_it() {
     h.round();
     assert_eq!(
         h.scans(),
-        [("copy", "nginx@sha256:abc".to_string(), vec!["shop/app".to_string()])]
+        [(
+            "copy",
+            "nginx@sha256:abc".to_string(),
+            vec!["shop/app".to_string()]
+        )]
     );
-    let copy = h.d.tasks().values().find_map(|t| t.task.scan.clone()).unwrap();
+    let copy =
+        h.d.tasks()
+            .values()
+            .find_map(|t| t.task.scan.clone())
+            .unwrap();
     assert_eq!(
-        (copy.source_report_name.as_str(), copy.source_report_resource_version.as_str()),
+        (
+            copy.source_report_name.as_str(),
+            copy.source_report_resource_version.as_str()
+        ),
         ("replicaset-web-app", "7")
     );
 }
@@ -392,7 +445,10 @@ fn served_containers_wait_for_their_reports_then_return_if_none_came() {
     let effect = h.d.on_result("w", &result, h.now);
     h.p.released(&effect.released);
     h.round();
-    assert!(h.scans().is_empty(), "covered while the report is on its way");
+    assert!(
+        h.scans().is_empty(),
+        "covered while the report is on its way"
+    );
     // No report ever came: after the grace the container is due again.
     h.now += Duration::from_secs(61);
     h.round();
@@ -413,4 +469,24 @@ fn reports_ageing_past_the_ttl_are_rescanned_without_other_events() {
     let stats = h.round();
     assert_eq!(stats.workloads, 1, "the expiry timer re-planned it");
     assert_eq!(h.scans()[0].0, "job", "the only source is stale too");
+}
+
+#[test]
+fn what_waited_for_a_lost_workers_scan_is_planned_again() {
+    let mut h = Harness::new();
+    h.add(workload("a", "web", "nginx:1.16"));
+    h.round();
+    h.d.add_worker("w", 100, 1, h.now);
+    h.d.next_sends(h.now);
+    h.add(workload("b", "shop", "nginx:1.16"));
+    h.o.put_image_ids(
+        "uid-shop".into(),
+        [("app".into(), "nginx@sha256:abc".into())].into(),
+    );
+    h.round();
+    assert_eq!(h.scans().len(), 1, "shop waits");
+    h.d.remove_worker("w", None);
+    h.round();
+    let keys: Vec<String> = h.scans().into_iter().map(|s| s.1).collect();
+    assert_eq!(keys, [NGINX.to_string(), "nginx@sha256:abc".to_string()]);
 }

@@ -24,7 +24,7 @@ use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Namespace, Pod};
 use kube::api::{Api, ListParams, PostParams};
 use kube::core::PartialObjectMeta;
-use kube::runtime::{WatchStreamExt, metadata_watcher, watcher};
+use kube::runtime::{WatchStreamExt, watcher};
 use serde_json::{Value, json};
 
 fn env(name: &str, default: usize) -> usize {
@@ -96,7 +96,11 @@ async fn fill(cluster: &Cluster, shape: Shape, label: &str) -> anyhow::Result<Ve
             "metadata": {"name": ns, "labels": {"bench": label}}
         }))
         .unwrap_or_default();
-        async move { api.create(&PostParams::default(), &object).await.map(|_| ()) }
+        async move {
+            api.create(&PostParams::default(), &object)
+                .await
+                .map(|_| ())
+        }
     }))
     .buffer_unordered(32)
     .try_collect::<Vec<()>>()
@@ -115,7 +119,11 @@ async fn fill(cluster: &Cluster, shape: Shape, label: &str) -> anyhow::Result<Ve
                 }
             });
             n += 1;
-            objects.push((ns.clone(), "Deployment", json!({"metadata": {"name": name}, "spec": spec})));
+            objects.push((
+                ns.clone(),
+                "Deployment",
+                json!({"metadata": {"name": name}, "spec": spec}),
+            ));
         }
         for s in 0..shape.statefulsets {
             let name = format!("db{s}");
@@ -129,7 +137,11 @@ async fn fill(cluster: &Cluster, shape: Shape, label: &str) -> anyhow::Result<Ve
                 }
             });
             n += 1;
-            objects.push((ns.clone(), "StatefulSet", json!({"metadata": {"name": name}, "spec": spec})));
+            objects.push((
+                ns.clone(),
+                "StatefulSet",
+                json!({"metadata": {"name": name}, "spec": spec}),
+            ));
         }
     }
     futures::stream::iter(objects.into_iter().map(|(ns, kind, object)| {
@@ -138,10 +150,14 @@ async fn fill(cluster: &Cluster, shape: Shape, label: &str) -> anyhow::Result<Ve
             let params = PostParams::default();
             if kind == "Deployment" {
                 let d: Deployment = serde_json::from_value(object)?;
-                Api::<Deployment>::namespaced(client, &ns).create(&params, &d).await?;
+                Api::<Deployment>::namespaced(client, &ns)
+                    .create(&params, &d)
+                    .await?;
             } else {
                 let s: StatefulSet = serde_json::from_value(object)?;
-                Api::<StatefulSet>::namespaced(client, &ns).create(&params, &s).await?;
+                Api::<StatefulSet>::namespaced(client, &ns)
+                    .create(&params, &s)
+                    .await?;
             }
             anyhow::Ok(())
         }
@@ -164,20 +180,28 @@ async fn settled(cluster: &Cluster, shape: Shape) -> anyhow::Result<()> {
         if r >= shape.namespaces * shape.deployments && p >= shape.pods() {
             return Ok(());
         }
-        anyhow::ensure!(Instant::now() < deadline, "cluster not settled: {r} ReplicaSets, {p} pods");
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "cluster not settled: {r} ReplicaSets, {p} pods"
+        );
         tokio::time::sleep(Duration::from_secs(2)).await;
     }
 }
 
 /// Counts distinct objects seen by a metadata watch and when the count reached `target`.
-fn count_until<K>(api: Api<K>, target: usize) -> Arc<Mutex<(HashSet<String>, Option<Instant>)>>
+fn count_until<K>(
+    api: Api<PartialObjectMeta<K>>,
+    target: usize,
+) -> Arc<Mutex<(HashSet<String>, Option<Instant>)>>
 where
-    K: kube::Resource + Clone + std::fmt::Debug + serde::de::DeserializeOwned + Send + Sync + 'static,
+    K: kube::Resource + Clone + std::fmt::Debug + Send + Sync + 'static,
+    PartialObjectMeta<K>: kube::Resource<DynamicType = ()>,
+    K::DynamicType: Default,
 {
     let state: Arc<Mutex<(HashSet<String>, Option<Instant>)>> = Arc::default();
     let seen = state.clone();
     tokio::spawn(async move {
-        let mut stream = std::pin::pin!(metadata_watcher(api, watcher::Config::default()).default_backoff());
+        let mut stream = std::pin::pin!(watcher(api, watcher::Config::default()).default_backoff());
         while let Some(event) = stream.next().await {
             if let Ok(watcher::Event::Apply(o) | watcher::Event::InitApply(o)) = event {
                 let mut s = seen.lock().unwrap_or_else(|p| p.into_inner());
@@ -198,7 +222,9 @@ where
 
 /// Requests by the operator's processes, from kube-sim's counters.
 fn operator_requests(cluster: &Cluster) -> anyhow::Result<(u64, Value)> {
-    let sim = cluster.sim().ok_or_else(|| anyhow::anyhow!("needs kube-sim"))?;
+    let sim = cluster
+        .sim()
+        .ok_or_else(|| anyhow::anyhow!("needs kube-sim"))?;
     let stats = sim.stats().requests.to_json();
     let total = ["trivy-operator-leader", "trivy-operator-worker"]
         .iter()
@@ -212,7 +238,10 @@ async fn main() -> anyhow::Result<()> {
     let shape = Shape::from_env();
     let timeout = Duration::from_secs(env("BENCH_TIMEOUT_SECS", 1800) as u64);
     let workloads = shape.workloads();
-    println!("shape: {shape:?}: {workloads} workloads, {} pods", shape.pods());
+    println!(
+        "shape: {shape:?}: {workloads} workloads, {} pods",
+        shape.pods()
+    );
     let golden = e2e::repo_root().join("../shared/data/trivy-json/alpine-310.json.golden");
     let map: serde_json::Map<String, Value> = (0..shape.images)
         .map(|i| (image(i), json!(golden.to_string_lossy())))
@@ -222,21 +251,31 @@ async fn main() -> anyhow::Result<()> {
     let started = Instant::now();
     fill(&cluster, shape, &label).await?;
     settled(&cluster, shape).await?;
-    println!("cluster filled in    {:.1}s", started.elapsed().as_secs_f64());
+    println!(
+        "cluster filled in    {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
     if let Some(sim) = cluster.sim() {
         sim.stats().requests.reset();
     }
 
     let operator_namespace = cluster.ns("trivy-system");
     let audits = count_until(
-        Api::<common::reports::config_audit::ConfigAuditReport>::all(cluster.client.clone()),
+        Api::<PartialObjectMeta<common::reports::config_audit::ConfigAuditReport>>::all(
+            cluster.client.clone(),
+        ),
         workloads,
     );
     let vulns = count_until(
-        Api::<common::reports::vulnerability::VulnerabilityReport>::all(cluster.client.clone()),
+        Api::<PartialObjectMeta<common::reports::vulnerability::VulnerabilityReport>>::all(
+            cluster.client.clone(),
+        ),
         workloads,
     );
-    let jobs = count_until(Api::<Job>::namespaced(cluster.client.clone(), &operator_namespace), usize::MAX);
+    let jobs = count_until(
+        Api::<PartialObjectMeta<Job>>::namespaced(cluster.client.clone(), &operator_namespace),
+        usize::MAX,
+    );
     let options = OperatorOptions {
         binaries: e2e::binaries!(),
         operator_namespace,
@@ -272,17 +311,36 @@ async fn main() -> anyhow::Result<()> {
     };
     let (n_audits, t_audits) = done(&audits);
     let (n_vulns, t_vulns) = done(&vulns);
-    println!("ConfigAuditReports   {n_audits}/{workloads} after {}", since(t_audits));
-    println!("VulnerabilityReports {n_vulns}/{workloads} after {}", since(t_vulns));
-    println!("scan Jobs            {} for {} distinct images", done(&jobs).0, shape.images.min(workloads));
+    println!(
+        "ConfigAuditReports   {n_audits}/{workloads} after {}",
+        since(t_audits)
+    );
+    println!(
+        "VulnerabilityReports {n_vulns}/{workloads} after {}",
+        since(t_vulns)
+    );
+    println!(
+        "scan Jobs            {} for {} distinct images",
+        done(&jobs).0,
+        shape.images.min(workloads)
+    );
     println!(
         "API requests         {requests} by the operator = {:.2} per workload",
         requests as f64 / workloads as f64
     );
     if std::env::var("BENCH_SHOW_REQUESTS").is_ok_and(|v| v == "1") {
         for row in stats["requests"].as_array().into_iter().flatten() {
-            if row["userAgent"].as_str().is_some_and(|a| a.starts_with("trivy-operator")) {
-                println!("  {:<22} {:<6} {:<45} {}", row["userAgent"].as_str().unwrap_or(""), row["verb"].as_str().unwrap_or(""), row["resource"].as_str().unwrap_or(""), row["count"]);
+            if row["userAgent"]
+                .as_str()
+                .is_some_and(|a| a.starts_with("trivy-operator"))
+            {
+                println!(
+                    "  {:<22} {:<6} {:<45} {}",
+                    row["userAgent"].as_str().unwrap_or(""),
+                    row["verb"].as_str().unwrap_or(""),
+                    row["resource"].as_str().unwrap_or(""),
+                    row["count"]
+                );
             }
         }
     }

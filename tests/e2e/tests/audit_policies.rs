@@ -1,5 +1,6 @@
 //! The plugin ConfigMap end to end: a custom policy re-audits exactly the kinds it applies
-//! to; a broken ConfigMap is reported as an Event and changes nothing until it is fixed.
+//! to; a broken ConfigMap is reported as an Event and changes nothing until it is fixed; one
+//! broken from the start leaves the built-in checks in use and never stops scans.
 
 #![allow(clippy::unwrap_used)]
 
@@ -229,6 +230,71 @@ async fn a_broken_configmap_raises_an_event_and_changes_nothing_until_fixed() {
             }
         },
     )
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_configmap_broken_at_start_up_falls_back_to_the_built_in_checks() {
+    let cluster = Cluster::start("policy-broken-start").await.unwrap();
+    let ns = cluster.ns("brs");
+    cluster.create_namespaces(&[ns.clone()]).unwrap();
+    let opns = cluster.ns("trivy-system");
+    let _ = cluster.kubectl(&["create", "namespace", &opns]);
+    cluster
+        .apply(&BROKEN_POLICY.replace("OPNS", &opns))
+        .unwrap();
+    let _op = Operator::start(
+        &cluster,
+        OperatorOptions {
+            binaries: e2e::binaries!(),
+            operator_namespace: opns.clone(),
+            namespaces: vec![ns.clone()],
+            workers: 2,
+            worker_capacity: 2,
+            leader_args: Vec::new(),
+            worker_args: Vec::new(),
+        },
+    )
+    .unwrap();
+    // Images the Trivy double knows, so that the scans succeed.
+    let workloads = WORKLOADS
+        .replace("NS", &ns)
+        .replace("postgres:16.4", "alpine:3.10")
+        .replace("image: busybox", "image: \"debian:buster\"");
+    cluster.apply(&workloads).unwrap();
+    // Audits proceed with the built-in checks; scans never depended on policies.
+    let reports = hashes(&cluster, &ns).await;
+    assert_eq!(reports.len(), 2);
+    let db = audit_reports(&cluster, &ns)
+        .unwrap()
+        .into_iter()
+        .find(|r| name(r) == "statefulset-db")
+        .unwrap();
+    assert!(
+        !failed_checks(&db).is_empty(),
+        "built-in checks ran: {db:#}"
+    );
+    eventually("the vulnerability reports", DEFAULT_TIMEOUT, || async {
+        let vulns = cluster
+            .list(&["vulnerabilityreports", "-n", &ns])
+            .map_err(|e| e.to_string())?;
+        (vulns.len() == 2)
+            .then_some(())
+            .ok_or(format!("{} reports", vulns.len()))
+    })
+    .await
+    .unwrap();
+    eventually("the Event", DEFAULT_TIMEOUT, || async {
+        let events = cluster
+            .list(&["events.v1.events.k8s.io", "-n", &opns])
+            .map_err(|e| e.to_string())?;
+        events
+            .iter()
+            .any(|e| e["reason"] == "PolicyConfigInvalid")
+            .then_some(())
+            .ok_or("no event yet".to_string())
+    })
     .await
     .unwrap();
 }

@@ -280,7 +280,15 @@ pub async fn run_task(client: &Client, settings: &ScanSettings, task: &ScanTask)
                 credential_groups(client, task, image.registry()).await
             {
                 let job_key = credentials::job_key(&task.scan_key, identity.as_deref());
-                let scanned = scan_image(client, settings, task, &job_key, &image, credentials.as_ref()).await;
+                let scanned = scan_image(
+                    client,
+                    settings,
+                    task,
+                    &job_key,
+                    &image,
+                    credentials.as_ref(),
+                )
+                .await;
                 groups.push((identity.is_none(), members, scanned));
             }
             groups
@@ -350,7 +358,10 @@ async fn scan_image(
     let output = runner::scan(client, settings, job_key, &task.image, credentials).await?;
     let scanner = common::reports::Scanner::trivy(settings.trivy_version.clone());
     let now = jiff::Timestamp::now();
-    Ok((common::trivy::to_report_data(&output, image, scanner, now), now))
+    Ok((
+        common::trivy::to_report_data(&output, image, scanner, now),
+        now,
+    ))
 }
 
 /// The subscribers by credential identity (`None`: anonymous, first), with the credentials.
@@ -360,7 +371,13 @@ async fn credential_groups<'a>(
     client: &Client,
     task: &'a ScanTask,
     registry: &str,
-) -> BTreeMap<Option<String>, (Option<credentials::RegistryCredentials>, Vec<&'a Subscriber>)> {
+) -> BTreeMap<
+    Option<String>,
+    (
+        Option<credentials::RegistryCredentials>,
+        Vec<&'a Subscriber>,
+    ),
+> {
     let mut groups: BTreeMap<Option<String>, (Option<_>, Vec<&Subscriber>)> = BTreeMap::new();
     let mut known: BTreeMap<(String, Vec<String>), Option<credentials::Found>> = BTreeMap::new();
     for s in &task.subscribers {
@@ -369,7 +386,14 @@ async fn credential_groups<'a>(
         } else {
             let cache_key = (s.workload.namespace.clone(), s.pull_secrets.clone());
             if !known.contains_key(&cache_key) {
-                let found = match credentials::lookup(client, &s.workload.namespace, &s.pull_secrets, registry).await {
+                let found = match credentials::lookup(
+                    client,
+                    &s.workload.namespace,
+                    &s.pull_secrets,
+                    registry,
+                )
+                .await
+                {
                     Ok(found) => found,
                     Err(error) => {
                         tracing::warn!(%error, workload = %described(s), "could not read image pull secrets");

@@ -98,7 +98,10 @@ mod tests {
 
     fn get(counts: &RequestCounts, method: Method, uri: &str, agent: &str) {
         let mut headers = HeaderMap::new();
-        headers.insert(header::USER_AGENT, agent.parse().unwrap_or_else(|_| unreachable!()));
+        headers.insert(
+            header::USER_AGENT,
+            agent.parse().unwrap_or_else(|_| unreachable!()),
+        );
         let uri: Uri = uri.parse().unwrap_or_else(|_| unreachable!());
         counts.record(&method, &uri, &headers);
     }
@@ -107,10 +110,30 @@ mod tests {
     fn requests_are_counted_by_verb_resource_and_agent() {
         let c = RequestCounts::default();
         let worker = "trivy-operator-worker/0.1.0 (w1)";
-        get(&c, Method::GET, "/apis/apps/v1/namespaces/a/replicasets/web", worker);
-        get(&c, Method::GET, "/apis/apps/v1/namespaces/a/replicasets/web", worker);
-        get(&c, Method::GET, "/api/v1/pods?watch=true", "kubectl/v1.32.0 (linux)");
-        get(&c, Method::PATCH, "/apis/aquasecurity.github.io/v1alpha1/namespaces/a/vulnerabilityreports/x", worker);
+        get(
+            &c,
+            Method::GET,
+            "/apis/apps/v1/namespaces/a/replicasets/web",
+            worker,
+        );
+        get(
+            &c,
+            Method::GET,
+            "/apis/apps/v1/namespaces/a/replicasets/web",
+            worker,
+        );
+        get(
+            &c,
+            Method::GET,
+            "/api/v1/pods?watch=true",
+            "kubectl/v1.32.0 (linux)",
+        );
+        get(
+            &c,
+            Method::PATCH,
+            "/apis/aquasecurity.github.io/v1alpha1/namespaces/a/vulnerabilityreports/x",
+            worker,
+        );
         get(&c, Method::GET, "/api/v1/namespaces/s/pods/p/log", worker);
         let stats = c.to_json();
         assert_eq!(stats["total"], 5);
@@ -124,7 +147,10 @@ mod tests {
         };
         assert_eq!(find("get", "apps/replicasets"), Some(json!(2)));
         assert_eq!(find("watch", "pods"), Some(json!(1)));
-        assert_eq!(find("patch", "aquasecurity.github.io/vulnerabilityreports"), Some(json!(1)));
+        assert_eq!(
+            find("patch", "aquasecurity.github.io/vulnerabilityreports"),
+            Some(json!(1))
+        );
         assert_eq!(find("get", "pods/log"), Some(json!(1)));
         c.reset();
         assert_eq!(c.to_json()["total"], 0);

@@ -12,7 +12,10 @@
 //! - `!truncate PATH` — prints the first half of the file and exits 0;
 //! - `!fail [CODE] [MESSAGE]` — prints a FATAL line with MESSAGE and exits CODE (default 1);
 //! - `!sleep SECONDS [ENTRY]` — waits, then behaves like ENTRY; without ENTRY it fails
-//!   (a hung scan). `--timeout` (default 5m, like Trivy) cuts the wait short with
+//!   (a hung scan).
+//! - `!private USER:PASSWORD ENTRY` — a private image: behaves like ENTRY only with these
+//!   registry credentials (`--username`/`--password` or `TRIVY_USERNAME`/`TRIVY_PASSWORD`),
+//!   else fails as Trivy does (`UNAUTHORIZED: authentication required`). `--timeout` (default 5m, like Trivy) cuts the wait short with
 //!   `context deadline exceeded`.
 
 use std::collections::BTreeMap;
@@ -35,6 +38,15 @@ pub enum Entry {
         code: i32,
         /// Error message.
         message: String,
+    },
+    /// Behave like the inner entry only with these credentials.
+    Private {
+        /// Registry user name.
+        username: String,
+        /// Registry password.
+        password: String,
+        /// What then.
+        then: Box<Entry>,
     },
     /// Wait, then behave like the inner entry (or fail when there is none).
     Sleep {
@@ -198,6 +210,15 @@ fn parse_entry(entry: &str, base: &Path) -> Option<Entry> {
                 message: message.to_string(),
             })
         }
+        "private" => {
+            let (credentials, then) = rest.split_once(char::is_whitespace)?;
+            let (username, password) = credentials.split_once(':')?;
+            Some(Entry::Private {
+                username: username.to_string(),
+                password: password.to_string(),
+                then: Box::new(parse_entry(then.trim(), base)?),
+            })
+        }
         "sleep" => {
             let (secs, then) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
             let seconds: f64 = secs
@@ -253,6 +274,15 @@ mod tests {
             })
         );
         assert_eq!(parse_entry("!sleep x", b), None);
+        assert_eq!(
+            parse_entry("!private u:p:w a.json", b),
+            Some(Entry::Private {
+                username: "u".into(),
+                password: "p:w".into(),
+                then: Box::new(Entry::File("/d/a.json".into()))
+            })
+        );
+        assert_eq!(parse_entry("!private u:p", b), None);
         assert_eq!(parse_entry("!nope", b), None);
     }
 

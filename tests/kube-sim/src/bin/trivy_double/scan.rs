@@ -76,7 +76,8 @@ fn scan(inv: &Invocation, map: &ImageMap, image: &str, io: &mut Io<'_>) -> i32 {
     let Some(entry) = map.lookup(image) else {
         return fatal(io, &unknown_image(image));
     };
-    let output = match produce(entry, timeout, io) {
+    let credentials = (inv.value("username"), inv.value("password"));
+    let output = match produce(entry, timeout, credentials, io) {
         Ok(bytes) => bytes,
         Err(code) => return code,
     };
@@ -99,8 +100,16 @@ fn scan(inv: &Invocation, map: &ImageMap, image: &str, io: &mut Io<'_>) -> i32 {
     }
 }
 
+/// Registry credentials given to the double: (user name, password).
+type Credentials<'a> = (Option<&'a str>, Option<&'a str>);
+
 /// The report bytes for an entry, or the exit code of a failure (already reported).
-fn produce(entry: &Entry, timeout: Duration, io: &mut Io<'_>) -> Result<Vec<u8>, i32> {
+fn produce(
+    entry: &Entry,
+    timeout: Duration,
+    credentials: Credentials<'_>,
+    io: &mut Io<'_>,
+) -> Result<Vec<u8>, i32> {
     match entry {
         Entry::File(path) => read(path, io),
         Entry::Garbage => Ok(b"this is not JSON {{{ \x01 garbage from the trivy double\n".to_vec()),
@@ -113,6 +122,20 @@ fn produce(entry: &Entry, timeout: Duration, io: &mut Io<'_>) -> Result<Vec<u8>,
             fatal(io, message);
             Err(*code)
         }
+        Entry::Private {
+            username,
+            password,
+            then,
+        } => {
+            if credentials == (Some(username.as_str()), Some(password.as_str())) {
+                produce(then, timeout, credentials, io)
+            } else {
+                Err(fatal(
+                    io,
+                    "image scan error: unable to inspect the image: GET manifest: UNAUTHORIZED: authentication required",
+                ))
+            }
+        }
         Entry::Sleep { seconds, then } => {
             let wanted = Duration::from_secs_f64(*seconds);
             std::thread::sleep(wanted.min(timeout));
@@ -123,7 +146,7 @@ fn produce(entry: &Entry, timeout: Duration, io: &mut Io<'_>) -> Result<Vec<u8>,
                 ));
             }
             match then {
-                Some(inner) => produce(inner, timeout - wanted, io),
+                Some(inner) => produce(inner, timeout - wanted, credentials, io),
                 None => Err(fatal(
                     io,
                     "image scan error: the trivy double hung on purpose",

@@ -1,0 +1,165 @@
+//! The operator's load on the API server, counted by kube-sim (`/_sim/stats`): a first full
+//! coverage costs at most three requests per workload (collection reads — lists, watches —
+//! and Lease renewals are fixed costs, not per workload), and after it, changing one
+//! workload among many costs a small, bounded number of requests. kube-sim only: a real API
+//! server has no such counters.
+
+#![allow(clippy::unwrap_used)]
+
+use std::time::Duration;
+
+use e2e::{Cluster, Operator, OperatorOptions, eventually};
+use serde_json::{Value, json};
+
+const LONG: Duration = Duration::from_secs(300);
+const NAMESPACES: usize = 10;
+const PER_NAMESPACE: usize = 20;
+const IMAGES: usize = 20;
+
+fn deployment(ns: &str, name: &str, image: &str) -> String {
+    format!(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: {name}, namespace: {ns}}}\nspec:\n  replicas: 1\n  selector: {{matchLabels: {{app: {name}}}}}\n  template:\n    metadata: {{labels: {{app: {name}}}}}\n    spec:\n      containers:\n        - {{name: app, image: \"{image}\"}}\n---\n"
+    )
+}
+
+fn image(i: usize) -> String {
+    format!("budget{i}:1.0")
+}
+
+/// Requests by the operator's processes that grow with the work: everything but lists,
+/// watches and Lease requests.
+fn per_work_requests(stats: &Value) -> (u64, Vec<String>) {
+    let mut total = 0;
+    let mut rows = Vec::new();
+    for row in stats["requests"].as_array().into_iter().flatten() {
+        let agent = row["userAgent"].as_str().unwrap_or("");
+        let verb = row["verb"].as_str().unwrap_or("");
+        let resource = row["resource"].as_str().unwrap_or("");
+        if !agent.starts_with("trivy-operator")
+            || matches!(verb, "list" | "watch")
+            || resource == "coordination.k8s.io/leases"
+        {
+            continue;
+        }
+        let count = row["count"].as_u64().unwrap_or(0);
+        total += count;
+        rows.push(format!("{agent} {verb} {resource} {count}"));
+    }
+    (total, rows)
+}
+
+fn count(cluster: &Cluster, resource: &str) -> Result<usize, String> {
+    cluster
+        .kubectl(&["get", resource, "-A", "--no-headers", "-o", "name"])
+        .map(|out| out.lines().count())
+        .map_err(|e| e.to_string())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn coverage_costs_at_most_three_requests_per_workload_and_a_change_a_few() {
+    if std::env::var("E2E_REAL_CLUSTER").is_ok_and(|v| v == "1") {
+        println!("skipped: counts requests at kube-sim");
+        return;
+    }
+    let golden = e2e::repo_root().join("../shared/data/trivy-json/alpine-310.json.golden");
+    let map: serde_json::Map<String, Value> = (0..IMAGES)
+        .map(|i| (image(i), json!(golden.to_string_lossy())))
+        .collect();
+    let cluster = Cluster::start_with_images("budget", Some(Value::Object(map)))
+        .await
+        .unwrap();
+    let namespaces: Vec<String> = (0..NAMESPACES)
+        .map(|i| cluster.ns(&format!("budget{i}")))
+        .collect();
+    cluster.create_namespaces(&namespaces).unwrap();
+    let manifest: String = namespaces
+        .iter()
+        .enumerate()
+        .flat_map(|(n, ns)| {
+            (0..PER_NAMESPACE).map(move |i| {
+                deployment(
+                    ns,
+                    &format!("app{i}"),
+                    &image((n * PER_NAMESPACE + i) % IMAGES),
+                )
+            })
+        })
+        .collect();
+    cluster.apply(&manifest).unwrap();
+    let workloads = NAMESPACES * PER_NAMESPACE;
+    eventually("every ReplicaSet", LONG, || async {
+        let n = count(&cluster, "replicasets")?;
+        (n >= workloads)
+            .then_some(())
+            .ok_or(format!("{n} ReplicaSets"))
+    })
+    .await
+    .unwrap();
+    let sim = cluster.sim().unwrap();
+    sim.stats().requests.reset();
+    let options = OperatorOptions {
+        binaries: e2e::binaries!(),
+        operator_namespace: cluster.ns("trivy-system"),
+        namespaces: namespaces.clone(),
+        workers: 2,
+        worker_capacity: 4,
+        leader_args: Vec::new(),
+        worker_args: Vec::new(),
+    };
+    let _op = Operator::start(&cluster, options).unwrap();
+    eventually("full coverage", LONG, || async {
+        let audits = count(&cluster, "configauditreports")?;
+        let vulns = count(&cluster, "vulnerabilityreports")?;
+        (audits >= workloads && vulns >= workloads)
+            .then_some(())
+            .ok_or(format!("{audits} audits, {vulns} vulnerability reports"))
+    })
+    .await
+    .unwrap();
+    let (first, rows) = per_work_requests(&sim.stats().requests.to_json());
+    println!(
+        "first coverage: {first} requests for {workloads} workloads\n{}",
+        rows.join("\n")
+    );
+    assert!(
+        first <= 3 * workloads as u64,
+        "{first} requests for {workloads} workloads:\n{}",
+        rows.join("\n")
+    );
+
+    // One workload changes (a new image, so a new ReplicaSet): a bounded cost, whatever
+    // the number of workloads.
+    sim.stats().requests.reset();
+    let ns = &namespaces[0];
+    cluster
+        .kubectl(&[
+            "set",
+            "image",
+            "deployment/app0",
+            "app=budget1:1.0",
+            "-n",
+            ns,
+        ])
+        .unwrap();
+    eventually("the new ReplicaSet's reports", LONG, || async {
+        let reports = cluster
+            .list(&["vulnerabilityreports", "-n", ns])
+            .map_err(|e| e.to_string())?;
+        let audits = cluster
+            .list(&["configauditreports", "-n", ns])
+            .map_err(|e| e.to_string())?;
+        let fresh = |list: &[Value]| list.len() > PER_NAMESPACE;
+        (fresh(&reports) && fresh(&audits))
+            .then_some(())
+            .ok_or(format!("{} / {} reports", reports.len(), audits.len()))
+    })
+    .await
+    .unwrap();
+    let (change, rows) = per_work_requests(&sim.stats().requests.to_json());
+    println!("one change: {change} requests\n{}", rows.join("\n"));
+    assert!(
+        change <= 20,
+        "{change} requests for one change:\n{}",
+        rows.join("\n")
+    );
+}

@@ -1,0 +1,193 @@
+//! Scan sharing across tenants: one namespace can neither poison another's vulnerability
+//! reports (a forged or edited report is never copied) nor read another's private image
+//! (results scanned with credentials are never shared, and another namespace's digest is
+//! never borrowed).
+
+#![allow(clippy::unwrap_used)]
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use e2e::{Cluster, Operator, OperatorOptions, eventually};
+use serde_json::{Value, json};
+
+const LONG: Duration = Duration::from_secs(240);
+const PRIVATE: &str = "private.example/team/app:1";
+
+fn golden() -> std::path::PathBuf {
+    e2e::repo_root().join("../shared/data/trivy-json/alpine-310.json.golden")
+}
+
+fn golden_ids() -> BTreeSet<String> {
+    let json: Value = serde_json::from_str(&std::fs::read_to_string(golden()).unwrap()).unwrap();
+    json["Results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r["Vulnerabilities"].as_array().cloned().unwrap_or_default())
+        .map(|v| v["VulnerabilityID"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn ids(report: &Value) -> BTreeSet<String> {
+    report["report"]["vulnerabilities"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v["vulnerabilityID"].as_str().map(str::to_string))
+        .collect()
+}
+
+fn deployment(ns: &str, name: &str, image: &str, pull_secret: Option<&str>) -> String {
+    let secrets = pull_secret.map_or(String::new(), |s| {
+        format!("      imagePullSecrets: [{{name: {s}}}]\n")
+    });
+    format!(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: {name}, namespace: {ns}}}\nspec:\n  replicas: 1\n  selector: {{matchLabels: {{app: {name}}}}}\n  template:\n    metadata: {{labels: {{app: {name}}}}}\n    spec:\n{secrets}      containers:\n        - {{name: app, image: \"{image}\"}}\n---\n"
+    )
+}
+
+fn options(cluster: &Cluster, namespaces: Vec<String>) -> OperatorOptions {
+    OperatorOptions {
+        binaries: e2e::binaries!(),
+        operator_namespace: cluster.ns("trivy-system"),
+        namespaces,
+        workers: 2,
+        worker_capacity: 2,
+        leader_args: Vec::new(),
+        worker_args: Vec::new(),
+    }
+}
+
+/// The VulnerabilityReports of a namespace.
+fn vulns(cluster: &Cluster, ns: &str) -> Result<Vec<Value>, String> {
+    cluster
+        .list(&["vulnerabilityreports", "-n", ns])
+        .map_err(|e| e.to_string())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edited_report_is_never_copied_to_another_namespace() {
+    let cluster = Cluster::start("trust-poison").await.unwrap();
+    let (evil, victim) = (cluster.ns("evil"), cluster.ns("victim"));
+    cluster
+        .create_namespaces(&[evil.clone(), victim.clone()])
+        .unwrap();
+    let _op = Operator::start(
+        &cluster,
+        options(&cluster, vec![evil.clone(), victim.clone()]),
+    )
+    .unwrap();
+    cluster
+        .apply(&deployment(&evil, "bait", "alpine:3.10", None))
+        .unwrap();
+    let bait = eventually("the bait's report", LONG, || async {
+        vulns(&cluster, &evil)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| "no report yet".to_string())
+    })
+    .await
+    .unwrap();
+    // The tenant empties its own report and dates it far in the future.
+    let name = bait["metadata"]["name"].as_str().unwrap();
+    let forged = json!({
+        "metadata": {"annotations": {"trivy-operator-rs.dev/scanned-at": "2099-01-01T00:00:00Z"}},
+        "report": {"vulnerabilities": [], "summary": {
+            "criticalCount": 0, "highCount": 0, "mediumCount": 0, "lowCount": 0,
+            "unknownCount": 0, "noneCount": 0}}
+    });
+    cluster
+        .kubectl(&[
+            "patch",
+            "vulnerabilityreport",
+            name,
+            "-n",
+            &evil,
+            "--type=merge",
+            "-p",
+            &forged.to_string(),
+        ])
+        .unwrap();
+    cluster
+        .apply(&deployment(&victim, "web", "alpine:3.10", None))
+        .unwrap();
+    let report = eventually("the victim's report", LONG, || async {
+        vulns(&cluster, &victim)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| "no report yet".to_string())
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        ids(&report),
+        golden_ids(),
+        "the victim got the image's real findings, not the forged copy"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_private_image_is_reported_only_where_its_credentials_are() {
+    let entry = format!("!private alice:s3cret {}", golden().display());
+    let images = json!({ PRIVATE: entry });
+    let cluster = Cluster::start_with_images("trust-private", Some(images))
+        .await
+        .unwrap();
+    let (owner, thief) = (cluster.ns("owner"), cluster.ns("thief"));
+    cluster
+        .create_namespaces(&[owner.clone(), thief.clone()])
+        .unwrap();
+    cluster
+        .kubectl(&[
+            "create",
+            "secret",
+            "docker-registry",
+            "regcred",
+            "-n",
+            &owner,
+            "--docker-server=private.example",
+            "--docker-username=alice",
+            "--docker-password=s3cret",
+        ])
+        .unwrap();
+    let _op = Operator::start(
+        &cluster,
+        options(&cluster, vec![owner.clone(), thief.clone()]),
+    )
+    .unwrap();
+    cluster
+        .apply(&deployment(&owner, "app", PRIVATE, Some("regcred")))
+        .unwrap();
+    // The other tenant names the same image, without credentials, in a suspended CronJob.
+    let cronjob = format!(
+        "apiVersion: batch/v1\nkind: CronJob\nmetadata: {{name: peek, namespace: {thief}}}\nspec:\n  schedule: '0 0 1 1 *'\n  suspend: true\n  jobTemplate:\n    spec:\n      template:\n        spec:\n          restartPolicy: Never\n          containers:\n            - {{name: app, image: \"{PRIVATE}\"}}\n"
+    );
+    cluster.apply(&cronjob).unwrap();
+    let report = eventually("the owner's report", LONG, || async {
+        vulns(&cluster, &owner)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| "no report yet".to_string())
+    })
+    .await
+    .unwrap();
+    assert_eq!(ids(&report), golden_ids());
+    // The thief's scan runs without credentials and fails; it never receives the findings.
+    eventually("the thief's scan to fail", LONG, || async {
+        let events = cluster
+            .list(&["events.v1.events.k8s.io", "-n", &thief])
+            .map_err(|e| e.to_string())?;
+        events
+            .iter()
+            .any(|e| e["reason"] == "ScanJobFailed")
+            .then_some(())
+            .ok_or_else(|| format!("{} events", events.len()))
+    })
+    .await
+    .unwrap();
+    assert!(
+        vulns(&cluster, &thief).unwrap().is_empty(),
+        "no report of the private image in the other namespace"
+    );
+}
