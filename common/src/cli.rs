@@ -149,7 +149,11 @@ pub fn block_on_main<E: std::fmt::Display>(
             return std::process::ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(entry) {
+    let outcome = runtime.block_on(entry);
+    // Whatever still runs (a blocking task, a request in flight) must not hold the exit:
+    // Kubernetes waits for it, and a rolling update or drain with it.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(500));
+    match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!(%error, "{program} failed");
@@ -159,7 +163,6 @@ pub fn block_on_main<E: std::fmt::Display>(
     }
 }
 
-/// Resolves on SIGINT or SIGTERM, the signals a user or the kubelet stops a process with.
 /// A token cancelled by the first SIGTERM or SIGINT. The handlers are installed before this
 /// returns, so a signal at any later moment — connecting, reconnecting, backing off — is
 /// seen; call it first thing in a program.
@@ -184,7 +187,8 @@ pub fn shutdown_token() -> tokio_util::sync::CancellationToken {
     token
 }
 
-/// Waits for SIGTERM or SIGINT (handlers installed when first polled).
+/// Resolves on SIGINT or SIGTERM, the signals a user or the kubelet stops a process with
+/// (handlers installed when first polled).
 pub async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {

@@ -79,6 +79,18 @@ fn peak_rss_mib(pid: u32) -> Option<f64> {
     Some(kib / 1024.0)
 }
 
+/// CPU time (user + system) a process used so far, in seconds, from /proc (clock ticks of
+/// 1/100 s, the Linux default).
+fn cpu_seconds(pid: &str) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command (which may contain spaces) start at state, field 3.
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) / 100.0)
+}
+
 fn image(i: usize) -> String {
     format!("bench{i}:1.0")
 }
@@ -290,6 +302,7 @@ async fn main() -> anyhow::Result<()> {
         ],
         worker_args: Vec::new(),
     };
+    let sim_cpu_before = cpu_seconds("self").unwrap_or(0.0);
     let op = Operator::start(&cluster, options)?;
     let t0 = Instant::now();
     let deadline = t0 + timeout;
@@ -345,11 +358,14 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     for (name, pid) in op.pids() {
+        let cpu = cpu_seconds(&pid.to_string()).unwrap_or(0.0);
         match peak_rss_mib(pid) {
-            Some(rss) => println!("peak RSS {name:<11} {rss:.1} MiB"),
+            Some(rss) => println!("peak RSS {name:<11} {rss:.1} MiB, CPU {cpu:.1} s"),
             None => println!("peak RSS {name:<11} (exited)"),
         }
     }
+    let sim_cpu = cpu_seconds("self").unwrap_or(0.0) - sim_cpu_before;
+    println!("CPU of kube-sim and this benchmark while the operator ran: {sim_cpu:.1} s");
     if t_audits.is_none() || t_vulns.is_none() {
         anyhow::bail!("coverage not reached within {timeout:?}");
     }

@@ -222,6 +222,41 @@ impl Operator {
         Ok(())
     }
 
+    /// Sends SIGTERM to a leader or worker and waits up to `within` for it to exit; returns
+    /// its exit status (`None`: still running, then killed) and how long it took.
+    pub fn terminate(
+        &mut self,
+        name: &str,
+        within: std::time::Duration,
+    ) -> anyhow::Result<(Option<std::process::ExitStatus>, std::time::Duration)> {
+        let list = if self.leaders.iter().any(|(n, _)| n == name) {
+            &mut self.leaders
+        } else {
+            &mut self.workers
+        };
+        let index = list
+            .iter()
+            .position(|(n, _)| n == name)
+            .context("no such process")?;
+        let (_, mut child) = list.remove(index);
+        let started = std::time::Instant::now();
+        let sent = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()?;
+        anyhow::ensure!(sent.success(), "kill -TERM failed");
+        loop {
+            if let Some(status) = child.try_wait()? {
+                return Ok((Some(status), started.elapsed()));
+            }
+            if started.elapsed() > within {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Ok((None, started.elapsed()));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
     /// Process ids of the running leaders and workers, by name.
     pub fn pids(&self) -> Vec<(String, u32)> {
         self.leaders

@@ -1,0 +1,145 @@
+//! SIGTERM stops every process within two seconds in every state a rolling update or a node
+//! drain can meet it in — a worker reconnecting, a worker mid-scan, a standby and an active
+//! leader — cleanly (exit 0), and what was in progress is not lost: a scan Job left behind is
+//! adopted by the restarted worker, never duplicated.
+
+#![allow(clippy::unwrap_used)]
+
+use std::time::Duration;
+
+use e2e::{Cluster, Operator, OperatorOptions, eventually};
+use serde_json::json;
+
+const LONG: Duration = Duration::from_secs(240);
+const PROMPT: Duration = Duration::from_secs(2);
+
+fn options(cluster: &Cluster, ns: &str, workers: usize) -> OperatorOptions {
+    OperatorOptions {
+        binaries: e2e::binaries!(),
+        operator_namespace: cluster.ns("trivy-system"),
+        namespaces: vec![ns.to_string()],
+        workers,
+        worker_capacity: 2,
+        leader_args: Vec::new(),
+        worker_args: Vec::new(),
+    }
+}
+
+fn assert_prompt_clean_exit(
+    name: &str,
+    (status, took): (Option<std::process::ExitStatus>, Duration),
+) {
+    let status = status.unwrap_or_else(|| panic!("{name} still ran {took:?} after SIGTERM"));
+    assert!(status.success(), "{name} exited with {status}");
+    assert!(took <= PROMPT, "{name} took {took:?} to stop");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leaders_and_a_reconnecting_worker_stop_at_once() {
+    let cluster = Cluster::start("signals-idle").await.unwrap();
+    let ns = cluster.ns("sig");
+    cluster
+        .create_namespaces(std::slice::from_ref(&ns))
+        .unwrap();
+    let mut op = Operator::start_replicated(&cluster, options(&cluster, &ns, 1), 2).unwrap();
+    let worker = op.worker_ids().pop().unwrap();
+    let active = eventually("a leader to lead", LONG, || async {
+        ["leader-0", "leader-1"]
+            .into_iter()
+            .find(|l| op.log(l).contains("leading"))
+            .ok_or_else(|| "no leader yet".to_string())
+    })
+    .await
+    .unwrap();
+    let standby = if active == "leader-0" {
+        "leader-1"
+    } else {
+        "leader-0"
+    };
+    let stopped = op.terminate(standby, Duration::from_secs(30)).unwrap();
+    assert_prompt_clean_exit("the standby leader", stopped);
+    eventually("the worker to attach", LONG, || async {
+        op.log(&worker)
+            .contains("attached")
+            .then_some(())
+            .ok_or_else(|| "not yet".to_string())
+    })
+    .await
+    .unwrap();
+    let stopped = op.terminate(&active, Duration::from_secs(30)).unwrap();
+    assert_prompt_clean_exit("the active leader", stopped);
+    // With no leader left, the worker reconnects with back-off.
+    eventually("the worker to be reconnecting", LONG, || async {
+        op.log(&worker)
+            .contains("no leader session")
+            .then_some(())
+            .ok_or_else(|| "not yet".to_string())
+    })
+    .await
+    .unwrap();
+    let stopped = op.terminate(&worker, Duration::from_secs(30)).unwrap();
+    assert_prompt_clean_exit("the reconnecting worker", stopped);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_stopped_mid_scan_leaves_its_job_to_be_adopted() {
+    let golden = e2e::repo_root().join("../shared/data/trivy-json/alpine-310.json.golden");
+    let images = json!({ "slow:1.0": format!("!sleep 6 {}", golden.display()) });
+    let cluster = Cluster::start_with_images("signals-scan", Some(images))
+        .await
+        .unwrap();
+    let ns = cluster.ns("sigscan");
+    cluster
+        .create_namespaces(std::slice::from_ref(&ns))
+        .unwrap();
+    let opts = options(&cluster, &ns, 1);
+    let jobs = e2e::jobs::watch_jobs(&cluster, &opts.operator_namespace)
+        .await
+        .unwrap();
+    let mut op = Operator::start(&cluster, opts).unwrap();
+    let deployment = format!(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: slow, namespace: {ns}}}\nspec:\n  replicas: 1\n  selector: {{matchLabels: {{app: slow}}}}\n  template:\n    metadata: {{labels: {{app: slow}}}}\n    spec:\n      containers: [{{name: main, image: \"slow:1.0\"}}]\n"
+    );
+    cluster.apply(&deployment).unwrap();
+    let worker = op.worker_ids().pop().unwrap();
+    eventually("the scan Job", LONG, || async {
+        op.log(&worker)
+            .contains("scan job created")
+            .then_some(())
+            .ok_or_else(|| "not yet".to_string())
+    })
+    .await
+    .unwrap();
+    let stopped = op.terminate(&worker, Duration::from_secs(30)).unwrap();
+    assert_prompt_clean_exit("the worker mid-scan", stopped);
+    assert!(
+        cluster
+            .list(&["vulnerabilityreports", "-n", &ns])
+            .unwrap()
+            .is_empty(),
+        "no report before the scan finished"
+    );
+    // Restarted (a new pod of the Deployment), it adopts the Job and writes the report.
+    op.add_worker("worker-restarted").unwrap();
+    eventually("the report", LONG, || async {
+        let reports = cluster
+            .list(&["vulnerabilityreports", "-n", &ns])
+            .map_err(|e| e.to_string())?;
+        (reports.len() == 1)
+            .then_some(())
+            .ok_or(format!("{} reports", reports.len()))
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        jobs.lock().unwrap().seen.len(),
+        1,
+        "the Job was adopted, not duplicated"
+    );
+    eventually("no Job left behind", LONG, || async {
+        let live = jobs.lock().unwrap().live.len();
+        (live == 0).then_some(()).ok_or(format!("{live} Jobs"))
+    })
+    .await
+    .unwrap();
+}
