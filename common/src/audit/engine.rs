@@ -123,7 +123,7 @@ impl PolicyEngine {
         let mut engine = regorus::Engine::new();
         engine.set_execution_timer_config(ExecutionTimerConfig {
             limit: EVAL_TIME_LIMIT,
-            check_interval: NonZeroU32::MIN,
+            check_interval: NonZeroU32::new(1000).unwrap_or(NonZeroU32::MIN),
         });
         let mut user_packages = Vec::new();
         for source in &libraries {
@@ -215,9 +215,16 @@ impl PolicyEngine {
         };
         let mut engine = self.engine.clone();
         engine.set_input(input);
+        // The built-ins in one evaluation: their shared helpers are computed once. A run-time
+        // error there falls back to one evaluation per policy, which blames the right one.
+        let builtins = eval_package(&mut engine, BUILTIN_PACKAGE);
         let mut checks = Vec::new();
         for policy in applicable {
-            match eval_policy(&mut engine, policy) {
+            let results = match (&builtins, &policy.origin) {
+                (Some(all), Origin::Builtin) => Ok(results_in(all, policy)),
+                _ => eval_policy(&mut engine, policy),
+            };
+            match results {
                 Ok(results) => checks.extend(checks_from_results(&policy.metadata, &results)),
                 Err(reason) => checks.push(policy.metadata.evaluation_failed(&reason)),
             }
@@ -291,6 +298,33 @@ fn selector_kinds(input: &Value) -> Option<Vec<String>> {
         .map(str::to_ascii_lowercase)
         .collect();
     (!kinds.is_empty()).then_some(kinds)
+}
+
+/// The package under which every built-in check lives.
+const BUILTIN_PACKAGE: &str = "data.builtin.trivyrs";
+
+/// Every rule of every package under `prefix`, evaluated at once for the current input;
+/// `None` when the evaluation fails.
+fn eval_package(engine: &mut regorus::Engine, prefix: &str) -> Option<regorus::Value> {
+    let results = engine.eval_query(prefix.to_owned(), false).ok()?;
+    let value = results.result.first()?.expressions.first()?.value.clone();
+    Some(value)
+}
+
+/// The values of `policy`'s result rules in the evaluated package tree `all` (keyed by the
+/// last segment of each package).
+fn results_in(all: &regorus::Value, policy: &CompiledPolicy) -> Vec<Value> {
+    let Some(name) = policy.package.rsplit('.').next() else {
+        return Vec::new();
+    };
+    let package = &all[name];
+    policy
+        .rules
+        .iter()
+        .map(|rule| &package[*rule])
+        .filter(|value| **value != regorus::Value::Undefined)
+        .filter_map(|value| serde_json::to_value(value).ok())
+        .collect()
 }
 
 /// The values of the policy's result rules for the engine's current input.
