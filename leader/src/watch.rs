@@ -43,6 +43,9 @@ pub fn required_syncs() -> &'static [String] {
     &NAMES
 }
 
+/// Objects per page of the initial list of a workload kind.
+const WORKLOAD_PAGE_SIZE: u32 = 100;
+
 /// How one watch folds objects into the observed state.
 trait Fold<K>: Send + 'static {
     /// The key the object is stored under, if it is relevant at all.
@@ -108,7 +111,9 @@ pub fn spawn_all(client: &Client, shared: &Arc<Shared>, shutdown: &CancellationT
         let name = format!("workloads/{}", kind.as_str());
         spawn(
             name,
-            watcher(api, config()),
+            // Whole objects (Pods above all) are large while parsed: small pages keep the
+            // leader's peak memory low during the initial list.
+            watcher(api, config().page_size(WORKLOAD_PAGE_SIZE)),
             WorkloadFold(kind),
             shared,
             shutdown,
