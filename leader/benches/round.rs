@@ -113,6 +113,8 @@ struct Measured {
     one_change: Duration,
     unchanged: Duration,
     queued: usize,
+    /// Resident memory with the state built and planned.
+    rss: f64,
 }
 
 fn timed(shared: &Shared) -> Duration {
@@ -144,7 +146,9 @@ fn measure(workloads: usize, with_reports: bool) -> Measured {
     one.sort();
     let unchanged = timed(&shared);
     let queued = shared.snapshot(Instant::now()).queue_depth as usize;
+    let rss = rss_mib();
     Measured {
+        rss,
         first,
         full_median: full[ROUNDS / 2],
         full_worst: full[ROUNDS - 1],
@@ -152,6 +156,18 @@ fn measure(workloads: usize, with_reports: bool) -> Measured {
         unchanged,
         queued,
     }
+}
+
+/// Resident memory of this process now, in MiB (VmRSS).
+fn rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        })
+        .map_or(0.0, |kib| kib / 1024.0)
 }
 
 fn main() {
@@ -173,10 +189,17 @@ fn main() {
     );
     for &n in &sizes {
         for (state, with_reports) in [("steady", true), ("cold", false)] {
+            let before = rss_mib();
             let m = measure(n, with_reports);
             println!(
-                "{n:>10} {state:>7} {:>11.2?} {:>11.2?} {:>11.2?} {:>11.2?} {:>11.2?} {:>8}",
-                m.first, m.full_median, m.full_worst, m.one_change, m.unchanged, m.queued
+                "{n:>10} {state:>7} {:>11.2?} {:>11.2?} {:>11.2?} {:>11.2?} {:>11.2?} {:>8} {:>7.0} MiB",
+                m.first,
+                m.full_median,
+                m.full_worst,
+                m.one_change,
+                m.unchanged,
+                m.queued,
+                m.rss - before
             );
         }
     }

@@ -26,7 +26,7 @@ pub fn outdated_reports(
     let mut out: Vec<AuditReportMeta> = observed
         .audit_reports
         .values()
-        .flat_map(|reports| reports.values())
+        .flatten()
         .filter(|r| {
             let current = WorkloadKind::from_str(&r.kind)
                 .ok()

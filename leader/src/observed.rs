@@ -75,13 +75,14 @@ pub struct Observed {
     pub workloads: HashMap<String, Workload>,
     /// Current revision of each Deployment, by uid.
     pub deployment_revisions: HashMap<String, String>,
-    /// ConfigAuditReports by owner uid, then by report name.
-    pub audit_reports: HashMap<String, BTreeMap<String, AuditReportMeta>>,
-    /// VulnerabilityReports by owner uid, then by report name.
-    pub vuln_reports: HashMap<String, BTreeMap<String, VulnReportMeta>>,
+    /// ConfigAuditReports by owner uid (a workload has one or a few: a small vector, where a
+    /// map would allocate a node for eleven).
+    pub audit_reports: HashMap<String, Vec<AuditReportMeta>>,
+    /// VulnerabilityReports by owner uid (one per container).
+    pub vuln_reports: HashMap<String, Vec<VulnReportMeta>>,
     /// Image digests seen in Pod statuses, by the uid of the workload the Pod belongs to
-    /// (its controller, or the bare Pod itself), then by container name.
-    pub image_ids: HashMap<String, BTreeMap<String, String>>,
+    /// (its controller, or the bare Pod itself): (container name, digest), by name.
+    pub image_ids: HashMap<String, Vec<(String, String)>>,
     /// Namespaces and their labels.
     pub namespaces: HashMap<String, BTreeMap<String, String>>,
     /// Image pull secret names of ServiceAccounts that have any, by (namespace, name).
@@ -365,6 +366,14 @@ pub fn audit_report_from_meta(meta: &ObjectMeta) -> Option<(String, AuditReportM
     ))
 }
 
+/// Replaces the item with the same name in a small vector, or appends it.
+fn upsert_named<T>(items: &mut Vec<T>, item: T, name: impl Fn(&T) -> &String) {
+    match items.iter().position(|i| name(i) == name(&item)) {
+        Some(at) => items[at] = item,
+        None => items.push(item),
+    }
+}
+
 fn label(meta: &ObjectMeta, key: &str) -> Option<String> {
     meta.labels.as_ref().and_then(|l| l.get(key)).cloned()
 }
@@ -477,6 +486,7 @@ impl Observed {
 
     /// Records the image digests a Pod of workload `owner` reported.
     pub fn put_image_ids(&mut self, owner: String, ids: BTreeMap<String, String>) {
+        let ids: Vec<(String, String)> = ids.into_iter().collect();
         if self.image_ids.get(&owner) != Some(&ids) {
             self.mark_dirty(&owner);
             self.image_ids.insert(owner, ids);
@@ -530,13 +540,23 @@ impl Observed {
         }
     }
 
+    /// The image digest a Pod of workload `uid` reported for `container`.
+    pub fn image_id(&self, uid: &str, container: &str) -> Option<&str> {
+        self.image_ids
+            .get(uid)?
+            .iter()
+            .find(|(name, _)| name == container)
+            .map(|(_, id)| id.as_str())
+    }
+
     /// Records or replaces a ConfigAuditReport.
     pub fn put_audit_report(&mut self, owner_uid: String, report: AuditReportMeta) {
         self.mark_dirty(&owner_uid);
-        self.audit_reports
-            .entry(owner_uid)
-            .or_default()
-            .insert(report.name.clone(), report);
+        upsert_named(
+            self.audit_reports.entry(owner_uid).or_default(),
+            report,
+            |r| &r.name,
+        );
     }
 
     /// Records or replaces a VulnerabilityReport; a trusted source it was stops being one
@@ -549,17 +569,19 @@ impl Observed {
             report.resource_version.as_deref(),
         );
         self.lost_sources.extend(lost);
-        self.vuln_reports
-            .entry(owner_uid)
-            .or_default()
-            .insert(report.name.clone(), report);
+        upsert_named(
+            self.vuln_reports.entry(owner_uid).or_default(),
+            report,
+            |r| &r.name,
+        );
     }
 
     /// Forgets a VulnerabilityReport (and any trusted source it was).
     pub fn remove_vuln_report(&mut self, owner_uid: &str, name: &str) {
         self.mark_dirty(owner_uid);
         if let Some(reports) = self.vuln_reports.get_mut(owner_uid) {
-            if let Some(report) = reports.remove(name) {
+            if let Some(at) = reports.iter().position(|r| r.name == name) {
+                let report = reports.swap_remove(at);
                 let lost = self.ledger.observe(&report.namespace, name, None);
                 self.lost_sources.extend(lost);
             }
@@ -573,7 +595,7 @@ impl Observed {
     pub fn remove_audit_report(&mut self, owner_uid: &str, name: &str) {
         self.mark_dirty(owner_uid);
         if let Some(reports) = self.audit_reports.get_mut(owner_uid) {
-            reports.remove(name);
+            reports.retain(|r| r.name != name);
             if reports.is_empty() {
                 self.audit_reports.remove(owner_uid);
             }
@@ -623,7 +645,7 @@ impl Observed {
         self.audit_reports
             .get(&workload.uid)
             .into_iter()
-            .flat_map(|r| r.values())
+            .flatten()
             .filter(|r| r.namespace == workload.namespace)
     }
 
@@ -635,7 +657,7 @@ impl Observed {
         self.vuln_reports
             .get(&workload.uid)
             .into_iter()
-            .flat_map(|r| r.values())
+            .flatten()
             .filter(|r| r.namespace == workload.namespace)
     }
 

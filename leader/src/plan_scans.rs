@@ -63,7 +63,6 @@ pub fn due_containers(
     policy: ScanPolicy,
 ) -> Vec<DueContainer> {
     let mut due = Vec::new();
-    let own_ids = observed.image_ids.get(&workload.uid);
     let mut pull_secrets = None;
     for container in &workload.containers {
         let report = observed
@@ -76,10 +75,9 @@ pub fn due_containers(
             continue;
         }
         let reference = normalized(&container.image);
-        let key = own_ids
-            .and_then(|ids| ids.get(&container.name))
-            .cloned()
-            .unwrap_or_else(|| reference.clone());
+        let key = observed
+            .image_id(&workload.uid, &container.name)
+            .map_or_else(|| reference.clone(), str::to_string);
         due.push(DueContainer {
             workload: workload_ref(workload),
             container: container.name.clone(),
