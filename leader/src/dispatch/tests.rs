@@ -205,10 +205,10 @@ fn audits_and_scans_share_a_window_fairly() {
     let mut d = Dispatcher::new(cfg);
     let now = Instant::now();
     d.add_worker("w1", 4, 1, now);
-    let mut tasks: Vec<DueTask> = (0..10).map(|i| scan("a", &format!("s{i}"))).collect();
+    let scans: Vec<DueTask> = (0..10).map(|i| scan("a", &format!("s{i}"))).collect();
     // Audits created later still get half the window.
     let later = now + Duration::from_secs(1);
-    set(&mut d, tasks.drain(..).collect(), now);
+    set(&mut d, scans, now);
     set(
         &mut d,
         (0..10).map(|i| due("a", &format!("a{i}"))).collect(),

@@ -238,7 +238,9 @@ async fn a_broken_configmap_raises_an_event_and_changes_nothing_until_fixed() {
 async fn a_configmap_broken_at_start_up_falls_back_to_the_built_in_checks() {
     let cluster = Cluster::start("policy-broken-start").await.unwrap();
     let ns = cluster.ns("brs");
-    cluster.create_namespaces(&[ns.clone()]).unwrap();
+    cluster
+        .create_namespaces(std::slice::from_ref(&ns))
+        .unwrap();
     let opns = cluster.ns("trivy-system");
     let _ = cluster.kubectl(&["create", "namespace", &opns]);
     cluster

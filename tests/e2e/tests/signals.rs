@@ -66,7 +66,7 @@ async fn leaders_and_a_reconnecting_worker_stop_at_once() {
     })
     .await
     .unwrap();
-    let stopped = op.terminate(&active, Duration::from_secs(30)).unwrap();
+    let stopped = op.terminate(active, Duration::from_secs(30)).unwrap();
     assert_prompt_clean_exit("the active leader", stopped);
     // With no leader left, the worker reconnects with back-off.
     eventually("the worker to be reconnecting", LONG, || async {
