@@ -100,6 +100,9 @@ pub struct Snapshot {
     pub epoch: u64,
     /// gRPC calls refused for a missing or wrong token, since start.
     pub auth_refusals: u64,
+    /// Whether the plugin ConfigMap is rejected now (the last good policies, or the
+    /// built-in checks, are in use).
+    pub policy_config_invalid: bool,
 }
 
 /// The leader's metrics and their registry. Cheap to share (`Arc`); all methods take `&self`.
@@ -119,6 +122,7 @@ pub struct LeaderMetrics {
     scan_jobs_in_flight: Gauge,
     workers: Gauge,
     is_leader: Gauge,
+    policy_config_invalid: Gauge,
     epoch: Gauge,
     plan_duration: Histogram,
 }
@@ -146,6 +150,7 @@ impl LeaderMetrics {
             scan_jobs_in_flight: Gauge::default(),
             workers: Gauge::default(),
             is_leader: Gauge::default(),
+            policy_config_invalid: Gauge::default(),
             epoch: Gauge::default(),
             // 0.5 ms .. about 16 s.
             plan_duration: Histogram::new(exponential_buckets(0.0005, 2.0, 16)),
@@ -205,6 +210,11 @@ impl LeaderMetrics {
             metrics.is_leader.clone(),
         );
         r.register(
+            "policy_config_invalid",
+            "1 while the plugin ConfigMap is rejected (the last good policies stay in use)",
+            metrics.policy_config_invalid.clone(),
+        );
+        r.register(
             "epoch",
             "The leader's term (Lease transitions)",
             metrics.epoch.clone(),
@@ -254,6 +264,10 @@ impl LeaderMetrics {
         gauge(&self.scan_jobs_in_flight, s.scan_jobs_in_flight);
         gauge(&self.workers, s.workers);
         gauge(&self.is_leader, u64::from(s.is_leader));
+        gauge(
+            &self.policy_config_invalid,
+            u64::from(s.policy_config_invalid),
+        );
         gauge(&self.epoch, s.epoch);
         for (counter, value) in [
             (

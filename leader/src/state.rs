@@ -290,6 +290,7 @@ impl Shared {
             is_leader: true,
             epoch: self.epoch,
             auth_refusals: self.auth_refusals.load(Ordering::Relaxed),
+            policy_config_invalid: st.policy.error.is_some(),
         }
     }
 

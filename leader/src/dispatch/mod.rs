@@ -84,6 +84,12 @@ pub struct Dispatcher {
     turn: usize,
 }
 
+/// Where a waiting task is kept: a ready queue (owner, class, queue key) or the timers.
+enum Place {
+    Ready(Option<String>, Class, (bool, Instant)),
+    Timer(Instant),
+}
+
 /// What the caller must deliver: a message to a worker.
 pub type Outgoing = (String, proto::LeaderMessage);
 
@@ -168,35 +174,37 @@ impl Dispatcher {
 
     /// Puts a tracked task where its state says it waits.
     fn enqueue(&mut self, id: &str) {
-        let Some(task) = self.tasks.get(id) else {
-            return;
-        };
-        match &task.state {
-            TaskState::Pending => {
-                let (namespace, class, key) =
-                    (task.namespace.clone(), task.class(), task.queue_key());
-                let owner = self.owner(&namespace);
+        match self.place(id) {
+            Some(Place::Ready(owner, class, key)) => {
                 self.queues.push_ready(owner.as_deref(), class, key, id);
             }
-            TaskState::Failed { retry_at, .. } => self.queues.push_timer(*retry_at, id),
-            TaskState::InFlight { .. } => {}
+            Some(Place::Timer(at)) => self.queues.push_timer(at, id),
+            None => {}
         }
     }
 
     /// Takes a tracked task out of the queue or timer it waits in.
     fn dequeue(&mut self, id: &str) {
-        let Some(task) = self.tasks.get(id) else {
-            return;
-        };
+        match self.place(id) {
+            Some(Place::Ready(owner, class, key)) => {
+                self.queues.remove_ready(owner.as_deref(), class, key, id);
+            }
+            Some(Place::Timer(at)) => self.queues.remove_timer(at, id),
+            None => {}
+        }
+    }
+
+    /// Where a tracked task waits, by its state (`None`: in flight, or unknown).
+    fn place(&mut self, id: &str) -> Option<Place> {
+        let task = self.tasks.get(id)?;
         match &task.state {
             TaskState::Pending => {
                 let (namespace, class, key) =
                     (task.namespace.clone(), task.class(), task.queue_key());
-                let owner = self.owner(&namespace);
-                self.queues.remove_ready(owner.as_deref(), class, key, id);
+                Some(Place::Ready(self.owner(&namespace), class, key))
             }
-            TaskState::Failed { retry_at, .. } => self.queues.remove_timer(*retry_at, id),
-            TaskState::InFlight { .. } => {}
+            TaskState::Failed { retry_at, .. } => Some(Place::Timer(*retry_at)),
+            TaskState::InFlight { .. } => None,
         }
     }
 

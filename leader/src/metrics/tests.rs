@@ -43,6 +43,7 @@ fn events_and_snapshot_are_encoded() {
         is_leader: true,
         epoch: 9,
         auth_refusals: 2,
+        policy_config_invalid: true,
     };
     m.set_snapshot(&snap);
     snap.scans_avoided = 6;
@@ -51,6 +52,7 @@ fn events_and_snapshot_are_encoded() {
     let p = "trivy_operator_leader_";
     for (series, want) in [
         ("tasks_dispatched_total{kind=\"config_audit\"}", 2.0),
+        ("policy_config_invalid", 1.0),
         ("tasks_dispatched_total{kind=\"vulnerability_scan\"}", 1.0),
         (
             "tasks_completed_total{kind=\"config_audit\",outcome=\"succeeded\",reason=\"None\"}",

@@ -7,6 +7,31 @@ use serde_json::Value;
 
 use crate::Cluster;
 
+/// Vulnerability IDs of a real Trivy output in ../shared/data/trivy-json.
+pub fn golden_vulnerability_ids(file: &str) -> anyhow::Result<BTreeSet<String>> {
+    let path = crate::repo_root()
+        .join("../shared/data/trivy-json")
+        .join(file);
+    let json: Value = serde_json::from_str(&std::fs::read_to_string(path)?)?;
+    Ok(json["Results"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|r| r["Vulnerabilities"].as_array().cloned().unwrap_or_default())
+        .filter_map(|v| v["VulnerabilityID"].as_str().map(str::to_string))
+        .collect())
+}
+
+/// Vulnerability IDs of a VulnerabilityReport.
+pub fn vulnerability_ids(report: &Value) -> BTreeSet<String> {
+    report["report"]["vulnerabilities"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v["vulnerabilityID"].as_str().map(str::to_string))
+        .collect()
+}
+
 /// The ConfigAuditReports of a namespace.
 pub fn audit_reports(cluster: &Cluster, ns: &str) -> anyhow::Result<Vec<Value>> {
     cluster.list(&["configauditreports", "-n", ns])

@@ -19,23 +19,11 @@ fn golden() -> std::path::PathBuf {
 }
 
 fn golden_ids() -> BTreeSet<String> {
-    let json: Value = serde_json::from_str(&std::fs::read_to_string(golden()).unwrap()).unwrap();
-    json["Results"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|r| r["Vulnerabilities"].as_array().cloned().unwrap_or_default())
-        .map(|v| v["VulnerabilityID"].as_str().unwrap().to_string())
-        .collect()
+    e2e::reports::golden_vulnerability_ids("alpine-310.json.golden").unwrap()
 }
 
 fn ids(report: &Value) -> BTreeSet<String> {
-    report["report"]["vulnerabilities"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|v| v["vulnerabilityID"].as_str().map(str::to_string))
-        .collect()
+    e2e::reports::vulnerability_ids(report)
 }
 
 fn deployment(ns: &str, name: &str, image: &str, pull_secret: Option<&str>) -> String {

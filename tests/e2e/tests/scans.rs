@@ -23,28 +23,12 @@ fn deployment(ns: &str, name: &str, containers: &[(&str, &str)]) -> String {
     )
 }
 
-/// Vulnerability IDs of a real Trivy output in ../shared/data/trivy-json.
 fn golden_ids(file: &str) -> BTreeSet<String> {
-    let path = e2e::repo_root()
-        .join("../shared/data/trivy-json")
-        .join(file);
-    let json: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    json["Results"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|r| r["Vulnerabilities"].as_array().cloned().unwrap_or_default())
-        .map(|v| v["VulnerabilityID"].as_str().unwrap().to_string())
-        .collect()
+    e2e::reports::golden_vulnerability_ids(file).unwrap()
 }
 
 fn ids(report: &Value) -> BTreeSet<String> {
-    report["report"]["vulnerabilities"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v["vulnerabilityID"].as_str().unwrap().to_string())
-        .collect()
+    e2e::reports::vulnerability_ids(report)
 }
 
 fn vuln_count(report: &Value) -> usize {
