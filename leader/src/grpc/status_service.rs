@@ -8,7 +8,7 @@ use tonic::{Request, Response, Status};
 
 use crate::dispatch::TaskState;
 use crate::grpc::LeaderSlot;
-use crate::state::LeaderState;
+use crate::state::{LeaderState, Shared};
 
 /// The `StatusService` implementation.
 #[derive(Debug, Clone)]
@@ -148,11 +148,12 @@ impl proto::status_service_server::StatusService for StatusSvc {
                     req.kind, req.namespace, req.name
                 ))
             })?;
-        Ok(Response::new(workload_status(&st, &workload)))
+        Ok(Response::new(workload_status(&shared, &st, &workload)))
     }
 }
 
 fn workload_status(
+    shared: &Shared,
     st: &LeaderState,
     workload: &crate::observed::Workload,
 ) -> proto::WorkloadStatus {
@@ -202,7 +203,19 @@ fn workload_status(
             _ => 0,
         })
         .unwrap_or(WorkloadState::UpToDate as i32);
-    let explanation = explain(&tasks, state);
+    let missing = missing_reports(shared, st, workload);
+    // Derived from what exists: without its reports a workload is never "up to date".
+    let (state, explanation) = if state == WorkloadState::UpToDate as i32 && !missing.is_empty() {
+        (
+            WorkloadState::Pending as i32,
+            format!(
+                "pending: {} (planned at the next round, waiting for a scan of its image, or its report is on its way)",
+                missing.join("; ")
+            ),
+        )
+    } else {
+        (state, explain(&tasks, state))
+    };
     proto::WorkloadStatus {
         workload: Some(proto::WorkloadRef {
             kind: workload.kind.as_str().into(),
@@ -215,6 +228,49 @@ fn workload_status(
         tasks,
         explanation,
     }
+}
+
+/// What the workload lacks now, from the observed reports (empty: nothing).
+fn missing_reports(
+    shared: &Shared,
+    st: &LeaderState,
+    workload: &crate::observed::Workload,
+) -> Vec<String> {
+    let observed = &st.observed;
+    if !crate::plan::is_scanned(observed, &shared.scope, workload) {
+        return vec![
+            "not scanned now (out of scope, or not its Deployment's current ReplicaSet)".into(),
+        ];
+    }
+    let mut missing = Vec::new();
+    match &st.policy.hashes {
+        None => missing.push("its config audit waits for the plugin ConfigMap to be read".into()),
+        Some(hashes) => {
+            if crate::plan::due_audit(observed, workload, hashes).is_some() {
+                missing.push("no ConfigAuditReport for its current spec and policies".into());
+            }
+        }
+    }
+    if let Some(scans) = &shared.scans {
+        let policy = crate::plan_scans::ScanPolicy {
+            ttl: scans.ttl,
+            now: jiff::Timestamp::now(),
+        };
+        for due in crate::plan_scans::due_containers(observed, workload, policy) {
+            let waiting = if st.dispatcher.alias_running(&due.key)
+                || st.dispatcher.alias_running(&due.reference)
+            {
+                " (its image is being scanned)"
+            } else {
+                ""
+            };
+            missing.push(format!(
+                "container {} has no current VulnerabilityReport{waiting}",
+                due.container
+            ));
+        }
+    }
+    missing
 }
 
 fn explain(tasks: &[proto::TaskState], state: i32) -> String {

@@ -246,7 +246,7 @@ async fn a_configmap_broken_at_start_up_falls_back_to_the_built_in_checks() {
     cluster
         .apply(&BROKEN_POLICY.replace("OPNS", &opns))
         .unwrap();
-    let _op = Operator::start(
+    let op = Operator::start(
         &cluster,
         OperatorOptions {
             binaries: e2e::binaries!(),
@@ -296,6 +296,18 @@ async fn a_configmap_broken_at_start_up_falls_back_to_the_built_in_checks() {
             .any(|e| e["reason"] == "PolicyConfigInvalid")
             .then_some(())
             .ok_or("no event yet".to_string())
+    })
+    .await
+    .unwrap();
+    let port = op.leader_admin_ports[0];
+    eventually("the metric", DEFAULT_TIMEOUT, || async {
+        let (_, text) = e2e::operator::http_get(port, "/metrics")
+            .await
+            .map_err(|e| e.to_string())?;
+        text.lines()
+            .any(|l| l == "trivy_operator_leader_policy_config_invalid 1")
+            .then_some(())
+            .ok_or("metric not 1".to_string())
     })
     .await
     .unwrap();
