@@ -1,6 +1,6 @@
 //! SIGTERM stops every process within two seconds in every state a rolling update or a node
 //! drain can meet it in — a worker reconnecting, a worker mid-scan, a standby and an active
-//! leader — cleanly (exit 0), and what was in progress is not lost: a scan Job left behind is
+//! leader, a leader still waiting for the API server, kube-sim — cleanly (exit 0), and what was in progress is not lost: a scan Job left behind is
 //! adopted by the restarted worker, never duplicated.
 
 #![allow(clippy::unwrap_used)]
@@ -142,4 +142,93 @@ async fn a_worker_stopped_mid_scan_leaves_its_job_to_be_adopted() {
     })
     .await
     .unwrap();
+}
+
+/// Sends SIGTERM to `child` and waits up to `within` for it: (exit status, time taken).
+fn terminate(
+    child: &mut std::process::Child,
+    within: Duration,
+) -> (Option<std::process::ExitStatus>, Duration) {
+    let started = std::time::Instant::now();
+    let sent = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return (Some(status), started.elapsed());
+        }
+        if started.elapsed() > within {
+            let _ = child.kill();
+            let _ = child.wait();
+            return (None, started.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A program of this workspace's target directory (the e2e binaries' neighbours).
+fn sibling(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(e2e::binaries!().leader).with_file_name(name)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kube_sim_and_a_leader_waiting_for_the_api_stop_at_once() {
+    let dir = std::env::temp_dir().join(format!("e2e-signals-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let kube_sim = sibling("kube-sim");
+    if !kube_sim.is_file() {
+        // Built with the workspace by `scripts/test`; a filtered build may lack it.
+        panic!(
+            "{} is missing: build it with `cargo build -p kube-sim --bins`",
+            kube_sim.display()
+        );
+    }
+    let kubeconfig = dir.join("kubeconfig");
+    let mut sim = std::process::Command::new(&kube_sim)
+        .args(["--kubeconfig-out", &kubeconfig.to_string_lossy()])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    eventually("kube-sim to listen", LONG, || async {
+        kubeconfig
+            .is_file()
+            .then_some(())
+            .ok_or_else(|| "no kubeconfig yet".to_string())
+    })
+    .await
+    .unwrap();
+    assert_prompt_clean_exit("kube-sim", terminate(&mut sim, Duration::from_secs(30)));
+
+    // A leader whose API server does not answer (nobody listens on the port any more).
+    let grpc = e2e::operator::free_port().unwrap();
+    let admin = e2e::operator::free_port().unwrap();
+    let log = std::fs::File::create(dir.join("leader.log")).unwrap();
+    let mut leader = std::process::Command::new(e2e::binaries!().leader)
+        .args([
+            "run",
+            "--kubeconfig",
+            &kubeconfig.to_string_lossy(),
+            "--connect-timeout",
+            "120s",
+            "--grpc-addr",
+            &format!("127.0.0.1:{grpc}"),
+            "--admin-addr",
+            &format!("127.0.0.1:{admin}"),
+        ])
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(
+        leader.try_wait().unwrap().is_none(),
+        "the leader waits for the API"
+    );
+    assert_prompt_clean_exit(
+        "the leader waiting for the API",
+        terminate(&mut leader, Duration::from_secs(30)),
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -77,10 +77,18 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         },
         ..SimConfig::default()
     };
+    // Handlers first: a SIGTERM right after the kubeconfig appears must stop it cleanly.
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
     let handle = start(config).await?;
     println!("listening on {}", handle.url());
     println!("kubeconfig {}", handle.kubeconfig_path.display());
-    tokio::signal::ctrl_c().await?;
+    // SIGINT (Ctrl-C) or SIGTERM (how a supervisor or `kill` stops a server).
+    tokio::select! {
+        _ = interrupt.recv() => {},
+        _ = terminate.recv() => {},
+    }
     handle.shutdown().await;
     Ok(())
 }
