@@ -204,8 +204,14 @@ fn workload_status(
         })
         .unwrap_or(WorkloadState::UpToDate as i32);
     let missing = missing_reports(shared, st, workload);
+    let scanned = crate::plan::is_scanned(&st.observed, &shared.scope, workload);
     // Derived from what exists: without its reports a workload is never "up to date".
-    let (state, explanation) = if state == WorkloadState::UpToDate as i32 && !missing.is_empty() {
+    let (state, explanation) = if !scanned {
+        (
+            WorkloadState::NotScanned as i32,
+            format!("not scanned: {}", missing.join("; ")),
+        )
+    } else if state == WorkloadState::UpToDate as i32 && !missing.is_empty() {
         (
             WorkloadState::Pending as i32,
             format!(
@@ -306,4 +312,127 @@ fn concerns(task: &proto::Task, uid: &str) -> bool {
             .any(|s| s.workload.as_ref().is_some_and(|w| w.uid == uid))
     });
     audited || scanned
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicU64;
+    use std::time::Duration;
+
+    use common::workload::WorkloadKind;
+
+    use super::*;
+    use crate::dispatch::DispatchConfig;
+    use crate::observed::{AuditReportMeta, Container, VulnReportMeta, Workload};
+
+    fn shared() -> Shared {
+        Shared::new(
+            "leader".into(),
+            1,
+            crate::scope::Scope::default(),
+            DispatchConfig {
+                tasks_per_capacity: 2,
+                worker_timeout: Duration::from_secs(30),
+                retry_base: Duration::from_secs(5),
+                retry_max: Duration::from_secs(60),
+                result_grace: Duration::from_secs(60),
+                max_concurrent_scans: 10,
+            },
+            Some(crate::state::ScanSettings { ttl: None }),
+            Arc::new(crate::metrics::LeaderMetrics::new()),
+            Arc::new(AtomicU64::new(0)),
+        )
+    }
+
+    fn web() -> Workload {
+        Workload {
+            kind: WorkloadKind::ReplicaSet,
+            namespace: "a".into(),
+            name: "web".into(),
+            uid: "u1".into(),
+            spec_hash: "s1".into(),
+            containers: vec![Container {
+                name: "app".into(),
+                image: "nginx:1.16".into(),
+            }],
+            deployment: None,
+            pull_secrets: Vec::new(),
+            service_account: None,
+        }
+    }
+
+    #[test]
+    fn a_workload_without_its_reports_is_never_up_to_date() {
+        let shared = shared();
+        let w = web();
+        shared.update(|st| {
+            st.observed.put_namespace("a".into(), BTreeMap::new());
+            st.observed.put_workload(w.clone());
+            st.policy.hashes = Some(
+                WorkloadKind::ALL
+                    .iter()
+                    .map(|k| (*k, "c1".into()))
+                    .collect(),
+            );
+        });
+        // No task tracked (nothing planned yet), no report: pending, naming what is missing.
+        let status = workload_status(&shared, &shared.lock(), &w);
+        assert_eq!(status.state, WorkloadState::Pending as i32);
+        assert!(
+            status.explanation.contains("no ConfigAuditReport"),
+            "{}",
+            status.explanation
+        );
+        assert!(
+            status
+                .explanation
+                .contains("container app has no current VulnerabilityReport"),
+            "{}",
+            status.explanation
+        );
+        shared.update(|st| {
+            st.observed.put_audit_report(
+                "u1".into(),
+                AuditReportMeta {
+                    namespace: "a".into(),
+                    name: "replicaset-web".into(),
+                    kind: "ReplicaSet".into(),
+                    spec_hash: Some("s1".into()),
+                    config_hash: Some("c1".into()),
+                    resource_version: Some("1".into()),
+                },
+            );
+            st.observed.put_vuln_report(
+                "u1".into(),
+                VulnReportMeta {
+                    namespace: "a".into(),
+                    name: "replicaset-web-app".into(),
+                    container: Some("app".into()),
+                    spec_hash: Some("s1".into()),
+                    scan_key: Some("k".into()),
+                    scanned_at: Some(jiff::Timestamp::now()),
+                    resource_version: Some("1".into()),
+                },
+            );
+        });
+        let status = workload_status(&shared, &shared.lock(), &w);
+        assert_eq!(
+            status.state,
+            WorkloadState::UpToDate as i32,
+            "{}",
+            status.explanation
+        );
+        // Out of scope: said so, not "up to date".
+        shared.update(|st| st.observed.remove_namespace("a"));
+        let status = workload_status(&shared, &shared.lock(), &w);
+        assert_eq!(status.state, WorkloadState::NotScanned as i32);
+        assert!(
+            status.explanation.contains("out of scope"),
+            "{}",
+            status.explanation
+        );
+    }
 }
