@@ -123,6 +123,69 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(total)
 }
 
+/// Parses a Kubernetes resource quantity (`512Mi`, `1G`, `250m`, `2`, `1.5Gi`) into its
+/// value in base units (bytes for memory, cores for CPU); an error names what is wrong.
+pub fn parse_quantity(text: &str) -> Result<f64, String> {
+    const SUFFIXES: [(&str, f64); 13] = [
+        ("Ki", 1024.0),
+        ("Mi", 1_048_576.0),
+        ("Gi", 1_073_741_824.0),
+        ("Ti", 1_099_511_627_776.0),
+        ("Pi", 1_125_899_906_842_624.0),
+        ("Ei", 1_152_921_504_606_846_976.0),
+        ("m", 1e-3),
+        ("k", 1e3),
+        ("M", 1e6),
+        ("G", 1e9),
+        ("T", 1e12),
+        ("P", 1e15),
+        ("E", 1e18),
+    ];
+    let trimmed = text.trim();
+    let (number, factor) = SUFFIXES
+        .iter()
+        .find_map(|(suffix, factor)| Some((trimmed.strip_suffix(suffix)?, *factor)))
+        .unwrap_or((trimmed, 1.0));
+    let decimal = |n: &str| {
+        let mut parts = n.splitn(2, '.');
+        let whole = parts.next().unwrap_or_default();
+        let digits = |p: &str| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit());
+        digits(whole) && parts.next().is_none_or(digits)
+    };
+    let well_formed = match number.split_once(['e', 'E']) {
+        Some((mantissa, exponent)) => {
+            let exponent = exponent.strip_prefix(['+', '-']).unwrap_or(exponent);
+            decimal(mantissa)
+                && !exponent.is_empty()
+                && exponent.chars().all(|c| c.is_ascii_digit())
+        }
+        None => decimal(number),
+    };
+    let value: f64 = match number.parse() {
+        Ok(value) if well_formed => value,
+        _ => {
+            return Err(format!(
+                "invalid quantity {text:?}: expected a number with an optional unit such as 512Mi, 1G or 250m"
+            ));
+        }
+    };
+    Ok(value * factor)
+}
+
+/// A memory quantity flag in bytes (at least 1 MiB), for clap.
+pub fn parse_memory(text: &str) -> Result<u64, String> {
+    let bytes = parse_quantity(text)?;
+    if bytes < 1_048_576.0 {
+        return Err(format!("{text:?} is less than 1Mi"));
+    }
+    Ok(bytes as u64)
+}
+
+/// A quantity flag kept as written (for a pod spec) once it parses, for clap.
+pub fn valid_quantity(text: &str) -> Result<String, String> {
+    parse_quantity(text).map(|_| text.trim().to_owned())
+}
+
 /// Formats a duration the way Go does for report-ttl annotations: `24h0m0s`, `5m0s`, `10s`.
 pub fn format_go_duration(duration: Duration) -> String {
     let secs = duration.as_secs();
@@ -208,6 +271,22 @@ pub async fn shutdown_signal() {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parses_kubernetes_quantities() {
+        assert_eq!(parse_quantity("512Mi"), Ok(536_870_912.0));
+        assert_eq!(parse_quantity("1G"), Ok(1e9));
+        assert_eq!(parse_quantity("250m"), Ok(0.25));
+        assert_eq!(parse_quantity("2"), Ok(2.0));
+        assert_eq!(parse_quantity("1.5Gi"), Ok(1_610_612_736.0));
+        assert_eq!(parse_quantity("1e3"), Ok(1000.0));
+        for bad in ["lots", "", "Mi", "1.2.3", "-1", "5 Mi", "1e", ".5", "1."] {
+            assert!(parse_quantity(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(parse_memory("256Mi"), Ok(268_435_456));
+        assert!(parse_memory("100Ki").is_err());
+        assert_eq!(valid_quantity(" 100m "), Ok("100m".to_owned()));
+    }
 
     #[test]
     fn parses_go_style_durations() {

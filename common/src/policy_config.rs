@@ -56,6 +56,12 @@ pub enum Error {
         /// The `.kinds` key.
         key: String,
     },
+    /// A `policy.` or `library.` key under `binaryData`: Rego is text and belongs in `data`.
+    #[error("key {key} is in binaryData; policies and libraries belong in data")]
+    BinaryData {
+        /// The key.
+        key: String,
+    },
     /// A `policy.` or `library.` key with an empty name, e.g. `policy..rego`.
     #[error("key {key} has an empty name")]
     EmptyName {
@@ -72,6 +78,7 @@ impl Error {
             Error::MissingRego { .. } => "missing_rego",
             Error::EmptyKinds { .. } => "empty_kinds",
             Error::EmptyName { .. } => "empty_name",
+            Error::BinaryData { .. } => "binary_data",
         }
     }
 }
@@ -220,6 +227,20 @@ impl PolicyConfig {
         }
         hash_parts(parts, SPEC_HASH_LEN)
     }
+}
+
+/// The ConfigMap's `data`, refusing policies or libraries placed under `binaryData`.
+pub fn policy_data(
+    config_map: &k8s_openapi::api::core::v1::ConfigMap,
+) -> Result<BTreeMap<String, String>, Error> {
+    let binary = config_map.binary_data.iter().flat_map(|b| b.keys());
+    if let Some(key) = binary
+        .into_iter()
+        .find(|k| k.starts_with(POLICY_PREFIX) || k.starts_with(LIBRARY_PREFIX))
+    {
+        return Err(Error::BinaryData { key: key.clone() });
+    }
+    Ok(config_map.data.clone().unwrap_or_default())
 }
 
 /// `Some(name)` when `key` is `<prefix><name><suffix>`; an error when the name is empty.

@@ -133,14 +133,14 @@ fn kinds_decide_which_policies_apply() {
         (
             "ReplicaSet",
             tpl.clone(),
-            ids(&["CUS001", "CUS002", "KSV008", "CUS003"]),
+            ids(&["CUS001", "CUS002", "CUS008", "CUS003"]),
         ),
         (
             "StatefulSet",
             tpl.clone(),
-            ids(&["CUS001", "KSV008", "CUS003"]),
+            ids(&["CUS001", "CUS008", "CUS003"]),
         ),
-        ("DaemonSet", tpl.clone(), ids(&["CUS001", "KSV008"])),
+        ("DaemonSet", tpl.clone(), ids(&["CUS001", "CUS008"])),
         ("ReplicationController", tpl.clone(), ids(&["CUS001"])),
         ("Job", tpl.clone(), ids(&["CUS001"])),
         ("CronJob", cron, ids(&["CUS001"])),
@@ -152,34 +152,36 @@ fn kinds_decide_which_policies_apply() {
     let p = pod("p", "docker.io/nginx:1.27");
     assert_eq!(
         all_ids(&engine.evaluate("Pod", &p)),
-        ids(&["CUS001", "CUS002", "KSV008"])
+        ids(&["CUS001", "CUS002", "CUS008"])
     );
 }
 
 #[test]
-fn custom_policy_with_a_builtin_id_replaces_the_builtin() {
+fn custom_policies_add_to_the_builtins_and_cannot_reuse_their_ids() {
     let config = PolicyConfig::from_data(&configmap_data()).unwrap();
     let engine = PolicyEngine::compile(&config, true).unwrap();
     let mut p = pod("ipc", "registry.example.com/app:1");
     p["spec"]["hostIPC"] = json!(true);
     let checks = audit(&engine, "Pod", &p, false);
-    let ipc: Vec<&Check> = checks.iter().filter(|c| c.check_id == "KSV008").collect();
-    assert_eq!(ipc.len(), 1, "{checks:#?}");
-    assert_eq!(ipc[0].title, "Host IPC namespace shared (custom)");
-    assert_eq!(ipc[0].severity, "CRITICAL");
+    let custom = find(&checks, "CUS008");
+    assert_eq!(custom.title, "Host IPC namespace shared (custom)");
+    assert_eq!(custom.severity, "CRITICAL");
     assert_eq!(
-        ipc[0].messages,
+        custom.messages,
         vec!["Pod 'ipc' shares the host IPC namespace"]
     );
+    let builtin = find(&checks, "KSV008");
+    assert_eq!(builtin.title, "Access to host IPC namespace");
+    assert_eq!(builtin.severity, "HIGH");
 
-    // A CronJob is outside the custom policy's selector: the built-in KSV008 still runs.
-    let template = json!({"spec": {"hostIPC": true, "containers": []}});
-    let cron = json!({"kind": "CronJob", "metadata": {"name": "c"},
-                      "spec": {"jobTemplate": {"spec": {"template": template}}}});
-    let checks = audit(&engine, "CronJob", &cron, false);
-    let ipc = find(&checks, "KSV008");
-    assert_eq!(ipc.title, "Access to host IPC namespace");
-    assert_eq!(ipc.severity, "HIGH");
+    // Reusing a built-in's ID would replace it: the ConfigMap is rejected.
+    let mut data = configmap_data();
+    let rego = data["policy.host_ipc.rego"].replace("CUS008", "KSV008");
+    data.insert("policy.host_ipc.rego".into(), rego);
+    let err = PolicyEngine::compile(&PolicyConfig::from_data(&data).unwrap(), true).unwrap_err();
+    assert_eq!(err.kind(), "metadata");
+    assert_eq!(err.key(), "policy.host_ipc.rego");
+    assert!(err.to_string().contains("KSV008"), "{err}");
 }
 
 #[test]
@@ -259,28 +261,48 @@ fn result_shapes() {
 }
 
 #[test]
-fn metadata_fallbacks_for_the_check_id() {
+fn custom_policy_metadata_is_validated() {
     let cases = [
         (
             r#"__rego_metadata__ := {"id": "A1", "avd_id": "AVD-1"}"#,
-            "A1",
+            Ok("A1"),
         ),
-        (r#"__rego_metadata__ := {"avd_id": "AVD-1"}"#, "AVD-1"),
-        (r#"__rego_metadata__ := {"title": "no id"}"#, "nameless"),
-        ("", "nameless"),
+        (r#"__rego_metadata__ := {"avd_id": "AVD-1"}"#, Ok("AVD-1")),
+        (
+            r#"__rego_metadata__ := {"id": "A2", "severity": "medium"}"#,
+            Ok("A2"),
+        ),
+        (
+            r#"__rego_metadata__ := {"title": "no id"}"#,
+            Err("has no id"),
+        ),
+        (r#"__rego_metadata__ := {"id": 7}"#, Err("must be a string")),
+        (r#"__rego_metadata__ := {"id": " "}"#, Err("empty id")),
+        (
+            r#"__rego_metadata__ := {"id": "A3", "severity": "SUPERBAD"}"#,
+            Err("SUPERBAD"),
+        ),
+        (
+            r#"__rego_metadata__ := {"id": "A4", "severity": 3}"#,
+            Err("severity 3"),
+        ),
+        (r#"__rego_metadata__ := "A5""#, Err("not an object")),
+        ("", Err("missing")),
     ];
     for (meta, want) in cases {
         let rego = format!("package user.m\n{meta}\ndeny[m] {{ m := \"x\" }}\n");
-        let engine = compile(&[
-            ("policy.nameless.rego", &rego),
-            ("policy.nameless.kinds", "*"),
-        ])
-        .unwrap();
-        let checks = audit(&engine, "Pod", &pod("p", "i:1"), true);
-        assert_eq!(checks.len(), 1);
-        assert_eq!(checks[0].check_id, want, "{meta}");
-        if meta.is_empty() {
-            assert_eq!(checks[0].severity, "UNKNOWN");
+        let compiled = compile(&[("policy.meta.rego", &rego), ("policy.meta.kinds", "*")]);
+        match (compiled, want) {
+            (Ok(engine), Ok(id)) => {
+                let checks = audit(&engine, "Pod", &pod("p", "i:1"), true);
+                assert_eq!(checks.len(), 1);
+                assert_eq!(checks[0].check_id, id, "{meta}");
+            }
+            (Err(err), Err(part)) => {
+                assert_eq!(err.key(), "policy.meta.rego", "{meta}");
+                assert!(err.to_string().contains(part), "{meta}: {err}");
+            }
+            (got, want) => panic!("{meta}: got {:?}, want {want:?}", got.map(|_| ())),
         }
     }
 }
@@ -322,7 +344,7 @@ fn without_builtins_only_custom_policies_run() {
     let p = pod("p", "nginx:latest");
     let checks = audit(&engine, "Pod", &p, true);
     assert_eq!(failed_ids(&checks), ids(&["CUS001", "CUS002"]));
-    assert_eq!(all_ids(&checks), ids(&["CUS001", "CUS002", "KSV008"]));
+    assert_eq!(all_ids(&checks), ids(&["CUS001", "CUS002", "CUS008"]));
 }
 
 /// A policy written against upstream's bundled `lib.kubernetes`, with no library of that

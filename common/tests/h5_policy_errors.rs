@@ -44,7 +44,8 @@ fn pod(name: &str) -> Value {
 
 #[test]
 fn broken_texts_are_compile_errors_naming_the_key() {
-    let ok_policy = "package user.ok\ndeny[m] { m := \"x\" }\n";
+    let ok_policy =
+        "package user.ok\n__rego_metadata__ := {\"id\": \"OK1\"}\ndeny[m] { m := \"x\" }\n";
     // (ConfigMap data, key at fault, error kind)
     let cases: Vec<(Data, &str, &str)> = vec![
         (

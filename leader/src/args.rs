@@ -121,6 +121,10 @@ pub struct RunArgs {
     /// Pause between two deletion batches after a policy change.
     #[arg(long, env = "CONFIG_AUDIT_DELETE_INTERVAL", default_value = "10s", value_parser = parse_duration)]
     pub config_audit_delete_interval: Duration,
+    /// Memory (address space) of the process that tries custom policies when the plugin
+    /// ConfigMap changes; a policy that needs more is rejected with a clear error.
+    #[arg(long, env = "POLICY_MEMORY_LIMIT", default_value = "256Mi", value_parser = common::cli::parse_memory)]
+    pub policy_memory_limit: u64,
 }
 
 /// Which namespaces are scanned.

@@ -285,12 +285,25 @@ fn lead(
         instance: Some(identity),
     };
     let recorder = Recorder::new(client.clone(), reporter);
+    let sandbox = common::audit::sandbox::Settings::new(args.policy_memory_limit, 1)
+        .unwrap_or_else(|error| {
+            tracing::warn!(%error, "policies will be tried by /proc/self/exe");
+            common::audit::sandbox::Settings {
+                program: common::audit::sandbox::Program {
+                    path: "/proc/self/exe".into(),
+                    args: Vec::new(),
+                },
+                memory_limit: args.policy_memory_limit,
+                processes: 1,
+            }
+        });
     watch::spawn_all(&client, &shared, leading);
     policy::spawn(
         client.clone(),
         &args.operator_namespace,
         &args.policies_configmap,
         recorder,
+        sandbox,
         shared.clone(),
         leading.clone(),
     );
@@ -359,6 +372,9 @@ async fn control_loop(shared: Arc<Shared>, shutdown: CancellationToken) {
 /// end-to-end tests can build the same program.
 pub fn main() -> std::process::ExitCode {
     use clap::Parser;
+    if let Some(code) = common::audit::sandbox::serve_if_asked() {
+        return code;
+    }
     let args = args::Args::parse();
     common::telemetry::init(&args.log);
     common::cli::block_on_main("leader", run(args))

@@ -1,12 +1,13 @@
-//! Follows the plugin ConfigMap: compiles each new version, and when it compiles, publishes
-//! the new `plugin-config-hash` of every kind. A broken version keeps the last good hashes
-//! (so nothing is re-audited or deleted because of it), is logged, kept in status and
-//! reported as a Kubernetes Event on the ConfigMap.
+//! Follows the plugin ConfigMap: compiles each new version (its custom policies in a
+//! confined evaluator process, so no policy can stop the leader), and when it compiles,
+//! publishes the new `plugin-config-hash` of every kind. A broken version keeps the last
+//! good hashes (so nothing is re-audited or deleted because of it), is logged, kept in
+//! status and reported as a Kubernetes Event on the ConfigMap.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use common::audit::{PolicyEngine, builtin_digest};
+use common::audit::builtin_digest;
+use common::audit::sandbox::{self, CustomPolicies};
 use common::policy_config::PolicyConfig;
 use common::workload::WorkloadKind;
 use futures::TryStreamExt;
@@ -30,15 +31,28 @@ pub enum Error {
     Compile(#[from] common::audit::CompileError),
 }
 
-/// The `plugin-config-hash` of every kind for a ConfigMap's data, if it compiles.
-pub fn hashes_for(data: &BTreeMap<String, String>) -> Result<ConfigHashes, Error> {
-    let config = PolicyConfig::from_data(data)?;
-    PolicyEngine::compile(&config, true)?;
+/// The `plugin-config-hash` of every kind for a ConfigMap, if its policies compile (tried
+/// in an evaluator process started with `sandbox`).
+pub async fn hashes_for(
+    cm: &ConfigMap,
+    sandbox: &sandbox::Settings,
+) -> Result<ConfigHashes, Error> {
+    let data = common::policy_config::policy_data(cm)?;
+    let config = PolicyConfig::from_data(&data)?;
+    if !config.is_empty() {
+        // Dropped at once: the evaluator only had to compile them.
+        CustomPolicies::compile(sandbox.clone(), data).await?;
+    }
+    Ok(config_hashes(&config))
+}
+
+/// The `plugin-config-hash` of every kind for a parsed ConfigMap.
+fn config_hashes(config: &PolicyConfig) -> ConfigHashes {
     let digest = builtin_digest();
-    Ok(WorkloadKind::ALL
+    WorkloadKind::ALL
         .iter()
         .map(|kind| (*kind, config.config_hash(kind.as_str(), &digest)))
-        .collect())
+        .collect()
 }
 
 /// Watches the ConfigMap until `shutdown`.
@@ -47,6 +61,7 @@ pub fn spawn(
     namespace: &str,
     name: &str,
     recorder: Recorder,
+    sandbox: sandbox::Settings,
     shared: Arc<Shared>,
     shutdown: CancellationToken,
 ) {
@@ -65,7 +80,10 @@ pub fn spawn(
                 Ok(Some(watcher::Event::Init)) => seen_in_list = false,
                 Ok(Some(watcher::Event::InitApply(cm) | watcher::Event::Apply(cm))) => {
                     seen_in_list = true;
-                    apply(&shared, &recorder, &cm).await;
+                    tokio::select! {
+                        _ = shutdown.cancelled() => return,
+                        () = apply(&shared, &recorder, &sandbox, &cm) => {}
+                    }
                 }
                 Ok(Some(watcher::Event::InitDone)) if !seen_in_list => {
                     tracing::info!(configmap = %name, "no plugin ConfigMap: built-in checks only");
@@ -85,17 +103,11 @@ pub fn spawn(
 
 fn hashes_or_empty() -> ConfigHashes {
     // An empty config always compiles: only the built-in checks.
-    let digest = builtin_digest();
-    let config = PolicyConfig::default();
-    WorkloadKind::ALL
-        .iter()
-        .map(|k| (*k, config.config_hash(k.as_str(), &digest)))
-        .collect()
+    config_hashes(&PolicyConfig::default())
 }
 
-async fn apply(shared: &Shared, recorder: &Recorder, cm: &ConfigMap) {
-    let data = cm.data.clone().unwrap_or_default();
-    let result = hashes_for(&data);
+async fn apply(shared: &Shared, recorder: &Recorder, sandbox: &sandbox::Settings, cm: &ConfigMap) {
+    let result = hashes_for(cm, sandbox).await;
     if let Err(error) = &result {
         tracing::error!(%error, "plugin ConfigMap rejected; keeping the last good policies");
         let event = Event {
@@ -149,6 +161,7 @@ fn truncate(text: &str, max: usize) -> String {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use std::collections::BTreeMap;
 
     fn data(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         pairs
@@ -164,27 +177,62 @@ deny[res] { input.kind == "StatefulSet"; res := {"msg": "no"} }
 
     #[test]
     fn a_policy_changes_only_the_hashes_of_its_kinds() {
-        let before = hashes_for(&BTreeMap::new()).unwrap();
+        let before = config_hashes(&PolicyConfig::default());
         assert_eq!(before, hashes_or_empty());
-        let after = hashes_for(&data(&[
+        let config = PolicyConfig::from_data(&data(&[
             ("policy.id001.rego", POLICY),
             ("policy.id001.kinds", "StatefulSet"),
         ]))
         .unwrap();
+        let after = config_hashes(&config);
         for kind in WorkloadKind::ALL {
             let changed = before[&kind] != after[&kind];
             assert_eq!(changed, kind == WorkloadKind::StatefulSet, "{kind:?}");
         }
     }
 
-    #[test]
-    fn broken_configs_are_errors() {
-        let broken = data(&[
-            ("policy.x.rego", "package x\ndeny[res] {"),
-            ("policy.x.kinds", "Pod"),
-        ]);
-        assert!(matches!(hashes_for(&broken), Err(Error::Compile(_))));
-        let no_kinds = data(&[("policy.x.rego", POLICY)]);
-        assert!(matches!(hashes_for(&no_kinds), Err(Error::Parse(_))));
+    #[tokio::test]
+    async fn configmaps_that_do_not_parse_are_errors_before_any_evaluator() {
+        // A program that cannot be an evaluator: parse errors must not need one.
+        let sandbox = sandbox::Settings {
+            program: sandbox::Program {
+                path: "/nonexistent/evaluator".into(),
+                args: Vec::new(),
+            },
+            memory_limit: sandbox::DEFAULT_MEMORY_LIMIT,
+            processes: 1,
+        };
+        let cm = |pairs: &[(&str, &str)], binary: &[&str]| ConfigMap {
+            data: Some(data(pairs)),
+            binary_data: Some(
+                binary
+                    .iter()
+                    .map(|k| (k.to_string(), k8s_openapi::ByteString(Vec::new())))
+                    .collect(),
+            ),
+            ..ConfigMap::default()
+        };
+        let no_kinds = cm(&[("policy.x.rego", POLICY)], &[]);
+        assert!(matches!(
+            hashes_for(&no_kinds, &sandbox).await,
+            Err(Error::Parse(_))
+        ));
+        let binary = cm(&[], &["policy.x.rego"]);
+        assert!(matches!(
+            hashes_for(&binary, &sandbox).await,
+            Err(Error::Parse(_))
+        ));
+        let builtin_only = cm(&[("unrelated", "x")], &["other"]);
+        assert_eq!(
+            hashes_for(&builtin_only, &sandbox).await.unwrap(),
+            hashes_or_empty()
+        );
+        let needs_evaluator = cm(&[("policy.x.rego", POLICY), ("policy.x.kinds", "Pod")], &[]);
+        let err = hashes_for(&needs_evaluator, &sandbox).await.unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("cannot start the policy evaluator"),
+            "{err}"
+        );
     }
 }

@@ -52,6 +52,13 @@ pub struct Args {
     /// Longest pause between two reconnection attempts.
     #[arg(long, env = "RECONNECT_MAX_BACKOFF", default_value = "10s", value_parser = parse_duration)]
     pub reconnect_max_backoff: Duration,
+    /// Memory (address space) each custom-policy evaluator process may use; an evaluation
+    /// that needs more fails with a clear check entry instead of stopping the worker.
+    #[arg(long, env = "POLICY_MEMORY_LIMIT", default_value = "256Mi", value_parser = common::cli::parse_memory)]
+    pub policy_memory_limit: u64,
+    /// Custom-policy evaluator processes (and built-in evaluations) running at once.
+    #[arg(long, env = "POLICY_EVALUATORS", default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=16))]
+    pub policy_evaluators: u16,
     #[command(flatten)]
     pub scan: crate::scan::ScanArgs,
 }

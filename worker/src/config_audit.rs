@@ -97,8 +97,7 @@ pub async fn run(
     let policies = cache
         .matching(w.kind, &task.config_hash, POLICY_PATIENCE)
         .await?;
-    let input = serde_json::to_value(&object).unwrap_or_default();
-    let checks = common::audit::audit(&policies.engine, w.kind.as_str(), &input, include_passed);
+    let checks = policies.audit(w.kind, object, include_passed).await;
     let now = Time(jiff::Timestamp::now());
     let report = config_audit_report(task, &spec_hash, &task.config_hash, checks, now);
     let (apply, patch) = (

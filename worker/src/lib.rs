@@ -32,6 +32,9 @@ pub enum Error {
     /// The admin HTTP server could not start.
     #[error(transparent)]
     Admin(#[from] common::admin::Error),
+    /// The policy evaluation cannot be set up.
+    #[error("{0}")]
+    Policies(String),
     /// The leader refuses this worker as configured; retrying cannot help.
     #[error(transparent)]
     Session(#[from] session::Error),
@@ -88,10 +91,18 @@ pub async fn run(args: Args) -> Result<(), Error> {
             tracing::error!(%error, "admin server failed");
         }
     });
+    let sandbox = common::audit::sandbox::Settings::new(
+        args.policy_memory_limit,
+        args.policy_evaluators.into(),
+    )
+    .map_err(Error::Policies)?;
+    let evaluation = policies::Evaluation::new(sandbox, args.policy_evaluators.into())
+        .map_err(Error::Policies)?;
     let cache = PolicyCache::spawn(
         client.clone(),
         &args.operator_namespace,
         &args.policies_configmap,
+        evaluation,
         shutdown.clone(),
     );
     let settings = Settings {
@@ -147,6 +158,9 @@ pub async fn run(args: Args) -> Result<(), Error> {
 /// end-to-end tests can build the same program.
 pub fn main() -> std::process::ExitCode {
     use clap::Parser;
+    if let Some(code) = common::audit::sandbox::serve_if_asked() {
+        return code;
+    }
     let args = args::Args::parse();
     common::telemetry::init(&args.log);
     common::cli::block_on_main("worker", run(args))

@@ -1,20 +1,26 @@
-//! The worker's view of the plugin ConfigMap: the last version that compiled, as a ready
-//! policy engine with the `plugin-config-hash` of every kind. A broken version keeps the last
-//! good engine, exactly as the leader keeps the last good hashes, so both agree on what a
-//! hash means.
+//! The worker's view of the plugin ConfigMap: the last version that compiled, ready to
+//! audit, with the `plugin-config-hash` of every kind. A broken version keeps the last good
+//! one, exactly as the leader keeps the last good hashes, so both agree on what a hash means.
+//!
+//! The built-in checks run in-process on the blocking pool, at most one evaluation per core
+//! at a time, so heartbeats, probes and signals never wait for Rego; custom policies run in
+//! confined evaluator processes ([`common::audit::sandbox`]), so nothing a policy does can
+//! stop the worker.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use common::audit::sandbox::{self, CustomPolicies};
 use common::audit::{PolicyEngine, builtin_digest};
 use common::policy_config::PolicyConfig;
+use common::reports::config_audit::Check;
 use common::workload::WorkloadKind;
 use futures::TryStreamExt;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client};
-use tokio::sync::watch;
+use tokio::sync::{Semaphore, watch};
 use tokio_util::sync::CancellationToken;
 
 /// Why no engine matches a task.
@@ -35,21 +41,103 @@ pub enum Error {
 /// A compiled policy version.
 #[derive(Debug)]
 pub struct Policies {
-    pub engine: PolicyEngine,
+    /// The built-in checks (the same for every version).
+    pub builtin: Arc<PolicyEngine>,
+    /// The ConfigMap's custom policies, if it has any.
+    pub custom: Option<CustomPolicies>,
     pub hashes: BTreeMap<WorkloadKind, String>,
+    /// Permits for built-in evaluations on the blocking pool.
+    cpu: Arc<Semaphore>,
+}
+
+/// What every policy version shares: the built-in checks, the evaluator settings and the
+/// bound on in-process evaluations.
+#[derive(Debug, Clone)]
+pub struct Evaluation {
+    pub builtin: Arc<PolicyEngine>,
+    pub sandbox: sandbox::Settings,
+    cpu: Arc<Semaphore>,
+}
+
+impl Evaluation {
+    /// Compiles the built-in checks; `cores` built-in evaluations run at once.
+    pub fn new(sandbox: sandbox::Settings, cores: usize) -> Result<Self, String> {
+        let builtin = PolicyEngine::compile(&PolicyConfig::default(), true)
+            .map_err(|e| format!("the built-in checks do not compile: {e}"))?;
+        Ok(Self {
+            builtin: Arc::new(builtin),
+            sandbox,
+            cpu: Arc::new(Semaphore::new(cores.max(1))),
+        })
+    }
 }
 
 impl Policies {
-    /// Compiles a ConfigMap's data (built-in checks plus its custom policies).
-    pub fn compile(data: &BTreeMap<String, String>) -> Result<Self, String> {
+    /// Compiles a ConfigMap's data (built-in checks plus its custom policies); the error
+    /// names the key at fault.
+    pub async fn compile(
+        data: &BTreeMap<String, String>,
+        with: &Evaluation,
+    ) -> Result<Self, String> {
         let config = PolicyConfig::from_data(data).map_err(|e| e.to_string())?;
-        let engine = PolicyEngine::compile(&config, true).map_err(|e| e.to_string())?;
+        let custom = if config.is_empty() {
+            None
+        } else {
+            let compiled = CustomPolicies::compile(with.sandbox.clone(), data.clone()).await;
+            Some(compiled.map_err(|e| e.to_string())?)
+        };
         let digest = builtin_digest();
         let hashes = WorkloadKind::ALL
             .iter()
             .map(|k| (*k, config.config_hash(k.as_str(), &digest)))
             .collect();
-        Ok(Self { engine, hashes })
+        Ok(Self {
+            builtin: with.builtin.clone(),
+            custom,
+            hashes,
+            cpu: with.cpu.clone(),
+        })
+    }
+
+    /// The checks of `workload` (of `kind`) as its report lists them.
+    pub async fn audit(
+        &self,
+        kind: WorkloadKind,
+        workload: kube::api::DynamicObject,
+        include_passed: bool,
+    ) -> Vec<Check> {
+        let Ok(permit) = self.cpu.clone().acquire_owned().await else {
+            return Vec::new(); // never closed
+        };
+        let engine = self.builtin.clone();
+        let builtin = tokio::task::spawn_blocking(move || {
+            let input = serde_json::to_value(&workload).unwrap_or_default();
+            let checks = engine.evaluate(kind.as_str(), &input);
+            drop(permit);
+            (input, checks)
+        })
+        .await;
+        let Ok((input, mut checks)) = builtin else {
+            return Vec::new(); // the runtime is shutting down
+        };
+        if let Some(custom) = &self.custom {
+            checks.extend(custom.evaluate(kind.as_str(), &input).await);
+        }
+        common::audit::finish(checks, include_passed)
+    }
+}
+
+/// After a rejected ConfigMap: the last good policies stay; broken from the start, the
+/// built-in checks are the last good set, as on the leader.
+async fn keep_or_fall_back(tx: &watch::Sender<Option<Arc<Policies>>>, with: &Evaluation) {
+    if tx.borrow().is_some() {
+        return;
+    }
+    match Policies::compile(&BTreeMap::new(), with).await {
+        Ok(builtin) => {
+            tx.send_replace(Some(Arc::new(builtin)));
+        }
+        Err(error) => tracing::error!(%error, "the built-in checks do not compile"),
     }
 }
 
@@ -61,7 +149,13 @@ pub struct PolicyCache {
 
 impl PolicyCache {
     /// Starts following the ConfigMap.
-    pub fn spawn(client: Client, namespace: &str, name: &str, shutdown: CancellationToken) -> Self {
+    pub fn spawn(
+        client: Client,
+        namespace: &str,
+        name: &str,
+        with: Evaluation,
+        shutdown: CancellationToken,
+    ) -> Self {
         let (tx, rx) = watch::channel(None);
         let api: Api<ConfigMap> = Api::namespaced(client, namespace);
         let config = watcher::Config::default().fields(&format!("metadata.name={name}"));
@@ -80,7 +174,14 @@ impl PolicyCache {
                     }
                     Ok(Some(watcher::Event::InitApply(cm) | watcher::Event::Apply(cm))) => {
                         seen = true;
-                        cm.data.unwrap_or_default()
+                        match common::policy_config::policy_data(&cm) {
+                            Ok(data) => data,
+                            Err(error) => {
+                                tracing::error!(%error, "plugin ConfigMap rejected; keeping the last good policies");
+                                keep_or_fall_back(&tx, &with).await;
+                                continue;
+                            }
+                        }
                     }
                     Ok(Some(watcher::Event::InitDone)) if seen => continue,
                     Ok(Some(watcher::Event::InitDone | watcher::Event::Delete(_))) => {
@@ -92,34 +193,21 @@ impl PolicyCache {
                         continue;
                     }
                 };
-                match Policies::compile(&data) {
+                let compiled = tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    compiled = Policies::compile(&data, &with) => compiled,
+                };
+                match compiled {
                     Ok(policies) => {
                         tx.send_replace(Some(Arc::new(policies)));
                     }
                     Err(error) => {
                         tracing::error!(%error, "plugin ConfigMap rejected; keeping the last good policies");
-                        if tx.borrow().is_none() {
-                            // Broken from the start: the built-in checks are the last good
-                            // set, as on the leader.
-                            match Policies::compile(&BTreeMap::new()) {
-                                Ok(builtin) => {
-                                    tx.send_replace(Some(Arc::new(builtin)));
-                                }
-                                Err(error) => {
-                                    tracing::error!(%error, "the built-in checks do not compile")
-                                }
-                            }
-                        }
+                        keep_or_fall_back(&tx, &with).await;
                     }
                 }
             }
         });
-        Self { current: rx }
-    }
-
-    /// A cache that always holds `policies` (for tests).
-    pub fn fixed(policies: Policies) -> Self {
-        let (_tx, rx) = watch::channel(Some(Arc::new(policies)));
         Self { current: rx }
     }
 

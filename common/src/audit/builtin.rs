@@ -175,6 +175,16 @@ pub fn builtin_digest() -> String {
         .collect()
 }
 
+/// The check IDs of the built-in checks (computed once per process).
+pub fn builtin_check_ids() -> &'static [String] {
+    static IDS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    IDS.get_or_init(|| {
+        super::PolicyEngine::compile(&crate::policy_config::PolicyConfig::default(), true)
+            .map(|engine| engine.check_ids().map(str::to_owned).collect())
+            .unwrap_or_default()
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

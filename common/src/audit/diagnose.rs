@@ -4,7 +4,8 @@
 use super::engine::{Source, add_source, prepare};
 
 /// A library or policy that does not compile.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum CompileError {
     /// The Rego text does not parse, as pre-1.0 Rego nor as Rego v1.
     #[error("failed to parse {key}: {message}")]
@@ -22,6 +23,22 @@ pub enum CompileError {
         /// The compiler's message.
         message: String,
     },
+    /// A custom policy's metadata is unusable (no id, unknown severity, a built-in's id).
+    #[error("invalid metadata in {key}: {message}")]
+    Metadata {
+        /// The policy's ConfigMap key.
+        key: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The policy evaluator process failed while compiling (or trying) the policies.
+    #[error("{message}")]
+    Evaluator {
+        /// The key of the policy being tried, if any.
+        key: Option<String>,
+        /// What happened.
+        message: String,
+    },
 }
 
 impl CompileError {
@@ -30,13 +47,16 @@ impl CompileError {
         match self {
             Self::Parse { .. } => "parse",
             Self::Compile { .. } => "compile",
+            Self::Metadata { .. } => "metadata",
+            Self::Evaluator { .. } => "evaluator",
         }
     }
 
     /// The key of the library or policy at fault.
     pub fn key(&self) -> &str {
         match self {
-            Self::Parse { key, .. } | Self::Compile { key, .. } => key,
+            Self::Parse { key, .. } | Self::Compile { key, .. } | Self::Metadata { key, .. } => key,
+            Self::Evaluator { key, .. } => key.as_deref().unwrap_or("policy.*.rego"),
         }
     }
 }

@@ -40,6 +40,8 @@ enum Origin {
 /// One compiled policy and what is known about it before any input.
 #[derive(Clone, Debug)]
 struct CompiledPolicy {
+    /// The ConfigMap key (`policy.<name>.rego`) or built-in file (`builtin/checks/...`).
+    key: String,
     /// The package as a rule path prefix, e.g. `data.builtin.trivyrs.KSV001`.
     package: String,
     origin: Origin,
@@ -94,6 +96,16 @@ impl PolicyEngine {
     /// Compiles the built-in checks (when `include_builtin`) and every library and policy of
     /// `config`. Errors name the ConfigMap key at fault.
     pub fn compile(config: &PolicyConfig, include_builtin: bool) -> Result<Self, CompileError> {
+        Self::compile_observed(config, include_builtin, &mut |_| {})
+    }
+
+    /// [`Self::compile`], calling `on_trial` with a custom policy's key before its trial
+    /// evaluation (so a process that dies there can name the policy at fault).
+    pub fn compile_observed(
+        config: &PolicyConfig,
+        include_builtin: bool,
+        on_trial: &mut dyn FnMut(&str),
+    ) -> Result<Self, CompileError> {
         let mut libraries: Vec<Source> = builtin_libraries()
             .iter()
             .map(|(name, rego)| Source::builtin(name, rego))
@@ -149,6 +161,8 @@ impl PolicyEngine {
         }
 
         let mut compiled = Vec::with_capacity(policies.len());
+        // Reported after every trial, so that an error in the Rego itself is named first.
+        let mut metadata_error = None;
         for ((source, origin, name), package) in policies.into_iter().zip(packages) {
             let rules: Vec<&str> = RESULT_RULES
                 .into_iter()
@@ -159,17 +173,37 @@ impl PolicyEngine {
                 })
                 .collect();
             if !source.builtin {
+                on_trial(&source.key);
                 dry_run(&mut engine, &source.key, &package, &rules)?;
             }
             let metadata = read_rule(&mut engine, &package, "__rego_metadata__");
             let selector = read_rule(&mut engine, &package, "__rego_input__");
+            let metadata = match &origin {
+                Origin::Builtin => Metadata::from_value(metadata.as_ref(), &name),
+                Origin::Custom(_) => {
+                    match Metadata::of_custom_policy(metadata.as_ref()).and_then(not_builtin) {
+                        Ok(metadata) => metadata,
+                        Err(message) => {
+                            metadata_error.get_or_insert(CompileError::Metadata {
+                                key: source.key.clone(),
+                                message,
+                            });
+                            Metadata::default()
+                        }
+                    }
+                }
+            };
             compiled.push(CompiledPolicy {
-                metadata: Metadata::from_value(metadata.as_ref(), &name),
+                key: source.key.clone(),
+                metadata,
                 input_kinds: selector.as_ref().and_then(selector_kinds),
                 package,
                 origin,
                 rules,
             });
+        }
+        if let Some(error) = metadata_error {
+            return Err(error);
         }
         Ok(Self {
             engine,
@@ -182,55 +216,146 @@ impl PolicyEngine {
         self.policies.len()
     }
 
+    /// The check ID of every compiled policy, in compile order.
+    pub fn check_ids(&self) -> impl Iterator<Item = &str> {
+        self.policies.iter().map(|p| p.metadata.check_id.as_str())
+    }
+
+    /// What is known about each compiled policy before any input.
+    pub fn policies(&self) -> Vec<PolicyInfo> {
+        self.policies
+            .iter()
+            .map(|p| PolicyInfo {
+                key: p.key.clone(),
+                template: p.metadata.passed(),
+                kinds: AUDITED_KINDS
+                    .iter()
+                    .filter(|k| p.applies_to(k))
+                    .map(|k| (*k).to_owned())
+                    .collect(),
+            })
+            .collect()
+    }
+
     /// Evaluates every policy that applies to `kind` against `workload` (the object itself:
     /// apiVersion, kind, metadata, spec), in compile order: built-ins first, then custom
     /// policies by name. Each policy gives a passed check, failed checks (one per check ID
     /// its results carry), or a failed check with severity `UNKNOWN` when it errors at run
-    /// time. A built-in is skipped when an applicable custom policy has the same check ID:
-    /// custom policies can replace built-ins.
+    /// time.
     pub fn evaluate(&self, kind: &str, workload: &Value) -> Vec<Check> {
+        let mut checks = Vec::new();
+        self.evaluate_each(kind, workload, &[], &mut |event| {
+            if let Evaluation::Finished { checks: found, .. } = event {
+                checks.extend(found);
+            }
+        });
+        checks
+    }
+
+    /// [`Self::evaluate`] one policy at a time, skipping the policies whose keys are in
+    /// `skip`, and telling `on` when each starts and what it found.
+    pub fn evaluate_each(
+        &self,
+        kind: &str,
+        workload: &Value,
+        skip: &[String],
+        on: &mut dyn FnMut(Evaluation),
+    ) {
         let applicable: Vec<&CompiledPolicy> = self
             .policies
             .iter()
-            .filter(|p| p.applies_to(kind))
+            .filter(|p| p.applies_to(kind) && !skip.contains(&p.key))
             .collect();
-        let custom_ids: Vec<&str> = applicable
-            .iter()
-            .filter(|p| matches!(p.origin, Origin::Custom(_)))
-            .map(|p| p.metadata.check_id.as_str())
-            .collect();
-        let applicable = applicable.into_iter().filter(|p| {
-            matches!(p.origin, Origin::Custom(_))
-                || !custom_ids.contains(&p.metadata.check_id.as_str())
-        });
-
         let input = match regorus::Value::deserialize(workload) {
             Ok(input) => input,
             Err(err) => {
                 let reason = format!("the workload is not valid input: {err}");
-                return applicable
-                    .map(|p| p.metadata.evaluation_failed(&reason))
-                    .collect();
+                for p in applicable {
+                    on(Evaluation::Finished {
+                        key: p.key.clone(),
+                        checks: vec![p.metadata.evaluation_failed(&reason)],
+                    });
+                }
+                return;
             }
         };
         let mut engine = self.engine.clone();
         engine.set_input(input);
         // The built-ins in one evaluation: their shared helpers are computed once. A run-time
         // error there falls back to one evaluation per policy, which blames the right one.
-        let builtins = eval_package(&mut engine, BUILTIN_PACKAGE);
-        let mut checks = Vec::new();
+        let any_builtin = applicable
+            .iter()
+            .any(|p| matches!(p.origin, Origin::Builtin));
+        let builtins = any_builtin
+            .then(|| eval_package(&mut engine, BUILTIN_PACKAGE))
+            .flatten();
         for policy in applicable {
+            on(Evaluation::Started {
+                key: policy.key.clone(),
+            });
             let results = match (&builtins, &policy.origin) {
                 (Some(all), Origin::Builtin) => Ok(results_in(all, policy)),
                 _ => eval_policy(&mut engine, policy),
             };
-            match results {
-                Ok(results) => checks.extend(checks_from_results(&policy.metadata, &results)),
-                Err(reason) => checks.push(policy.metadata.evaluation_failed(&reason)),
-            }
+            let checks = match results {
+                Ok(results) => checks_from_results(&policy.metadata, &results),
+                Err(reason) => vec![policy.metadata.evaluation_failed(&reason)],
+            };
+            on(Evaluation::Finished {
+                key: policy.key.clone(),
+                checks,
+            });
         }
-        checks
     }
+}
+
+/// A step of [`PolicyEngine::evaluate_each`].
+#[derive(Clone, Debug, PartialEq)]
+pub enum Evaluation {
+    /// The policy with this key is being evaluated.
+    Started { key: String },
+    /// The policy with this key found these checks.
+    Finished { key: String, checks: Vec<Check> },
+}
+
+/// A compiled policy as another process needs to know it: its key, its check as it reads
+/// when it passes (the metadata), and the audited kinds it applies to.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, Deserialize)]
+pub struct PolicyInfo {
+    pub key: String,
+    pub template: Check,
+    pub kinds: Vec<String>,
+}
+
+impl PolicyInfo {
+    /// The check entry of this policy when its evaluation failed for `reason`.
+    pub fn evaluation_failed(&self, reason: &str) -> Check {
+        super::results::failed_check(&self.template, reason)
+    }
+}
+
+/// The kinds the operator audits (and Deployment, which built-ins also understand).
+const AUDITED_KINDS: [&str; 8] = [
+    "Pod",
+    "ReplicaSet",
+    "ReplicationController",
+    "StatefulSet",
+    "DaemonSet",
+    "CronJob",
+    "Job",
+    "Deployment",
+];
+
+/// A custom policy's metadata, unless its check ID is a built-in's: custom policies add
+/// checks, they never replace one.
+fn not_builtin(metadata: Metadata) -> Result<Metadata, String> {
+    if super::builtin::builtin_check_ids().contains(&metadata.check_id) {
+        return Err(format!(
+            "check ID {} is a built-in check's; custom policies add checks and cannot replace one",
+            metadata.check_id
+        ));
+    }
+    Ok(metadata)
 }
 
 impl<'a> Source<'a> {

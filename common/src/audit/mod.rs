@@ -8,9 +8,9 @@
 //!
 //! Choices that differ from upstream, on purpose:
 //! - Custom policies **add to** the built-in checks; upstream drops every built-in as soon
-//!   as one custom policy is configured. A custom policy whose check ID equals a built-in's
-//!   replaces that built-in for the kinds it applies to, so a built-in can still be
-//!   overridden.
+//!   as one custom policy is configured. A custom policy cannot reuse a built-in's check ID
+//!   (the ConfigMap is rejected), and its metadata must give a string `id` and, if any, a
+//!   known severity.
 //! - A policy that fails at run time (type error, conflicting outputs, time limit) does not
 //!   fail the audit: it becomes a failed check with severity `UNKNOWN` (not counted in the
 //!   summary) whose message says why, and every other check is still reported.
@@ -31,10 +31,13 @@ pub mod builtin;
 mod diagnose;
 pub mod engine;
 mod results;
+pub mod sandbox;
 
-pub use builtin::{builtin_digest, builtin_libraries, builtin_policies, compat_libraries};
+pub use builtin::{
+    builtin_check_ids, builtin_digest, builtin_libraries, builtin_policies, compat_libraries,
+};
 pub use diagnose::CompileError;
-pub use engine::PolicyEngine;
+pub use engine::{Evaluation, PolicyEngine, PolicyInfo};
 pub use results::EVALUATION_FAILED_SEVERITY;
 
 use serde_json::Value;
@@ -50,7 +53,12 @@ pub fn audit(
     workload: &Value,
     include_passed: bool,
 ) -> Vec<Check> {
-    let mut checks = engine.evaluate(kind, workload);
+    finish(engine.evaluate(kind, workload), include_passed)
+}
+
+/// `checks` as a report lists them: sorted by check ID (then failed before passed, then by
+/// title), passed checks only when `include_passed`.
+pub fn finish(mut checks: Vec<Check>, include_passed: bool) -> Vec<Check> {
     if !include_passed {
         checks.retain(|c| !c.success);
     }

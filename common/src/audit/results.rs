@@ -14,6 +14,9 @@ pub const EVALUATION_FAILED_SEVERITY: &str = "UNKNOWN";
 /// Severity used when a policy's metadata gives none.
 const DEFAULT_SEVERITY: &str = "UNKNOWN";
 
+/// The severities a policy may declare (in any case).
+const SEVERITIES: [&str; 5] = ["CRITICAL", "HIGH", "MEDIUM", "LOW", "UNKNOWN"];
+
 /// Category used when a policy's metadata gives no `type`.
 const DEFAULT_CATEGORY: &str = "Kubernetes Security Check";
 
@@ -65,6 +68,39 @@ impl Metadata {
         }
     }
 
+    /// A custom policy's `__rego_metadata__`, which must be an object with a non-empty string
+    /// `id` (or `avd_id`) and, if it gives one, a known severity (string). The error says
+    /// what is wrong.
+    pub fn of_custom_policy(value: Option<&Value>) -> Result<Self, String> {
+        let Some(Value::Object(fields)) = value else {
+            return Err("__rego_metadata__ is missing or not an object".to_owned());
+        };
+        let id = match (fields.get("id"), fields.get("avd_id")) {
+            (Some(Value::String(id)), _) | (None, Some(Value::String(id))) => id.trim(),
+            (None, None) => return Err("__rego_metadata__ has no id".to_owned()),
+            (Some(other), _) | (None, Some(other)) => {
+                return Err(format!(
+                    "__rego_metadata__ id must be a string, not {other}"
+                ));
+            }
+        };
+        if id.is_empty() {
+            return Err("__rego_metadata__ has an empty id".to_owned());
+        }
+        match fields.get("severity") {
+            None => {}
+            Some(Value::String(s))
+                if SEVERITIES.contains(&s.trim().to_ascii_uppercase().as_str()) => {}
+            Some(other) => {
+                return Err(format!(
+                    "__rego_metadata__ severity {other} is not one of {}",
+                    SEVERITIES.join(", ")
+                ));
+            }
+        }
+        Ok(Self::from_value(value, id))
+    }
+
     /// The check entry of a policy that found nothing wrong.
     pub fn passed(&self) -> Check {
         self.check(true, Vec::new())
@@ -72,9 +108,7 @@ impl Metadata {
 
     /// The check entry of a policy whose evaluation failed, with the reason as message.
     pub fn evaluation_failed(&self, reason: &str) -> Check {
-        let mut check = self.check(false, vec![format!("policy evaluation failed: {reason}")]);
-        check.severity = EVALUATION_FAILED_SEVERITY.to_owned();
-        check
+        failed_check(&self.passed(), reason)
     }
 
     fn check(&self, success: bool, messages: Vec<String>) -> Check {
@@ -89,6 +123,17 @@ impl Metadata {
             success,
             scope: None,
         }
+    }
+}
+
+/// The check entry of the policy whose passed check is `template` when its evaluation
+/// failed for `reason`: failed, severity `UNKNOWN`, the reason as its message.
+pub(crate) fn failed_check(template: &Check, reason: &str) -> Check {
+    Check {
+        success: false,
+        severity: EVALUATION_FAILED_SEVERITY.to_owned(),
+        messages: vec![format!("policy evaluation failed: {reason}")],
+        ..template.clone()
     }
 }
 

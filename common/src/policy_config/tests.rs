@@ -134,9 +134,31 @@ fn errors_name_the_key() {
             Error::MissingKinds { key, .. }
             | Error::MissingRego { key, .. }
             | Error::EmptyKinds { key }
-            | Error::EmptyName { key } => key,
+            | Error::EmptyName { key }
+            | Error::BinaryData { key } => key,
         };
         assert!(err.to_string().contains(key.as_str()), "{err}");
+    }
+}
+
+#[test]
+fn policies_under_binary_data_are_refused() {
+    use k8s_openapi::ByteString;
+    let cm = |binary: &[&str]| k8s_openapi::api::core::v1::ConfigMap {
+        data: Some(data(&[("policy.a.rego", "A"), ("policy.a.kinds", "Pod")])),
+        binary_data: Some(
+            binary
+                .iter()
+                .map(|k| (k.to_string(), ByteString(b"x".to_vec())))
+                .collect(),
+        ),
+        ..Default::default()
+    };
+    assert_eq!(policy_data(&cm(&["other.bin"])).unwrap().len(), 2);
+    for key in ["policy.b.rego", "library.l.rego"] {
+        let err = policy_data(&cm(&[key])).unwrap_err();
+        assert_eq!(err, Error::BinaryData { key: key.into() });
+        assert!(err.to_string().contains(key), "{err}");
     }
 }
 

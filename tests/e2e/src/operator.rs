@@ -284,6 +284,21 @@ impl Operator {
         std::fs::read_to_string(self.log_path(name)).unwrap_or_default()
     }
 
+    /// `status ... -o json` through the leader program against the first leader replica,
+    /// as a user runs it.
+    pub fn status(&self, args: &[&str]) -> Result<serde_json::Value, String> {
+        let addr = format!("http://127.0.0.1:{}", self.grpc_port);
+        let out = Command::new(self.options.binaries.leader)
+            .args(["status", "--addr", &addr, "-o", "json"])
+            .args(args)
+            .output()
+            .map_err(|e| e.to_string())?;
+        if !out.status.success() {
+            return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+        }
+        serde_json::from_slice(&out.stdout).map_err(|e| e.to_string())
+    }
+
     /// Ids of the workers started so far and still running.
     pub fn worker_ids(&self) -> Vec<String> {
         self.workers.iter().map(|(id, _)| id.clone()).collect()

@@ -5,7 +5,6 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::process::Command;
 use std::time::Duration;
 
 use e2e::reports::audit_reports;
@@ -15,18 +14,8 @@ use serde_json::Value;
 
 const LONG: Duration = Duration::from_secs(240);
 
-/// `status ... -o json` through the leader program.
 fn status(op: &Operator, args: &[&str]) -> Result<Value, String> {
-    let addr = format!("http://127.0.0.1:{}", op.grpc_port);
-    let out = Command::new(e2e::binaries!().leader)
-        .args(["status", "--addr", &addr, "-o", "json"])
-        .args(args)
-        .output()
-        .map_err(|e| e.to_string())?;
-    if !out.status.success() {
-        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
-    }
-    serde_json::from_slice(&out.stdout).map_err(|e| e.to_string())
+    op.status(args)
 }
 
 /// The ClusterRole `name` with the rules matching `drop` removed, and the original.

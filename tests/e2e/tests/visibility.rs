@@ -4,7 +4,6 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::process::Command;
 use std::time::Duration;
 
 use e2e::operator::http_get;
@@ -15,18 +14,8 @@ use serde_json::{Value, json};
 
 const LONG: Duration = Duration::from_secs(300);
 
-/// `status ... -o json` through the leader program, as a user runs it.
 fn status(op: &Operator, args: &[&str]) -> Result<Value, String> {
-    let addr = format!("http://127.0.0.1:{}", op.grpc_port);
-    let out = Command::new(e2e::binaries!().leader)
-        .args(["status", "--addr", &addr, "-o", "json"])
-        .args(args)
-        .output()
-        .map_err(|e| e.to_string())?;
-    if !out.status.success() {
-        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
-    }
-    serde_json::from_slice(&out.stdout).map_err(|e| e.to_string())
+    op.status(args)
 }
 
 async fn workload_state(op: &Operator, ns: &str, name: &str, want: &str) -> Value {

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use clap::Args;
-use common::cli::parse_duration;
+use common::cli::{parse_duration, valid_quantity};
 
 /// How scan Jobs are run and their reports written.
 #[derive(Debug, Clone, Args)]
@@ -29,16 +29,16 @@ pub struct ScanArgs {
     #[arg(long, env = "SCAN_COMPRESS_LOGS")]
     pub scan_compress_logs: bool,
     /// CPU request of scan containers.
-    #[arg(long, env = "SCAN_JOB_CPU_REQUEST", default_value = "100m")]
+    #[arg(long, env = "SCAN_JOB_CPU_REQUEST", default_value = "100m", value_parser = valid_quantity)]
     pub scan_job_cpu_request: String,
     /// CPU limit of scan containers.
-    #[arg(long, env = "SCAN_JOB_CPU_LIMIT", default_value = "500m")]
+    #[arg(long, env = "SCAN_JOB_CPU_LIMIT", default_value = "500m", value_parser = valid_quantity)]
     pub scan_job_cpu_limit: String,
     /// Memory request of scan containers.
-    #[arg(long, env = "SCAN_JOB_MEMORY_REQUEST", default_value = "100M")]
+    #[arg(long, env = "SCAN_JOB_MEMORY_REQUEST", default_value = "100M", value_parser = valid_quantity)]
     pub scan_job_memory_request: String,
     /// Memory limit of scan containers.
-    #[arg(long, env = "SCAN_JOB_MEMORY_LIMIT", default_value = "500M")]
+    #[arg(long, env = "SCAN_JOB_MEMORY_LIMIT", default_value = "500M", value_parser = valid_quantity)]
     pub scan_job_memory_limit: String,
     /// Service account of scan Jobs (its token is never mounted); default: the namespace's.
     #[arg(long, env = "SCAN_JOB_SERVICE_ACCOUNT")]
