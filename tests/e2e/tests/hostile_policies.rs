@@ -291,4 +291,23 @@ async fn slow_policies_delay_no_heartbeat_probe_or_signal() {
     let status = status.expect("the worker stopped");
     assert!(status.success(), "exit status {status}");
     assert!(took <= Duration::from_secs(2), "took {took:?}");
+    assert!(
+        audit_reports(&cluster, &ns)
+            .unwrap()
+            .iter()
+            .all(|r| name(r) != "pod-debug2"),
+        "no report from the interrupted audit"
+    );
+
+    // Restarted, the audit is done again: nothing lost.
+    op.add_worker("worker-restarted").unwrap();
+    report_where(
+        &cluster,
+        &ns,
+        "pod-debug2",
+        "the interrupted audit redone",
+        |r| check(r, "SLOW-4").is_some(),
+    )
+    .await;
+    assert_eq!(audit_reports(&cluster, &ns).unwrap().len(), 3);
 }

@@ -1,7 +1,8 @@
 //! SIGTERM stops every process within two seconds in every state a rolling update or a node
 //! drain can meet it in — a worker reconnecting, a worker mid-scan, a standby and an active
-//! leader, a leader still waiting for the API server, kube-sim — cleanly (exit 0), and what was in progress is not lost: a scan Job left behind is
-//! adopted by the restarted worker, never duplicated.
+//! leader, a leader still waiting for the API server, kube-sim, the Trivy double — cleanly
+//! (exit 0), and what was in progress is not lost: a scan Job left behind is adopted by the
+//! restarted worker, never duplicated. (A worker stopped mid-audit: `hostile_policies`.)
 
 #![allow(clippy::unwrap_used)]
 
@@ -144,6 +145,67 @@ async fn a_worker_stopped_mid_scan_leaves_its_job_to_be_adopted() {
     .unwrap();
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_active_leader_stopped_mid_scan_hands_over_without_loss() {
+    let golden = e2e::repo_root().join("../shared/data/trivy-json/alpine-310.json.golden");
+    let images = json!({ "slow:1.0": format!("!sleep 6 {}", golden.display()) });
+    let cluster = Cluster::start_with_images("signals-handover", Some(images))
+        .await
+        .unwrap();
+    let ns = cluster.ns("sighand");
+    cluster
+        .create_namespaces(std::slice::from_ref(&ns))
+        .unwrap();
+    let opts = options(&cluster, &ns, 1);
+    let jobs = e2e::jobs::watch_jobs(&cluster, &opts.operator_namespace)
+        .await
+        .unwrap();
+    let mut op = Operator::start_replicated(&cluster, opts, 2).unwrap();
+    let deployment = format!(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: slow, namespace: {ns}}}\nspec:\n  replicas: 1\n  selector: {{matchLabels: {{app: slow}}}}\n  template:\n    metadata: {{labels: {{app: slow}}}}\n    spec:\n      containers: [{{name: main, image: \"slow:1.0\"}}]\n"
+    );
+    cluster.apply(&deployment).unwrap();
+    let worker = op.worker_ids().pop().unwrap();
+    eventually("the scan Job", LONG, || async {
+        op.log(&worker)
+            .contains("scan job created")
+            .then_some(())
+            .ok_or_else(|| "not yet".to_string())
+    })
+    .await
+    .unwrap();
+    let active = ["leader-0", "leader-1"]
+        .into_iter()
+        .find(|l| op.log(l).contains("leading"))
+        .unwrap();
+    let stopped = op.terminate(active, Duration::from_secs(30)).unwrap();
+    assert_prompt_clean_exit("the active leader mid-scan", stopped);
+    // The standby takes over; the scan in progress ends in exactly one report and one Job.
+    eventually("the report", LONG, || async {
+        let reports = cluster
+            .list(&["vulnerabilityreports", "-n", &ns])
+            .map_err(|e| e.to_string())?;
+        (reports.len() == 1)
+            .then_some(())
+            .ok_or(format!("{} reports", reports.len()))
+    })
+    .await
+    .unwrap();
+    eventually("no Job left behind", LONG, || async {
+        let live = jobs.lock().unwrap().live.len();
+        (live == 0).then_some(()).ok_or(format!("{live} Jobs"))
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        jobs.lock().unwrap().seen.len(),
+        1,
+        "one scan Job, never two"
+    );
+    let audits = cluster.list(&["configauditreports", "-n", &ns]).unwrap();
+    assert_eq!(audits.len(), 1, "one audit report");
+}
+
 /// Sends SIGTERM to `child` and waits up to `within` for it: (exit status, time taken).
 fn terminate(
     child: &mut std::process::Child,
@@ -174,7 +236,7 @@ fn sibling(name: &str) -> std::path::PathBuf {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kube_sim_and_a_leader_waiting_for_the_api_stop_at_once() {
+async fn kube_sim_the_trivy_double_and_a_leader_waiting_for_the_api_stop_at_once() {
     let dir = std::env::temp_dir().join(format!("e2e-signals-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let kube_sim = sibling("kube-sim");
@@ -200,6 +262,24 @@ async fn kube_sim_and_a_leader_waiting_for_the_api_stop_at_once() {
     .await
     .unwrap();
     assert_prompt_clean_exit("kube-sim", terminate(&mut sim, Duration::from_secs(30)));
+
+    // The Trivy double in the middle of a scan (its built-in `slow:1` waits an hour) ends as
+    // a process without a handler does: at once, by the signal.
+    let mut trivy = std::process::Command::new(sibling("trivy-double"))
+        .args(["image", "--format", "json", "slow:1"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        trivy.try_wait().unwrap().is_none(),
+        "the double is scanning"
+    );
+    let (status, took) = terminate(&mut trivy, Duration::from_secs(30));
+    let status = status.expect("the Trivy double stopped");
+    assert!(!status.success(), "an interrupted scan is no success");
+    assert!(took <= PROMPT, "the Trivy double took {took:?} to stop");
 
     // A leader whose API server does not answer (nobody listens on the port any more).
     let grpc = e2e::operator::free_port().unwrap();
