@@ -123,6 +123,61 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(total)
 }
 
+/// A duration flag that must be more than zero, for clap.
+pub fn parse_positive_duration(text: &str) -> Result<Duration, String> {
+    match parse_duration(text)? {
+        Duration::ZERO => Err(format!("{text:?} must be more than 0")),
+        d => Ok(d),
+    }
+}
+
+/// The shortest Lease duration accepted: renewals happen every third of it, and a shorter
+/// lease flaps between replicas on any API latency.
+pub const MIN_LEASE_DURATION: Duration = Duration::from_secs(3);
+
+/// A Lease duration flag (at least [`MIN_LEASE_DURATION`]), for clap.
+pub fn parse_lease_duration(text: &str) -> Result<Duration, String> {
+    let d = parse_duration(text)?;
+    if d < MIN_LEASE_DURATION {
+        return Err(format!("{text:?} is shorter than {MIN_LEASE_DURATION:?}"));
+    }
+    Ok(d)
+}
+
+/// An identity flag (a pod name): 1 to 253 characters of letters, digits, `.`, `-` and `_`.
+pub fn parse_identity(text: &str) -> Result<String, String> {
+    let valid = !text.is_empty()
+        && text.len() <= 253
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
+    if valid {
+        Ok(text.to_owned())
+    } else {
+        Err(format!(
+            "{text:?} is not a valid identity: 1 to 253 letters, digits, '.', '-' or '_'"
+        ))
+    }
+}
+
+/// An identity unique to this process when none is configured: the host name and a random
+/// suffix, so that two replicas started without one never share it.
+pub fn unique_identity(program: &str) -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| parse_identity(h).is_ok())
+        .unwrap_or_else(|| program.to_owned());
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u32(std::process::id());
+    if let Ok(now) = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
+        hasher.write_u128(now.as_nanos());
+    }
+    format!("{host}-{:08x}", hasher.finish() as u32)
+}
+
 /// Parses a Kubernetes resource quantity (`512Mi`, `1G`, `250m`, `2`, `1.5Gi`) into its
 /// value in base units (bytes for memory, cores for CPU); an error names what is wrong.
 pub fn parse_quantity(text: &str) -> Result<f64, String> {
@@ -271,6 +326,23 @@ pub async fn shutdown_signal() {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn flag_bounds() {
+        assert!(parse_positive_duration("0s").is_err());
+        assert!(parse_positive_duration("0").is_err());
+        assert_eq!(parse_positive_duration("5s"), Ok(Duration::from_secs(5)));
+        assert!(parse_lease_duration("0s").is_err());
+        assert!(parse_lease_duration("1s").is_err());
+        assert_eq!(parse_lease_duration("15s"), Ok(Duration::from_secs(15)));
+        assert!(parse_identity("").is_err());
+        assert!(parse_identity("a b").is_err());
+        assert!(parse_identity(&"x".repeat(254)).is_err());
+        assert_eq!(parse_identity("worker-0"), Ok("worker-0".to_owned()));
+        let (a, b) = (unique_identity("p"), unique_identity("p"));
+        assert_ne!(a, b);
+        assert!(parse_identity(&a).is_ok(), "{a}");
+    }
 
     #[test]
     fn parses_kubernetes_quantities() {

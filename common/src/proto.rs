@@ -26,3 +26,6 @@ pub fn outcome_label(outcome: i32) -> &'static str {
         _ => "Other",
     }
 }
+
+/// The largest capacity a worker may announce; the leader caps announcements at it.
+pub const MAX_WORKER_CAPACITY: u32 = 64;

@@ -4,7 +4,9 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use common::cli::{KubeArgs, parse_duration};
+use common::cli::{
+    KubeArgs, parse_duration, parse_identity, parse_lease_duration, parse_positive_duration,
+};
 use common::telemetry::LogArgs;
 
 /// The leader of trivy-operator-rs: watches workloads and reports, plans config audits and
@@ -78,9 +80,10 @@ pub struct RunArgs {
     /// Namespace the operator runs in; holds the plugin ConfigMap.
     #[arg(long, env = "OPERATOR_NAMESPACE", default_value = "trivy-system")]
     pub operator_namespace: String,
-    /// Identity of this replica (the pod name, from the downward API).
-    #[arg(long, env = "POD_NAME", default_value = "trivy-operator-leader")]
-    pub identity: String,
+    /// Identity of this replica (the pod name, from the downward API); default: the host
+    /// name and a random suffix, unique per process.
+    #[arg(long, env = "POD_NAME", value_parser = parse_identity)]
+    pub identity: Option<String>,
     /// Address of the gRPC server (WorkerService, StatusService, health).
     #[arg(long, env = "GRPC_ADDR", default_value = "0.0.0.0:7070")]
     pub grpc_addr: SocketAddr,
@@ -116,8 +119,8 @@ pub struct RunArgs {
     )]
     pub policies_configmap: String,
     /// How many outdated ConfigAuditReports to delete per batch after a policy change.
-    #[arg(long, env = "CONFIG_AUDIT_DELETE_BATCH", default_value_t = 10)]
-    pub config_audit_delete_batch: usize,
+    #[arg(long, env = "CONFIG_AUDIT_DELETE_BATCH", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub config_audit_delete_batch: u32,
     /// Pause between two deletion batches after a policy change.
     #[arg(long, env = "CONFIG_AUDIT_DELETE_INTERVAL", default_value = "10s", value_parser = parse_duration)]
     pub config_audit_delete_interval: Duration,
@@ -151,7 +154,7 @@ pub struct ElectionArgs {
     #[arg(long, env = "LEASE_NAME", default_value = "trivy-operator-leader")]
     pub lease_name: String,
     /// Lease duration: a standby takes over this long after the leader stops renewing.
-    #[arg(long, env = "LEASE_DURATION", default_value = "15s", value_parser = parse_duration)]
+    #[arg(long, env = "LEASE_DURATION", default_value = "15s", value_parser = parse_lease_duration)]
     pub lease_duration: Duration,
 }
 
@@ -159,26 +162,53 @@ pub struct ElectionArgs {
 #[derive(Debug, Clone, clap::Args)]
 pub struct DispatchArgs {
     /// Most tasks in flight per unit of worker capacity.
-    #[arg(long, env = "TASKS_PER_CAPACITY", default_value_t = 2)]
+    #[arg(long, env = "TASKS_PER_CAPACITY", default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=64))]
     pub tasks_per_capacity: u32,
     /// A worker silent for this long is considered gone; its tasks move to others.
-    #[arg(long, env = "WORKER_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    #[arg(long, env = "WORKER_TIMEOUT", default_value = "30s", value_parser = parse_positive_duration)]
     pub worker_timeout: Duration,
     /// First retry delay of a failed task; doubles per failure.
-    #[arg(long, env = "RETRY_BASE", default_value = "5s", value_parser = parse_duration)]
+    #[arg(long, env = "RETRY_BASE", default_value = "5s", value_parser = parse_positive_duration)]
     pub retry_base: Duration,
     /// Longest retry delay.
-    #[arg(long, env = "RETRY_MAX", default_value = "5m", value_parser = parse_duration)]
+    #[arg(long, env = "RETRY_MAX", default_value = "5m", value_parser = parse_positive_duration)]
     pub retry_max: Duration,
     /// Most scan Jobs at once across all workers (counted by the leader, exactly).
     #[arg(long, env = "MAX_CONCURRENT_SCANS", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_concurrent_scans: u32,
     /// After a task succeeded, how long to wait for its report before sending it again.
-    #[arg(long, env = "RESULT_GRACE", default_value = "60s", value_parser = parse_duration)]
+    #[arg(long, env = "RESULT_GRACE", default_value = "60s", value_parser = parse_positive_duration)]
     pub result_grace: Duration,
 }
 
+impl RunArgs {
+    /// Checks what clap cannot check flag by flag.
+    pub fn validate(&self) -> Result<(), String> {
+        let d = &self.dispatch;
+        if d.retry_base > d.retry_max {
+            return Err(format!(
+                "--retry-base ({:?}) is longer than --retry-max ({:?})",
+                d.retry_base, d.retry_max
+            ));
+        }
+        Ok(())
+    }
+
+    /// Sets the identity to one unique to this process when `--identity` is not given.
+    pub fn resolve_identity(&mut self) {
+        if self.identity.is_none() {
+            self.identity = Some(common::cli::unique_identity("trivy-operator-leader"));
+        }
+    }
+
+    /// This replica's identity (after [`Self::resolve_identity`]).
+    pub fn identity(&self) -> String {
+        self.identity.clone().unwrap_or_default()
+    }
+}
+
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use clap::CommandFactory;
@@ -186,5 +216,33 @@ mod tests {
     #[test]
     fn args_are_consistent() {
         Args::command().debug_assert();
+    }
+
+    fn run_args(extra: &[&str]) -> Result<RunArgs, String> {
+        let argv = ["trivy-operator-leader", "run"].iter().chain(extra);
+        match Args::try_parse_from(argv)
+            .map_err(|e| e.to_string())?
+            .command
+        {
+            Command::Run(args) => args.validate().map(|()| *args),
+            _ => Err("not run".into()),
+        }
+    }
+
+    #[test]
+    fn nonsense_flags_are_refused_at_start() {
+        for bad in [
+            &["--lease-duration", "0s"][..],
+            &["--identity", ""],
+            &["--tasks-per-capacity", "0"],
+            &["--worker-timeout", "0s"],
+            &["--retry-base", "10m", "--retry-max", "5m"],
+            &["--retry-base", "0s"],
+            &["--config-audit-delete-batch", "0"],
+            &["--policy-memory-limit", "lots"],
+        ] {
+            assert!(run_args(bad).is_err(), "{bad:?} accepted");
+        }
+        assert!(run_args(&[]).is_ok());
     }
 }

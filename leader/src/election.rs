@@ -49,7 +49,7 @@ pub enum Error {
     Taken(String),
 }
 
-/// The term won: its epoch (from the Lease's transitions) and a guard that renews.
+/// The term won: its epoch ([`new_epoch`]) and a guard that renews.
 pub struct Term {
     pub epoch: u64,
     lock: LeaseLock,
@@ -85,7 +85,7 @@ pub async fn acquire(
         match lock.try_acquire_or_renew().await {
             Ok(LeaseLockResult::Acquired(lease)) if unconfirmed => {
                 let transitions = lease.spec.and_then(|s| s.lease_transitions).unwrap_or(0);
-                let epoch = u64::try_from(transitions).unwrap_or(0) + 1;
+                let epoch = new_epoch(u64::try_from(transitions).unwrap_or(0));
                 tracing::info!(epoch, lease = %config.lease_name, "acquired the lease: leading");
                 return Some(Term {
                     epoch,
@@ -116,6 +116,18 @@ pub async fn acquire(
             _ = tokio::time::sleep(pause) => {}
         }
     }
+}
+
+/// The epoch of a term that starts now: the wall clock in milliseconds (at least one more
+/// than the Lease's transitions). Every acquisition — a restart, a re-acquisition after a
+/// lost term, a Lease deleted and created again — gets a larger epoch than any term before
+/// it, as long as the replicas' clocks differ by less than a lease duration (two terms are
+/// at least that far apart); workers drop messages from older epochs.
+pub fn new_epoch(transitions: u64) -> u64 {
+    let millis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    millis.max(transitions.saturating_add(1))
 }
 
 fn holder(lease: &k8s_openapi::api::coordination::v1::Lease) -> String {

@@ -51,6 +51,9 @@ pub enum Error {
     /// The admin HTTP server failed.
     #[error(transparent)]
     Admin(#[from] common::admin::Error),
+    /// The flags contradict each other.
+    #[error("invalid flags: {0}")]
+    Flags(String),
     /// The CRDs could not be rendered.
     #[error("could not render the CRDs: {0}")]
     Crd(String),
@@ -65,7 +68,12 @@ pub async fn run(args: Args) -> Result<(), Error> {
             print!("{yaml}");
             Ok(())
         }
-        Command::Run(run_args) => run_leader(*run_args).await,
+        Command::Run(run_args) => {
+            let mut run_args = *run_args;
+            run_args.validate().map_err(Error::Flags)?;
+            run_args.resolve_identity();
+            run_leader(run_args).await
+        }
         Command::Status(status) => {
             let query = match status.query {
                 StatusQuery::Cluster => ctl::Query::Cluster,
@@ -102,7 +110,7 @@ async fn run_leader(args: RunArgs) -> Result<(), Error> {
     let agent = format!(
         "trivy-operator-leader/{} ({})",
         env!("CARGO_PKG_VERSION"),
-        args.identity
+        args.identity()
     );
     let shutdown = common::cli::shutdown_token();
     let client = tokio::select! {
@@ -185,7 +193,7 @@ impl Terms<'_> {
         let args = &self.args.election;
         if !args.leader_election {
             let leading = shutdown.child_token();
-            self.begin(1, &leading).await;
+            self.begin(election::new_epoch(0), &leading).await;
             leading.cancelled().await;
             self.end(&leading, false).await;
             return;
@@ -193,7 +201,7 @@ impl Terms<'_> {
         let config = election::ElectionConfig {
             namespace: self.args.operator_namespace.clone(),
             lease_name: args.lease_name.clone(),
-            identity: self.args.identity.clone(),
+            identity: self.args.identity(),
             lease_duration: args.lease_duration,
         };
         loop {
@@ -267,7 +275,7 @@ fn lead(
     let scans = args.vulnerability_scans.then(|| ScanSettings {
         ttl: (!args.report_ttl.is_zero()).then_some(args.report_ttl),
     });
-    let identity = args.identity.clone();
+    let identity = args.identity();
     let shared = Arc::new(
         Shared::new(
             identity.clone(),
@@ -310,7 +318,7 @@ fn lead(
     cleanup::spawn(
         client,
         shared.clone(),
-        args.config_audit_delete_batch,
+        args.config_audit_delete_batch as usize,
         args.config_audit_delete_interval,
         leading.clone(),
     );

@@ -117,6 +117,45 @@ fn split_terms(text: &str) -> Result<Vec<&str>, String> {
 }
 
 fn parse_term(term: &str) -> Result<Requirement, String> {
+    let requirement = parse_term_shape(term)?;
+    let (key, values): (&str, Vec<&str>) = match &requirement {
+        Requirement::Exists(k) | Requirement::NotExists(k) => (k, Vec::new()),
+        Requirement::Equals(k, v) | Requirement::NotEquals(k, v) => (k, vec![v.as_str()]),
+        Requirement::In(k, vs) | Requirement::NotIn(k, vs) => {
+            (k, vs.iter().map(String::as_str).collect())
+        }
+    };
+    if !is_label_key(key) {
+        return Err(format!("{key:?} in {term:?} is not a valid label key"));
+    }
+    if let Some(v) = values
+        .iter()
+        .find(|v| !common::names::is_valid_label_value(v))
+    {
+        return Err(format!("{v:?} in {term:?} is not a valid label value"));
+    }
+    Ok(requirement)
+}
+
+/// A label key: an optional DNS-subdomain prefix and `/`, then a name of at most 63
+/// alphanumerics, `-`, `_` and `.`, starting and ending with an alphanumeric.
+fn is_label_key(key: &str) -> bool {
+    let (prefix, name) = match key.split_once('/') {
+        Some((prefix, name)) => (Some(prefix), name),
+        None => (None, key),
+    };
+    let name_ok = !name.is_empty()
+        && name.len() <= 63
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name.ends_with(|c: char| c.is_ascii_alphanumeric());
+    name_ok && prefix.is_none_or(common::names::is_dns1123_subdomain)
+}
+
+/// The requirement a term spells, before its key and values are checked.
+fn parse_term_shape(term: &str) -> Result<Requirement, String> {
     let key = |k: &str| -> Result<String, String> {
         let k = k.trim();
         if k.is_empty() || k.contains(char::is_whitespace) {
@@ -257,7 +296,18 @@ mod tests {
 
     #[test]
     fn bad_selectors_are_errors() {
-        for bad in ["env in prod", "a,(", "=x", "env in (a"] {
+        for bad in [
+            "env in prod",
+            "a,(",
+            "=x",
+            "env in (a",
+            "!!!",
+            "a=b=c",
+            "-a=b",
+            "a=b c",
+            "env in (a,b!)",
+            "Bad_Prefix/x=y",
+        ] {
             let args = ScopeArgs {
                 namespace_selector: Some(bad.to_string()),
                 ..Default::default()

@@ -1,6 +1,7 @@
 //! Leader election against kube-sim: two standbys racing for the same expired Lease never
 //! both lead (the Lease library takes an expired lease without a precondition, so a win is
-//! confirmed before leading), and the winner's epoch follows the Lease's transitions.
+//! confirmed before leading), and every term's epoch is larger than any before it, even
+//! after the Lease is deleted.
 
 #![allow(clippy::unwrap_used)]
 
@@ -87,6 +88,7 @@ async fn racing_standbys_never_both_lead() {
         ..FaultConfig::default()
     });
     let clients = [client(&handle).await, client(&handle).await];
+    let mut last_epoch = 0;
     for round in 0..3 {
         expire(&leases, round).await;
         let stop = CancellationToken::new();
@@ -123,8 +125,19 @@ async fn racing_standbys_never_both_lead() {
             Some(winner),
             "round {round}"
         );
-        assert_eq!(epoch, u64::try_from(round).unwrap() + 2, "round {round}");
+        assert!(
+            epoch > last_epoch,
+            "round {round}: {epoch} after {last_epoch}"
+        );
+        last_epoch = epoch;
     }
+    // A deleted Lease starts its transitions over; epochs do not.
+    leases.delete(LEASE, &Default::default()).await.unwrap();
+    let stop = CancellationToken::new();
+    let term = election::acquire(clients[0].clone(), config("a"), &stop)
+        .await
+        .unwrap();
+    assert!(term.epoch > last_epoch, "{} after {last_epoch}", term.epoch);
     handle.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
 }

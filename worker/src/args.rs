@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use clap::Parser;
-use common::cli::{KubeArgs, parse_duration};
+use common::cli::{KubeArgs, parse_identity, parse_positive_duration};
 use common::telemetry::LogArgs;
 
 /// A worker of trivy-operator-rs: connects to the leader, runs the config audits and
@@ -28,10 +28,10 @@ pub struct Args {
     #[arg(long, env = "ADMIN_ADDR", default_value = "0.0.0.0:9090")]
     pub admin_addr: std::net::SocketAddr,
     /// Identity of this worker (the pod name, from the downward API).
-    #[arg(long, env = "POD_NAME")]
+    #[arg(long, env = "POD_NAME", value_parser = parse_identity)]
     pub worker_id: String,
     /// How many tasks run at once; also this worker's weight in namespace sharding.
-    #[arg(long, env = "WORKER_CAPACITY", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, env = "WORKER_CAPACITY", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=i64::from(common::proto::MAX_WORKER_CAPACITY)))]
     pub capacity: u32,
     /// Namespace the operator runs in; holds the plugin ConfigMap.
     #[arg(long, env = "OPERATOR_NAMESPACE", default_value = "trivy-system")]
@@ -47,10 +47,10 @@ pub struct Args {
     #[arg(long, env = "REPORT_PASSED_CHECKS")]
     pub report_passed_checks: bool,
     /// Interval of heartbeats to the leader.
-    #[arg(long, env = "HEARTBEAT_INTERVAL", default_value = "5s", value_parser = parse_duration)]
+    #[arg(long, env = "HEARTBEAT_INTERVAL", default_value = "5s", value_parser = parse_positive_duration)]
     pub heartbeat_interval: Duration,
     /// Longest pause between two reconnection attempts.
-    #[arg(long, env = "RECONNECT_MAX_BACKOFF", default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, env = "RECONNECT_MAX_BACKOFF", default_value = "10s", value_parser = parse_positive_duration)]
     pub reconnect_max_backoff: Duration,
     /// Memory (address space) each custom-policy evaluator process may use; an evaluation
     /// that needs more fails with a clear check entry instead of stopping the worker.
@@ -71,5 +71,24 @@ mod tests {
     #[test]
     fn args_are_consistent() {
         Args::command().debug_assert();
+    }
+
+    #[test]
+    fn nonsense_flags_are_refused_at_start() {
+        let base = ["w", "--leader-addr", "http://l:7070", "--worker-id", "w-0"];
+        for bad in [
+            &["--worker-id", ""][..],
+            &["--heartbeat-interval", "0s"],
+            &["--capacity", "0"],
+            &["--capacity", "100000"],
+            &["--scan-job-memory-limit", "lots"],
+            &["--scan-job-cpu-request", "fast"],
+            &["--policy-memory-limit", "1Ki"],
+            &["--policy-evaluators", "0"],
+        ] {
+            let argv = base.iter().chain(bad);
+            assert!(Args::try_parse_from(argv).is_err(), "{bad:?} accepted");
+        }
+        assert!(Args::try_parse_from(base).is_ok());
     }
 }

@@ -34,8 +34,15 @@ pub enum Error {
 impl Error {
     /// Whether retrying cannot help (the leader refuses this worker as configured).
     pub fn is_fatal(&self) -> bool {
+        use tonic::Code;
         matches!(self, Self::Address { .. })
-            || matches!(self, Self::Refused(s) if s.code() == tonic::Code::FailedPrecondition)
+            || matches!(self, Self::Refused(s) if matches!(
+                s.code(),
+                Code::FailedPrecondition
+                    | Code::InvalidArgument
+                    | Code::Unauthenticated
+                    | Code::PermissionDenied
+            ))
     }
 }
 

@@ -47,9 +47,23 @@ impl TryFrom<proto::Hello> for Hello {
                 "hello.capacity must be at least 1",
             ));
         }
+        if hello.worker_id.len() > 253 {
+            return Err(Status::invalid_argument(
+                "hello.worker_id is longer than 253 characters",
+            ));
+        }
+        let capacity = hello.capacity.min(proto::MAX_WORKER_CAPACITY);
+        if capacity < hello.capacity {
+            tracing::warn!(
+                worker = %hello.worker_id,
+                announced = hello.capacity,
+                capped = capacity,
+                "worker capacity capped"
+            );
+        }
         Ok(Self {
             worker_id: hello.worker_id,
-            capacity: hello.capacity,
+            capacity,
         })
     }
 }

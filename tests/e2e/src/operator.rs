@@ -118,12 +118,30 @@ impl Operator {
         Ok(op)
     }
 
+    /// Starts one more leader replica without `--identity` (its default applies); returns
+    /// its name.
+    pub fn add_anonymous_leader(&mut self) -> anyhow::Result<String> {
+        let index = self.leader_ports.len();
+        self.leader_ports.push(free_port()?);
+        self.leader_admin_ports.push(free_port()?);
+        self.launch_leader(index, false)?;
+        Ok(format!("leader-{index}"))
+    }
+
     fn start_leader(&mut self, index: usize) -> anyhow::Result<()> {
+        self.launch_leader(index, true)
+    }
+
+    fn launch_leader(&mut self, index: usize, with_identity: bool) -> anyhow::Result<()> {
         let name = format!("leader-{index}");
-        let mut args = vec![
-            "run".to_string(),
-            "--identity".into(),
-            name.clone(),
+        let identity = if with_identity {
+            vec!["--identity".to_string(), name.clone()]
+        } else {
+            Vec::new()
+        };
+        let mut args = vec!["run".to_string()];
+        args.extend(identity);
+        args.extend([
             "--grpc-addr".into(),
             format!("127.0.0.1:{}", self.leader_ports[index]),
             "--admin-addr".into(),
@@ -146,7 +164,7 @@ impl Operator {
             "10s".into(),
             "--config-audit-delete-interval".into(),
             "1s".into(),
-        ];
+        ]);
         args.extend(self.options.leader_args.iter().cloned());
         let kubeconfig = self.leader_kubeconfig.clone();
         let child = self.spawn(self.options.binaries.leader, &args, &name, &kubeconfig)?;
@@ -169,6 +187,12 @@ impl Operator {
 
     /// Starts one more worker.
     pub fn add_worker(&mut self, id: &str) -> anyhow::Result<()> {
+        let token = self.token.clone();
+        self.add_worker_with_token(id, &token)
+    }
+
+    /// Starts a worker that presents `token` (the right one, or not).
+    pub fn add_worker_with_token(&mut self, id: &str, token: &str) -> anyhow::Result<()> {
         // Workers given a CA to trust talk TLS to the leader.
         let tls = self
             .options
@@ -187,7 +211,7 @@ impl Operator {
             "--admin-addr".to_string(),
             format!("127.0.0.1:{admin_port}"),
             "--token".to_string(),
-            self.token.clone(),
+            token.to_string(),
             "--leader-addr".to_string(),
             addrs.join(","),
             "--worker-id".into(),
@@ -264,6 +288,15 @@ impl Operator {
             .chain(self.workers.iter())
             .map(|(n, c)| (n.clone(), c.id()))
             .collect()
+    }
+
+    /// The exit status of process `name` if it has ended.
+    pub fn exited(&mut self, name: &str) -> Option<std::process::ExitStatus> {
+        self.leaders
+            .iter_mut()
+            .chain(self.workers.iter_mut())
+            .find(|(n, _)| n == name)
+            .and_then(|(_, child)| child.try_wait().ok().flatten())
     }
 
     /// Whether every started leader and worker process is still running.

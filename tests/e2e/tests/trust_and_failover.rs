@@ -138,6 +138,65 @@ fn hello(version: i32) -> proto::WorkerMessage {
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_without_an_identity_never_lead_together() {
+    let cluster = Cluster::start("anonymous-leaders").await.unwrap();
+    let ns = cluster.ns("anon");
+    cluster
+        .create_namespaces(std::slice::from_ref(&ns))
+        .unwrap();
+    let mut op = Operator::start_replicated(
+        &cluster,
+        OperatorOptions {
+            binaries: e2e::binaries!(),
+            operator_namespace: cluster.ns("trivy-system"),
+            namespaces: vec![ns],
+            workers: 0,
+            worker_capacity: 1,
+            leader_args: audits_only(),
+            worker_args: Vec::new(),
+        },
+        1,
+    )
+    .unwrap();
+    eventually("leader-0 to lead", LONG, || async {
+        op.log("leader-0")
+            .contains("acquired the lease")
+            .then_some(())
+            .ok_or_else(|| "not yet".to_string())
+    })
+    .await
+    .unwrap();
+    let a = op.add_anonymous_leader().unwrap();
+    let b = op.add_anonymous_leader().unwrap();
+    eventually("both to stand by", LONG, || async {
+        [&a, &b]
+            .iter()
+            .all(|l| op.log(l).contains("standing by"))
+            .then_some(())
+            .ok_or_else(|| "not yet".to_string())
+    })
+    .await
+    .unwrap();
+    op.kill_leader("leader-0").unwrap();
+    let leading = |op: &Operator| {
+        [&a, &b]
+            .iter()
+            .filter(|l| op.log(l).contains("acquired the lease"))
+            .count()
+    };
+    eventually("one of them to take over", LONG, || async {
+        (leading(&op) > 0)
+            .then_some(())
+            .ok_or_else(|| "not yet".to_string())
+    })
+    .await
+    .unwrap();
+    // Two more renew periods (the lease lasts 6 s): the other one still stands by.
+    tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+    assert_eq!(leading(&op), 1, "exactly one replica leads");
+}
+
 async fn attach(port: u16, token: Option<&str>, version: i32) -> Result<(), tonic::Status> {
     let channel = tonic::transport::Endpoint::from_shared(format!("http://127.0.0.1:{port}"))
         .unwrap()
@@ -196,4 +255,23 @@ async fn only_authenticated_workers_of_this_protocol_may_attach() {
     assert_eq!(wrong.code(), tonic::Code::Unauthenticated, "{wrong}");
     let old = attach(op.grpc_port, Some(&op.token), 7).await.unwrap_err();
     assert_eq!(old.code(), tonic::Code::FailedPrecondition, "{old}");
+
+    // A worker process with the wrong token gives up with the reason: retrying cannot help.
+    let mut op = op;
+    op.add_worker_with_token("intruder", "not-the-token")
+        .unwrap();
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = op.exited("intruder") {
+            break status;
+        }
+        assert!(started.elapsed() < LONG, "the intruder kept retrying");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert!(!status.success(), "{status}");
+    assert!(
+        op.log("intruder").contains("Unauthenticated") || op.log("intruder").contains("token"),
+        "{}",
+        op.log("intruder")
+    );
 }
