@@ -71,6 +71,22 @@ pub fn vulnerability_report_name(kind: &str, workload_name: &str, container: &st
     }
 }
 
+/// The name a VulnerabilityReport takes when [`vulnerability_report_name`] is already the
+/// report of another workload (Pod `a-b` container `c` and Pod `a` container `b-c` both
+/// map to `pod-a-b-c`): the kind and a hash of the workload name and container, with a
+/// separator neither can contain.
+pub fn vulnerability_report_fallback_name(
+    kind: &str,
+    workload_name: &str,
+    container: &str,
+) -> String {
+    format!(
+        "{}-{}",
+        kind.to_lowercase(),
+        short_hash(&format!("{workload_name}/{container}"))
+    )
+}
+
 /// The name of the ConfigAuditReport of the workload `kind`/`name`.
 pub fn config_audit_report_name(kind: &str, name: &str) -> String {
     let kind = kind.to_lowercase();
@@ -85,6 +101,29 @@ pub fn config_audit_report_name(kind: &str, name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn colliding_report_names_have_distinct_fallbacks() {
+        let a = vulnerability_report_name("Pod", "a-b", "c");
+        let b = vulnerability_report_name("Pod", "a", "b-c");
+        assert_eq!(a, b, "the upstream scheme collides");
+        let (fa, fb) = (
+            vulnerability_report_fallback_name("Pod", "a-b", "c"),
+            vulnerability_report_fallback_name("Pod", "a", "b-c"),
+        );
+        assert_ne!(fa, fb);
+        assert_ne!(fa, a);
+        assert!(
+            is_dns1123_subdomain(&fa) && is_valid_label_value(&fa),
+            "{fa}"
+        );
+        // Distinct from the hashed name of long names too.
+        let long = "x".repeat(70);
+        assert_ne!(
+            vulnerability_report_fallback_name("Pod", &long, "c"),
+            vulnerability_report_name("Pod", &long, "c")
+        );
+    }
 
     #[test]
     fn label_values() {

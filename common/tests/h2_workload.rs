@@ -253,6 +253,26 @@ fn image_ids_are_normalized() {
 }
 
 #[test]
+fn ephemeral_containers_are_scanned_like_upstream() {
+    let d = "sha256:4444444444444444444444444444444444444444444444444444444444444444";
+    let spec = serde_json::json!({
+        "initContainers": [{"name": "init", "image": "busybox:1.36"}],
+        "containers": [{"name": "app", "image": "nginx:1.27"}],
+        "ephemeralContainers": [{"name": "debugger", "image": "busybox:1.37", "targetContainerName": "app"}],
+    });
+    let status = serde_json::json!({"ephemeralContainerStatuses": [
+        {"name": "debugger", "imageID": format!("docker.io/library/busybox@{d}")}
+    ]});
+    let images = container_images(&spec, Some(&status));
+    let names: Vec<&str> = images.iter().map(|c| c.container_name.as_str()).collect();
+    assert_eq!(names, ["init", "app", "debugger"]);
+    assert_eq!(
+        images[2].image_id.as_deref(),
+        Some(format!("docker.io/library/busybox@{d}").as_str())
+    );
+}
+
+#[test]
 fn container_images_convert_to_proto() {
     let c = ContainerImage {
         container_name: "app".into(),

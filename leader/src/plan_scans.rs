@@ -44,6 +44,8 @@ pub struct DueContainer {
     /// The scan key: the digest the workload's own Pods reported, else `reference`.
     pub key: String,
     pub pull_secrets: Vec<String>,
+    /// The name of its existing report, if any (written there again).
+    pub report_name: Option<String>,
 }
 
 impl DueContainer {
@@ -88,6 +90,7 @@ pub fn due_containers(
             pull_secrets: pull_secrets
                 .get_or_insert_with(|| observed.pull_secrets_of(workload))
                 .clone(),
+            report_name: report.map(|r| r.name.clone()),
         });
     }
     due
@@ -167,6 +170,7 @@ pub fn scan_task(key: &str, members: &[&DueContainer], source: Option<&Source>) 
             resource_spec_hash: d.spec_hash.clone(),
             image: d.image.clone(),
             pull_secrets: d.pull_secrets.clone(),
+            report_name: d.report_name.clone().unwrap_or_default(),
         })
         .collect();
     let first = members.first();

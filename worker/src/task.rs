@@ -54,6 +54,8 @@ pub struct Subscriber {
     pub image: String,
     /// Names of the pull secrets its Pods use (in its namespace), as the leader saw them.
     pub pull_secrets: Vec<String>,
+    /// The name of its existing report, when the leader knows one.
+    pub report_name: Option<String>,
 }
 
 /// Where a scan's result comes from.
@@ -168,6 +170,8 @@ impl TryFrom<proto::Task> for ScanTask {
                         s.image
                     },
                     pull_secrets: s.pull_secrets,
+                    report_name: common::names::is_dns1123_subdomain(&s.report_name)
+                        .then_some(s.report_name),
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;

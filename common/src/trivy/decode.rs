@@ -5,28 +5,34 @@
 //! non-blank byte: `{` or `[` is JSON, anything else must be base64 (line breaks allowed, as
 //! `base64` wraps lines) of a bzip2 stream.
 
+use std::borrow::Cow;
 use std::io::Read;
 
 use base64::Engine;
 use serde::Deserialize;
-use serde_json::Value;
 
 use super::Error;
-use super::json::{
-    DetectedVulnerability, Metadata, SUPPORTED_SCHEMA_VERSION, ScanResult, TrivyReport,
-};
+use super::json::{SUPPORTED_SCHEMA_VERSION, TrivyReport};
 
-/// Upper bound on decompressed output, against decompression bombs (256 MiB).
-pub const MAX_DECODED_LEN: usize = 256 * 1024 * 1024;
+/// Upper bound on scanner output, plain or after decompression (64 MiB): Trivy JSON of a
+/// very large image is tens of MB, and parsing costs a few times its size in memory, so
+/// larger outputs fail with a clear error instead of taking the worker past its memory
+/// limit (a decompression bomb included).
+pub const MAX_DECODED_LEN: usize = 64 * 1024 * 1024;
 
-/// Returns the JSON bytes of a scanner log that is either plain JSON or bzip2-compressed
-/// then base64-encoded.
-pub fn decode_scanner_output(output: &[u8]) -> Result<Vec<u8>, Error> {
+/// Returns the JSON bytes of a scanner log that is either plain JSON (borrowed, not copied)
+/// or bzip2-compressed then base64-encoded.
+pub fn decode_scanner_output(output: &[u8]) -> Result<Cow<'_, [u8]>, Error> {
     let Some(first) = output.iter().find(|b| !b.is_ascii_whitespace()) else {
         return Err(Error::EmptyOutput);
     };
     if matches!(first, b'{' | b'[') {
-        return Ok(output.to_vec());
+        if output.len() > MAX_DECODED_LEN {
+            return Err(Error::TooLarge {
+                limit: MAX_DECODED_LEN,
+            });
+        }
+        return Ok(Cow::Borrowed(output));
     }
     let compact: Vec<u8> = output
         .iter()
@@ -40,6 +46,7 @@ pub fn decode_scanner_output(output: &[u8]) -> Result<Vec<u8>, Error> {
     let compressed = base64::engine::general_purpose::STANDARD
         .decode(&compact)
         .map_err(|source| Error::DecodeBase64 { source })?;
+    drop(compact);
     if !compressed.starts_with(b"BZh") {
         return Err(Error::NotBzip2);
     }
@@ -53,17 +60,26 @@ pub fn decode_scanner_output(output: &[u8]) -> Result<Vec<u8>, Error> {
             limit: MAX_DECODED_LEN,
         });
     }
-    Ok(json)
+    Ok(Cow::Owned(json))
 }
 
-/// Parses Trivy JSON, checking `SchemaVersion` first. A wrongly typed field is reported
-/// with its path, e.g. `Results[0].Vulnerabilities[2]: missing field VulnerabilityID`.
+/// Just the `SchemaVersion` of a document (everything else is skipped, not kept).
+#[derive(Deserialize)]
+struct Header {
+    #[serde(rename = "SchemaVersion")]
+    schema_version: Option<serde_json::Value>,
+}
+
+/// Parses Trivy JSON straight into the typed report (no intermediate JSON tree), checking
+/// `SchemaVersion` first. A wrongly typed field is reported with its path, e.g.
+/// `Results[0].Vulnerabilities[2]: missing field VulnerabilityID`.
 pub fn parse_report(json: &[u8]) -> Result<TrivyReport, Error> {
-    let value: Value = serde_json::from_slice(json).map_err(|source| Error::Json { source })?;
-    let Value::Object(root) = &value else {
+    let first = json.iter().find(|b| !b.is_ascii_whitespace());
+    if first.is_some_and(|b| *b != b'{') {
         return Err(invalid("$", "expected a JSON object"));
-    };
-    match root.get("SchemaVersion") {
+    }
+    let header: Header = serde_json::from_slice(json).map_err(|source| Error::Json { source })?;
+    match header.schema_version {
         Some(v) if v.as_u64() == Some(SUPPORTED_SCHEMA_VERSION) => {}
         Some(v) => {
             return Err(Error::UnsupportedSchemaVersion {
@@ -76,7 +92,14 @@ pub fn parse_report(json: &[u8]) -> Result<TrivyReport, Error> {
             });
         }
     }
-    TrivyReport::deserialize(&value).map_err(|e| locate_error(&value, e))
+    let mut deserializer = serde_json::Deserializer::from_slice(json);
+    serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+        let path = match error.path().to_string() {
+            p if p == "." || p.is_empty() => "$".to_owned(),
+            p => p,
+        };
+        invalid(path, error.into_inner())
+    })
 }
 
 /// [`decode_scanner_output`] then [`parse_report`].
@@ -89,31 +112,4 @@ fn invalid(path: impl Into<String>, message: impl ToString) -> Error {
         path: path.into(),
         message: message.to_string(),
     }
-}
-
-/// Finds which part of the document failed to deserialize, to name it in the error.
-fn locate_error(root: &Value, whole: serde_json::Error) -> Error {
-    if let Some(meta) = root.get("Metadata").filter(|m| !m.is_null())
-        && let Err(e) = Metadata::deserialize(meta)
-    {
-        return invalid("Metadata", e);
-    }
-    if let Some(results) = root.get("Results").filter(|r| !r.is_null()) {
-        let Some(results) = results.as_array() else {
-            return invalid("Results", "expected an array");
-        };
-        for (i, result) in results.iter().enumerate() {
-            if let Some(vulns) = result.get("Vulnerabilities").and_then(Value::as_array) {
-                for (j, v) in vulns.iter().enumerate() {
-                    if let Err(e) = DetectedVulnerability::deserialize(v) {
-                        return invalid(format!("Results[{i}].Vulnerabilities[{j}]"), e);
-                    }
-                }
-            }
-            if let Err(e) = ScanResult::deserialize(result) {
-                return invalid(format!("Results[{i}]"), e);
-            }
-        }
-    }
-    invalid("$", whole)
 }

@@ -57,15 +57,17 @@ pub fn pod_spec_of(kind: WorkloadKind, object: &Value) -> Option<&Value> {
     pod_spec.is_object().then_some(pod_spec)
 }
 
-/// The images of a pod spec's `initContainers` then `containers`, in spec order. With a
+/// The images of a pod spec's `initContainers`, `containers` then `ephemeralContainers`
+/// (debug containers added to a running Pod: upstream scans them too), in spec order. With a
 /// Pod's `.status` as `pod_status`, each gets the `imageID` of the same-named entry of
-/// `initContainerStatuses` / `containerStatuses`. Entries without a name or image are left
+/// `initContainerStatuses` / `containerStatuses` / `ephemeralContainerStatuses`. Entries without a name or image are left
 /// out (the API server never returns them).
 pub fn container_images(pod_spec: &Value, pod_status: Option<&Value>) -> Vec<ContainerImage> {
     let mut out = Vec::new();
     for (list, statuses) in [
         ("initContainers", "initContainerStatuses"),
         ("containers", "containerStatuses"),
+        ("ephemeralContainers", "ephemeralContainerStatuses"),
     ] {
         let statuses = pod_status
             .and_then(|s| s.get(statuses))

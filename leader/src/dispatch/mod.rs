@@ -237,15 +237,19 @@ impl Dispatcher {
 
     /// Registers a worker connection; replaces an older connection with the same id.
     pub fn add_worker(&mut self, id: &str, capacity: u32, conn: u64, now: Instant) {
-        self.remove_worker(id, None);
+        self.remove_worker(id, None, None);
         self.workers
             .insert(id.to_string(), WorkerEntry::new(capacity, conn, now));
         self.workers_changed();
     }
 
     /// Drops a worker (only if `conn` matches its current connection, when given); its
-    /// running tasks go back to pending so their namespaces' new owners get them.
-    pub fn remove_worker(&mut self, id: &str, conn: Option<u64>) -> bool {
+    /// running tasks go back to pending so their namespaces' new owners get them. When the
+    /// worker was lost (`lost_at`, not replaced by a new connection), each of its tasks counts
+    /// a failure: the first loss re-sends at once (a drained node is no fault of the task),
+    /// a task that keeps losing its workers waits with back-off, so one poison task cannot
+    /// walk from worker to worker.
+    pub fn remove_worker(&mut self, id: &str, conn: Option<u64>, lost_at: Option<Instant>) -> bool {
         match self.workers.get(id) {
             Some(w) if conn.is_none_or(|c| c == w.conn) => {}
             _ => return false,
@@ -262,6 +266,9 @@ impl Dispatcher {
                     task.state = TaskState::Pending;
                     task.ready_at = task.created;
                     task.urgent = self.scan_slots.contains(task_id);
+                    if let Some(now) = lost_at {
+                        task.worker_lost(id, now, &self.config);
+                    }
                 }
                 // Not wanted any more: nobody will answer for its scan slot.
                 _ => {
@@ -295,7 +302,7 @@ impl Dispatcher {
             .map(|(id, _)| id.clone())
             .collect();
         for id in &silent {
-            self.remove_worker(id, None);
+            self.remove_worker(id, None, Some(now));
         }
         silent
     }

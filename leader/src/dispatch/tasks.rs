@@ -131,6 +131,25 @@ impl TrackedTask {
     }
 }
 
+impl TrackedTask {
+    /// The worker running this task was lost: a failure; after the first, a retry with
+    /// back-off instead of an immediate re-send.
+    pub(super) fn worker_lost(&mut self, worker: &str, now: Instant, config: &DispatchConfig) {
+        self.failures += 1;
+        if self.failures > 1 {
+            let delay = backoff(config.retry_base, config.retry_max, self.failures - 1);
+            self.state = TaskState::Failed {
+                reason: WORKER_LOST.to_string(),
+                message: format!("worker {worker} was lost while running it"),
+                retry_at: now + delay,
+            };
+        }
+    }
+}
+
+/// The failure reason of a task whose worker was lost while running it.
+pub const WORKER_LOST: &str = "WorkerLost";
+
 /// `base * 2^(failures-1)`, capped at `max`.
 pub fn backoff(base: Duration, max: Duration, failures: u32) -> Duration {
     let factor = 1u32

@@ -99,10 +99,10 @@ fn a_lost_worker_tasks_go_to_the_new_owner() {
         .collect();
     assert!(!on_w1.is_empty());
     assert!(
-        !d.remove_worker("w1", Some(99)),
+        !d.remove_worker("w1", Some(99), Some(now)),
         "a stale connection id does not drop w1"
     );
-    assert!(d.remove_worker("w1", Some(1)));
+    assert!(d.remove_worker("w1", Some(1), Some(now)));
     let resent = d.next_sends(now);
     let resent_ids: HashSet<String> = resent.iter().map(|(_, t)| t.task_id.clone()).collect();
     assert_eq!(
@@ -110,6 +110,35 @@ fn a_lost_worker_tasks_go_to_the_new_owner() {
         "exactly the lost worker's tasks are re-sent"
     );
     assert!(resent.iter().all(|(w, _)| w == "w2"));
+}
+
+#[test]
+fn a_task_that_keeps_losing_its_worker_backs_off() {
+    let mut d = Dispatcher::new(config());
+    let mut now = Instant::now();
+    set(&mut d, many(1), now);
+    // Each worker that takes the task dies with it (a poison image killing workers).
+    for round in 1..=3u64 {
+        let id = format!("w{round}");
+        d.add_worker(&id, 1, round, now);
+        let sent = d.next_sends(now);
+        assert_eq!(sent.len(), 1, "round {round}: sent at once");
+        assert!(d.remove_worker(&id, Some(round), Some(now)));
+        d.add_worker("spare", 1, 100 + round, now);
+        let resent = d.next_sends(now);
+        if round == 1 {
+            assert_eq!(resent.len(), 1, "the first loss is no fault of the task");
+            assert!(
+                d.remove_worker("spare", Some(100 + round), None),
+                "replaced, not lost"
+            );
+        } else {
+            assert!(resent.is_empty(), "round {round}: backing off");
+            let wait = backoff(config().retry_base, config().retry_max, (round - 1) as u32);
+            now += wait;
+            d.remove_worker("spare", Some(100 + round), None);
+        }
+    }
 }
 
 #[test]
@@ -273,7 +302,7 @@ fn results_from_a_worker_that_lost_the_task_are_ignored() {
     d.add_worker("w1", 1, 1, now);
     set(&mut d, vec![due("a", "t")], now);
     d.next_sends(now);
-    d.remove_worker("w1", None);
+    d.remove_worker("w1", None, Some(now));
     d.add_worker("w2", 1, 2, now);
     assert_eq!(d.next_sends(now)[0].0, "w2");
     d.add_worker("w1", 1, 3, now);
@@ -325,7 +354,7 @@ fn scan_jobs_never_exceed_the_global_limit() {
     // A lost worker's scans keep their slots: their Jobs may still run.
     let (lost, _) = scans[0].clone();
     let held_by_lost = scans.iter().filter(|(w, _)| *w == lost).count();
-    d.remove_worker(&lost, None);
+    d.remove_worker(&lost, None, Some(now));
     assert_eq!(d.scans_in_flight(), 2);
     let resent = d.next_sends(now);
     assert_eq!(

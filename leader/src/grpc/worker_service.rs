@@ -142,7 +142,9 @@ async fn read_worker(
         }
     }
     let removed = shared.update(|st| {
-        let removed = st.dispatcher.remove_worker(&worker, Some(conn));
+        let removed = st
+            .dispatcher
+            .remove_worker(&worker, Some(conn), Some(Instant::now()));
         if st.streams.get(&worker).is_some_and(|(c, _)| *c == conn) {
             st.streams.remove(&worker);
         }

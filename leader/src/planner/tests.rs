@@ -485,7 +485,7 @@ fn what_waited_for_a_lost_workers_scan_is_planned_again() {
     );
     h.round();
     assert_eq!(h.scans().len(), 1, "shop waits");
-    h.d.remove_worker("w", None);
+    h.d.remove_worker("w", None, Some(h.now));
     h.round();
     let keys: Vec<String> = h.scans().into_iter().map(|s| s.1).collect();
     assert_eq!(keys, [NGINX.to_string(), "nginx@sha256:abc".to_string()]);

@@ -45,6 +45,36 @@ fn create_sets_metadata_and_rejects_duplicates_and_bad_names() {
 }
 
 #[test]
+fn owner_references_are_validated_like_the_api_server() {
+    let s = Store::new();
+    let gr = GroupResource::new("", "configmaps");
+    let owner = |uid: &str, controller: bool| {
+        json!({"apiVersion": "v1", "kind": "Pod", "name": format!("p-{uid}"), "uid": uid,
+               "controller": controller})
+    };
+    let mut two = cm("two");
+    two["metadata"]["ownerReferences"] = json!([owner("u1", true), owner("u2", true)]);
+    let err = s.create(&gr, two).unwrap_err();
+    assert_eq!(err.code(), 422);
+    assert!(
+        err.to_string()
+            .contains("Only one reference can have Controller set to true"),
+        "{err}"
+    );
+    let mut one = cm("one");
+    one["metadata"]["ownerReferences"] = json!([owner("u1", true), owner("u2", false)]);
+    let created = s.create(&gr, one).unwrap();
+    // An update cannot add a second controller either.
+    let mut update = (*created).clone();
+    update["metadata"]["ownerReferences"] = json!([owner("u1", true), owner("u2", true)]);
+    assert_eq!(s.update(&gr, update).unwrap_err().code(), 422);
+    let mut nameless = cm("nameless");
+    nameless["metadata"]["ownerReferences"] =
+        json!([{"apiVersion": "v1", "kind": "Pod", "uid": "u"}]);
+    assert_eq!(s.create(&gr, nameless).unwrap_err().code(), 422);
+}
+
+#[test]
 fn stale_update_conflicts_and_noop_keeps_version() {
     let s = Store::new();
     let gr = GroupResource::new("", "configmaps");

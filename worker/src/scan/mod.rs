@@ -194,6 +194,10 @@ impl Error {
             Self::JobTimeout { .. } => "ScanJobTimeout",
             Self::JobFailed { .. } => "ScanJobFailed",
             Self::ReadLogs { .. } => "ReadLogsFailed",
+            Self::InvalidOutput {
+                source: common::trivy::Error::TooLarge { .. },
+                ..
+            } => "ScanOutputTooLarge",
             Self::InvalidOutput { .. } => "ScanOutputInvalid",
             Self::ReadSourceReport { .. } => "ReadSourceReportFailed",
             Self::SourceReportGone { .. } => "SourceReportGone",
@@ -206,7 +210,12 @@ impl Error {
     /// needs the workload to change. A failed scan may be a registry hiccup or a fixed image.
     pub fn outcome(&self) -> proto::Outcome {
         match self {
-            Self::InvalidImage { .. } => proto::Outcome::FailedPermanent,
+            // The same image gives the same output: retrying waits the longest delay.
+            Self::InvalidImage { .. }
+            | Self::InvalidOutput {
+                source: common::trivy::Error::TooLarge { .. },
+                ..
+            } => proto::Outcome::FailedPermanent,
             _ => proto::Outcome::FailedRetryable,
         }
     }
@@ -308,7 +317,7 @@ pub async fn run_task(client: &Client, settings: &ScanSettings, task: &ScanTask)
             let mut report =
                 reports::vulnerability_report(s, &task.scan_key, data, scanned_at, settings);
             trim::trim_report(&mut report, trim::MAX_REPORT_BYTES);
-            match write(client, s, &report).await {
+            match write(client, s, &mut report).await {
                 Ok(resource_version) => outcome.written.push(proto::WrittenReport {
                     namespace: s.workload.namespace.clone(),
                     name: report.metadata.name.clone().unwrap_or_default(),
@@ -329,6 +338,25 @@ pub async fn run_task(client: &Client, settings: &ScanSettings, task: &ScanTask)
         }
     }
     outcome
+}
+
+async fn apply_report(
+    api: &Api<VulnerabilityReport>,
+    name: &str,
+    params: &PatchParams,
+    report: &VulnerabilityReport,
+) -> Result<VulnerabilityReport, kube::Error> {
+    let patch = Patch::Apply(report);
+    retry::idempotent("write report", || api.patch(name, params, &patch)).await
+}
+
+/// Whether the API server refused a write because the report already has another
+/// workload as its controller.
+fn is_name_taken(status: &kube::core::Status) -> bool {
+    status.code == 422
+        && status
+            .message
+            .contains("Only one reference can have Controller set to true")
 }
 
 /// Logs a failure and publishes it on the workloads of `members`.
@@ -458,25 +486,43 @@ fn described(s: &Subscriber) -> String {
 
 /// Writes the report with server-side apply, without reading anything first; returns the
 /// resourceVersion the write produced.
+///
+/// Each workload writes as its own field manager, so a report of another workload under the
+/// same name keeps that workload's owner reference: the API server then refuses the write
+/// (two controller owners), and the report is written under
+/// [`vulnerability_report_fallback_name`](common::names::vulnerability_report_fallback_name)
+/// instead (`report`'s name says which was used). The leader sends that name with later
+/// scans, so the workload keeps one report.
 async fn write(
     client: &Client,
     s: &Subscriber,
-    report: &VulnerabilityReport,
+    report: &mut VulnerabilityReport,
 ) -> Result<String, Error> {
     let namespace = &s.workload.namespace;
-    let name = report.metadata.name.clone().unwrap_or_default();
     let api: Api<VulnerabilityReport> = Api::namespaced(client.clone(), namespace);
-    let (apply, patch) = (
-        PatchParams::apply(FIELD_MANAGER).force(),
-        Patch::Apply(report),
-    );
-    let written = retry::idempotent("write report", || api.patch(&name, &apply, &patch))
-        .await
-        .map_err(|source| Error::WriteReport {
-            namespace: namespace.clone(),
-            name: name.clone(),
-            source,
-        })?;
+    let manager = format!("{FIELD_MANAGER}/{}", s.workload.uid);
+    let apply = PatchParams::apply(&manager).force();
+    let mut name = report.metadata.name.clone().unwrap_or_default();
+    let mut result = apply_report(&api, &name, &apply, report).await;
+    if let Err(kube::Error::Api(status)) = &result
+        && is_name_taken(status)
+    {
+        let w = &s.workload;
+        let fallback = common::names::vulnerability_report_fallback_name(
+            w.kind.as_str(),
+            &w.name,
+            &s.container_name,
+        );
+        tracing::warn!(report = %name, %fallback, workload = %described(s), "the report name belongs to another workload; writing under the fallback name");
+        name = fallback;
+        report.metadata.name = Some(name.clone());
+        result = apply_report(&api, &name, &apply, report).await;
+    }
+    let written = result.map_err(|source| Error::WriteReport {
+        namespace: namespace.clone(),
+        name: name.clone(),
+        source,
+    })?;
     let summary = &report.report.summary;
     tracing::info!(
         report = %name,

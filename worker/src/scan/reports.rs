@@ -61,7 +61,11 @@ pub fn vulnerability_report(
     let scanned_at = jiff::Timestamp::from_second(scanned_at.as_second()).unwrap_or(scanned_at);
     annotations.insert(SCANNED_AT_ANNOTATION.to_owned(), scanned_at.to_string());
     let metadata = ObjectMeta {
-        name: Some(vulnerability_report_name(kind, &w.name, &s.container_name)),
+        name: Some(
+            s.report_name
+                .clone()
+                .unwrap_or_else(|| vulnerability_report_name(kind, &w.name, &s.container_name)),
+        ),
         namespace: Some(w.namespace.clone()),
         labels: Some(report_labels),
         annotations: Some(annotations),

@@ -33,6 +33,7 @@ fn settings(ttl: Duration) -> ScanSettings {
 
 fn subscriber(kind: WorkloadKind, name: &str, container: &str, image: &str) -> Subscriber {
     Subscriber {
+        report_name: None,
         workload: Workload {
             kind,
             namespace: "apps".into(),

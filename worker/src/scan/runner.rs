@@ -19,8 +19,14 @@ use super::{Error, ScanSettings};
 /// How much longer than the Job's own deadline the worker waits (scheduling, image pulls on
 /// a busy node, the Job controller noticing the deadline).
 const WAIT_MARGIN: Duration = Duration::from_secs(60);
-/// Largest scan log read (Trivy JSON of a large image is tens of MB).
-const MAX_LOG_BYTES: i64 = 128 * 1024 * 1024;
+/// Largest scan log read: the limit on Trivy's JSON (a compressed log is smaller); one
+/// byte more is read to tell a log at the limit from a longer one.
+const MAX_LOG_BYTES: i64 = common::trivy::MAX_DECODED_LEN as i64 + 1;
+/// Outputs larger than this are parsed one at a time (parsing takes a few times the
+/// output's size in memory).
+const LARGE_OUTPUT: usize = 4 * 1024 * 1024;
+/// Serialises the parsing of large outputs.
+static LARGE_PARSES: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
 /// Log lines quoted in the failure detail.
 const FAILURE_LOG_LINES: i64 = 5;
 
@@ -74,8 +80,32 @@ pub async fn scan(
         delete_job(&jobs, &name).await;
     }
     let log = result?;
-    common::trivy::parse_scanner_output(log.as_bytes())
-        .map_err(|source| Error::InvalidOutput { job: name, source })
+    parse_output(log, name).await
+}
+
+/// Parses a scan log on the blocking pool (large ones one at a time), so that neither
+/// heartbeats nor other tasks wait for it and concurrent large outputs cannot add up.
+async fn parse_output(log: String, job: String) -> Result<TrivyReport, Error> {
+    if log.len() > common::trivy::MAX_DECODED_LEN {
+        let source = common::trivy::Error::TooLarge {
+            limit: common::trivy::MAX_DECODED_LEN,
+        };
+        return Err(Error::InvalidOutput { job, source });
+    }
+    let _permit = if log.len() > LARGE_OUTPUT {
+        LARGE_PARSES.acquire().await.ok()
+    } else {
+        None
+    };
+    match tokio::task::spawn_blocking(move || common::trivy::parse_scanner_output(log.as_bytes()))
+        .await
+    {
+        Ok(parsed) => parsed.map_err(|source| Error::InvalidOutput { job, source }),
+        Err(e) => Err(Error::ReadLogs {
+            job,
+            detail: format!("parsing was interrupted: {e}"),
+        }),
+    }
 }
 
 async fn create_or_adopt(

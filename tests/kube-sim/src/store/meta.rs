@@ -86,6 +86,44 @@ pub fn invalid_label(name: &str) -> Option<String> {
     None
 }
 
+/// What the API server finds wrong with `metadata.ownerReferences`, as it words it: an entry
+/// without apiVersion, kind, name or uid, or more than one `controller: true`.
+pub fn invalid_owner_references(obj: &Value) -> Option<String> {
+    let refs = obj.pointer("/metadata/ownerReferences")?.as_array()?;
+    for r in refs {
+        for field in ["apiVersion", "kind", "name", "uid"] {
+            if r.get(field)
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .is_empty()
+            {
+                return Some(format!("Invalid value: \"\": {field} must not be empty"));
+            }
+        }
+    }
+    let controllers: Vec<&Value> = refs
+        .iter()
+        .filter(|r| r.get("controller").and_then(Value::as_bool) == Some(true))
+        .collect();
+    if controllers.len() > 1 {
+        let describe = |r: &Value| {
+            format!(
+                "{{{} {} {} {}}}",
+                r["apiVersion"].as_str().unwrap_or(""),
+                r["kind"].as_str().unwrap_or(""),
+                r["name"].as_str().unwrap_or(""),
+                r["uid"].as_str().unwrap_or("")
+            )
+        };
+        let found: Vec<String> = controllers.iter().map(|r| describe(r)).collect();
+        return Some(format!(
+            "Invalid value: []v1.OwnerReference{{...}}: Only one reference can have Controller set to true. Found \"true\" in references for {}",
+            found.join(" and ")
+        ));
+    }
+    None
+}
+
 /// `obj.metadata`, created as an empty map if missing or not a map.
 pub fn metadata_mut(obj: &mut Value) -> &mut Map<String, Value> {
     if !obj.is_object() {

@@ -24,7 +24,7 @@ pub(super) const SERVER_META: [&str; 6] = [
     "generation",
 ];
 
-fn invalid(info: &ResourceInfo, name: &str, field: &str, detail: String) -> StoreError {
+pub(super) fn invalid(info: &ResourceInfo, name: &str, field: &str, detail: String) -> StoreError {
     let kind = if info.group.is_empty() {
         info.kind.clone()
     } else {
@@ -233,6 +233,9 @@ impl Store {
                 gr: gr.clone(),
                 name,
             });
+        }
+        if let Some(detail) = meta::invalid_owner_references(&obj) {
+            return Err(invalid(&info, &name, "metadata.ownerReferences", detail));
         }
         if super::crd::is_crd(gr) {
             super::crd::validate(&info, &obj, &name)?;

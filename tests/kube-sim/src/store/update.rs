@@ -123,6 +123,14 @@ impl Store {
                 managed_entry(m, "Update", &api_version, status_only),
             );
         }
+        if let Some(detail) = meta::invalid_owner_references(&new) {
+            return Err(super::meta_ops::invalid(
+                &info,
+                &name,
+                "metadata.ownerReferences",
+                detail,
+            ));
+        }
         if super::crd::is_crd(gr) {
             super::crd::validate(&info, &new, &name)?;
         }
