@@ -284,6 +284,7 @@ pub fn subscriber(workload: &Workload, container: &str, image: &str) -> Subscrib
         spec_hash: "spec-hash-1".into(),
         image: image.into(),
         pull_secrets: Vec::new(),
+        report_name: None,
     }
 }
 
