@@ -305,6 +305,7 @@ mod tests {
             resource_spec_hash: "s".into(),
             image: "nginx:1.16".into(),
             pull_secrets: Vec::new(),
+            report_name: String::new(),
         };
         t.scan = Some(proto::ScanTarget {
             scan_key: "index.docker.io/library/nginx:1.16".into(),
