@@ -65,13 +65,15 @@ pub struct LeaderState {
 }
 
 impl LeaderState {
-    /// Tasks waiting (not in flight) and the age in seconds of the oldest of them.
+    /// Tasks waiting (not in flight, not parked after a permanent failure) and the age in
+    /// seconds of the oldest of them.
     pub fn queue_stats(&self, now: Instant) -> (u64, u64) {
-        let waiting = self
-            .dispatcher
-            .tasks()
-            .values()
-            .filter(|t| !matches!(t.state, TaskState::InFlight { .. }));
+        let waiting = self.dispatcher.tasks().values().filter(|t| {
+            !matches!(
+                t.state,
+                TaskState::InFlight { .. } | TaskState::Parked { .. }
+            )
+        });
         let (mut count, mut oldest) = (0, 0);
         for task in waiting {
             count += 1;

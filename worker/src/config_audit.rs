@@ -99,7 +99,13 @@ pub async fn run(
         .await?;
     let checks = policies.audit(w.kind, object, include_passed).await;
     let now = Time(jiff::Timestamp::now());
-    let report = config_audit_report(task, &spec_hash, &task.config_hash, checks, now);
+    let mut report = config_audit_report(task, &spec_hash, &task.config_hash, checks, now);
+    if crate::report_trim::trim_config_audit_report(
+        &mut report,
+        crate::report_trim::MAX_REPORT_BYTES,
+    ) {
+        tracing::warn!(report = %name, "config audit report trimmed to fit");
+    }
     let (apply, patch) = (
         PatchParams::apply(FIELD_MANAGER).force(),
         Patch::Apply(&report),

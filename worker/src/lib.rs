@@ -6,6 +6,7 @@ pub mod config_audit;
 pub mod metrics;
 pub mod policies;
 pub mod report;
+pub mod report_trim;
 pub mod scan;
 pub mod session;
 pub mod task;

@@ -105,9 +105,10 @@ async fn two_containers_get_their_reports_and_the_jobs_go() {
         (owner.controller, owner.block_owner_deletion),
         (Some(true), Some(false))
     );
+    // Each workload writes as its own field manager (so a name collision is detected).
     assert_eq!(
         meta.managed_fields.as_ref().unwrap()[0].manager.as_deref(),
-        Some("trivy-operator")
+        Some(format!("trivy-operator/{}", rs.uid).as_str())
     );
 }
 

@@ -132,6 +132,12 @@ impl Dispatcher {
                 if !in_flight {
                     self.dequeue(&id);
                     if let Some(task) = self.tasks.get_mut(&id) {
+                        // A parked task whose work changed (e.g. another subscriber) is
+                        // tried again.
+                        if matches!(task.state, TaskState::Parked { .. }) && task.task != due.task {
+                            task.state = TaskState::Pending;
+                            task.ready_at = now;
+                        }
                         task.namespace = due.namespace;
                         task.task = due.task;
                         task.aliases = due.aliases;
@@ -204,7 +210,7 @@ impl Dispatcher {
                 Some(Place::Ready(self.owner(&namespace), class, key))
             }
             TaskState::Failed { retry_at, .. } => Some(Place::Timer(*retry_at)),
-            TaskState::InFlight { .. } => None,
+            TaskState::InFlight { .. } | TaskState::Parked { .. } => None,
         }
     }
 

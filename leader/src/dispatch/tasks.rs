@@ -23,6 +23,9 @@ pub enum TaskState {
         message: String,
         retry_at: Instant,
     },
+    /// Failed for good (an invalid image, an output over the limit): not sent again until
+    /// the work changes (a new task), not counted as waiting, kept for status.
+    Parked { reason: String, message: String },
 }
 
 impl TaskState {
@@ -108,7 +111,8 @@ impl TrackedTask {
     }
 
     /// Records a failure and schedules the retry with exponential backoff; a permanent
-    /// failure waits the longest delay (its task id changes when the workload changes).
+    /// failure parks the task (its task id, or its members, change when the workload
+    /// changes).
     pub(super) fn fail(
         &mut self,
         reason: &str,
@@ -118,11 +122,14 @@ impl TrackedTask {
         config: &DispatchConfig,
     ) {
         self.failures += 1;
-        let delay = if permanent {
-            config.retry_max
-        } else {
-            backoff(config.retry_base, config.retry_max, self.failures)
-        };
+        if permanent {
+            self.state = TaskState::Parked {
+                reason: reason.to_string(),
+                message: message.to_string(),
+            };
+            return;
+        }
+        let delay = backoff(config.retry_base, config.retry_max, self.failures);
         self.state = TaskState::Failed {
             reason: reason.to_string(),
             message: message.to_string(),

@@ -400,3 +400,30 @@ fn copies_do_not_take_scan_slots() {
     assert_eq!(d.next_sends(now).len(), 5);
     assert_eq!(d.scans_in_flight(), 0);
 }
+
+#[test]
+fn a_permanent_failure_parks_the_task_until_its_work_changes() {
+    let mut d = Dispatcher::new(config());
+    let mut now = Instant::now();
+    d.add_worker("w", 4, 1, now);
+    set(&mut d, many(1), now);
+    let sent = d.next_sends(now);
+    assert_eq!(sent.len(), 1);
+    let id = sent[0].1.task_id.clone();
+    d.on_result(
+        "w",
+        &result(&id, proto::Outcome::FailedPermanent, "InvalidImage"),
+        now,
+    );
+    assert!(matches!(d.tasks()[&id].state, TaskState::Parked { .. }));
+    // Never sent again on its own, however long it waits, and a re-plan of the same work
+    // changes nothing.
+    now += Duration::from_secs(24 * 3600);
+    set(&mut d, many(1), now);
+    assert!(d.next_sends(now).is_empty());
+    // Changed work (here: another namespace) is tried again.
+    let mut changed = many(1).remove(0);
+    changed.task.resource_spec_hash = "changed".into();
+    set(&mut d, vec![changed], now);
+    assert_eq!(d.next_sends(now).len(), 1);
+}

@@ -109,7 +109,7 @@ impl proto::status_service_server::StatusService for StatusSvc {
         for task in tasks {
             match task.state {
                 TaskState::InFlight { .. } => in_flight += 1,
-                TaskState::Failed { .. } => failed += 1,
+                TaskState::Failed { .. } | TaskState::Parked { .. } => failed += 1,
                 _ => pending += 1,
             }
         }
@@ -188,6 +188,12 @@ fn workload_status(
                     out.failure_message = message.clone();
                     out.next_retry_unix =
                         unix(now, now) + retry_at.saturating_duration_since(now).as_secs() as i64;
+                }
+                TaskState::Parked { reason, message } => {
+                    out.state = WorkloadState::Failed as i32;
+                    out.failure_reason = reason.clone();
+                    out.failure_message =
+                        format!("{message} (permanent: tried again when the workload changes)");
                 }
             }
             out
