@@ -15,18 +15,28 @@ use tokio_util::sync::CancellationToken;
 
 use crate::observed::{AuditReportMeta, Observed};
 use crate::plan::ConfigHashes;
+use crate::scope::Scope;
 use crate::state::Shared;
 
-/// Reports whose config hash differs from the current one of their kind, at most `limit`.
+/// Reports in namespaces in `scope` whose config hash differs from the current one of their
+/// kind, at most `limit`. Reports elsewhere are not this operator's to delete.
 pub fn outdated_reports(
     observed: &Observed,
+    scope: &Scope,
     hashes: &ConfigHashes,
     limit: usize,
 ) -> Vec<AuditReportMeta> {
+    let in_scope = |ns: &str| {
+        observed
+            .namespaces
+            .get(ns)
+            .is_some_and(|labels| scope.contains(ns, labels))
+    };
     let mut out: Vec<AuditReportMeta> = observed
         .audit_reports
         .values()
         .flatten()
+        .filter(|r| in_scope(&r.namespace))
         .filter(|r| {
             let current = WorkloadKind::from_str(&r.kind)
                 .ok()
@@ -55,7 +65,7 @@ pub fn spawn(
                 let st = shared.lock();
                 let reports = match &st.policy.hashes {
                     Some(h) if st.observed.synced.contains("audit-reports") => {
-                        outdated_reports(&st.observed, h, batch.max(1))
+                        outdated_reports(&st.observed, &shared.scope, h, batch.max(1))
                     }
                     _ => Vec::new(),
                 };
@@ -123,6 +133,16 @@ mod tests {
     #[test]
     fn only_reports_with_a_different_hash_of_their_kind_are_outdated() {
         let mut observed = Observed::default();
+        observed.put_namespace("ns".into(), Default::default());
+        observed.put_namespace("elsewhere".into(), Default::default());
+        let scope = Scope::new(&crate::args::ScopeArgs {
+            namespaces: vec!["ns".into()],
+            ..Default::default()
+        })
+        .unwrap();
+        let mut foreign = report("z", "ReplicaSet", "old");
+        foreign.namespace = "elsewhere".into();
+        observed.put_audit_report("u9".into(), foreign);
         observed.put_audit_report("u1".into(), report("a", "ReplicaSet", "old"));
         observed.put_audit_report("u2".into(), report("b", "Pod", "pod-current"));
         observed.put_audit_report("u3".into(), report("c", "ReplicaSet", "rs-current"));
@@ -133,14 +153,14 @@ mod tests {
         ]
         .into_iter()
         .collect();
-        let names: Vec<String> = outdated_reports(&observed, &hashes, 10)
+        let names: Vec<String> = outdated_reports(&observed, &scope, &hashes, 10)
             .into_iter()
             .map(|r| r.name)
             .collect();
-        assert_eq!(names, ["a"]);
+        assert_eq!(names, ["a"], "never a report outside the scope");
         observed.put_audit_report("u5".into(), report("e", "ReplicaSet", "old"));
         assert_eq!(
-            outdated_reports(&observed, &hashes, 1).len(),
+            outdated_reports(&observed, &scope, &hashes, 1).len(),
             1,
             "batch limit"
         );

@@ -12,7 +12,7 @@ use common::reports::vulnerability::VulnerabilityReport;
 use kube::api::{Api, PostParams};
 use kube_sim::faults::FaultConfig;
 use scan_support::*;
-use worker::scan::job::{job_name, scan_job};
+use worker::scan::job::{SCAN_KEY_ANNOTATION, job_name, scan_job};
 use worker::scan::reports::SCANNED_AT_ANNOTATION;
 
 fn check_report(r: &VulnerabilityReport, golden: &str) {
@@ -138,8 +138,8 @@ async fn an_existing_job_is_adopted_and_concurrent_runs_share_one_job() {
     );
 
     // Two workers running the same task at once: still one Job. Deleting the Job is made to
-    // fail meanwhile (a fault on the Job's own path; create and watch use the collection), so
-    // neither run can remove it before the other has created-or-adopted it.
+    // fail meanwhile (a fault on DELETE of the Job's own path), so neither run can remove it
+    // before the other has created-or-adopted it.
     let counter = sim.job_counter().await;
     let name = job_name(&t.scan_key);
     sim.handle.set_faults(FaultConfig {
@@ -148,6 +148,7 @@ async fn an_existing_job_is_adopted_and_concurrent_runs_share_one_job() {
         path_prefix: Some(format!(
             "/apis/batch/v1/namespaces/{OPERATOR_NS}/jobs/{name}"
         )),
+        methods: Some(vec!["DELETE".into()]),
         ..FaultConfig::default()
     });
     let (a, b) = tokio::join!(run(&sim, &settings, &t), run(&sim, &settings, &t));
@@ -161,7 +162,23 @@ async fn an_existing_job_is_adopted_and_concurrent_runs_share_one_job() {
     sim.handle.set_faults(FaultConfig::default());
     sim.jobs().delete(&name, &Default::default()).await.unwrap();
     sim.no_jobs_left().await;
-    assert_eq!(job_name(&t.scan_key).len(), 35);
+    assert_eq!(job_name(&t.scan_key).len(), 45);
+
+    // A Job of that name made for another scan key is neither adopted nor deleted.
+    let mut foreign = scan_job(&settings, "index.docker.io/library/evil:1", &t.image, None);
+    foreign.metadata.name = Some(name.clone());
+    sim.jobs()
+        .create(&PostParams::default(), &foreign)
+        .await
+        .unwrap();
+    let err = run(&sim, &settings, &t).await.unwrap_err();
+    assert_eq!(err.reason(), "ScanJobNameTaken", "{err}");
+    let kept = sim.jobs().get(&name).await.unwrap();
+    assert_eq!(
+        kept.metadata.annotations.unwrap()[SCAN_KEY_ANNOTATION],
+        "index.docker.io/library/evil:1"
+    );
+    sim.jobs().delete(&name, &Default::default()).await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,5 +1,5 @@
 //! Fault injection: fail a fraction of API requests with chosen status codes (429 with
-//! `Retry-After`), add latency, optionally only for some paths or user agents.
+//! `Retry-After`), add latency, optionally only for some paths, methods or user agents.
 
 use std::sync::RwLock;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -22,6 +22,8 @@ pub struct FaultConfig {
     pub path_prefix: Option<String>,
     /// Only requests whose User-Agent contains this.
     pub match_user_agent: Option<String>,
+    /// Only requests with one of these HTTP methods (upper case, e.g. `DELETE`).
+    pub methods: Option<Vec<String>>,
 }
 
 /// The decision for one request.
@@ -74,7 +76,7 @@ impl Faults {
     }
 
     /// What to do with a request, or `None` if nothing applies.
-    pub fn decide(&self, path: &str, user_agent: &str) -> Option<Injection> {
+    pub fn decide(&self, method: &str, path: &str, user_agent: &str) -> Option<Injection> {
         let cfg = self.config.read().unwrap_or_else(|e| e.into_inner());
         if cfg.error_rate <= 0.0 && cfg.latency_ms == 0 {
             return None;
@@ -87,6 +89,10 @@ impl Faults {
                 .match_user_agent
                 .as_deref()
                 .is_some_and(|u| !user_agent.contains(u))
+            || cfg
+                .methods
+                .as_ref()
+                .is_some_and(|m| !m.iter().any(|m| m.eq_ignore_ascii_case(method)))
         {
             return None;
         }

@@ -40,6 +40,13 @@ pub struct ScanArgs {
     /// Memory limit of scan containers.
     #[arg(long, env = "SCAN_JOB_MEMORY_LIMIT", default_value = "500M", value_parser = valid_quantity)]
     pub scan_job_memory_limit: String,
+    /// Ephemeral-storage request of scan containers (the vulnerability DB is written there).
+    #[arg(long, env = "SCAN_JOB_EPHEMERAL_STORAGE_REQUEST", default_value = "512Mi", value_parser = valid_quantity)]
+    pub scan_job_ephemeral_storage_request: String,
+    /// Ephemeral-storage limit of scan containers, also the size limit of their scratch
+    /// volume: a scan that needs more is evicted instead of filling the node's disk.
+    #[arg(long, env = "SCAN_JOB_EPHEMERAL_STORAGE_LIMIT", default_value = "4Gi", value_parser = valid_quantity)]
+    pub scan_job_ephemeral_storage_limit: String,
     /// Service account of scan Jobs (its token is never mounted); default: the namespace's.
     #[arg(long, env = "SCAN_JOB_SERVICE_ACCOUNT")]
     pub scan_job_service_account: Option<String>,

@@ -8,7 +8,6 @@
 use std::collections::BTreeMap;
 
 use common::labels::{MANAGED_BY, MANAGED_BY_VALUE};
-use common::names::short_hash;
 use k8s_openapi::api::batch::v1::{Job, JobSpec};
 use k8s_openapi::api::core::v1::{
     Capabilities, Container, EmptyDirVolumeSource, EnvVar, EnvVarSource, PodSecurityContext,
@@ -22,7 +21,7 @@ use super::ScanSettings;
 
 /// Prefix of every scan Job's name.
 pub const JOB_NAME_PREFIX: &str = "scan-vulnerabilityreport-";
-/// Label on scan Jobs and their pods: [`short_hash`] of the scan key.
+/// Label on scan Jobs and their pods: [`scan_key_hash`] of the scan key.
 pub const SCAN_KEY_HASH_LABEL: &str = "trivy-operator-rs.dev/scan-key-hash";
 /// Label on scan Jobs and their pods naming what they do; value [`JOB_TYPE_VALUE`].
 pub const JOB_TYPE_LABEL: &str = "trivy-operator-rs.dev/job-type";
@@ -55,17 +54,27 @@ pub struct CredentialsRef {
     pub password_key: String,
 }
 
+/// Characters of the scan-key hash in Job names and labels: 100 bits, so that nobody can
+/// find another image whose Job would carry a victim's name.
+pub const JOB_HASH_LEN: usize = 20;
+
+/// The hash of a scan key in Job names and labels.
+pub fn scan_key_hash(scan_key: &str) -> String {
+    common::hash::hash_str(scan_key, JOB_HASH_LEN)
+}
+
 /// The name of the scan Job of `scan_key`: the same for every worker and every retry, so
-/// a re-sent task adopts the running Job. A DNS-1123 label of 35 characters.
+/// a re-sent task adopts the running Job. A DNS-1123 label of 45 characters (its pods' names
+/// stay under 63).
 pub fn job_name(scan_key: &str) -> String {
-    format!("{JOB_NAME_PREFIX}{}", short_hash(scan_key))
+    format!("{JOB_NAME_PREFIX}{}", scan_key_hash(scan_key))
 }
 
 /// The labels of the scan Job of `scan_key` (also put on its pods).
 pub fn job_labels(scan_key: &str) -> BTreeMap<String, String> {
     BTreeMap::from([
         (MANAGED_BY.to_owned(), MANAGED_BY_VALUE.to_owned()),
-        (SCAN_KEY_HASH_LABEL.to_owned(), short_hash(scan_key)),
+        (SCAN_KEY_HASH_LABEL.to_owned(), scan_key_hash(scan_key)),
         (JOB_TYPE_LABEL.to_owned(), JOB_TYPE_VALUE.to_owned()),
     ])
 }
@@ -136,15 +145,24 @@ fn runtime_default() -> SeccompProfile {
 
 fn resources(settings: &ScanSettings) -> ResourceRequirements {
     let r = &settings.resources;
-    let pair = |cpu: &str, memory: &str| {
+    let set = |cpu: &str, memory: &str, storage: &str| {
         BTreeMap::from([
             ("cpu".to_owned(), Quantity(cpu.to_owned())),
             ("memory".to_owned(), Quantity(memory.to_owned())),
+            ("ephemeral-storage".to_owned(), Quantity(storage.to_owned())),
         ])
     };
     ResourceRequirements {
-        requests: Some(pair(&r.cpu_request, &r.memory_request)),
-        limits: Some(pair(&r.cpu_limit, &r.memory_limit)),
+        requests: Some(set(
+            &r.cpu_request,
+            &r.memory_request,
+            &r.ephemeral_storage_request,
+        )),
+        limits: Some(set(
+            &r.cpu_limit,
+            &r.memory_limit,
+            &r.ephemeral_storage_limit,
+        )),
         ..ResourceRequirements::default()
     }
 }
@@ -235,7 +253,10 @@ pub fn scan_job(
         containers: vec![scan],
         volumes: Some(vec![Volume {
             name: "tmp".to_owned(),
-            empty_dir: Some(EmptyDirVolumeSource::default()),
+            empty_dir: Some(EmptyDirVolumeSource {
+                size_limit: Some(Quantity(settings.resources.ephemeral_storage_limit.clone())),
+                ..EmptyDirVolumeSource::default()
+            }),
             ..Volume::default()
         }]),
         ..PodSpec::default()

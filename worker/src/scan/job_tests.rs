@@ -39,7 +39,7 @@ fn manifest_with_defaults() {
     assert_eq!(v["metadata"]["namespace"], "trivy-system");
     let labels = &v["metadata"]["labels"];
     assert_eq!(labels["app.kubernetes.io/managed-by"], "trivy-operator");
-    assert_eq!(labels[SCAN_KEY_HASH_LABEL], common::names::short_hash(KEY));
+    assert_eq!(labels[SCAN_KEY_HASH_LABEL], scan_key_hash(KEY));
     assert_eq!(v["spec"]["template"]["metadata"]["labels"], *labels);
     assert_eq!(v["metadata"]["annotations"][SCAN_KEY_ANNOTATION], KEY);
     assert_eq!(
@@ -114,8 +114,15 @@ fn manifest_with_defaults() {
         assert_eq!(res["requests"]["memory"], "100M");
         assert_eq!(res["limits"]["cpu"], "500m");
         assert_eq!(res["limits"]["memory"], "500M");
+        assert_eq!(res["requests"]["ephemeral-storage"], "512Mi");
+        assert_eq!(res["limits"]["ephemeral-storage"], "4Gi");
         assert!(c.get("env").is_none());
     }
+    let volume = &v["spec"]["template"]["spec"]["volumes"][0];
+    assert_eq!(
+        volume["emptyDir"]["sizeLimit"], "4Gi",
+        "the scratch volume is bounded"
+    );
 }
 
 #[test]

@@ -40,6 +40,10 @@ pub struct JobResources {
     pub cpu_limit: String,
     pub memory_request: String,
     pub memory_limit: String,
+    /// Scratch space (the vulnerability DB and Java DB land there): the request and the
+    /// limit, which is also the `sizeLimit` of the scratch `emptyDir`.
+    pub ephemeral_storage_request: String,
+    pub ephemeral_storage_limit: String,
 }
 
 /// What a scan needs from the flags and the environment.
@@ -96,6 +100,8 @@ impl ScanSettings {
                 cpu_limit: args.scan_job_cpu_limit.clone(),
                 memory_request: args.scan_job_memory_request.clone(),
                 memory_limit: args.scan_job_memory_limit.clone(),
+                ephemeral_storage_request: args.scan_job_ephemeral_storage_request.clone(),
+                ephemeral_storage_limit: args.scan_job_ephemeral_storage_limit.clone(),
             },
             service_account: args.scan_job_service_account.clone(),
             reporting_instance: None,
@@ -151,6 +157,10 @@ pub enum Error {
     /// The scan Job failed (Trivy exited non-zero, the pod could not run...).
     #[error("scan job {job} failed: {detail}")]
     JobFailed { job: String, detail: String },
+    /// A Job with this scan's name exists but is not this scan's (another scan key, or not
+    /// made by the operator): it is neither adopted nor deleted.
+    #[error("scan job {job} exists but belongs to scan key {found:?}; not adopted")]
+    ForeignJob { job: String, found: String },
     /// The scan container's log could not be read.
     #[error("reading the log of scan job {job}: {detail}")]
     ReadLogs { job: String, detail: String },
@@ -193,6 +203,7 @@ impl Error {
             Self::JobGone { .. } => "ScanJobGone",
             Self::JobTimeout { .. } => "ScanJobTimeout",
             Self::JobFailed { .. } => "ScanJobFailed",
+            Self::ForeignJob { .. } => "ScanJobNameTaken",
             Self::ReadLogs { .. } => "ReadLogsFailed",
             Self::InvalidOutput {
                 source: common::trivy::Error::TooLarge { .. },

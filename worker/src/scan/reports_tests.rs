@@ -24,6 +24,8 @@ fn settings(ttl: Duration) -> ScanSettings {
             cpu_limit: "1".into(),
             memory_request: "1".into(),
             memory_limit: "1".into(),
+            ephemeral_storage_request: "1Mi".into(),
+            ephemeral_storage_limit: "1Gi".into(),
         },
         service_account: None,
         reporting_instance: None,

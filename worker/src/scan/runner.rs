@@ -13,7 +13,7 @@ use kube::runtime::wait::await_condition;
 use kube::{Api, Client};
 
 use super::credentials::{self, RegistryCredentials};
-use super::job::{SCAN_CONTAINER, job_name, scan_job};
+use super::job::{SCAN_CONTAINER, SCAN_KEY_ANNOTATION, job_name, scan_job};
 use super::{Error, ScanSettings};
 
 /// How much longer than the Job's own deadline the worker waits (scheduling, image pulls on
@@ -66,8 +66,7 @@ pub async fn scan(
 ) -> Result<TrivyReport, Error> {
     let jobs: Api<Job> = Api::namespaced(client.clone(), &settings.namespace);
     let name = job_name(scan_key);
-    // An adopted Job without credentials comes back as the manifest (no uid): only the
-    // credentials Secret needs the uid, and then it is read.
+    // An existing Job is adopted only after checking it is this scan's (one read).
     let job = create_or_adopt(&jobs, settings, scan_key, image, credentials.is_some()).await?;
     if let Some(c) = credentials
         && let Err(error) = create_secret(client, settings, &job, c).await
@@ -130,15 +129,30 @@ async fn create_or_adopt(
             Ok(job)
         }
         Err(kube::Error::Api(status)) if status.is_already_exists() => {
-            tracing::info!(job = %name, "scan job exists; adopting it");
-            if with_credentials {
-                // The credentials Secret needs the Job's uid for its owner reference.
-                retry::idempotent("read scan job", || jobs.get(&name))
-                    .await
-                    .map_err(failed)
-            } else {
-                Ok(manifest)
+            // Adopted only if it is this scan's Job: a Job of that name made for another scan
+            // key (or by someone else) would hand this scan someone else's result.
+            let existing = retry::idempotent("read scan job", || jobs.get(&name))
+                .await
+                .map_err(failed)?;
+            let annotations = existing.metadata.annotations.as_ref();
+            let found = annotations
+                .and_then(|a| a.get(SCAN_KEY_ANNOTATION))
+                .cloned()
+                .unwrap_or_default();
+            let ours = existing
+                .metadata
+                .labels
+                .as_ref()
+                .and_then(|l| l.get(common::labels::MANAGED_BY))
+                .is_some_and(|v| v == common::labels::MANAGED_BY_VALUE);
+            if found != scan_key || !ours {
+                return Err(Error::ForeignJob {
+                    job: name.clone(),
+                    found,
+                });
             }
+            tracing::info!(job = %name, "scan job exists; adopting it");
+            Ok(existing)
         }
         Err(source) => Err(failed(source)),
     }

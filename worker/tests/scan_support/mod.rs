@@ -270,6 +270,8 @@ pub fn settings(timeout: Duration) -> ScanSettings {
             cpu_limit: "500m".into(),
             memory_request: "100M".into(),
             memory_limit: "500M".into(),
+            ephemeral_storage_request: "1Mi".into(),
+            ephemeral_storage_limit: "1Gi".into(),
         },
         service_account: None,
         reporting_instance: Some("worker-test".into()),

@@ -150,7 +150,7 @@ async fn dispatch(
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    if let Some(inj) = app.faults.decide(path, ua) {
+    if let Some(inj) = app.faults.decide(method.as_str(), path, ua) {
         if !inj.latency.is_zero() {
             tokio::time::sleep(inj.latency).await;
         }
