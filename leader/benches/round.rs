@@ -81,6 +81,7 @@ fn shared(observed: Observed) -> Shared {
         retry_max: Duration::from_secs(300),
         result_grace: Duration::from_secs(30),
         max_concurrent_scans: 10,
+        max_scans_per_namespace: 0,
     };
     let shared = Shared::new(
         "bench".into(),

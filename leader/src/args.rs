@@ -176,6 +176,10 @@ pub struct DispatchArgs {
     /// Most scan Jobs at once across all workers (counted by the leader, exactly).
     #[arg(long, env = "MAX_CONCURRENT_SCANS", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_concurrent_scans: u32,
+    /// Most scan Jobs at once for one namespace; 0: no cap (namespaces still share the
+    /// slots fairly: the one with the fewest Jobs running goes next).
+    #[arg(long, env = "MAX_CONCURRENT_SCANS_PER_NAMESPACE", default_value_t = 0)]
+    pub max_scans_per_namespace: u32,
     /// After a task succeeded, how long to wait for its report before sending it again.
     #[arg(long, env = "RESULT_GRACE", default_value = "60s", value_parser = parse_positive_duration)]
     pub result_grace: Duration,

@@ -271,6 +271,7 @@ fn lead(
         retry_max: args.dispatch.retry_max,
         result_grace: args.dispatch.result_grace,
         max_concurrent_scans: args.dispatch.max_concurrent_scans as usize,
+        max_scans_per_namespace: args.dispatch.max_scans_per_namespace as usize,
     };
     let scans = args.vulnerability_scans.then(|| ScanSettings {
         ttl: (!args.report_ttl.is_zero()).then_some(args.report_ttl),

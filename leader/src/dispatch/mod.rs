@@ -40,6 +40,8 @@ pub struct DispatchConfig {
     pub result_grace: Duration,
     /// Most scan Jobs at once across all workers.
     pub max_concurrent_scans: usize,
+    /// Most scan Jobs at once for one namespace (0: no cap beyond the fair share).
+    pub max_scans_per_namespace: usize,
 }
 
 /// What a result changed, for the planner.
@@ -511,13 +513,17 @@ impl Dispatcher {
             return None;
         }
         let jobs_full = self.scan_slots.len() >= self.config.max_concurrent_scans;
+        let jobs_by_namespace = self.jobs_by_namespace();
         let (_, id) = Class::ALL
             .iter()
             .rev()
             .filter_map(|class| {
-                let id = self.queues.peek(worker_id, *class)?;
-                let fits = *class != Class::Job || !jobs_full || self.scan_slots.contains(id);
-                fits.then(|| (worker.running(*class), id.to_string()))
+                let id = if *class == Class::Job {
+                    self.fair_job(worker_id, jobs_full, &jobs_by_namespace)?
+                } else {
+                    self.queues.peek(worker_id, *class)?
+                };
+                Some((worker.running(*class), id.to_string()))
             })
             .min_by_key(|(running, _)| *running)?;
         let task = self.tasks.get_mut(&id)?;
@@ -543,6 +549,41 @@ impl Dispatcher {
             w.in_flight.insert(id, class);
         }
         Some(proto)
+    }
+
+    /// Scan Jobs running now, by the namespace of their task.
+    fn jobs_by_namespace(&self) -> HashMap<&str, usize> {
+        let mut counts: HashMap<&str, usize> = HashMap::new();
+        for id in &self.scan_slots {
+            if let Some(task) = self.tasks.get(id) {
+                *counts.entry(task.namespace.as_str()).or_default() += 1;
+            }
+        }
+        counts
+    }
+
+    /// The scan Job `worker_id` runs next: a re-send that still holds its slot first, else —
+    /// while the cluster-wide limit allows — the oldest ready task of the namespace with the
+    /// fewest Jobs running (so one namespace's slow images cannot hold every slot), never
+    /// one of a namespace at its cap.
+    fn fair_job(
+        &self,
+        worker_id: &str,
+        jobs_full: bool,
+        running: &HashMap<&str, usize>,
+    ) -> Option<&str> {
+        let cap = self.config.max_scans_per_namespace;
+        self.queues.first_by_score(worker_id, Class::Job, |id| {
+            if self.scan_slots.contains(id) {
+                return Some(0);
+            }
+            if jobs_full {
+                return None;
+            }
+            let namespace = self.tasks.get(id)?.namespace.as_str();
+            let n = running.get(namespace).copied().unwrap_or(0);
+            (cap == 0 || n < cap).then_some(n)
+        })
     }
 
     /// Gives a task back when its message could not be delivered.

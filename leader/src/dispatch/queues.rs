@@ -95,6 +95,27 @@ impl Queues {
             .map(|(_, _, id)| id.as_str())
     }
 
+    /// The ready task of `class` for `owner` with the lowest `score` (`None`: not eligible),
+    /// the earliest in queue order among equals; stops at the first score of 0.
+    pub fn first_by_score(
+        &self,
+        owner: &str,
+        class: Class,
+        score: impl Fn(&str) -> Option<usize>,
+    ) -> Option<&str> {
+        let mut best: Option<(usize, &str)> = None;
+        for (_, _, id) in self.by_worker.get(owner)?[class.index()].iter() {
+            let Some(s) = score(id) else { continue };
+            if best.is_none_or(|(b, _)| s < b) {
+                best = Some((s, id.as_str()));
+                if s == 0 {
+                    break;
+                }
+            }
+        }
+        best.map(|(_, id)| id)
+    }
+
     /// Empties every ready queue (after the set of workers changed) and returns what was in
     /// them, to be queued again under the new owners. Timers stay.
     pub fn drain_ready(&mut self) -> Vec<String> {

@@ -15,6 +15,7 @@ fn config() -> DispatchConfig {
         retry_max: Duration::from_secs(60),
         result_grace: Duration::from_secs(60),
         max_concurrent_scans: 2,
+        max_scans_per_namespace: 0,
     }
 }
 
@@ -425,5 +426,57 @@ fn a_permanent_failure_parks_the_task_until_its_work_changes() {
     let mut changed = many(1).remove(0);
     changed.task.resource_spec_hash = "changed".into();
     set(&mut d, vec![changed], now);
+    assert_eq!(d.next_sends(now).len(), 1);
+}
+
+#[test]
+fn namespaces_share_the_scan_slots_fairly_and_within_their_cap() {
+    let mut cfg = config();
+    cfg.max_concurrent_scans = 4;
+    let mut d = Dispatcher::new(cfg.clone());
+    let now = Instant::now();
+    d.add_worker("w1", 100, 1, now);
+    // One namespace queued 20 (slow) images first; another namespace comes later.
+    set(
+        &mut d,
+        (0..20).map(|i| scan("busy", &format!("b{i:02}"))).collect(),
+        now,
+    );
+    let later = now + Duration::from_secs(1);
+    set(
+        &mut d,
+        (0..3).map(|i| scan("quiet", &format!("q{i}"))).collect(),
+        later,
+    );
+    let sent = d.next_sends(later);
+    let by_ns = |sent: &[(String, proto::Task)], ns: &str| {
+        sent.iter()
+            .filter(|(_, t)| t.task_id.starts_with(&ns[..1]))
+            .count()
+    };
+    assert_eq!(sent.len(), 4);
+    assert_eq!(
+        (by_ns(&sent, "busy"), by_ns(&sent, "quiet")),
+        (2, 2),
+        "the later namespace gets its share at once"
+    );
+
+    // With a cap of one Job per namespace, the busy namespace never holds more.
+    cfg.max_scans_per_namespace = 1;
+    let mut d = Dispatcher::new(cfg);
+    d.add_worker("w1", 100, 1, now);
+    set(
+        &mut d,
+        (0..20).map(|i| scan("busy", &format!("b{i:02}"))).collect(),
+        now,
+    );
+    let sent = d.next_sends(now);
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    // A result frees the namespace's one slot for its next image.
+    d.on_result(
+        "w1",
+        &result(&sent[0].1.task_id, proto::Outcome::Succeeded, ""),
+        now,
+    );
     assert_eq!(d.next_sends(now).len(), 1);
 }

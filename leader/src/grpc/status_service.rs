@@ -346,6 +346,7 @@ mod tests {
                 retry_max: Duration::from_secs(60),
                 result_grace: Duration::from_secs(60),
                 max_concurrent_scans: 10,
+                max_scans_per_namespace: 0,
             },
             Some(crate::state::ScanSettings { ttl: None }),
             Arc::new(crate::metrics::LeaderMetrics::new()),

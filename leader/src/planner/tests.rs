@@ -34,6 +34,7 @@ impl Harness {
             retry_max: Duration::from_secs(60),
             result_grace: Duration::from_secs(60),
             max_concurrent_scans: 100,
+            max_scans_per_namespace: 0,
         });
         Self {
             o: Observed::default(),
