@@ -1,7 +1,7 @@
 //! What the leader knows about the cluster: compact records of workloads, reports and
 //! namespaces, never whole objects. Filled by the watchers, read by the planner.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use common::labels;
 use common::workload::{self, DEPLOYMENT_REVISION_ANNOTATION, WorkloadKind};
@@ -97,6 +97,9 @@ pub struct Observed {
     pub synced: HashSet<String>,
     /// Watches failing now, with their last error (cleared by the next event).
     pub watch_errors: BTreeMap<String, String>,
+    /// Report watches whose resource the API server does not serve (its CRD is missing):
+    /// the work that writes those reports is paused until it is back.
+    pub missing_crds: BTreeSet<String>,
     /// Scans this operator ran, usable as copy sources (see [`Ledger`]).
     pub ledger: Ledger,
     /// Workload objects kept for the audits they may need (see [`AuditObjects`]).

@@ -56,6 +56,8 @@ pub struct LeaderState {
     pub planner: Planner,
     /// When every workload was last re-planned.
     pub full_plan_at: Option<Instant>,
+    /// (audits, scans) paused because their report CRD is missing, as last planned.
+    pub paused: (bool, bool),
     /// The policy generation the planner last saw.
     pub planned_policy: u64,
     /// What the sent assignments were computed from: (namespaces generation, workers).
@@ -123,6 +125,7 @@ impl Shared {
                 sent_assignments: BTreeMap::new(),
                 planner: Planner::default(),
                 full_plan_at: None,
+                paused: (false, false),
                 planned_policy: 0,
                 assigned_from: None,
                 last_round: RoundStats::default(),
@@ -192,13 +195,26 @@ impl Shared {
                 st.observed.mark_all_dirty();
             }
             st.planned_policy = st.policy.generation;
+            let paused = (
+                st.observed.missing_crds.contains("audit-reports"),
+                st.observed.missing_crds.contains("vuln-reports"),
+            );
+            if paused != st.paused {
+                // Pausing drops the tasks of that kind; resuming plans them again.
+                st.paused = paused;
+                st.planner.mark_all_dirty(&mut st.observed);
+            }
             let inputs = Inputs {
                 scope: &self.scope,
-                hashes: st.policy.hashes.as_ref(),
-                scans: self.scans.as_ref().map(|s| ScanPolicy {
-                    ttl: s.ttl,
-                    now: jiff::Timestamp::now(),
-                }),
+                hashes: st.policy.hashes.as_ref().filter(|_| !paused.0),
+                scans: self
+                    .scans
+                    .as_ref()
+                    .filter(|_| !paused.1)
+                    .map(|s| ScanPolicy {
+                        ttl: s.ttl,
+                        now: jiff::Timestamp::now(),
+                    }),
                 now,
             };
             st.last_round = st

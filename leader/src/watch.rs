@@ -43,6 +43,61 @@ pub fn required_syncs() -> &'static [String] {
     &NAMES
 }
 
+/// The watches of report kinds, whose CRDs can be deleted while the operator runs.
+const REPORT_WATCHES: [&str; 2] = ["audit-reports", "vuln-reports"];
+
+/// How often a missing report CRD is looked for.
+const CRD_PROBE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// While a report CRD is missing, lists its resource (one item) every few seconds: a watch
+/// that resumes after the CRD is back may see no event for a long time, so its success is
+/// not what says the kind is served again.
+fn spawn_crd_probe(client: Client, shared: Arc<Shared>, shutdown: CancellationToken) {
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                () = tokio::time::sleep(CRD_PROBE_INTERVAL) => {}
+            }
+            let missing: Vec<String> = shared
+                .lock()
+                .observed
+                .missing_crds
+                .iter()
+                .cloned()
+                .collect();
+            for name in missing {
+                let params = kube::api::ListParams::default().limit(1);
+                let served = match name.as_str() {
+                    "audit-reports" => Api::<ConfigAuditReport>::all(client.clone())
+                        .list_metadata(&params)
+                        .await
+                        .is_ok(),
+                    "vuln-reports" => Api::<VulnerabilityReport>::all(client.clone())
+                        .list_metadata(&params)
+                        .await
+                        .is_ok(),
+                    _ => false,
+                };
+                if served && shared.update(|st| st.observed.missing_crds.remove(&name)) {
+                    tracing::info!(watch = %name, "the report CRD is back: resuming its work");
+                }
+            }
+        }
+    });
+}
+
+/// Whether a watch error says the resource is not served at all (404: its CRD is gone).
+fn resource_missing(error: &watcher::Error) -> bool {
+    match error {
+        watcher::Error::InitialListFailed(kube::Error::Api(status))
+        | watcher::Error::WatchStartFailed(kube::Error::Api(status))
+        | watcher::Error::WatchFailed(kube::Error::Api(status)) => status.code == 404,
+        watcher::Error::WatchError(status) => status.code == 404,
+        _ => false,
+    }
+}
+
 /// Objects per page of the initial list of a workload kind.
 const WORKLOAD_PAGE_SIZE: u32 = 100;
 
@@ -106,6 +161,7 @@ pub fn spawn_all(client: &Client, shared: &Arc<Shared>, shutdown: &CancellationT
         shared,
         shutdown,
     );
+    spawn_crd_probe(client.clone(), shared.clone(), shutdown.clone());
     for kind in WorkloadKind::ALL {
         let api: Api<DynamicObject> = Api::all_with(client.clone(), &workload_api_resource(kind));
         let name = format!("workloads/{}", kind.as_str());
@@ -147,19 +203,28 @@ fn spawn<K, S, F>(
                 Ok(Some(event)) => event,
                 Ok(None) => return,
                 Err(error) => {
-                    tracing::warn!(watch = %name, %error, "watch failed, retrying with backoff");
+                    let missing =
+                        REPORT_WATCHES.contains(&name.as_str()) && resource_missing(&error);
                     let text = error.to_string();
-                    shared
-                        .lock()
-                        .observed
-                        .watch_errors
-                        .insert(name.clone(), text);
+                    let mut st = shared.lock();
+                    let observed = &mut st.observed;
+                    if missing && observed.missing_crds.insert(name.clone()) {
+                        tracing::error!(watch = %name, %error, "the report CRD is not installed: the work that writes these reports is paused until it is back");
+                        // Its kind is known to be empty: planning need not wait for it.
+                        observed.synced.insert(name.clone());
+                    } else if !missing {
+                        tracing::warn!(watch = %name, %error, "watch failed, retrying with backoff");
+                    }
+                    observed.watch_errors.insert(name.clone(), text);
                     continue;
                 }
             };
             shared.update(|st| {
                 let observed = &mut st.observed;
                 observed.watch_errors.remove(&name);
+                if observed.missing_crds.remove(&name) {
+                    tracing::info!(watch = %name, "the report CRD is back: resuming its work");
+                }
                 match event {
                     watcher::Event::Init => relisted.clear(),
                     watcher::Event::InitApply(object) => {

@@ -173,7 +173,9 @@ pub(crate) fn on_write(store: &Store, crd: &mut Value) {
     store.registry_mut().register(info);
 }
 
-/// Unregisters the CRD's resource and deletes its objects (each with a DELETED event).
+/// Unregisters the CRD's resource and deletes its objects (each with a DELETED event), then
+/// ends the resource's open watches, as the API server does when it stops serving a
+/// resource: their clients find it gone (404) when they watch or list again.
 pub(crate) fn on_delete(store: &Store, inner: &mut Inner, crd: &Value) {
     let Some(info) = resource_of(crd) else { return };
     let gr = info.group_resource();
@@ -182,6 +184,17 @@ pub(crate) fn on_delete(store: &Store, inner: &mut Inner, crd: &Value) {
         Some(d) => std::mem::take(&mut d.objects),
         None => return,
     };
+    delete_all(store, inner, &gr, objects);
+    // Dropping the resource's channel ends its watches once they have read the deletions.
+    inner.resources.remove(&gr);
+}
+
+fn delete_all(
+    store: &Store,
+    inner: &mut Inner,
+    gr: &GroupResource,
+    objects: std::collections::BTreeMap<(String, String), Arc<Value>>,
+) {
     for (_, obj) in objects {
         inner.rv += 1;
         let rv = inner.rv;

@@ -1,0 +1,119 @@
+//! A report CRD deleted while the operator runs: the leader notices, pauses the work that
+//! writes that kind (no scan Jobs for nothing, no stream of 404s from the workers), says so
+//! in its status, and resumes when the CRD is installed again.
+
+#![allow(clippy::unwrap_used)]
+
+use std::time::Duration;
+
+use e2e::{Cluster, Operator, OperatorOptions, eventually};
+
+const LONG: Duration = Duration::from_secs(240);
+const CRD: &str = "vulnerabilityreports.aquasecurity.github.io";
+
+fn deployment(ns: &str, name: &str, image: &str) -> String {
+    format!(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: {name}, namespace: {ns}}}\nspec:\n  replicas: 1\n  selector: {{matchLabels: {{app: {name}}}}}\n  template:\n    metadata: {{labels: {{app: {name}}}}}\n    spec:\n      containers: [{{name: main, image: \"{image}\"}}]\n"
+    )
+}
+
+async fn vuln_reports(cluster: &Cluster, ns: &str, want: usize) {
+    eventually(&format!("{want} vulnerability reports"), LONG, || async {
+        let n = cluster
+            .list(&["vulnerabilityreports", "-n", ns])
+            .map_err(|e| e.to_string())?
+            .len();
+        (n == want).then_some(()).ok_or(format!("{n} reports"))
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_report_crd_pauses_its_work_until_it_is_back() {
+    let cluster = Cluster::start("missing-crds").await.unwrap();
+    if cluster.real {
+        eprintln!("skipped: deletes a CRD every other scenario uses, only on kube-sim");
+        return;
+    }
+    let ns = cluster.ns("crds");
+    cluster
+        .create_namespaces(std::slice::from_ref(&ns))
+        .unwrap();
+    let opts = OperatorOptions {
+        binaries: e2e::binaries!(),
+        operator_namespace: cluster.ns("trivy-system"),
+        namespaces: vec![ns.clone()],
+        workers: 1,
+        worker_capacity: 2,
+        leader_args: Vec::new(),
+        worker_args: Vec::new(),
+    };
+    let jobs = e2e::jobs::watch_jobs(&cluster, &opts.operator_namespace)
+        .await
+        .unwrap();
+    let op = Operator::start(&cluster, opts).unwrap();
+    cluster
+        .apply(&deployment(&ns, "first", "alpine:3.10"))
+        .unwrap();
+    vuln_reports(&cluster, &ns, 1).await;
+    let crd = cluster.kubectl(&["get", "crd", CRD, "-o", "yaml"]).unwrap();
+
+    cluster
+        .kubectl(&["delete", "crd", CRD, "--wait=true"])
+        .unwrap();
+    eventually("the leader to report the missing CRD", LONG, || async {
+        let status = op.status(&["cluster"])?;
+        status
+            .to_string()
+            .contains("vuln-reports")
+            .then_some(())
+            .ok_or_else(|| status.to_string())
+    })
+    .await
+    .unwrap();
+    assert!(
+        op.log("leader-0")
+            .contains("the report CRD is not installed"),
+        "the leader says why"
+    );
+    // A new workload while the CRD is missing: audited, but no scan Job runs for nothing.
+    let seen_before = jobs.lock().unwrap().seen.len();
+    cluster
+        .apply(&deployment(&ns, "second", "debian:buster"))
+        .unwrap();
+    eventually("the new workload's audit", LONG, || async {
+        let n = cluster
+            .list(&["configauditreports", "-n", &ns])
+            .map_err(|e| e.to_string())?
+            .len();
+        (n == 2).then_some(()).ok_or(format!("{n} audit reports"))
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        jobs.lock().unwrap().seen.len(),
+        seen_before,
+        "no scan Job while its reports cannot be written"
+    );
+    let worker = op.worker_ids().pop().unwrap();
+    let not_found = op.log(&worker).matches("404").count();
+    assert!(not_found <= 2, "{not_found} 404s in the worker log");
+
+    // Installed again: both workloads get their reports.
+    cluster
+        .kubectl_with_input(&["apply", "-f", "-"], Some(&crd))
+        .unwrap();
+    cluster
+        .kubectl(&["wait", "--for=condition=Established", &format!("crd/{CRD}")])
+        .unwrap();
+    vuln_reports(&cluster, &ns, 2).await;
+    eventually("the leader to resume", LONG, || async {
+        op.log("leader-0")
+            .contains("the report CRD is back")
+            .then_some(())
+            .ok_or_else(|| "not yet".to_string())
+    })
+    .await
+    .unwrap();
+}
