@@ -68,6 +68,15 @@ fn garbage_is_an_error_not_a_panic() {
 }
 
 #[test]
+fn output_over_the_limit_is_a_clear_error_not_a_parse() {
+    let mut huge = b"{\"SchemaVersion\": 2, \"Padding\": \"".to_vec();
+    huge.resize(common::trivy::MAX_DECODED_LEN + 10, b'x');
+    huge.extend_from_slice(b"\"}");
+    let err = parse_scanner_output(&huge).unwrap_err();
+    assert_eq!(err.kind(), "too_large", "{err}");
+}
+
+#[test]
 fn wrongly_typed_fields_are_reported_with_their_path() {
     let mut v: Value = serde_json::from_slice(&read("alpine-310.json.golden")).unwrap();
     v["Results"][0]["Vulnerabilities"][2]["VendorSeverity"] = serde_json::json!("high");
