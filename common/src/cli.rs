@@ -144,6 +144,45 @@ pub fn parse_lease_duration(text: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
+/// The shortest bearer token accepted (e.g. `openssl rand -hex 32` gives 64 characters).
+pub const MIN_TOKEN_LEN: usize = 16;
+
+/// A bearer-token flag: at least [`MIN_TOKEN_LEN`] visible ASCII characters. An empty or
+/// short value (a failed `openssl rand` in a script) is refused instead of switching
+/// authentication off or making it guessable.
+pub fn parse_token(text: &str) -> Result<String, String> {
+    if !text.chars().all(|c| c.is_ascii_graphic()) {
+        return Err("a token has only visible ASCII characters (no spaces or line breaks)".into());
+    }
+    if text.len() < MIN_TOKEN_LEN {
+        return Err(format!(
+            "a token of {} characters is too short (at least {MIN_TOKEN_LEN}; e.g. openssl rand -hex 32)",
+            text.len()
+        ));
+    }
+    Ok(text.to_owned())
+}
+
+/// Refuses TLS settings with a plaintext (`http://`) address: the connection would silently
+/// be unencrypted.
+pub fn check_tls_scheme<'a>(
+    tls: bool,
+    addrs: impl IntoIterator<Item = &'a String>,
+) -> Result<(), String> {
+    if !tls {
+        return Ok(());
+    }
+    match addrs
+        .into_iter()
+        .find(|a| !a.trim().starts_with("https://"))
+    {
+        Some(addr) => Err(format!(
+            "TLS is configured but {addr} is not an https:// address: the connection would be plaintext"
+        )),
+        None => Ok(()),
+    }
+}
+
 /// An identity flag (a pod name): 1 to 253 characters of letters, digits, `.`, `-` and `_`.
 pub fn parse_identity(text: &str) -> Result<String, String> {
     let valid = !text.is_empty()
@@ -326,6 +365,19 @@ pub async fn shutdown_signal() {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tokens_and_tls_schemes() {
+        assert!(parse_token("").is_err());
+        assert!(parse_token("short").is_err());
+        assert!(parse_token("has a space in it, long").is_err());
+        assert!(parse_token("0123456789abcdef").is_ok());
+        let addrs = ["https://a:7070".to_string(), "http://b:7070".to_string()];
+        assert!(check_tls_scheme(false, &addrs).is_ok());
+        assert!(check_tls_scheme(true, &addrs[..1]).is_ok());
+        let err = check_tls_scheme(true, &addrs).unwrap_err();
+        assert!(err.contains("http://b:7070"), "{err}");
+    }
 
     #[test]
     fn flag_bounds() {

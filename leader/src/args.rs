@@ -6,6 +6,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use common::cli::{
     KubeArgs, parse_duration, parse_identity, parse_lease_duration, parse_positive_duration,
+    parse_token,
 };
 use common::telemetry::LogArgs;
 
@@ -38,7 +39,7 @@ pub struct StatusArgs {
     #[arg(long, env = "LEADER_ADDR", default_value = "http://127.0.0.1:7070")]
     pub addr: String,
     /// Status token, when the leader requires one.
-    #[arg(long, env = "STATUS_TOKEN", hide_env_values = true)]
+    #[arg(long, env = "STATUS_TOKEN", hide_env_values = true, value_parser = parse_token)]
     pub token: Option<String>,
     /// Output format.
     #[arg(short, long, value_enum, default_value_t = OutputFormat::Table)]
@@ -98,13 +99,20 @@ pub struct RunArgs {
     pub election: ElectionArgs,
     /// Token workers must present (`authorization: Bearer`); from a Secret. Without it,
     /// any client may attach as a worker — only for tests and trusted networks.
-    #[arg(long, env = "WORKER_TOKEN", hide_env_values = true)]
+    #[arg(long, env = "WORKER_TOKEN", hide_env_values = true, value_parser = parse_token)]
     pub worker_token: Option<String>,
     #[command(flatten)]
     pub tls: common::tls::ServerTlsArgs,
-    /// Token status clients must present; without it, status queries are open (read-only).
-    #[arg(long, env = "STATUS_TOKEN", hide_env_values = true)]
+    /// Token status clients must present. Required unless `--status-open`: status lists
+    /// namespaces, workloads and failure messages of every tenant.
+    #[arg(long, env = "STATUS_TOKEN", hide_env_values = true, value_parser = parse_token)]
     pub status_token: Option<String>,
+    /// Serve status queries without a token (read-only; only for trusted networks and tests).
+    #[arg(long, env = "STATUS_OPEN")]
+    pub status_open: bool,
+    /// Serve gRPC server reflection (lets any client list the services); off by default.
+    #[arg(long, env = "GRPC_REFLECTION")]
+    pub grpc_reflection: bool,
     /// Plan vulnerability scans (`false`: config audits only).
     #[arg(long, env = "VULNERABILITY_SCANS_ENABLED", default_value_t = true, action = clap::ArgAction::Set)]
     pub vulnerability_scans: bool,
@@ -188,6 +196,12 @@ pub struct DispatchArgs {
 impl RunArgs {
     /// Checks what clap cannot check flag by flag.
     pub fn validate(&self) -> Result<(), String> {
+        if self.status_token.is_none() && !self.status_open {
+            return Err("no --status-token: set one (status shows every tenant's namespaces, workloads and failures), or --status-open to serve status without authentication".into());
+        }
+        if self.status_token.is_some() && self.status_open {
+            return Err("--status-open and --status-token contradict each other".into());
+        }
         let d = &self.dispatch;
         if d.retry_base > d.retry_max {
             return Err(format!(
@@ -223,7 +237,16 @@ mod tests {
     }
 
     fn run_args(extra: &[&str]) -> Result<RunArgs, String> {
-        let argv = ["trivy-operator-leader", "run"].iter().chain(extra);
+        let open = if extra.contains(&"--status-token") || extra.contains(&"--no-open") {
+            &[][..]
+        } else {
+            &["--status-open"][..]
+        };
+        let extra = extra.iter().filter(|a| **a != "--no-open");
+        let argv = ["trivy-operator-leader", "run"]
+            .iter()
+            .chain(open)
+            .chain(extra);
         match Args::try_parse_from(argv)
             .map_err(|e| e.to_string())?
             .command
@@ -244,9 +267,15 @@ mod tests {
             &["--retry-base", "0s"],
             &["--config-audit-delete-batch", "0"],
             &["--policy-memory-limit", "lots"],
+            &["--worker-token", ""],
+            &["--worker-token", "short"],
+            &["--status-token", "short"],
+            &["--no-open"],
+            &["--status-open", "--status-token", "0123456789abcdef0123"],
         ] {
             assert!(run_args(bad).is_err(), "{bad:?} accepted");
         }
         assert!(run_args(&[]).is_ok());
+        assert!(run_args(&["--status-token", "0123456789abcdef0123"]).is_ok());
     }
 }

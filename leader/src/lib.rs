@@ -93,6 +93,8 @@ pub async fn run(args: Args) -> Result<(), Error> {
                 OutputFormat::Json => ctl::Output::Json,
             };
             let tls = status.tls.config()?;
+            common::cli::check_tls_scheme(tls.is_some(), std::iter::once(&status.addr))
+                .map_err(Error::Flags)?;
             let text = ctl::run(&status.addr, status.token.as_deref(), tls, query, output).await?;
             println!("{}", text.trim_end());
             Ok(())
@@ -146,8 +148,15 @@ async fn run_leader(args: RunArgs) -> Result<(), Error> {
         tracing::info!(mutual, "gRPC over TLS");
     }
     let listener = grpc::bind(args.grpc_addr).await?;
-    let (addr, health, server) =
-        grpc::serve(listener, slot.clone(), tokens, tls, shutdown.clone()).await?;
+    let (addr, health, server) = grpc::serve(
+        listener,
+        slot.clone(),
+        tokens,
+        tls,
+        args.grpc_reflection,
+        shutdown.clone(),
+    )
+    .await?;
     tracing::info!(%addr, "gRPC server listening");
     let mut server = std::pin::pin!(server);
     let terms = Terms {

@@ -51,6 +51,7 @@ fn no_cluster_is_a_clear_error() {
             "127.0.0.1:0",
             "--connect-timeout",
             "5s",
+            "--status-open",
         ])
         .env("KUBECONFIG", &kubeconfig)
         .output()

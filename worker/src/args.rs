@@ -22,7 +22,7 @@ pub struct Args {
     #[command(flatten)]
     pub tls: common::tls::ClientTlsArgs,
     /// Token presented to the leader (`authorization: Bearer`); from a Secret.
-    #[arg(long, env = "WORKER_TOKEN", hide_env_values = true)]
+    #[arg(long, env = "WORKER_TOKEN", hide_env_values = true, value_parser = common::cli::parse_token)]
     pub token: Option<String>,
     /// Address of the admin HTTP server (`/healthz`, `/readyz`, `/metrics`).
     #[arg(long, env = "ADMIN_ADDR", default_value = "0.0.0.0:9090")]
@@ -85,6 +85,8 @@ mod tests {
             &["--scan-job-cpu-request", "fast"],
             &["--policy-memory-limit", "1Ki"],
             &["--policy-evaluators", "0"],
+            &["--token", ""],
+            &["--token", "too-short"],
         ] {
             let argv = base.iter().chain(bad);
             assert!(Args::try_parse_from(argv).is_err(), "{bad:?} accepted");

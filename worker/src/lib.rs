@@ -36,6 +36,9 @@ pub enum Error {
     /// The policy evaluation cannot be set up.
     #[error("{0}")]
     Policies(String),
+    /// The flags contradict each other.
+    #[error("invalid flags: {0}")]
+    Flags(String),
     /// The leader refuses this worker as configured; retrying cannot help.
     #[error(transparent)]
     Session(#[from] session::Error),
@@ -68,6 +71,8 @@ pub async fn run(args: Args) -> Result<(), Error> {
         env!("CARGO_PKG_VERSION"),
         args.worker_id
     );
+    let tls = args.tls.config()?;
+    common::cli::check_tls_scheme(tls.is_some(), &args.leader_addr).map_err(Error::Flags)?;
     let shutdown = common::cli::shutdown_token();
     let client = tokio::select! {
         () = shutdown.cancelled() => return Ok(()),
@@ -109,7 +114,7 @@ pub async fn run(args: Args) -> Result<(), Error> {
     let settings = Settings {
         leader_addrs: args.leader_addr.clone(),
         token: args.token.clone(),
-        tls: args.tls.config()?,
+        tls,
         scan: scan::ScanSettings::new(&args.scan, args.operator_namespace.clone())
             .with_reporting_instance(&client, args.worker_id.clone()),
         metrics: metrics.clone(),

@@ -1,5 +1,5 @@
 //! The leader's gRPC server: `WorkerService` for workers, `StatusService` for queries, the
-//! standard health service and server reflection, all on one port.
+//! standard health service and (with `--grpc-reflection`) server reflection, all on one port.
 
 mod auth;
 mod status_service;
@@ -86,6 +86,7 @@ pub async fn serve(
     slot: LeaderSlot,
     tokens: Tokens,
     tls: Option<tonic::transport::ServerTlsConfig>,
+    reflection: bool,
     shutdown: CancellationToken,
 ) -> Result<
     (
@@ -101,10 +102,16 @@ pub async fn serve(
     })?;
     let (health_reporter, health) = tonic_health::server::health_reporter();
     mark_standby(&health_reporter).await;
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(common::proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()?;
+    let reflection = if reflection {
+        Some(
+            tonic_reflection::server::Builder::configure()
+                .register_encoded_file_descriptor_set(common::proto::FILE_DESCRIPTOR_SET)
+                .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+                .build_v1()?,
+        )
+    } else {
+        None
+    };
     let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
     let Tokens {
         worker: worker_check,
@@ -116,7 +123,7 @@ pub async fn serve(
     }
     let server = builder
         .add_service(health)
-        .add_service(reflection)
+        .add_optional_service(reflection)
         .add_service(WorkerServiceServer::with_interceptor(
             WorkerSvc::new(slot.clone()),
             move |r| worker_check.check(r),

@@ -63,6 +63,8 @@ pub struct Operator {
     pub worker_admin_ports: std::collections::BTreeMap<String, u16>,
     /// The token workers present to the leader.
     pub token: String,
+    /// The token status clients present to the leader.
+    pub status_token: String,
     leader_kubeconfig: PathBuf,
     worker_kubeconfig: PathBuf,
     dir: PathBuf,
@@ -101,7 +103,8 @@ impl Operator {
             leader_admin_ports,
             worker_admin_ports: Default::default(),
             leader_ports,
-            token: format!("token-{}-{}", std::process::id(), cluster.suffix),
+            token: format!("worker-token-{}-{}", std::process::id(), cluster.suffix),
+            status_token: format!("status-token-{}-{}", std::process::id(), cluster.suffix),
             leader_kubeconfig: cluster.leader_kubeconfig.clone(),
             worker_kubeconfig: cluster.worker_kubeconfig.clone(),
             dir: cluster.dir.clone(),
@@ -148,6 +151,8 @@ impl Operator {
             format!("127.0.0.1:{}", self.leader_admin_ports[index]),
             "--worker-token".into(),
             self.token.clone(),
+            "--status-token".into(),
+            self.status_token.clone(),
             "--operator-namespace".into(),
             self.options.operator_namespace.clone(),
             "--namespaces".into(),
@@ -323,6 +328,7 @@ impl Operator {
         let addr = format!("http://127.0.0.1:{}", self.grpc_port);
         let out = Command::new(self.options.binaries.leader)
             .args(["status", "--addr", &addr, "-o", "json"])
+            .args(["--token", &self.status_token])
             .args(args)
             .output()
             .map_err(|e| e.to_string())?;

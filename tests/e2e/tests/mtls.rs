@@ -138,6 +138,7 @@ async fn only_workers_with_a_trusted_certificate_get_through() {
                 "--tls-key-file",
                 &dir.join("client-key.pem").to_string_lossy(),
             ])
+            .args(["--token", &op.status_token])
             .args(["--tls-server-name", "localhost", "-o", "json", "cluster"])
             .output()
             .unwrap()

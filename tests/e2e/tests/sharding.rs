@@ -51,6 +51,14 @@ fn create_pods(cluster: &Cluster, namespaces: &[String], pods_per_ns: usize) {
     cluster.apply(&manifest).unwrap();
 }
 
+/// A status request carrying the operator's status token.
+fn authorized<T>(op: &Operator, message: T) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    let value = format!("Bearer {}", op.status_token).parse().unwrap();
+    request.metadata_mut().insert("authorization", value);
+    request
+}
+
 async fn status_client(op: &Operator) -> StatusServiceClient<tonic::transport::Channel> {
     let addr = format!("http://127.0.0.1:{}", op.grpc_port);
     eventually("the leader's status service", LONG, || async {
@@ -69,7 +77,7 @@ async fn attached(op: &Operator, ids: &[&str]) {
         let mut status = status.clone();
         async move {
             let workers = status
-                .get_cluster(GetClusterRequest {})
+                .get_cluster(authorized(op, GetClusterRequest {}))
                 .await
                 .map_err(|e| e.to_string())?;
             let seen: Vec<String> = workers
@@ -129,7 +137,7 @@ async fn namespaces_are_split_by_rendezvous_hashing() {
         .await
         .unwrap();
     let cluster_status = status
-        .get_cluster(GetClusterRequest {})
+        .get_cluster(authorized(&op, GetClusterRequest {}))
         .await
         .unwrap()
         .into_inner();
@@ -230,7 +238,7 @@ async fn workers_joining_and_dying_lose_and_double_nothing() {
         .await
         .unwrap();
     let workers = status
-        .get_cluster(GetClusterRequest {})
+        .get_cluster(authorized(&op, GetClusterRequest {}))
         .await
         .unwrap()
         .into_inner()

@@ -296,6 +296,7 @@ async fn kube_sim_the_trivy_double_and_a_leader_waiting_for_the_api_stop_at_once
             &format!("127.0.0.1:{grpc}"),
             "--admin-addr",
             &format!("127.0.0.1:{admin}"),
+            "--status-open",
         ])
         .stdout(log.try_clone().unwrap())
         .stderr(log)
