@@ -345,8 +345,10 @@ fn metrics_renderer(
     slot: grpc::LeaderSlot,
 ) -> impl Fn() -> std::pin::Pin<Box<dyn Future<Output = String> + Send>> + Send + Sync + 'static {
     let namespaces = args.scope.namespaces.clone();
+    let gauges = Arc::new(report_metrics::CachedGauges::default());
     move || {
         let (client, metrics, namespaces) = (client.clone(), metrics.clone(), namespaces.clone());
+        let gauges = gauges.clone();
         let shared = slot.get();
         Box::pin(async move {
             let Ok(shared) = shared else {
@@ -354,7 +356,8 @@ fn metrics_renderer(
                 return metrics.encode();
             };
             metrics.set_snapshot(&shared.snapshot(Instant::now()));
-            let reports = report_metrics::render(&client, &namespaces)
+            let reports = gauges
+                .render(&client, &namespaces, report_metrics::MAX_AGE)
                 .await
                 .unwrap_or_else(|error| {
                     tracing::warn!(%error, "could not list reports for metrics");

@@ -15,6 +15,9 @@ use serde::de::DeserializeOwned;
 
 use common::labels;
 
+mod cache;
+pub use cache::{CachedGauges, MAX_AGE};
+
 /// Reports per list request.
 const PAGE: u32 = 500;
 

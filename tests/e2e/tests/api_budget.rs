@@ -1,8 +1,8 @@
 //! The operator's load on the API server, counted by kube-sim (`/_sim/stats`): a first full
 //! coverage costs at most three requests per workload (collection reads — lists, watches —
 //! and Lease renewals are fixed costs, not per workload), and after it, changing one
-//! workload among many costs a small, bounded number of requests. kube-sim only: a real API
-//! server has no such counters.
+//! workload among many costs a small, bounded number of requests, and a flood of `/metrics`
+//! scrapes lists the reports once. kube-sim only: a real API server has no such counters.
 
 #![allow(clippy::unwrap_used)]
 
@@ -106,7 +106,7 @@ async fn coverage_costs_at_most_three_requests_per_workload_and_a_change_a_few()
         leader_args: Vec::new(),
         worker_args: Vec::new(),
     };
-    let _op = Operator::start(&cluster, options).unwrap();
+    let op = Operator::start(&cluster, options).unwrap();
     eventually("full coverage", LONG, || async {
         let audits = count(&cluster, "configauditreports")?;
         let vulns = count(&cluster, "vulnerabilityreports")?;
@@ -161,5 +161,39 @@ async fn coverage_costs_at_most_three_requests_per_workload_and_a_change_a_few()
         change <= 20,
         "{change} requests for one change:\n{}",
         rows.join("\n")
+    );
+
+    // A flood of scrapes lists the reports once: the scrape port cannot multiply the load.
+    sim.stats().requests.reset();
+    let port = op.leader_admin_ports[0];
+    let scrapes: Vec<_> = (0..10)
+        .map(|_| tokio::spawn(e2e::operator::http_get(port, "/metrics")))
+        .collect();
+    for scrape in scrapes {
+        let (code, text) = scrape.await.unwrap().unwrap();
+        assert_eq!(code, 200);
+        assert!(
+            text.contains("trivy_image_vulnerabilities"),
+            "report gauges served"
+        );
+    }
+    let report_lists: u64 = sim.stats().requests.to_json()["requests"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|r| {
+            r["userAgent"]
+                .as_str()
+                .unwrap_or("")
+                .starts_with("trivy-operator-leader")
+                && r["verb"] == "list"
+                && r["resource"].as_str().unwrap_or("").ends_with("reports")
+        })
+        .map(|r| r["count"].as_u64().unwrap_or(0))
+        .sum();
+    assert!(
+        report_lists <= 2 * NAMESPACES as u64,
+        "{report_lists} report lists for 10 scrapes (one listing is {})",
+        2 * NAMESPACES
     );
 }
