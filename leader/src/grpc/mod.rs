@@ -2,6 +2,7 @@
 //! standard health service and (with `--grpc-reflection`) server reflection, all on one port.
 
 mod auth;
+pub mod connections;
 mod status_service;
 mod worker_service;
 
@@ -117,7 +118,18 @@ pub async fn serve(
         worker: worker_check,
         status: status_check,
     } = tokens;
-    let mut builder = tonic::transport::Server::builder();
+    let incoming = connections::limit(
+        incoming,
+        connections::LIMITS,
+        Arc::new(connections::Refused::default()),
+    );
+    // Dead or silent peers are found by pings; one connection cannot open unbounded
+    // streams.
+    let mut builder = tonic::transport::Server::builder()
+        .http2_keepalive_interval(Some(KEEPALIVE_INTERVAL))
+        .http2_keepalive_timeout(Some(KEEPALIVE_TIMEOUT))
+        .max_concurrent_streams(Some(MAX_STREAMS_PER_CONNECTION))
+        .tcp_keepalive(Some(KEEPALIVE_INTERVAL));
     if let Some(tls) = tls {
         builder = builder.tls_config(tls)?;
     }
@@ -137,6 +149,14 @@ pub async fn serve(
         server.await.map_err(Error::from)
     }))
 }
+
+/// Interval of HTTP/2 pings (and TCP keepalives) on every connection: shorter than the
+/// idle limit of [`connections`], so a live client is never idle.
+const KEEPALIVE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(30);
+/// A ping not answered within this closes the connection.
+const KEEPALIVE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
+/// Concurrent HTTP/2 streams per connection (a worker needs one, a status client a few).
+const MAX_STREAMS_PER_CONNECTION: u32 = 64;
 
 /// Reports both services as SERVING (this replica leads now).
 pub async fn mark_leading(health: &HealthReporter) {

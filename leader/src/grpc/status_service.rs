@@ -87,6 +87,7 @@ impl proto::status_service_server::StatusService for StatusSvc {
         if namespace.is_empty() {
             return Err(Status::invalid_argument("namespace is empty"));
         }
+        within("namespace", &namespace, MAX_NAMESPACE)?;
         let shared = self.slot.get()?;
         let st = shared.lock();
         if !st.observed.namespaces.contains_key(&namespace) {
@@ -134,6 +135,9 @@ impl proto::status_service_server::StatusService for StatusSvc {
         request: Request<proto::GetWorkloadRequest>,
     ) -> Result<Response<proto::WorkloadStatus>, Status> {
         let req = request.into_inner();
+        within("namespace", &req.namespace, MAX_NAMESPACE)?;
+        within("kind", &req.kind, MAX_KIND)?;
+        within("name", &req.name, MAX_NAME)?;
         let shared = self.slot.get()?;
         let st = shared.lock();
         let workload = st
@@ -320,6 +324,21 @@ fn concerns(task: &proto::Task, uid: &str) -> bool {
     audited || scanned
 }
 
+/// Longest namespace, kind and object name Kubernetes allows: longer values are refused
+/// without being echoed (an error message must stay small).
+const MAX_NAMESPACE: usize = 63;
+const MAX_KIND: usize = 63;
+const MAX_NAME: usize = 253;
+
+fn within(field: &str, value: &str, max: usize) -> Result<(), Status> {
+    if value.len() > max {
+        return Err(Status::invalid_argument(format!(
+            "{field} is longer than {max} characters"
+        )));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -369,6 +388,15 @@ mod tests {
             pull_secrets: Vec::new(),
             service_account: None,
         }
+    }
+
+    #[test]
+    fn overlong_names_are_refused_without_being_echoed() {
+        let long = "x".repeat(20_000);
+        let err = within("name", &long, MAX_NAME).unwrap_err();
+        assert_eq!(err.code(), tonic::Code::InvalidArgument);
+        assert!(err.message().len() < 100, "{}", err.message());
+        assert!(within("name", "web", MAX_NAME).is_ok());
     }
 
     #[test]
