@@ -1,4 +1,4 @@
-//! The upstream ConfigAuditReport examples in `shared/data/report-examples/` parse into our
+//! The upstream ConfigAuditReport examples in `tests/data/report-examples/` parse into our
 //! types, re-serialize losslessly, and match our names, labels, owner references and summary.
 
 #![allow(clippy::unwrap_used)]
@@ -12,7 +12,7 @@ use common::reports::config_audit::{ConfigAuditReport, ConfigAuditSummary};
 use serde_json::Value;
 
 fn examples() -> Vec<(PathBuf, String)> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/report-examples");
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/data/report-examples");
     let mut files: Vec<(PathBuf, String)> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())

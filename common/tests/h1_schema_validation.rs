@@ -90,7 +90,7 @@ fn violations(crd: &CustomResourceDefinition, value: &Value) -> Vec<String> {
 }
 
 fn examples_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/report-examples")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/data/report-examples")
 }
 
 fn example(name: &str) -> Value {

@@ -13,10 +13,7 @@ const FIXTURES: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/tests/h2_fixtures/workloads.yaml"
 );
-const EXAMPLES: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../shared/data/report-examples"
-);
+const EXAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/data/report-examples");
 
 fn expected_disposition(expect: &Value) -> Disposition {
     if expect == "scan" {

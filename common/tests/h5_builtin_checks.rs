@@ -23,7 +23,7 @@ fn fixture(name: &str) -> Value {
 
 fn shared_data(name: &str) -> String {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/data/report-examples")
+        .join("../tests/data/report-examples")
         .join(name);
     std::fs::read_to_string(path).unwrap()
 }

@@ -1,4 +1,4 @@
-//! Helpers of the Trivy parsing tests: the real Trivy outputs of ../shared/data/trivy-json,
+//! Helpers of the Trivy parsing tests: the real Trivy outputs of tests/data/trivy-json,
 //! their compressed form as the scan Job writes it, and a conversion with fixed inputs.
 
 #![allow(dead_code, clippy::unwrap_used)]
@@ -9,7 +9,7 @@ use base64::Engine;
 use common::reports::vulnerability::{Scanner, VulnerabilityReportData};
 use common::trivy::{ImageRef, parse_scanner_output, to_report_data};
 
-pub const TRIVY_JSON: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/data/trivy-json");
+pub const TRIVY_JSON: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/data/trivy-json");
 pub const FILES: [&str; 5] = [
     "alpine-310.json.golden",
     "busybox-with-lockfile.json.golden",

@@ -12,7 +12,7 @@ use super::*;
 fn example(name: &str) -> String {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/data/report-examples/"
+        "/../tests/data/report-examples/"
     );
     std::fs::read_to_string(format!("{path}{name}")).unwrap()
 }

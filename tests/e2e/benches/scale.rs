@@ -254,7 +254,7 @@ async fn main() -> anyhow::Result<()> {
         "shape: {shape:?}: {workloads} workloads, {} pods",
         shape.pods()
     );
-    let golden = e2e::repo_root().join("../shared/data/trivy-json/alpine-310.json.golden");
+    let golden = e2e::repo_root().join("tests/data/trivy-json/alpine-310.json.golden");
     let map: serde_json::Map<String, Value> = (0..shape.images)
         .map(|i| (image(i), json!(golden.to_string_lossy())))
         .collect();

@@ -7,11 +7,9 @@ use serde_json::Value;
 
 use crate::Cluster;
 
-/// Vulnerability IDs of a real Trivy output in ../shared/data/trivy-json.
+/// Vulnerability IDs of a real Trivy output in tests/data/trivy-json.
 pub fn golden_vulnerability_ids(file: &str) -> anyhow::Result<BTreeSet<String>> {
-    let path = crate::repo_root()
-        .join("../shared/data/trivy-json")
-        .join(file);
+    let path = crate::repo_root().join("tests/data/trivy-json").join(file);
     let json: Value = serde_json::from_str(&std::fs::read_to_string(path)?)?;
     Ok(json["Results"]
         .as_array()

@@ -61,7 +61,7 @@ async fn coverage_costs_at_most_three_requests_per_workload_and_a_change_a_few()
         println!("skipped: counts requests at kube-sim");
         return;
     }
-    let golden = e2e::repo_root().join("../shared/data/trivy-json/alpine-310.json.golden");
+    let golden = e2e::repo_root().join("tests/data/trivy-json/alpine-310.json.golden");
     let map: serde_json::Map<String, Value> = (0..IMAGES)
         .map(|i| (image(i), json!(golden.to_string_lossy())))
         .collect();

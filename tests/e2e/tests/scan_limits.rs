@@ -14,7 +14,7 @@ const LONG: Duration = Duration::from_secs(300);
 
 fn golden(file: &str) -> String {
     e2e::repo_root()
-        .join("../shared/data/trivy-json")
+        .join("tests/data/trivy-json")
         .join(file)
         .to_string_lossy()
         .into_owned()

@@ -15,7 +15,7 @@ const LONG: Duration = Duration::from_secs(240);
 const PRIVATE: &str = "private.example/team/app:1";
 
 fn golden() -> std::path::PathBuf {
-    e2e::repo_root().join("../shared/data/trivy-json/alpine-310.json.golden")
+    e2e::repo_root().join("tests/data/trivy-json/alpine-310.json.golden")
 }
 
 fn golden_ids() -> BTreeSet<String> {

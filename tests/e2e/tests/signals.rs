@@ -84,7 +84,7 @@ async fn leaders_and_a_reconnecting_worker_stop_at_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_stopped_mid_scan_leaves_its_job_to_be_adopted() {
-    let golden = e2e::repo_root().join("../shared/data/trivy-json/alpine-310.json.golden");
+    let golden = e2e::repo_root().join("tests/data/trivy-json/alpine-310.json.golden");
     let images = json!({ "slow:1.0": format!("!sleep 6 {}", golden.display()) });
     let cluster = Cluster::start_with_images("signals-scan", Some(images))
         .await
@@ -147,7 +147,7 @@ async fn a_worker_stopped_mid_scan_leaves_its_job_to_be_adopted() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_active_leader_stopped_mid_scan_hands_over_without_loss() {
-    let golden = e2e::repo_root().join("../shared/data/trivy-json/alpine-310.json.golden");
+    let golden = e2e::repo_root().join("tests/data/trivy-json/alpine-310.json.golden");
     let images = json!({ "slow:1.0": format!("!sleep 6 {}", golden.display()) });
     let cluster = Cluster::start_with_images("signals-handover", Some(images))
         .await

@@ -35,7 +35,7 @@ async fn workload_state(op: &Operator, ns: &str, name: &str, want: &str) -> Valu
 async fn status_explains_every_state_and_metrics_match_the_reports() {
     let golden = |f: &str| {
         e2e::repo_root()
-            .join("../shared/data/trivy-json")
+            .join("tests/data/trivy-json")
             .join(f)
             .to_string_lossy()
             .into_owned()

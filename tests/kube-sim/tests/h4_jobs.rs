@@ -231,7 +231,7 @@ async fn trivy_image_runs_the_double_and_the_log_is_the_golden_json() {
     .await;
     let golden = std::fs::read(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/data/trivy-json/alpine-310.json.golden"
+        "/../data/trivy-json/alpine-310.json.golden"
     ))
     .unwrap();
     let logs = sim

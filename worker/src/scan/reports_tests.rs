@@ -9,7 +9,7 @@ use super::*;
 use crate::scan::JobResources;
 use crate::task::Workload;
 
-const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/data/trivy-json");
+const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/data/trivy-json");
 
 fn settings(ttl: Duration) -> ScanSettings {
     ScanSettings {

@@ -28,7 +28,7 @@ use worker::task::{ScanSource, ScanTask, Subscriber, Workload};
 pub const DEADLINE: Duration = Duration::from_secs(120);
 pub const OPERATOR_NS: &str = "trivy-system";
 pub const TRIVY_IMAGE: &str = "ghcr.io/aquasecurity/trivy:0.58.1";
-const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/data/trivy-json");
+const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/data/trivy-json");
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 

@@ -1,7 +1,7 @@
 //! The image → output map: which report the double prints for which image.
 //!
 //! Built-in entries map sensible image names to the real Trivy outputs in the shared data
-//! directory (`TRIVY_DOUBLE_DATA`, default `<repo>/../shared/data/trivy-json`, found from the
+//! directory (`TRIVY_DOUBLE_DATA`, default `<repo>/tests/data/trivy-json`, found from the
 //! crate's manifest directory at build time). `TRIVY_DOUBLE_MAP=/path/map.{json,yaml}` adds
 //! entries (and overrides built-in ones): `{"<image ref>": "<entry>"}`. Keys are normalized
 //! like image references (`alpine:3.10` = `docker.io/library/alpine:3.10`), and a digest
@@ -87,10 +87,7 @@ pub enum Error {
 }
 
 /// The data directory used when `TRIVY_DOUBLE_DATA` is not set.
-pub const DEFAULT_DATA_DIR: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/data/trivy-json"
-);
+pub const DEFAULT_DATA_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../data/trivy-json");
 
 /// Built-in image → file (relative to the data directory) or special entry.
 pub const BUILTIN: &[(&str, &str)] = &[
