@@ -34,6 +34,9 @@ pub enum Error {
     /// No matching policy version.
     #[error(transparent)]
     Policies(#[from] policies::Error),
+    /// The evaluation did not complete (interrupted, or a built-in check panicked).
+    #[error("evaluating the policies: {0}")]
+    Evaluation(String),
     /// Reading the workload failed.
     #[error("reading the workload: {0}")]
     ReadWorkload(#[source] kube::Error),
@@ -50,6 +53,7 @@ impl Error {
             Self::NoPodSpec(_) => "NoPodSpec",
             Self::Policies(policies::Error::NotLoaded) => "PolicyConfigNotLoaded",
             Self::Policies(policies::Error::Mismatch { .. }) => "PolicyConfigMismatch",
+            Self::Evaluation(_) => "PolicyEvaluationFailed",
             Self::ReadWorkload(_) => "ReadWorkloadFailed",
             Self::WriteReport(_) => "WriteReportFailed",
         }
@@ -97,7 +101,10 @@ pub async fn run(
     let policies = cache
         .matching(w.kind, &task.config_hash, POLICY_PATIENCE)
         .await?;
-    let checks = policies.audit(w.kind, object, include_passed).await;
+    let checks = policies
+        .audit(w.kind, object, include_passed)
+        .await
+        .map_err(Error::Evaluation)?;
     let now = Time(jiff::Timestamp::now());
     let mut report = config_audit_report(task, &spec_hash, &task.config_hash, checks, now);
     if crate::report_trim::trim_config_audit_report(

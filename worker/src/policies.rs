@@ -99,16 +99,21 @@ impl Policies {
         })
     }
 
-    /// The checks of `workload` (of `kind`) as its report lists them.
+    /// The checks of `workload` (of `kind`) as its report lists them. An error (the
+    /// evaluation was interrupted or panicked) means no report may be written: a report
+    /// without its checks would read as clean.
     pub async fn audit(
         &self,
         kind: WorkloadKind,
         workload: kube::api::DynamicObject,
         include_passed: bool,
-    ) -> Vec<Check> {
-        let Ok(permit) = self.cpu.clone().acquire_owned().await else {
-            return Vec::new(); // never closed
-        };
+    ) -> Result<Vec<Check>, String> {
+        let permit = self
+            .cpu
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|e| format!("no evaluation slot: {e}"))?;
         let engine = self.builtin.clone();
         let builtin = tokio::task::spawn_blocking(move || {
             let input = serde_json::to_value(&workload).unwrap_or_default();
@@ -117,13 +122,12 @@ impl Policies {
             (input, checks)
         })
         .await;
-        let Ok((input, mut checks)) = builtin else {
-            return Vec::new(); // the runtime is shutting down
-        };
+        let (input, mut checks) =
+            builtin.map_err(|e| format!("the built-in checks did not finish: {e}"))?;
         if let Some(custom) = &self.custom {
             checks.extend(custom.evaluate(kind.as_str(), &input).await);
         }
-        common::audit::finish(checks, include_passed)
+        Ok(common::audit::finish(checks, include_passed))
     }
 }
 

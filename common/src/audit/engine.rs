@@ -228,10 +228,9 @@ impl PolicyEngine {
             .map(|p| PolicyInfo {
                 key: p.key.clone(),
                 template: p.metadata.passed(),
-                kinds: AUDITED_KINDS
-                    .iter()
+                kinds: audited_kinds()
                     .filter(|k| p.applies_to(k))
-                    .map(|k| (*k).to_owned())
+                    .map(str::to_owned)
                     .collect(),
             })
             .collect()
@@ -335,16 +334,9 @@ impl PolicyInfo {
 }
 
 /// The kinds the operator audits (and Deployment, which built-ins also understand).
-const AUDITED_KINDS: [&str; 8] = [
-    "Pod",
-    "ReplicaSet",
-    "ReplicationController",
-    "StatefulSet",
-    "DaemonSet",
-    "CronJob",
-    "Job",
-    "Deployment",
-];
+fn audited_kinds() -> impl Iterator<Item = &'static str> {
+    WORKLOAD_KINDS.into_iter().chain(["Deployment"])
+}
 
 /// A custom policy's metadata, unless its check ID is a built-in's: custom policies add
 /// checks, they never replace one.

@@ -65,3 +65,25 @@ pub async fn all_pods_audited(
     )
     .await
 }
+
+/// A StatefulSet `db` (postgres) and a bare Pod `debug` (busybox) in the namespace `NS`
+/// (replace it), for the policy scenarios.
+pub const DB_AND_DEBUG_POD: &str = r#"
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db, namespace: NS}
+spec:
+  serviceName: db
+  replicas: 1
+  selector: {matchLabels: {app: db}}
+  template:
+    metadata: {labels: {app: db}}
+    spec:
+      containers: [{name: postgres, image: "postgres:16.4"}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: debug, namespace: NS}
+spec:
+  containers: [{name: shell, image: busybox, command: [sleep, "3600"]}]
+"#;

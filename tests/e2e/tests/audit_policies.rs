@@ -10,25 +10,7 @@ use e2e::reports::{audit_reports, failed_checks, label, name};
 use e2e::wait::DEFAULT_TIMEOUT;
 use e2e::{Cluster, Operator, OperatorOptions, audits_only, eventually};
 
-const WORKLOADS: &str = r#"
-apiVersion: apps/v1
-kind: StatefulSet
-metadata: {name: db, namespace: NS}
-spec:
-  serviceName: db
-  replicas: 1
-  selector: {matchLabels: {app: db}}
-  template:
-    metadata: {labels: {app: db}}
-    spec:
-      containers: [{name: postgres, image: "postgres:16.4"}]
----
-apiVersion: v1
-kind: Pod
-metadata: {name: debug, namespace: NS}
-spec:
-  containers: [{name: shell, image: busybox, command: [sleep, "3600"]}]
-"#;
+const WORKLOADS: &str = e2e::workloads::DB_AND_DEBUG_POD;
 
 const CUSTOM_POLICY: &str = r#"
 apiVersion: v1

@@ -145,12 +145,16 @@ impl CustomPolicies {
     /// The checks of the custom policies that apply to `kind` for `workload`, one entry per
     /// policy that could not be evaluated (with the reason).
     pub async fn evaluate(&self, kind: &str, workload: &Value) -> Vec<Check> {
-        let applicable = |p: &&PolicyInfo| p.kinds.iter().any(|k| k == kind);
-        if !self.policies.iter().any(|p| applicable(&p)) {
+        if !self
+            .policies
+            .iter()
+            .any(|p| p.kinds.iter().any(|k| k == kind))
+        {
             return Vec::new();
         }
         let Ok(_permit) = self.permits.acquire().await else {
-            return Vec::new(); // never closed
+            // Never closed; if it were, say so in each check rather than report nothing.
+            return self.failed_rest(kind, &[], "the evaluator pool is closed");
         };
         let mut checks = Vec::new();
         let mut done: Vec<String> = Vec::new();
@@ -166,12 +170,7 @@ impl CustomPolicies {
             let mut evaluator = match evaluator {
                 Ok(evaluator) => evaluator,
                 Err(reason) => {
-                    let remaining = self.policies.iter().filter(applicable);
-                    checks.extend(
-                        remaining
-                            .filter(|p| !done.contains(&p.key))
-                            .map(|p| p.evaluation_failed(&reason)),
-                    );
+                    checks.extend(self.failed_rest(kind, &done, &reason));
                     return checks;
                 }
             };
@@ -190,16 +189,23 @@ impl CustomPolicies {
                     done.push(key);
                 }
                 Err((None, reason)) => {
-                    let remaining = self.policies.iter().filter(applicable);
-                    checks.extend(
-                        remaining
-                            .filter(|p| !done.contains(&p.key))
-                            .map(|p| p.evaluation_failed(&reason)),
-                    );
+                    checks.extend(self.failed_rest(kind, &done, &reason));
                     return checks;
                 }
             }
         }
+    }
+}
+
+impl CustomPolicies {
+    /// A failed check, with `reason`, for each policy that applies to `kind` and is not in
+    /// `done`.
+    fn failed_rest(&self, kind: &str, done: &[String], reason: &str) -> Vec<Check> {
+        self.policies
+            .iter()
+            .filter(|p| p.kinds.iter().any(|k| k == kind) && !done.contains(&p.key))
+            .map(|p| p.evaluation_failed(reason))
+            .collect()
     }
 }
 
