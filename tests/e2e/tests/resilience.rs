@@ -28,8 +28,9 @@ fn logged_at(log: &str, needle: &str) -> Option<jiff::Timestamp> {
 async fn a_partitioned_leader_stops_before_the_standby_takes_over() {
     let cluster = Cluster::start("partition").await.unwrap();
     let Some(sim) = cluster.sim() else {
-        eprintln!("skipped: needs kube-sim's fault injection");
-        return;
+        panic!(
+            "needs kube-sim's fault injection; against a real cluster run the scenarios with --profile real-cluster, which reports this one as skipped"
+        );
     };
     let ns = cluster.ns("part");
     cluster
@@ -143,8 +144,9 @@ async fn a_partitioned_leader_stops_before_the_standby_takes_over() {
 async fn api_errors_and_dropped_watches_lose_nothing() {
     let cluster = Cluster::start("faults").await.unwrap();
     let Some(sim) = cluster.sim() else {
-        eprintln!("skipped: needs kube-sim's fault injection");
-        return;
+        panic!(
+            "needs kube-sim's fault injection; against a real cluster run the scenarios with --profile real-cluster, which reports this one as skipped"
+        );
     };
     let namespaces: Vec<String> = (0..4).map(|i| cluster.ns(&format!("flt{i}"))).collect();
     cluster.create_namespaces(&namespaces).unwrap();
