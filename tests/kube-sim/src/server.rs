@@ -226,6 +226,7 @@ pub async fn start(config: SimConfig) -> Result<SimHandle, Error> {
         bookmark_interval: config.bookmark_interval,
         addr: addr.to_string(),
         stats: Stats::default(),
+        service_account_tokens: Default::default(),
     });
     let mut tasks = Vec::new();
     let reaper_store = store.clone();

@@ -18,6 +18,12 @@ use crate::store::{GroupResource, ListOptions, WriteOptions, meta};
 
 pub(crate) async fn handle(app: &Arc<App>, req: Req) -> Response {
     let sub = req.path.subresource.clone();
+    if req.info.create_only {
+        return match (&req.method, req.path.name.is_some(), sub) {
+            (&Method::POST, false, None) => super::tokens::review(app, &req),
+            (m, _, _) => method_not_allowed(m.as_str()),
+        };
+    }
     match (&req.method, req.path.name.is_some(), sub.as_deref()) {
         (&Method::GET, false, None) => {
             if req.path.watch_prefix || req.query.flag("watch") {
@@ -34,6 +40,11 @@ pub(crate) async fn handle(app: &Arc<App>, req: Req) -> Response {
             super::logs::serve(app, &req).await
         }
         (&Method::POST, false, None) => create(app, &req),
+        (&Method::POST, true, Some("token"))
+            if req.info.other_subresources.iter().any(|s| s == "token") =>
+        {
+            super::tokens::request(app, &req)
+        }
         (&Method::PUT, true, None) => update(app, &req, false),
         (&Method::PUT, true, Some("status")) if req.info.status_subresource => {
             update(app, &req, true)
@@ -44,7 +55,7 @@ pub(crate) async fn handle(app: &Arc<App>, req: Req) -> Response {
         }
         (&Method::DELETE, true, None) => super::delete::delete(app, &req),
         (&Method::DELETE, false, None) => super::delete::delete_collection(app, &req),
-        (_, _, Some(s)) if s != "status" && s != "log" => not_found(),
+        (_, _, Some(s)) if s != "status" && s != "log" && s != "token" => not_found(),
         (_, _, Some("status")) if !req.info.status_subresource => not_found(),
         (m, _, _) => method_not_allowed(m.as_str()),
     }

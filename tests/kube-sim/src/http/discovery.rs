@@ -49,9 +49,23 @@ pub fn group(reg: &Registry, name: &str) -> Option<Value> {
 }
 
 fn resource_entries(r: &ResourceInfo) -> Vec<Value> {
+    let verbs: &[&str] = if r.create_only {
+        &["create"]
+    } else {
+        &[
+            "create",
+            "delete",
+            "deletecollection",
+            "get",
+            "list",
+            "patch",
+            "update",
+            "watch",
+        ]
+    };
     let mut main = json!({
         "name": r.plural, "singularName": r.singular, "namespaced": r.namespaced, "kind": r.kind,
-        "verbs": ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
+        "verbs": verbs,
     });
     if !r.short_names.is_empty() {
         main["shortNames"] = json!(r.short_names);
@@ -67,10 +81,13 @@ fn resource_entries(r: &ResourceInfo) -> Vec<Value> {
         );
     }
     for sub in &r.other_subresources {
-        out.push(
-            json!({"name": format!("{}/{sub}", r.plural), "singularName": "",
-            "namespaced": r.namespaced, "kind": r.kind, "verbs": ["get"]}),
-        );
+        out.push(match sub.as_str() {
+            "token" => json!({"name": format!("{}/token", r.plural), "singularName": "",
+                "namespaced": r.namespaced, "group": "authentication.k8s.io", "version": "v1",
+                "kind": "TokenRequest", "verbs": ["create"]}),
+            _ => json!({"name": format!("{}/{sub}", r.plural), "singularName": "",
+                "namespaced": r.namespaced, "kind": r.kind, "verbs": ["get"]}),
+        });
     }
     out
 }

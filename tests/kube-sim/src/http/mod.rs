@@ -16,6 +16,7 @@ pub mod request;
 pub mod requests;
 pub mod selectors;
 pub mod table;
+pub mod tokens;
 mod watch;
 
 use std::sync::Arc;
@@ -52,6 +53,8 @@ pub struct App {
     pub addr: String,
     /// Counters, for tests.
     pub stats: Stats,
+    /// ServiceAccount tokens issued by TokenRequests, for TokenReviews.
+    pub service_account_tokens: tokens::IssuedTokens,
 }
 
 /// Counters of notable events, for tests that must prove a path was taken.

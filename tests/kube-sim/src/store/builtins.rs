@@ -213,6 +213,7 @@ pub fn builtin_resources() -> Vec<ResourceInfo> {
             "clusterrolebindings",
         )
         .cluster(),
+        def("authentication.k8s.io", "v1", "TokenReview", "tokenreviews").cluster(),
         def(
             "networking.k8s.io",
             "v1",
@@ -244,11 +245,12 @@ pub fn builtin_resources() -> Vec<ResourceInfo> {
             },
             namespaced: d.namespaced,
             status_subresource: d.status,
-            other_subresources: if d.plural == "pods" && d.group.is_empty() {
-                vec!["log".to_owned()]
-            } else {
-                Vec::new()
+            other_subresources: match (d.group, d.plural) {
+                ("", "pods") => vec!["log".to_owned()],
+                ("", "serviceaccounts") => vec!["token".to_owned()],
+                _ => Vec::new(),
             },
+            create_only: d.plural == "tokenreviews",
             printer_columns: d.columns,
             custom: false,
         })

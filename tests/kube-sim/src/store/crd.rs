@@ -106,6 +106,7 @@ pub(crate) fn resource_of(crd: &Value) -> Option<ResourceInfo> {
             .iter()
             .any(|v| v.pointer("/subresources/status").is_some()),
         other_subresources: Vec::new(),
+        create_only: false,
         printer_columns: columns,
         custom: true,
     })

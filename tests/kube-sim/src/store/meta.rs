@@ -163,6 +163,11 @@ pub fn name(obj: &Value) -> &str {
     meta_str(obj, "name")
 }
 
+/// `metadata.uid`.
+pub fn uid(obj: &Value) -> &str {
+    meta_str(obj, "uid")
+}
+
 /// `metadata.namespace` (`""` for cluster-scoped objects).
 pub fn namespace(obj: &Value) -> &str {
     meta_str(obj, "namespace")

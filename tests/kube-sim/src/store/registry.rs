@@ -81,6 +81,8 @@ pub struct ResourceInfo {
     pub status_subresource: bool,
     /// Other subresources served, e.g. `log` for pods.
     pub other_subresources: Vec<String>,
+    /// A virtual resource that only answers `create` and stores nothing (TokenReview).
+    pub create_only: bool,
     /// Printer columns for server-side `kubectl get` tables (besides NAME).
     pub printer_columns: Vec<PrinterColumn>,
     /// Defined by a CustomResourceDefinition.

@@ -18,6 +18,18 @@ pub(super) enum T {
 /// A field: number, JSON name, type, repeated.
 pub(super) type Field = (u32, &'static str, T, bool);
 
+const BOUND_OBJECT_REF: &[Field] = &[
+    (1, "kind", T::Str, false),
+    (2, "apiVersion", T::Str, false),
+    (3, "name", T::Str, false),
+    (4, "uid", T::Str, false),
+];
+const TOKEN_REQUEST_SPEC: &[Field] = &[
+    (1, "audiences", T::Str, true),
+    (3, "boundObjectRef", T::Msg(BOUND_OBJECT_REF), false),
+    (4, "expirationSeconds", T::Int, false),
+];
+
 const OWNER_REF: &[Field] = &[
     (1, "kind", T::Str, false),
     (3, "name", T::Str, false),
@@ -179,6 +191,8 @@ pub(super) fn kind_schema(kind: &str) -> Option<&'static [Field]> {
         (3, "imagePullSecrets", T::Msg(NAME_REF), true),
         (4, "automountServiceAccountToken", T::Bool, false),
     ];
+    // `kubectl create token` (k8s.io/api/authentication/v1).
+    static TOKEN_REQUEST: [Field; 2] = with_spec(TOKEN_REQUEST_SPEC);
     Some(match kind {
         "Namespace" => &NAMESPACE,
         "Job" => &JOB,
@@ -188,6 +202,7 @@ pub(super) fn kind_schema(kind: &str) -> Option<&'static [Field]> {
         "ConfigMap" => &CONFIGMAP,
         "Secret" => &SECRET,
         "ServiceAccount" => &SERVICE_ACCOUNT,
+        "TokenRequest" => &TOKEN_REQUEST,
         _ => return None,
     })
 }
