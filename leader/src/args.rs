@@ -101,6 +101,20 @@ pub struct RunArgs {
     /// any client may attach as a worker — only for tests and trusted networks.
     #[arg(long, env = "WORKER_TOKEN", hide_env_values = true, value_parser = parse_token)]
     pub worker_token: Option<String>,
+    /// Authenticate each worker by its own ServiceAccount token instead of the shared
+    /// worker token: the ServiceAccount, in the operator namespace, the workers run as.
+    /// A worker presents a token bound to its Pod (a projected `serviceAccountToken`
+    /// volume); the leader checks it with a TokenReview and accepts only the worker id
+    /// that is the Pod's name.
+    #[arg(long, env = "WORKER_SERVICE_ACCOUNT", value_parser = common::cli::parse_identity)]
+    pub worker_service_account: Option<String>,
+    /// The audience the workers' ServiceAccount tokens must be issued for.
+    #[arg(
+        long,
+        env = "WORKER_TOKEN_AUDIENCE",
+        default_value = "trivy-operator-rs"
+    )]
+    pub worker_token_audience: String,
     #[command(flatten)]
     pub tls: common::tls::ServerTlsArgs,
     /// Token status clients must present. Required unless `--status-open`: status lists
@@ -202,6 +216,15 @@ impl RunArgs {
         if self.status_token.is_some() && self.status_open {
             return Err("--status-open and --status-token contradict each other".into());
         }
+        if self.worker_token.is_some() && self.worker_service_account.is_some() {
+            return Err("--worker-token and --worker-service-account are two ways to authenticate workers: choose one".into());
+        }
+        let audience = &self.worker_token_audience;
+        if audience.is_empty() || audience.chars().any(char::is_whitespace) {
+            return Err(format!(
+                "--worker-token-audience {audience:?}: an audience is a non-empty string without spaces"
+            ));
+        }
         let d = &self.dispatch;
         if d.retry_base > d.retry_max {
             return Err(format!(
@@ -272,10 +295,28 @@ mod tests {
             &["--status-token", "short"],
             &["--no-open"],
             &["--status-open", "--status-token", "0123456789abcdef0123"],
+            &[
+                "--worker-token",
+                "0123456789abcdef0123",
+                "--worker-service-account",
+                "trivy-operator-worker",
+            ],
+            &["--worker-service-account", "a:b"],
+            &["--worker-token-audience", ""],
+            &["--worker-token-audience", "a b"],
         ] {
             assert!(run_args(bad).is_err(), "{bad:?} accepted");
         }
         assert!(run_args(&[]).is_ok());
         assert!(run_args(&["--status-token", "0123456789abcdef0123"]).is_ok());
+        assert!(
+            run_args(&[
+                "--worker-service-account",
+                "trivy-operator-worker",
+                "--worker-token-audience",
+                "https://trivy-operator.example",
+            ])
+            .is_ok()
+        );
     }
 }

@@ -24,6 +24,11 @@ pub struct Args {
     /// Token presented to the leader (`authorization: Bearer`); from a Secret.
     #[arg(long, env = "WORKER_TOKEN", hide_env_values = true, value_parser = common::cli::parse_token)]
     pub token: Option<String>,
+    /// File holding the token presented to the leader, read at every connection: a
+    /// projected ServiceAccount token (leader `--worker-service-account`), which the kubelet
+    /// rotates.
+    #[arg(long, env = "WORKER_TOKEN_FILE", conflicts_with = "token")]
+    pub token_file: Option<std::path::PathBuf>,
     /// Address of the admin HTTP server (`/healthz`, `/readyz`, `/metrics`).
     #[arg(long, env = "ADMIN_ADDR", default_value = "0.0.0.0:9090")]
     pub admin_addr: std::net::SocketAddr,

@@ -49,8 +49,8 @@ pub enum Error {
 pub struct Settings {
     /// Leader addresses, tried in turn.
     pub leader_addrs: Vec<String>,
-    /// Bearer token for the leader, if it requires one.
-    pub token: Option<String>,
+    /// What this worker presents to the leader.
+    pub token: session::Credential,
     /// TLS towards the leader; `None`: plaintext.
     pub tls: Option<tonic::transport::ClientTlsConfig>,
     /// How vulnerability scans run.
@@ -113,7 +113,11 @@ pub async fn run(args: Args) -> Result<(), Error> {
     );
     let settings = Settings {
         leader_addrs: args.leader_addr.clone(),
-        token: args.token.clone(),
+        token: match (&args.token, &args.token_file) {
+            (Some(token), _) => session::Credential::Token(token.clone()),
+            (None, Some(path)) => session::Credential::File(path.clone()),
+            (None, None) => session::Credential::None,
+        },
         tls,
         scan: scan::ScanSettings::new(&args.scan, args.operator_namespace.clone())
             .with_reporting_instance(&client, args.worker_id.clone()),

@@ -29,6 +29,48 @@ pub enum Error {
     Refused(tonic::Status),
     #[error("the stream broke: {0}")]
     Stream(tonic::Status),
+    #[error("could not read the token file {path}: {source}")]
+    TokenFile {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// What a worker presents to the leader (`authorization: Bearer`).
+#[derive(Debug, Clone, Default)]
+pub enum Credential {
+    /// Nothing (a leader without authentication).
+    #[default]
+    None,
+    /// A fixed token (the shared worker token).
+    Token(String),
+    /// A file read at every connection, so a rotated ServiceAccount token is picked up.
+    File(std::path::PathBuf),
+}
+
+impl Credential {
+    /// The token to present now.
+    pub async fn current(&self) -> Result<Option<String>, Error> {
+        match self {
+            Self::None => Ok(None),
+            Self::Token(token) => Ok(Some(token.clone())),
+            Self::File(path) => {
+                let fail = |source| Error::TokenFile {
+                    path: path.clone(),
+                    source,
+                };
+                let text = tokio::fs::read_to_string(path).await.map_err(fail)?;
+                let token = text.trim();
+                if token.is_empty() {
+                    return Err(fail(std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        "the file is empty",
+                    )));
+                }
+                Ok(Some(token.to_owned()))
+            }
+        }
+    }
 }
 
 impl Error {
@@ -94,14 +136,15 @@ pub async fn run(
         Some(tls) => endpoint.tls_config(tls.clone())?,
         None => endpoint,
     };
+    let token = settings.token.current().await?;
     let channel = endpoint.connect().await?;
-    let authorization: Option<tonic::metadata::MetadataValue<tonic::metadata::Ascii>> =
-        match &settings.token {
-            Some(token) => Some(format!("Bearer {token}").parse().map_err(|_| {
-                Error::Refused(tonic::Status::invalid_argument("token is not valid ASCII"))
-            })?),
-            None => None,
-        };
+    let authorization: Option<tonic::metadata::MetadataValue<tonic::metadata::Ascii>> = match &token
+    {
+        Some(token) => Some(format!("Bearer {token}").parse().map_err(|_| {
+            Error::Refused(tonic::Status::invalid_argument("token is not valid ASCII"))
+        })?),
+        None => None,
+    };
     let mut grpc =
         WorkerServiceClient::with_interceptor(channel, move |mut request: tonic::Request<()>| {
             if let Some(value) = &authorization {
@@ -307,5 +350,36 @@ async fn execute(
             tracing::warn!(task = %task_id, reason, %message, "task failed");
             (result(outcome, reason, message, Vec::new()), reason)
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_token_file_is_read_at_every_connection() {
+        let dir = std::env::temp_dir().join(format!("worker-token-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("token");
+        let credential = Credential::File(path.clone());
+        let missing = credential.current().await.unwrap_err();
+        assert!(missing.to_string().contains("token"), "{missing}");
+        assert!(!missing.is_fatal());
+        std::fs::write(&path, "first\n").unwrap();
+        assert_eq!(
+            credential.current().await.unwrap().as_deref(),
+            Some("first")
+        );
+        // The kubelet rotates the projected token in place.
+        std::fs::write(&path, "second").unwrap();
+        assert_eq!(
+            credential.current().await.unwrap().as_deref(),
+            Some("second")
+        );
+        std::fs::write(&path, " \n").unwrap();
+        assert!(credential.current().await.is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -4,6 +4,7 @@
 mod auth;
 pub mod connections;
 mod status_service;
+mod worker_auth;
 mod worker_service;
 
 use std::net::SocketAddr;
@@ -17,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use auth::TokenCheck;
 pub use status_service::StatusSvc;
+pub use worker_auth::{Reviewer, WorkerAuth};
 pub use worker_service::{Hello, WorkerSvc};
 
 use crate::state::Shared;
@@ -41,7 +43,7 @@ pub enum Error {
 /// Who may call which service.
 #[derive(Debug, Clone)]
 pub struct Tokens {
-    pub worker: TokenCheck,
+    pub worker: WorkerAuth,
     pub status: TokenCheck,
 }
 
@@ -137,8 +139,8 @@ pub async fn serve(
         .add_service(health)
         .add_optional_service(reflection)
         .add_service(WorkerServiceServer::with_interceptor(
-            WorkerSvc::new(slot.clone()),
-            move |r| worker_check.check(r),
+            WorkerSvc::new(slot.clone(), worker_check.clone()),
+            move |r| worker_check.intercept(r),
         ))
         .add_service(StatusServiceServer::with_interceptor(
             StatusSvc::new(slot),

@@ -13,6 +13,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::grpc::LeaderSlot;
+use crate::grpc::worker_auth::{self, WorkerAuth};
 use crate::metrics::{kind_label, outcome_label};
 use crate::state::{Shared, StreamItem};
 
@@ -72,11 +73,12 @@ impl TryFrom<proto::Hello> for Hello {
 #[derive(Debug, Clone)]
 pub struct WorkerSvc {
     slot: LeaderSlot,
+    auth: WorkerAuth,
 }
 
 impl WorkerSvc {
-    pub fn new(slot: LeaderSlot) -> Self {
-        Self { slot }
+    pub fn new(slot: LeaderSlot, auth: WorkerAuth) -> Self {
+        Self { slot, auth }
     }
 }
 
@@ -92,6 +94,7 @@ impl proto::worker_service_server::WorkerService for WorkerSvc {
         request: Request<Streaming<proto::WorkerMessage>>,
     ) -> Result<Response<AttachStream>, Status> {
         let shared = self.slot.get()?;
+        let allowed_id = self.auth.allowed_id(request.metadata()).await?;
         let mut inbound = request.into_inner();
         let first = tokio::time::timeout(HELLO_TIMEOUT, inbound.message())
             .await
@@ -104,6 +107,7 @@ impl proto::worker_service_server::WorkerService for WorkerSvc {
                 ));
             }
         };
+        worker_auth::check_id(allowed_id.as_deref(), &hello.worker_id)?;
         let conn = shared.next_conn();
         let (tx, rx) = mpsc::channel(STREAM_BUFFER);
         shared.update(|st| {

@@ -149,8 +149,6 @@ impl Operator {
             format!("127.0.0.1:{}", self.leader_ports[index]),
             "--admin-addr".into(),
             format!("127.0.0.1:{}", self.leader_admin_ports[index]),
-            "--worker-token".into(),
-            self.token.clone(),
             "--status-token".into(),
             self.status_token.clone(),
             "--operator-namespace".into(),
@@ -170,6 +168,11 @@ impl Operator {
             "--config-audit-delete-interval".into(),
             "1s".into(),
         ]);
+        // Workers authenticate with the shared token unless the scenario chose their
+        // ServiceAccount tokens.
+        if !self.service_account_auth() {
+            args.extend(["--worker-token".into(), self.token.clone()]);
+        }
         args.extend(self.options.leader_args.iter().cloned());
         let kubeconfig = self.leader_kubeconfig.clone();
         let child = self.spawn(self.options.binaries.leader, &args, &name, &kubeconfig)?;
@@ -196,8 +199,33 @@ impl Operator {
         self.add_worker_with_token(id, &token)
     }
 
+    /// Whether the leaders authenticate workers by ServiceAccount tokens
+    /// (`--worker-service-account` among the leader flags).
+    fn service_account_auth(&self) -> bool {
+        self.options
+            .leader_args
+            .iter()
+            .any(|a| a.starts_with("--worker-service-account"))
+    }
+
     /// Starts a worker that presents `token` (the right one, or not).
     pub fn add_worker_with_token(&mut self, id: &str, token: &str) -> anyhow::Result<()> {
+        self.launch_worker(id, ["--token".into(), token.to_string()])
+    }
+
+    /// Starts a worker that reads the token it presents from `path` at every connection.
+    pub fn add_worker_with_token_file(
+        &mut self,
+        id: &str,
+        path: &std::path::Path,
+    ) -> anyhow::Result<()> {
+        self.launch_worker(id, ["--token-file".into(), path.display().to_string()])
+    }
+
+    fn launch_worker(&mut self, id: &str, credential: [String; 2]) -> anyhow::Result<()> {
+        // A worker that exited leaves its id free for the next one.
+        self.workers
+            .retain_mut(|(w, child)| w != id || child.try_wait().ok().flatten().is_none());
         // Workers given a CA to trust talk TLS to the leader.
         let tls = self
             .options
@@ -215,8 +243,6 @@ impl Operator {
         let args = vec![
             "--admin-addr".to_string(),
             format!("127.0.0.1:{admin_port}"),
-            "--token".to_string(),
-            token.to_string(),
             "--leader-addr".to_string(),
             addrs.join(","),
             "--worker-id".into(),
@@ -231,6 +257,7 @@ impl Operator {
             "2s".into(),
         ];
         let mut args = args;
+        args.extend(credential);
         args.extend(self.options.worker_args.iter().cloned());
         let kubeconfig = self.worker_kubeconfig.clone();
         let child = self.spawn(self.options.binaries.worker, &args, id, &kubeconfig)?;

@@ -299,22 +299,71 @@ fn no_secret_value_is_checked_in() {
             );
         }
     }
-    // Both processes take the token from the Secret created at install time, required.
-    for name in ["trivy-operator-leader", "trivy-operator-worker"] {
-        let d = find(&objects, "Deployment", name);
-        let env = d["spec"]["template"]["spec"]["containers"][0]["env"]
+    // The status token comes from the Secret created at install time, required.
+    let leader = find(&objects, "Deployment", "trivy-operator-leader");
+    let env = |d: &serde_json::Value| {
+        d["spec"]["template"]["spec"]["containers"][0]["env"]
             .as_array()
-            .unwrap();
-        let token = env.iter().find(|e| e["name"] == "WORKER_TOKEN").unwrap();
-        assert!(
-            token["value"].is_null(),
-            "{name}: WORKER_TOKEN has a literal value"
-        );
-        let r = &token["valueFrom"]["secretKeyRef"];
-        assert_eq!(r["name"], "trivy-operator-token", "{name}");
-        assert_eq!(r["key"], "token", "{name}");
-        assert_eq!(r["optional"], false, "{name}");
-    }
+            .unwrap()
+            .clone()
+    };
+    let leader_env = env(leader);
+    let status = leader_env
+        .iter()
+        .find(|e| e["name"] == "STATUS_TOKEN")
+        .unwrap();
+    assert!(
+        status["value"].is_null(),
+        "STATUS_TOKEN has a literal value"
+    );
+    let r = &status["valueFrom"]["secretKeyRef"];
+    assert_eq!(r["name"], "trivy-operator-token");
+    assert_eq!(r["key"], "status-token");
+    assert_eq!(r["optional"], false);
+    // Workers have no shared secret: each presents its own Pod-bound ServiceAccount token,
+    // for the leader's audience only, which the leader checks with a TokenReview.
+    let var = |env: &[serde_json::Value], name: &str| {
+        env.iter()
+            .find(|e| e["name"] == name)
+            .and_then(|e| e["value"].as_str())
+            .map(str::to_owned)
+    };
+    assert_eq!(
+        var(&leader_env, "WORKER_SERVICE_ACCOUNT").as_deref(),
+        Some("trivy-operator-worker")
+    );
+    let worker = find(&objects, "Deployment", "trivy-operator-worker");
+    let worker_env = env(worker);
+    assert!(worker_env.iter().all(|e| e["name"] != "WORKER_TOKEN"));
+    assert!(leader_env.iter().all(|e| e["name"] != "WORKER_TOKEN"));
+    let pod = &worker["spec"]["template"]["spec"];
+    assert_eq!(pod["serviceAccountName"], "trivy-operator-worker");
+    let file = var(&worker_env, "WORKER_TOKEN_FILE").unwrap();
+    let mount = pod["containers"][0]["volumeMounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| file.starts_with(m["mountPath"].as_str().unwrap()))
+        .unwrap();
+    assert_eq!(mount["readOnly"], true);
+    let volume = pod["volumes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == mount["name"])
+        .unwrap();
+    let source = &volume["projected"]["sources"][0]["serviceAccountToken"];
+    assert_eq!(source["audience"], "trivy-operator-rs");
+    assert!(file.ends_with(source["path"].as_str().unwrap()));
+    let rbac = find(&objects, "ClusterRole", "trivy-operator-leader");
+    assert!(
+        rbac["rules"].as_array().unwrap().iter().any(|r| {
+            r["apiGroups"][0] == "authentication.k8s.io"
+                && r["resources"][0] == "tokenreviews"
+                && r["verbs"] == serde_json::json!(["create"])
+        }),
+        "the leader may create TokenReviews"
+    );
 }
 
 #[test]
