@@ -1,6 +1,8 @@
 //! Availability of the rendered manifests: two leader replicas behind a PodDisruptionBudget
-//! and a Service that selects them, and a NetworkPolicy that lets only workers (and status
-//! clients) reach the gRPC port.
+//! and a Service that selects them, and NetworkPolicies that let only workers (and status
+//! clients) of the operator's namespace reach the gRPC port, and only the monitoring
+//! namespace the admin ports — peers chosen by namespace, never by labels a pod elsewhere
+//! sets on itself.
 
 use serde_json::Value;
 
@@ -73,9 +75,30 @@ fn leader_is_highly_available_and_reachable_only_by_workers() {
         .expect("gRPC open to anyone");
     assert!(!peers.is_empty());
     for peer in peers {
+        assert!(
+            peer.get("namespaceSelector").is_none() && peer.get("ipBlock").is_none(),
+            "gRPC peer outside the operator's namespace: {peer}"
+        );
         let pods = &peer["podSelector"]["matchLabels"];
         let worker_pods = selects(pods, template_labels(worker));
         let status_clients = pods["trivy-operator.aquasecurity.github.io/status-client"] == "true";
         assert!(worker_pods || status_clients, "unexpected gRPC peer {peer}");
+    }
+    // Admin ports: only from the monitoring namespace, named by its immutable name label.
+    for name in ["trivy-operator-leader", "trivy-operator-worker"] {
+        let netpol = find(&objects, "NetworkPolicy", name);
+        for rule in netpol["spec"]["ingress"].as_array().unwrap() {
+            let peers = rule["from"]
+                .as_array()
+                .unwrap_or_else(|| panic!("{name}: a rule open to anyone: {rule}"));
+            for peer in peers {
+                let by_namespace = &peer["namespaceSelector"]["matchLabels"];
+                assert!(
+                    peer.get("namespaceSelector").is_none()
+                        || by_namespace["kubernetes.io/metadata.name"].is_string(),
+                    "{name}: a peer chosen by a label its namespace's owner may set: {peer}"
+                );
+            }
+        }
     }
 }
