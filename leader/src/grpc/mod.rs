@@ -4,6 +4,7 @@
 mod auth;
 pub mod connections;
 mod status_service;
+mod status_snapshot;
 mod worker_auth;
 mod worker_service;
 

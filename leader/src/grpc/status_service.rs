@@ -1,33 +1,28 @@
-//! `StatusService`: read-only answers about workers, namespaces and workloads, computed from
-//! the leader's state at the time of the query.
-
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+//! `StatusService`: read-only answers about workers, namespaces and workloads, from a
+//! [`Snapshot`] of the leader's state at most a second old (so queries never hold the
+//! control loop up); a workload's reports are looked up at the time of the query.
 
 use common::proto::{self, WorkloadState};
 use tonic::{Request, Response, Status};
 
-use crate::dispatch::TaskState;
 use crate::grpc::LeaderSlot;
+use crate::grpc::status_snapshot::Snapshots;
 use crate::state::{LeaderState, Shared};
 
 /// The `StatusService` implementation.
 #[derive(Debug, Clone)]
 pub struct StatusSvc {
     slot: LeaderSlot,
+    snapshots: Snapshots,
 }
 
 impl StatusSvc {
     pub fn new(slot: LeaderSlot) -> Self {
-        Self { slot }
+        Self {
+            slot,
+            snapshots: Snapshots::default(),
+        }
     }
-}
-
-/// Converts a monotonic instant into Unix seconds.
-fn unix(at: Instant, now: Instant) -> i64 {
-    let wall = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
-    wall - now.saturating_duration_since(at).as_secs() as i64
 }
 
 #[tonic::async_trait]
@@ -36,47 +31,9 @@ impl proto::status_service_server::StatusService for StatusSvc {
         &self,
         _request: Request<proto::GetClusterRequest>,
     ) -> Result<Response<proto::ClusterStatus>, Status> {
-        let now = Instant::now();
         let shared = self.slot.get()?;
-        let st = shared.lock();
-        let workers = st
-            .dispatcher
-            .workers()
-            .iter()
-            .map(|(id, w)| proto::WorkerStatus {
-                worker_id: id.clone(),
-                capacity: w.capacity,
-                namespaces: st.sent_assignments.get(id).cloned().unwrap_or_default(),
-                in_flight: w.in_flight.len() as u32,
-                last_heartbeat_unix: unix(w.last_seen, now),
-            })
-            .collect();
-        let (queue_depth, oldest_pending_seconds) = st.queue_stats(now);
-        Ok(Response::new(proto::ClusterStatus {
-            leader_id: shared.identity.clone(),
-            epoch: shared.epoch,
-            workers,
-            queue_depth,
-            oldest_pending_seconds,
-            scans_in_flight: st.dispatcher.scans_in_flight() as u64,
-            scans_avoided: st.dispatcher.scans_avoided(),
-            failures: st
-                .dispatcher
-                .failures()
-                .iter()
-                .map(|(reason, count)| proto::FailureCount {
-                    reason: reason.clone(),
-                    count: *count,
-                })
-                .collect(),
-            policy_config_error: st.policy.error.clone().unwrap_or_default(),
-            watch_errors: st
-                .observed
-                .watch_errors
-                .iter()
-                .map(|(watch, error)| format!("{watch}: {error}"))
-                .collect(),
-        }))
+        let snapshot = self.snapshots.get(&shared).await;
+        Ok(Response::new(snapshot.cluster.clone()))
     }
 
     async fn get_namespace(
@@ -89,45 +46,13 @@ impl proto::status_service_server::StatusService for StatusSvc {
         }
         within("namespace", &namespace, MAX_NAMESPACE)?;
         let shared = self.slot.get()?;
-        let st = shared.lock();
-        if !st.observed.namespaces.contains_key(&namespace) {
-            return Err(Status::not_found(format!(
-                "namespace {namespace} is not observed"
-            )));
-        }
-        let owner = st
-            .sent_assignments
-            .iter()
-            .find(|(_, nss)| nss.contains(&namespace))
-            .map(|(w, _)| w.clone())
-            .unwrap_or_default();
-        let tasks = st
-            .dispatcher
-            .tasks()
-            .values()
-            .filter(|t| t.namespace == namespace);
-        let (mut pending, mut in_flight, mut failed) = (0, 0, 0);
-        for task in tasks {
-            match task.state {
-                TaskState::InFlight { .. } => in_flight += 1,
-                TaskState::Failed { .. } | TaskState::Parked { .. } => failed += 1,
-                _ => pending += 1,
-            }
-        }
-        let workloads = st
-            .observed
-            .workloads
-            .values()
-            .filter(|w| w.namespace == namespace)
-            .count() as u32;
-        Ok(Response::new(proto::NamespaceStatus {
-            namespace,
-            owner_worker_id: owner,
-            workloads,
-            pending,
-            in_flight,
-            failed,
-        }))
+        let snapshot = self.snapshots.get(&shared).await;
+        snapshot
+            .namespaces
+            .get(&namespace)
+            .cloned()
+            .map(Response::new)
+            .ok_or_else(|| Status::not_found(format!("namespace {namespace} is not observed")))
     }
 
     async fn get_workload(
@@ -139,70 +64,33 @@ impl proto::status_service_server::StatusService for StatusSvc {
         within("kind", &req.kind, MAX_KIND)?;
         within("name", &req.name, MAX_NAME)?;
         let shared = self.slot.get()?;
+        let snapshot = self.snapshots.get(&shared).await;
+        let not_found = || {
+            Status::not_found(format!(
+                "{} {}/{} is not a scanned workload (unknown, out of scope, or covered by its controller)",
+                req.kind, req.namespace, req.name
+            ))
+        };
+        let uid = snapshot
+            .uid_of(&req.namespace, &req.kind, &req.name)
+            .ok_or_else(not_found)?;
+        let tasks = snapshot.tasks.get(uid).cloned().unwrap_or_default();
+        // Lookups by uid only: the lock is held for a handful of map reads.
         let st = shared.lock();
-        let workload = st
-            .observed
-            .workloads
-            .values()
-            .find(|w| w.namespace == req.namespace && w.name == req.name && w.kind.as_str() == req.kind)
-            .cloned()
-            .ok_or_else(|| {
-                Status::not_found(format!(
-                    "{} {}/{} is not a scanned workload (unknown, out of scope, or covered by its controller)",
-                    req.kind, req.namespace, req.name
-                ))
-            })?;
-        Ok(Response::new(workload_status(&shared, &st, &workload)))
+        let workload = st.observed.workloads.get(uid).ok_or_else(not_found)?;
+        Ok(Response::new(workload_status(
+            &shared, &st, workload, tasks,
+        )))
     }
 }
 
+/// A workload's status from its tasks (from the snapshot) and its reports (now).
 fn workload_status(
     shared: &Shared,
     st: &LeaderState,
     workload: &crate::observed::Workload,
+    tasks: Vec<proto::TaskState>,
 ) -> proto::WorkloadStatus {
-    let now = Instant::now();
-    let tasks: Vec<proto::TaskState> = st
-        .dispatcher
-        .tasks()
-        .values()
-        .filter(|t| concerns(&t.task, &workload.uid))
-        .map(|t| {
-            let mut out = proto::TaskState {
-                kind: t.task.kind,
-                ..Default::default()
-            };
-            match &t.state {
-                TaskState::Pending => {
-                    out.state = WorkloadState::Pending as i32;
-                    out.since_unix = unix(t.created, now);
-                }
-                TaskState::InFlight { worker, since } => {
-                    out.state = WorkloadState::InFlight as i32;
-                    out.worker_id = worker.clone();
-                    out.since_unix = unix(*since, now);
-                }
-                TaskState::Failed {
-                    reason,
-                    message,
-                    retry_at,
-                } => {
-                    out.state = WorkloadState::Failed as i32;
-                    out.failure_reason = reason.clone();
-                    out.failure_message = message.clone();
-                    out.next_retry_unix =
-                        unix(now, now) + retry_at.saturating_duration_since(now).as_secs() as i64;
-                }
-                TaskState::Parked { reason, message } => {
-                    out.state = WorkloadState::Failed as i32;
-                    out.failure_reason = reason.clone();
-                    out.failure_message =
-                        format!("{message} (permanent: tried again when the workload changes)");
-                }
-            }
-            out
-        })
-        .collect();
     let state = tasks
         .iter()
         .map(|t| t.state)
@@ -313,17 +201,6 @@ fn explain(tasks: &[proto::TaskState], state: i32) -> String {
     }
 }
 
-/// Whether a task is about the workload with `uid`: an audit of it, or a scan it subscribes to.
-fn concerns(task: &proto::Task, uid: &str) -> bool {
-    let audited = task.workload.as_ref().is_some_and(|w| w.uid == uid);
-    let scanned = task.scan.as_ref().is_some_and(|scan| {
-        scan.subscribers
-            .iter()
-            .any(|s| s.workload.as_ref().is_some_and(|w| w.uid == uid))
-    });
-    audited || scanned
-}
-
 /// Longest namespace, kind and object name Kubernetes allows: longer values are refused
 /// without being echoed (an error message must stay small).
 const MAX_NAMESPACE: usize = 63;
@@ -414,7 +291,7 @@ mod tests {
             );
         });
         // No task tracked (nothing planned yet), no report: pending, naming what is missing.
-        let status = workload_status(&shared, &shared.lock(), &w);
+        let status = workload_status(&shared, &shared.lock(), &w, Vec::new());
         assert_eq!(status.state, WorkloadState::Pending as i32);
         assert!(
             status.explanation.contains("no ConfigAuditReport"),
@@ -453,7 +330,7 @@ mod tests {
                 },
             );
         });
-        let status = workload_status(&shared, &shared.lock(), &w);
+        let status = workload_status(&shared, &shared.lock(), &w, Vec::new());
         assert_eq!(
             status.state,
             WorkloadState::UpToDate as i32,
@@ -462,7 +339,7 @@ mod tests {
         );
         // Out of scope: said so, not "up to date".
         shared.update(|st| st.observed.remove_namespace("a"));
-        let status = workload_status(&shared, &shared.lock(), &w);
+        let status = workload_status(&shared, &shared.lock(), &w, Vec::new());
         assert_eq!(status.state, WorkloadState::NotScanned as i32);
         assert!(
             status.explanation.contains("out of scope"),
