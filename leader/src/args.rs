@@ -88,6 +88,13 @@ pub struct RunArgs {
     /// Address of the gRPC server (WorkerService, StatusService, health).
     #[arg(long, env = "GRPC_ADDR", default_value = "0.0.0.0:7070")]
     pub grpc_addr: SocketAddr,
+    /// Most gRPC connections open at once; further ones are closed when accepted.
+    #[arg(long, env = "GRPC_MAX_CONNECTIONS", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=65536))]
+    pub grpc_max_connections: u32,
+    /// A gRPC connection that sends nothing this long is closed (longer than the workers'
+    /// heartbeat interval; live connections also answer the leader's 30 s pings).
+    #[arg(long, env = "GRPC_IDLE_TIMEOUT", default_value = "2m", value_parser = parse_positive_duration)]
+    pub grpc_idle_timeout: Duration,
     /// Address of the admin HTTP server (`/healthz`, `/readyz`, `/metrics`).
     #[arg(long, env = "ADMIN_ADDR", default_value = "0.0.0.0:9090")]
     pub admin_addr: SocketAddr,

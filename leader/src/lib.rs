@@ -174,6 +174,13 @@ async fn run_leader(args: RunArgs) -> Result<(), Error> {
         tokens,
         tls,
         args.grpc_reflection,
+        (
+            grpc::connections::Limits {
+                max: args.grpc_max_connections as usize,
+                idle: args.grpc_idle_timeout,
+            },
+            grpc::connections::Refused(metrics.connections_refused()),
+        ),
         shutdown.clone(),
     )
     .await?;

@@ -112,6 +112,7 @@ pub struct LeaderMetrics {
     dispatched: Family<KindLabels, Counter>,
     completed: Family<CompletedLabels, Counter>,
     auth_refusals: Counter,
+    connections_refused: Counter,
     scans_avoided: Counter,
     /// Scans avoided in this process's earlier terms (each term counts from zero).
     scans_avoided_before: AtomicU64,
@@ -134,6 +135,11 @@ impl Default for LeaderMetrics {
 }
 
 impl LeaderMetrics {
+    /// The counter of refused gRPC connections, for the connection limit to increment.
+    pub fn connections_refused(&self) -> Counter {
+        self.connections_refused.clone()
+    }
+
     /// A registry with every series registered (counters start at 0, gauges at 0).
     pub fn new() -> Self {
         let mut registry = Registry::with_prefix("trivy_operator_leader");
@@ -141,6 +147,7 @@ impl LeaderMetrics {
             dispatched: Family::default(),
             completed: Family::default(),
             auth_refusals: Counter::default(),
+            connections_refused: Counter::default(),
             scans_avoided: Counter::default(),
             scans_avoided_before: AtomicU64::new(0),
             terms_lost: Counter::default(),
@@ -172,6 +179,11 @@ impl LeaderMetrics {
             "auth_refusals",
             "gRPC calls refused for a missing or wrong token",
             metrics.auth_refusals.clone(),
+        );
+        r.register(
+            "grpc_connections_refused",
+            "gRPC connections closed at once because --grpc-max-connections were open",
+            metrics.connections_refused.clone(),
         );
         r.register(
             "scans_avoided",

@@ -8,7 +8,6 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -27,15 +26,10 @@ pub struct Limits {
     pub idle: Duration,
 }
 
-/// The leader's bounds: far above what workers and status clients need.
-pub const LIMITS: Limits = Limits {
-    max: 1024,
-    idle: Duration::from_secs(120),
-};
-
-/// Connections refused because the limit was reached (for metrics and tests).
-#[derive(Debug, Default)]
-pub struct Refused(pub AtomicU64);
+/// Connections refused because the limit was reached (the leader's
+/// `grpc_connections_refused_total`).
+#[derive(Debug, Default, Clone)]
+pub struct Refused(pub prometheus_client::metrics::counter::Counter);
 
 /// `incoming` with at most `limits.max` connections open and idle ones closed.
 pub fn limit<S, IO>(
@@ -59,11 +53,7 @@ where
                 Ok(permit) => Some(Ok(Limited::new(io, permit, limits.idle))),
                 Err(_) => {
                     // Dropping the stream closes it.
-                    if refused
-                        .0
-                        .fetch_add(1, Ordering::Relaxed)
-                        .is_multiple_of(1000)
-                    {
+                    if refused.0.inc().is_multiple_of(1000) {
                         tracing::warn!(
                             max = limits.max,
                             "gRPC connection limit reached; closing new connections"
@@ -205,7 +195,7 @@ mod tests {
         assert!(echoes(&mut a).await && echoes(&mut b).await);
         let mut c = TcpStream::connect(addr).await.unwrap();
         assert!(!echoes(&mut c).await, "the third connection is closed");
-        assert!(refused.0.load(Ordering::Relaxed) >= 1);
+        assert!(refused.0.get() >= 1);
         drop(a);
         // The freed slot serves a new connection (the server notices the close first).
         let deadline = Instant::now() + Duration::from_secs(10);

@@ -91,6 +91,7 @@ pub async fn serve(
     tokens: Tokens,
     tls: Option<tonic::transport::ServerTlsConfig>,
     reflection: bool,
+    (limits, refused): (connections::Limits, connections::Refused),
     shutdown: CancellationToken,
 ) -> Result<
     (
@@ -121,11 +122,7 @@ pub async fn serve(
         worker: worker_check,
         status: status_check,
     } = tokens;
-    let incoming = connections::limit(
-        incoming,
-        connections::LIMITS,
-        Arc::new(connections::Refused::default()),
-    );
+    let incoming = connections::limit(incoming, limits, Arc::new(refused));
     // Dead or silent peers are found by pings; one connection cannot open unbounded
     // streams.
     let mut builder = tonic::transport::Server::builder()
