@@ -17,14 +17,19 @@ const NS: &str = "trivy-system";
 
 /// `kubectl kustomize deploy/`, as a user runs it.
 fn render() -> String {
-    let deploy = e2e::repo_root().join("deploy");
+    render_dir("deploy")
+}
+
+/// `kubectl kustomize <dir>` for a directory of the repository.
+fn render_dir(dir: &str) -> String {
+    let path = e2e::repo_root().join(dir);
     let out = Command::new("kubectl")
-        .args(["kustomize", &deploy.to_string_lossy()])
+        .args(["kustomize", &path.to_string_lossy()])
         .output()
         .expect("running kubectl (is it on PATH?)");
     assert!(
         out.status.success(),
-        "kubectl kustomize deploy/ failed: {}",
+        "kubectl kustomize {dir} failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout).unwrap()
@@ -380,6 +385,8 @@ fn shipped_policies_are_the_documented_example() {
 mod availability;
 #[path = "manifests/rbac.rs"]
 mod rbac;
+#[path = "manifests/tls.rs"]
+mod tls;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_object_passes_a_server_side_dry_run() {
