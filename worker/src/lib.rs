@@ -111,6 +111,11 @@ pub async fn run(args: Args) -> Result<(), Error> {
         evaluation,
         shutdown.clone(),
     );
+    let scan_settings = scan::ScanSettings::new(&args.scan, args.operator_namespace.clone());
+    scan_settings
+        .registry_secrets
+        .validate()
+        .map_err(Error::Flags)?;
     let settings = Settings {
         leader_addrs: args.leader_addr.clone(),
         token: match (&args.token, &args.token_file) {
@@ -119,8 +124,7 @@ pub async fn run(args: Args) -> Result<(), Error> {
             (None, None) => session::Credential::None,
         },
         tls,
-        scan: scan::ScanSettings::new(&args.scan, args.operator_namespace.clone())
-            .with_reporting_instance(&client, args.worker_id.clone()),
+        scan: scan_settings.with_reporting_instance(&client, args.worker_id.clone()),
         metrics: metrics.clone(),
         worker_id: args.worker_id.clone(),
         capacity: args.capacity,

@@ -179,3 +179,133 @@ async fn a_private_image_is_reported_only_where_its_credentials_are() {
         "no report of the private image in the other namespace"
     );
 }
+
+/// Waits for a `ScanJobFailed` Event in `ns`.
+async fn scan_fails(cluster: &Cluster, ns: &str) {
+    eventually("the scan to fail", LONG, || async {
+        let events = cluster
+            .list(&["events.v1.events.k8s.io", "-n", ns])
+            .map_err(|e| e.to_string())?;
+        events
+            .iter()
+            .any(|e| e["reason"] == "ScanJobFailed")
+            .then_some(())
+            .ok_or_else(|| format!("{} events", events.len()))
+    })
+    .await
+    .unwrap();
+}
+
+fn registry_secret(cluster: &Cluster, ns: &str, name: &str) {
+    cluster
+        .kubectl(&[
+            "create",
+            "secret",
+            "docker-registry",
+            name,
+            "-n",
+            ns,
+            "--docker-server=private.example",
+            "--docker-username=alice",
+            "--docker-password=s3cret",
+        ])
+        .unwrap();
+}
+
+/// `--registry-secrets=mapped`: credentials come only from the Secrets of the operator's
+/// namespace mapped to the workload's namespace, never from the tenant's own Secrets, and
+/// the worker needs no access to Secrets outside the operator's namespace (its ClusterRole
+/// loses `secrets`; a Role lets it read them in its own namespace: the README's recipe).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mapped_registry_secrets_need_no_secret_access_in_tenant_namespaces() {
+    let entry = format!("!private alice:s3cret {}", golden().display());
+    let cluster = Cluster::start_with_images("trust-mapped", Some(json!({ PRIVATE: entry })))
+        .await
+        .unwrap();
+    let (mapped, other) = (cluster.ns("mapped"), cluster.ns("other"));
+    let op_ns = cluster.ns("trivy-system");
+    cluster
+        .create_namespaces(&[mapped.clone(), other.clone()])
+        .unwrap();
+    registry_secret(&cluster, &op_ns, "mapped-pull");
+    registry_secret(&cluster, &other, "regcred");
+    // Least privilege for this mode.
+    let mut role = cluster
+        .get_json(&["clusterrole", "trivy-operator-worker"])
+        .unwrap();
+    role["metadata"]
+        .as_object_mut()
+        .unwrap()
+        .remove("resourceVersion");
+    for rule in role["rules"].as_array_mut().unwrap() {
+        rule["resources"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|r| r != "secrets");
+    }
+    role["rules"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|r| !r["resources"].as_array().unwrap().is_empty());
+    cluster
+        .kubectl_with_input(&["replace", "-f", "-"], Some(&role.to_string()))
+        .unwrap();
+    cluster
+        .apply(&format!(
+            "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {{name: registry-secrets, namespace: {op_ns}}}\nrules:\n  - {{apiGroups: [''], resources: [secrets], resourceNames: [mapped-pull], verbs: [get]}}\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {{name: registry-secrets, namespace: {op_ns}}}\nroleRef: {{apiGroup: rbac.authorization.k8s.io, kind: Role, name: registry-secrets}}\nsubjects:\n  - {{kind: ServiceAccount, name: trivy-operator-worker, namespace: {op_ns}}}\n"
+        ))
+        .unwrap();
+    let mut options = options(&cluster, vec![mapped.clone(), other.clone()]);
+    options.worker_args = vec![
+        "--registry-secrets".into(),
+        "mapped".into(),
+        "--registry-secret-names".into(),
+        format!("{mapped}=mapped-pull"),
+    ];
+    let op = Operator::start(&cluster, options).unwrap();
+    cluster
+        .apply(&deployment(&mapped, "app", PRIVATE, None))
+        .unwrap();
+    // The other tenant names its own (valid) pull secret: not read in this mode.
+    cluster
+        .apply(&deployment(&other, "app", PRIVATE, Some("regcred")))
+        .unwrap();
+    let report = eventually("the mapped namespace's report", LONG, || async {
+        vulns(&cluster, &mapped)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| "no report yet".to_string())
+    })
+    .await
+    .unwrap();
+    assert_eq!(ids(&report), golden_ids());
+    scan_fails(&cluster, &other).await;
+    assert!(vulns(&cluster, &other).unwrap().is_empty());
+    for worker in op.worker_ids() {
+        let log = op.log(&worker);
+        assert!(!log.contains("forbidden"), "{worker} tried a Secret: {log}");
+    }
+}
+
+/// `--registry-secrets=none`: no Secret is read, so an image that needs credentials fails to
+/// scan even where its pull secret is named.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_registry_secrets_a_private_image_fails_to_scan() {
+    let entry = format!("!private alice:s3cret {}", golden().display());
+    let cluster = Cluster::start_with_images("trust-none", Some(json!({ PRIVATE: entry })))
+        .await
+        .unwrap();
+    let ns = cluster.ns("nosecrets");
+    cluster
+        .create_namespaces(std::slice::from_ref(&ns))
+        .unwrap();
+    registry_secret(&cluster, &ns, "regcred");
+    let mut options = options(&cluster, vec![ns.clone()]);
+    options.worker_args = vec!["--registry-secrets".into(), "none".into()];
+    let _op = Operator::start(&cluster, options).unwrap();
+    cluster
+        .apply(&deployment(&ns, "app", PRIVATE, Some("regcred")))
+        .unwrap();
+    scan_fails(&cluster, &ns).await;
+    assert!(vulns(&cluster, &ns).unwrap().is_empty());
+}

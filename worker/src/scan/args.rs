@@ -50,4 +50,14 @@ pub struct ScanArgs {
     /// Service account of scan Jobs (its token is never mounted); default: the namespace's.
     #[arg(long, env = "SCAN_JOB_SERVICE_ACCOUNT")]
     pub scan_job_service_account: Option<String>,
+    /// Which Secrets scans read for registry credentials: `workload` (the workload's image
+    /// pull secrets, in its namespace: needs `get` on Secrets in every scanned namespace),
+    /// `mapped` (only Secrets in the operator namespace, named per namespace by
+    /// `--registry-secret-names`), or `none` (images that need credentials fail to scan).
+    #[arg(long, env = "REGISTRY_SECRETS", value_enum, default_value = "workload")]
+    pub registry_secrets: super::registry_secrets::RegistrySecrets,
+    /// With `--registry-secrets=mapped`: which Secrets of the operator namespace each
+    /// namespace's scans may use, `team-a=pull-a,mirror;team-b=pull-b;*=shared`.
+    #[arg(long, env = "REGISTRY_SECRET_NAMES", default_value = "", value_parser = super::registry_secrets::parse_secret_map)]
+    pub registry_secret_names: super::registry_secrets::SecretMap,
 }

@@ -11,6 +11,7 @@ mod args;
 pub mod credentials;
 pub mod events;
 pub mod job;
+pub mod registry_secrets;
 pub mod reports;
 pub mod runner;
 pub mod trim;
@@ -64,6 +65,8 @@ pub struct ScanSettings {
     pub resources: JobResources,
     /// Service account of scan Jobs.
     pub service_account: Option<String>,
+    /// Which Secrets scans may read for registry credentials.
+    pub registry_secrets: registry_secrets::SecretSource,
     /// Reporting instance of Events (the worker's id); `None`: the controller name.
     pub reporting_instance: Option<String>,
     /// The process's Event recorder, shared so that a failure repeated at every retry is
@@ -88,8 +91,14 @@ impl std::fmt::Debug for ScanSettings {
 impl ScanSettings {
     /// Settings from the flags, with scan Jobs in `namespace` (the operator namespace).
     pub fn new(args: &ScanArgs, namespace: impl Into<String>) -> Self {
+        let namespace = namespace.into();
         Self {
-            namespace: namespace.into(),
+            registry_secrets: registry_secrets::SecretSource {
+                mode: args.registry_secrets,
+                names: args.registry_secret_names.clone(),
+                operator_namespace: namespace.clone(),
+            },
+            namespace,
             trivy_image: args.trivy_image.clone(),
             trivy_version: args.trivy_version.clone(),
             timeout: args.scan_job_timeout,
@@ -297,7 +306,7 @@ pub async fn run_task(client: &Client, settings: &ScanSettings, task: &ScanTask)
         ScanSource::Job => {
             let mut groups = Vec::new();
             for (identity, (credentials, members)) in
-                credential_groups(client, task, image.registry()).await
+                credential_groups(client, &settings.registry_secrets, task, image.registry()).await
             {
                 let job_key = credentials::job_key(&task.scan_key, identity.as_deref());
                 let scanned = scan_image(
@@ -408,6 +417,7 @@ async fn scan_image(
 /// scanned anonymously (public images still scan).
 async fn credential_groups<'a>(
     client: &Client,
+    source: &registry_secrets::SecretSource,
     task: &'a ScanTask,
     registry: &str,
 ) -> BTreeMap<
@@ -420,19 +430,12 @@ async fn credential_groups<'a>(
     let mut groups: BTreeMap<Option<String>, (Option<_>, Vec<&Subscriber>)> = BTreeMap::new();
     let mut known: BTreeMap<(String, Vec<String>), Option<credentials::Found>> = BTreeMap::new();
     for s in &task.subscribers {
-        let found = if s.pull_secrets.is_empty() {
-            None
-        } else {
-            let cache_key = (s.workload.namespace.clone(), s.pull_secrets.clone());
+        let found = if let Some(cache_key) =
+            source.secrets_for(&s.workload.namespace, &s.pull_secrets)
+        {
             if !known.contains_key(&cache_key) {
-                let found = match credentials::lookup(
-                    client,
-                    &s.workload.namespace,
-                    &s.pull_secrets,
-                    registry,
-                )
-                .await
-                {
+                let (namespace, names) = &cache_key;
+                let found = match credentials::lookup(client, namespace, names, registry).await {
                     Ok(found) => found,
                     Err(error) => {
                         tracing::warn!(%error, workload = %described(s), "could not read image pull secrets");
@@ -442,6 +445,8 @@ async fn credential_groups<'a>(
                 known.insert(cache_key.clone(), found);
             }
             known.get(&cache_key).cloned().flatten()
+        } else {
+            None
         };
         let (identity, credentials) = match found {
             Some(found) => (Some(found.identity), Some(found.credentials)),

@@ -28,6 +28,7 @@ fn settings(ttl: Duration) -> ScanSettings {
             ephemeral_storage_limit: "1Gi".into(),
         },
         service_account: None,
+        registry_secrets: Default::default(),
         reporting_instance: None,
         recorder: None,
     }

@@ -274,6 +274,7 @@ pub fn settings(timeout: Duration) -> ScanSettings {
             ephemeral_storage_limit: "1Gi".into(),
         },
         service_account: None,
+        registry_secrets: Default::default(),
         reporting_instance: Some("worker-test".into()),
         recorder: None,
     }
