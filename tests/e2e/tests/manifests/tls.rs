@@ -177,3 +177,79 @@ async fn the_script_certificates_carry_the_leader_and_its_workers() {
     .await
     .unwrap();
 }
+
+/// The optional admission policy (`deploy/components/scan-job-policy`, enforced by API
+/// servers 1.30+; `scripts/kind-e2e` checks the enforcement) names the accounts `deploy/`
+/// uses: it matches Jobs the worker's ServiceAccount creates in the operator's namespace and
+/// requires the scan ServiceAccount the worker is configured with.
+#[test]
+fn the_scan_job_policy_names_the_shipped_accounts() {
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("scan-job-policy");
+    std::fs::create_dir_all(&dir).unwrap();
+    // kustomize takes only relative paths: from the overlay up to `/`, then down.
+    let up = "../".repeat(dir.components().count() - 1);
+    let root = e2e::repo_root().canonicalize().unwrap();
+    let deploy = format!(
+        "{up}{}",
+        root.join("deploy")
+            .to_string_lossy()
+            .trim_start_matches('/')
+    );
+    std::fs::write(
+        dir.join("kustomization.yaml"),
+        format!("resources: [{deploy}/tls]\ncomponents: [{deploy}/components/scan-job-policy]\n"),
+    )
+    .unwrap();
+    let out = Command::new("kubectl")
+        .args(["kustomize", &dir.to_string_lossy()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let objects = documents(&String::from_utf8(out.stdout).unwrap());
+    let policy = find(
+        &objects,
+        "ValidatingAdmissionPolicy",
+        "trivy-operator-scan-jobs",
+    );
+    let binding = find(
+        &objects,
+        "ValidatingAdmissionPolicyBinding",
+        "trivy-operator-scan-jobs",
+    );
+    assert_eq!(binding["spec"]["policyName"], "trivy-operator-scan-jobs");
+    assert_eq!(
+        binding["spec"]["validationActions"],
+        serde_json::json!(["Deny"])
+    );
+    assert_eq!(policy["spec"]["failurePolicy"], "Fail");
+    let spec = &policy["spec"];
+    assert_eq!(
+        spec["matchConstraints"]["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"],
+        NS
+    );
+    let worker = find(&objects, "Deployment", "trivy-operator-worker");
+    let account = worker["spec"]["template"]["spec"]["serviceAccountName"]
+        .as_str()
+        .unwrap();
+    let condition = spec["matchConditions"][0]["expression"].as_str().unwrap();
+    assert!(
+        condition.contains(&format!("\"system:serviceaccount:{NS}:{account}\"")),
+        "{condition}"
+    );
+    let args = worker["spec"]["template"]["spec"]["containers"][0]["args"]
+        .as_array()
+        .unwrap();
+    let scan_account = args
+        .iter()
+        .find_map(|a| a.as_str()?.strip_prefix("--scan-job-service-account="))
+        .unwrap();
+    let validation = spec["validations"][0]["expression"].as_str().unwrap();
+    assert!(
+        validation.contains(&format!("== \"{scan_account}\"")),
+        "{validation}"
+    );
+}
