@@ -129,6 +129,9 @@ pub async fn serve(
         .http2_keepalive_interval(Some(KEEPALIVE_INTERVAL))
         .http2_keepalive_timeout(Some(KEEPALIVE_TIMEOUT))
         .max_concurrent_streams(Some(MAX_STREAMS_PER_CONNECTION))
+        // Every call must be answered within this (a stream's response starts at once;
+        // its messages then flow without the limit), so a slow client holds nothing long.
+        .timeout(CALL_TIMEOUT)
         .tcp_keepalive(Some(KEEPALIVE_INTERVAL));
     if let Some(tls) = tls {
         builder = builder.tls_config(tls)?;
@@ -155,6 +158,9 @@ pub async fn serve(
 const KEEPALIVE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(30);
 /// A ping not answered within this closes the connection.
 const KEEPALIVE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
+/// Longest time to answer a call (for `Attach`: until the stream is set up, which needs
+/// the hello within 10 s and, for ServiceAccount tokens, a TokenReview).
+const CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 /// Concurrent HTTP/2 streams per connection (a worker needs one, a status client a few).
 const MAX_STREAMS_PER_CONNECTION: u32 = 64;
 

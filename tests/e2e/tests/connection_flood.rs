@@ -1,7 +1,8 @@
 //! Nothing unauthenticated exhausts the leader: a flood of idle TCP connections to its gRPC
 //! port and a burst of concurrent status queries leave it answering its probes, its worker
 //! attached and the work going on; connections over `--grpc-max-connections` are closed at
-//! once (and counted), idle ones after `--grpc-idle-timeout`.
+//! once (and counted), idle ones after `--grpc-idle-timeout`; the limit on answering a call
+//! never cuts a worker's long-lived stream.
 
 #![allow(clippy::unwrap_used)]
 
@@ -39,6 +40,7 @@ async fn idle_connections_and_status_bursts_do_not_exhaust_the_leader() {
     cluster
         .create_namespaces(std::slice::from_ref(&ns))
         .unwrap();
+    let started = std::time::Instant::now();
     let mut op = Operator::start(
         &cluster,
         OperatorOptions {
@@ -156,4 +158,15 @@ async fn idle_connections_and_status_bursts_do_not_exhaust_the_leader() {
     let (code, _) = http_get(admin, "/readyz").await.unwrap();
     assert_eq!(code, 200);
     assert!(op.all_running(), "a process died");
+
+    // The leader's 30 s limit on answering a call does not cut a worker's stream: the
+    // worker attached once, more than 30 s ago, and never had to reattach.
+    let attached = started + Duration::from_secs(35);
+    tokio::time::sleep(attached.saturating_duration_since(std::time::Instant::now())).await;
+    let log = op.log("worker-0");
+    assert_eq!(
+        log.matches("attached to the leader").count(),
+        1,
+        "the worker reattached: {log}"
+    );
 }
