@@ -48,6 +48,7 @@ fn observed(workloads: usize, with_reports: bool) -> Observed {
         };
         if with_reports {
             let audit = AuditReportMeta {
+                gauge: None,
                 namespace: namespace.clone(),
                 name: format!("replicaset-{name}"),
                 kind: "ReplicaSet".into(),
@@ -56,6 +57,7 @@ fn observed(workloads: usize, with_reports: bool) -> Observed {
                 resource_version: Some("1".into()),
             };
             let vuln = VulnReportMeta {
+                gauge: None,
                 namespace,
                 name: format!("replicaset-{name}-app"),
                 container: Some("app".into()),

@@ -121,6 +121,7 @@ mod tests {
 
     fn report(name: &str, kind: &str, hash: &str) -> AuditReportMeta {
         AuditReportMeta {
+            gauge: None,
             namespace: "ns".into(),
             name: name.into(),
             kind: kind.into(),

@@ -383,8 +383,10 @@ fn metrics_renderer(
                 return metrics.encode();
             };
             metrics.set_snapshot(&shared.snapshot(Instant::now()));
+            let from_state =
+                || report_metrics::render_observed(&shared.lock().observed, &namespaces);
             let reports = gauges
-                .render(&client, &namespaces, report_metrics::MAX_AGE)
+                .render(&client, &namespaces, report_metrics::MAX_AGE, from_state)
                 .await
                 .unwrap_or_else(|error| {
                     tracing::warn!(%error, "could not list reports for metrics");

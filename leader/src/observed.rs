@@ -8,6 +8,7 @@ use common::workload::{self, DEPLOYMENT_REVISION_ANNOTATION, WorkloadKind};
 use kube::api::{DynamicObject, ObjectMeta};
 
 mod audit_objects;
+pub mod gauges;
 mod ledger;
 
 pub use audit_objects::{AUDIT_OBJECT_BUDGET, AUDIT_OBJECT_MAX, AuditObjects};
@@ -52,6 +53,8 @@ pub struct VulnReportMeta {
     /// When that scan ran (never later than when the report was first observed).
     pub scanned_at: Option<jiff::Timestamp>,
     pub resource_version: Option<String>,
+    /// What the report gauges need, when the report carries it.
+    pub gauge: Option<Box<gauges::VulnGauge>>,
 }
 
 /// The link from a ReplicaSet to the Deployment that controls it.
@@ -70,6 +73,8 @@ pub struct AuditReportMeta {
     pub spec_hash: Option<String>,
     pub config_hash: Option<String>,
     pub resource_version: Option<String>,
+    /// What the report gauges need, when the report carries it.
+    pub gauge: Option<Box<gauges::AuditGauge>>,
 }
 
 /// The observed cluster, with the indexes incremental planning needs. Every change goes
@@ -114,6 +119,10 @@ pub struct Observed {
     pub namespaces_generation: u64,
     /// Scan keys whose trusted source went away since the planner last looked.
     pub lost_sources: Vec<String>,
+    /// The image labels of the report gauges, one copy per image.
+    images: gauges::ImagePool,
+    /// The pool's size after its last clean-up.
+    image_pool_mark: usize,
 }
 
 /// Reduces a workload object to a [`Workload`]; `None` when it is not scanned itself (a Pod or
@@ -197,6 +206,7 @@ pub fn vuln_report_from_meta(
     Some((
         owner.uid.clone(),
         VulnReportMeta {
+            gauge: gauges::vuln_gauge(meta),
             namespace: meta.namespace.clone()?,
             name: meta.name.clone()?,
             container: label(labels::CONTAINER_NAME),
@@ -223,6 +233,7 @@ pub fn audit_report_from_meta(meta: &ObjectMeta) -> Option<(String, AuditReportM
     Some((
         owner.uid.clone(),
         AuditReportMeta {
+            gauge: gauges::audit_gauge(meta),
             namespace: meta.namespace.clone()?,
             name: meta.name.clone()?,
             kind: label(labels::RESOURCE_KIND).unwrap_or_else(|| owner.kind.clone()),
@@ -428,8 +439,15 @@ impl Observed {
 
     /// Records or replaces a VulnerabilityReport; a trusted source it was stops being one
     /// unless it is unchanged.
-    pub fn put_vuln_report(&mut self, owner_uid: String, report: VulnReportMeta) {
+    pub fn put_vuln_report(&mut self, owner_uid: String, mut report: VulnReportMeta) {
         self.mark_dirty(&owner_uid);
+        if let Some(gauge) = &mut report.gauge {
+            gauge.image = self.images.intern(&gauge.image);
+            if self.images.len() > 2 * self.image_pool_mark.max(1024) {
+                self.images.retain_used();
+                self.image_pool_mark = self.images.len();
+            }
+        }
         let lost = self.ledger.observe(
             &report.namespace,
             &report.name,

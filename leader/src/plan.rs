@@ -142,6 +142,7 @@ mod tests {
 
     fn report(ns: &str, name: &str, spec: &str, config: &str) -> AuditReportMeta {
         AuditReportMeta {
+            gauge: None,
             namespace: ns.into(),
             name: format!("replicaset-{name}"),
             kind: "ReplicaSet".into(),

@@ -1,7 +1,9 @@
 //! The upstream-compatible report gauges, computed at scrape time from the reports in the
 //! cluster: `trivy_image_vulnerabilities` (one series per VulnerabilityReport and severity)
 //! and `trivy_resource_configaudits` (one per ConfigAuditReport and severity), with upstream's
-//! metric names, help texts, label names and severity values. Reports are listed in pages
+//! metric names, help texts, label names and severity values. They come from the leader's
+//! watches (each report's metadata carries its counts and image, see
+//! [`common::reports::gauge`]); while a report lacks them, reports are listed in pages
 //! and read through slim views (metadata, image and summary only), so a scrape never holds
 //! every report's vulnerability list in memory.
 
@@ -16,7 +18,9 @@ use serde::de::DeserializeOwned;
 use common::labels;
 
 mod cache;
+mod observed;
 pub use cache::{CachedGauges, MAX_AGE};
+pub use observed::render_observed;
 
 /// Reports per list request.
 const PAGE: u32 = 500;
@@ -150,6 +154,33 @@ view_resource!(
 const VULN_NAME: &str = "trivy_image_vulnerabilities";
 const AUDIT_NAME: &str = "trivy_resource_configaudits";
 
+/// The labels and counts of one VulnerabilityReport's series.
+#[derive(Debug, Clone)]
+pub struct VulnRow<'a> {
+    pub namespace: &'a str,
+    pub name: &'a str,
+    pub resource_kind: &'a str,
+    pub resource_name: &'a str,
+    pub container_name: &'a str,
+    pub registry: &'a str,
+    pub repository: &'a str,
+    pub tag: &'a str,
+    pub digest: &'a str,
+    /// Critical, high, medium, low, unknown.
+    pub counts: [u64; 5],
+}
+
+/// The labels and counts of one ConfigAuditReport's series.
+#[derive(Debug, Clone)]
+pub struct AuditRow<'a> {
+    pub namespace: &'a str,
+    pub name: &'a str,
+    pub resource_kind: &'a str,
+    pub resource_name: &'a str,
+    /// Critical, high, medium, low.
+    pub counts: [u64; 4],
+}
+
 /// The two gauge families, built one report at a time.
 #[derive(Debug, Default)]
 pub struct ReportGauges {
@@ -158,53 +189,78 @@ pub struct ReportGauges {
 }
 
 impl ReportGauges {
-    /// Adds the five `trivy_image_vulnerabilities` series of one report.
+    /// Adds the five `trivy_image_vulnerabilities` series of one listed report.
     pub fn add_vulnerability(&mut self, r: &VulnerabilityView) {
         let meta = &r.metadata;
         let label = |key: &str| label_of(meta, key);
         let artifact = &r.report.artifact;
-        let base = [
-            ("namespace", meta.namespace.as_deref().unwrap_or("")),
-            ("name", meta.name.as_deref().unwrap_or("")),
-            ("resource_kind", label(labels::RESOURCE_KIND)),
-            ("resource_name", label(labels::RESOURCE_NAME)),
-            ("container_name", label(labels::CONTAINER_NAME)),
-            (
-                "image_registry",
-                r.report.registry.as_ref().map_or("", |g| g.server.as_str()),
-            ),
-            ("image_repository", artifact.repository.as_str()),
-            ("image_tag", artifact.tag.as_deref().unwrap_or("")),
-            ("image_digest", artifact.digest.as_deref().unwrap_or("")),
-        ];
         let s = &r.report.summary;
-        for (severity, count) in [
-            ("Critical", s.critical_count),
-            ("High", s.high_count),
-            ("Medium", s.medium_count),
-            ("Low", s.low_count),
-            ("Unknown", s.unknown_count),
-        ] {
+        self.add_vuln_row(&VulnRow {
+            namespace: meta.namespace.as_deref().unwrap_or(""),
+            name: meta.name.as_deref().unwrap_or(""),
+            resource_kind: label(labels::RESOURCE_KIND),
+            resource_name: label(labels::RESOURCE_NAME),
+            container_name: label(labels::CONTAINER_NAME),
+            registry: r.report.registry.as_ref().map_or("", |g| g.server.as_str()),
+            repository: artifact.repository.as_str(),
+            tag: artifact.tag.as_deref().unwrap_or(""),
+            digest: artifact.digest.as_deref().unwrap_or(""),
+            counts: [
+                s.critical_count,
+                s.high_count,
+                s.medium_count,
+                s.low_count,
+                s.unknown_count,
+            ],
+        });
+    }
+
+    /// Adds the five `trivy_image_vulnerabilities` series of one report.
+    pub fn add_vuln_row(&mut self, r: &VulnRow<'_>) {
+        let base = [
+            ("namespace", r.namespace),
+            ("name", r.name),
+            ("resource_kind", r.resource_kind),
+            ("resource_name", r.resource_name),
+            ("container_name", r.container_name),
+            ("image_registry", r.registry),
+            ("image_repository", r.repository),
+            ("image_tag", r.tag),
+            ("image_digest", r.digest),
+        ];
+        for (severity, count) in ["Critical", "High", "Medium", "Low", "Unknown"]
+            .into_iter()
+            .zip(r.counts)
+        {
             sample(&mut self.vulnerabilities, VULN_NAME, &base, severity, count);
         }
     }
 
-    /// Adds the four `trivy_resource_configaudits` series of one report.
+    /// Adds the four `trivy_resource_configaudits` series of one listed report.
     pub fn add_config_audit(&mut self, r: &ConfigAuditView) {
         let meta = &r.metadata;
-        let base = [
-            ("namespace", meta.namespace.as_deref().unwrap_or("")),
-            ("name", meta.name.as_deref().unwrap_or("")),
-            ("resource_kind", label_of(meta, labels::RESOURCE_KIND)),
-            ("resource_name", label_of(meta, labels::RESOURCE_NAME)),
-        ];
         let s = &r.report.summary;
-        for (severity, count) in [
-            ("Critical", s.critical_count),
-            ("High", s.high_count),
-            ("Medium", s.medium_count),
-            ("Low", s.low_count),
-        ] {
+        self.add_audit_row(&AuditRow {
+            namespace: meta.namespace.as_deref().unwrap_or(""),
+            name: meta.name.as_deref().unwrap_or(""),
+            resource_kind: label_of(meta, labels::RESOURCE_KIND),
+            resource_name: label_of(meta, labels::RESOURCE_NAME),
+            counts: [s.critical_count, s.high_count, s.medium_count, s.low_count],
+        });
+    }
+
+    /// Adds the four `trivy_resource_configaudits` series of one report.
+    pub fn add_audit_row(&mut self, r: &AuditRow<'_>) {
+        let base = [
+            ("namespace", r.namespace),
+            ("name", r.name),
+            ("resource_kind", r.resource_kind),
+            ("resource_name", r.resource_name),
+        ];
+        for (severity, count) in ["Critical", "High", "Medium", "Low"]
+            .into_iter()
+            .zip(r.counts)
+        {
             sample(&mut self.config_audits, AUDIT_NAME, &base, severity, count);
         }
     }

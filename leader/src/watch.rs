@@ -44,7 +44,7 @@ pub fn required_syncs() -> &'static [String] {
 }
 
 /// The watches of report kinds, whose CRDs can be deleted while the operator runs.
-const REPORT_WATCHES: [&str; 2] = ["audit-reports", "vuln-reports"];
+pub(crate) const REPORT_WATCHES: [&str; 2] = ["audit-reports", "vuln-reports"];
 
 /// How often a missing report CRD is looked for.
 const CRD_PROBE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);

@@ -113,6 +113,7 @@ pub async fn run(
     ) {
         tracing::warn!(report = %name, "config audit report trimmed to fit");
     }
+    common::reports::gauge::annotate_config_audit_report(&mut report);
     let (apply, patch) = (
         PatchParams::apply(FIELD_MANAGER).force(),
         Patch::Apply(&report),

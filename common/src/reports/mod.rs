@@ -11,6 +11,7 @@
 pub mod config_audit;
 pub mod crd;
 mod crd_contract;
+pub mod gauge;
 mod schema;
 pub mod vulnerability;
 

@@ -309,6 +309,7 @@ mod tests {
             st.observed.put_audit_report(
                 "u1".into(),
                 AuditReportMeta {
+                    gauge: None,
                     namespace: "a".into(),
                     name: "replicaset-web".into(),
                     kind: "ReplicaSet".into(),
@@ -320,6 +321,7 @@ mod tests {
             st.observed.put_vuln_report(
                 "u1".into(),
                 VulnReportMeta {
+                    gauge: None,
                     namespace: "a".into(),
                     name: "replicaset-web-app".into(),
                     container: Some("app".into()),

@@ -54,6 +54,7 @@ fn observed(workloads: &[Workload]) -> Observed {
 
 fn report(w: &Workload, container: &str, hours_ago: i64) -> VulnReportMeta {
     VulnReportMeta {
+        gauge: None,
         namespace: w.namespace.clone(),
         name: format!("replicaset-{}-{container}", w.name),
         container: Some(container.into()),

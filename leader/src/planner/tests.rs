@@ -149,6 +149,7 @@ impl Harness {
                 self.o.put_vuln_report(
                     w.workload_uid.clone(),
                     VulnReportMeta {
+                        gauge: None,
                         namespace: w.namespace.clone(),
                         name: w.name.clone(),
                         container: Some(w.container_name.clone()),
@@ -238,6 +239,7 @@ fn which_events_dirty_which_workloads() {
                 o.put_audit_report(
                     "uid-api".into(),
                     AuditReportMeta {
+                        gauge: None,
                         namespace: "a".into(),
                         name: "replicaset-api".into(),
                         kind: "ReplicaSet".into(),
@@ -278,6 +280,7 @@ fn one_scan_per_image_and_unchanged_keys_are_not_rebuilt() {
     h.o.put_audit_report(
         "uid-db".into(),
         AuditReportMeta {
+            gauge: None,
             namespace: "b".into(),
             name: "replicaset-db".into(),
             kind: "ReplicaSet".into(),
@@ -368,6 +371,7 @@ fn reports_the_operator_did_not_write_are_never_copied() {
     h.o.put_vuln_report(
         mine.uid.clone(),
         VulnReportMeta {
+            gauge: None,
             namespace: "evil".into(),
             name: "replicaset-bait-app".into(),
             container: Some("app".into()),
@@ -398,6 +402,7 @@ fn a_source_edited_after_the_scan_is_no_longer_copied() {
     h.o.put_vuln_report(
         "uid-web".into(),
         VulnReportMeta {
+            gauge: None,
             namespace: "a".into(),
             name: "replicaset-web-app".into(),
             container: Some("app".into()),

@@ -1,6 +1,7 @@
-//! The report gauges listed at most once per [`MAX_AGE`], however many scrapes come: the
-//! scrape port cannot be used to multiply the load on the API server (or the leader's
-//! memory) by scraping often or in parallel.
+//! The report gauges rendered at most once per [`MAX_AGE`], however many scrapes come: from
+//! the leader's watched state when it can tell, else from one listing. The scrape port
+//! cannot be used to multiply the load on the API server (or the leader's memory) by
+//! scraping often or in parallel.
 
 use std::time::{Duration, Instant};
 
@@ -18,13 +19,14 @@ pub struct CachedGauges {
 }
 
 impl CachedGauges {
-    /// The gauges: the cached text while it is younger than `max_age`, else a new listing.
-    /// Concurrent scrapes wait for the one listing and share its result.
+    /// The gauges: the cached text while it is younger than `max_age`, else `from_state`'s,
+    /// else a new listing. Concurrent scrapes wait for the one rendering and share it.
     pub async fn render(
         &self,
         client: &kube::Client,
         namespaces: &[String],
         max_age: Duration,
+        from_state: impl FnOnce() -> Option<String>,
     ) -> Result<String, Error> {
         let mut last = self.last.lock().await;
         if let Some((at, text)) = last.as_ref()
@@ -32,7 +34,10 @@ impl CachedGauges {
         {
             return Ok(text.clone());
         }
-        let text = render(client, namespaces).await?;
+        let text = match from_state() {
+            Some(text) => text,
+            None => render(client, namespaces).await?,
+        };
         *last = Some((Instant::now(), text.clone()));
         Ok(text)
     }

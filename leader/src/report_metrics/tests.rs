@@ -326,3 +326,58 @@ async fn render_lists_every_page_of_both_kinds() {
         "{seen:?}"
     );
 }
+
+/// The gauges from the watched metadata are the gauges a listing gives, for upstream's own
+/// examples once our workers' annotations are on them; a report without the annotations
+/// (or watches not synced yet) sends the scrape back to listing.
+#[test]
+fn watched_gauges_equal_listed_gauges() {
+    let mut vuln: VulnerabilityReport =
+        serde_yaml::from_str(&example("vulnerability-ttl.yaml")).unwrap();
+    let yaml = example("pod-configauditreport-expected.yaml").replace("uid: null", "uid: u");
+    let mut audit: ConfigAuditReport = serde_yaml::from_str(&yaml).unwrap();
+    common::reports::gauge::annotate_vulnerability_report(&mut vuln);
+    common::reports::gauge::annotate_config_audit_report(&mut audit);
+    let owner = |kind: &str| k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference {
+        api_version: "apps/v1".into(),
+        kind: kind.into(),
+        name: "owner".into(),
+        uid: format!("uid-{kind}"),
+        controller: Some(true),
+        ..Default::default()
+    };
+    vuln.metadata.owner_references = Some(vec![owner("ReplicaSet")]);
+    audit.metadata.owner_references = Some(vec![owner("Pod")]);
+
+    let mut listed = ReportGauges::default();
+    let view: VulnerabilityView =
+        serde_json::from_value(serde_json::to_value(&vuln).unwrap()).unwrap();
+    listed.add_vulnerability(&view);
+    let view: ConfigAuditView =
+        serde_json::from_value(serde_json::to_value(&audit).unwrap()).unwrap();
+    listed.add_config_audit(&view);
+    let listed = listed.finish();
+
+    let mut observed = crate::observed::Observed::default();
+    let now = jiff::Timestamp::now();
+    let (uid, meta) = crate::observed::vuln_report_from_meta(&vuln.metadata, now).unwrap();
+    observed.put_vuln_report(uid, meta);
+    assert_eq!(render_observed(&observed, &[]), None, "not synced yet");
+    for watch in crate::watch::REPORT_WATCHES {
+        observed.synced.insert(watch.to_owned());
+    }
+    let (uid, meta) = crate::observed::audit_report_from_meta(&audit.metadata).unwrap();
+    observed.put_audit_report(uid, meta);
+    assert_eq!(render_observed(&observed, &[]).unwrap(), listed);
+    // Out of the scanned namespaces: left out, as a listing of those namespaces would.
+    let other = render_observed(&observed, &["elsewhere".to_owned()]).unwrap();
+    assert!(!other.contains("severity"), "{other}");
+
+    // A report without our annotations: the watches cannot tell, so list.
+    let mut foreign = audit.clone();
+    foreign.metadata.name = Some("foreign".into());
+    foreign.metadata.annotations = None;
+    let (uid, meta) = crate::observed::audit_report_from_meta(&foreign.metadata).unwrap();
+    observed.put_audit_report(uid, meta);
+    assert_eq!(render_observed(&observed, &[]), None);
+}

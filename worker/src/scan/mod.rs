@@ -337,6 +337,7 @@ pub async fn run_task(client: &Client, settings: &ScanSettings, task: &ScanTask)
             let mut report =
                 reports::vulnerability_report(s, &task.scan_key, data, scanned_at, settings);
             trim::trim_report(&mut report, trim::MAX_REPORT_BYTES);
+            common::reports::gauge::annotate_vulnerability_report(&mut report);
             match write(client, s, &mut report).await {
                 Ok(resource_version) => outcome.written.push(proto::WrittenReport {
                     namespace: s.workload.namespace.clone(),

@@ -1,0 +1,178 @@
+//! What the leader's report gauges need, carried in each report's metadata so that the
+//! leader's metadata watches keep the gauges up to date without listing whole reports:
+//! annotation [`SUMMARY`] (the severity counts) on both kinds and [`IMAGE`] (registry,
+//! repository, tag and digest) on VulnerabilityReports. Ours, not upstream's; reports
+//! without them (written by another operator) make the leader fall back to listing.
+
+use std::collections::BTreeMap;
+
+use super::config_audit::ConfigAuditReport;
+use super::vulnerability::VulnerabilityReport;
+
+/// Annotation with `critical,high,medium,low,unknown` counts (config audits: four counts).
+pub const SUMMARY: &str = "trivy-operator-rs.dev/summary";
+/// Annotation with `registry|repository|tag|digest` of the scanned image.
+pub const IMAGE: &str = "trivy-operator-rs.dev/image";
+
+/// The counts of a report's summary, by severity.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub critical: u64,
+    pub high: u64,
+    pub medium: u64,
+    pub low: u64,
+    /// `None` for config audits, which have no unknown count.
+    pub unknown: Option<u64>,
+}
+
+impl Counts {
+    /// The annotation value.
+    pub fn format(&self) -> String {
+        let four = format!(
+            "{},{},{},{}",
+            self.critical, self.high, self.medium, self.low
+        );
+        match self.unknown {
+            Some(u) => format!("{four},{u}"),
+            None => four,
+        }
+    }
+
+    /// Parses an annotation value (four or five counts).
+    pub fn parse(text: &str) -> Option<Self> {
+        let n: Vec<u64> = text
+            .split(',')
+            .map(|p| p.trim().parse().ok())
+            .collect::<Option<_>>()?;
+        match n.as_slice() {
+            [c, h, m, l] => Some(Self {
+                critical: *c,
+                high: *h,
+                medium: *m,
+                low: *l,
+                unknown: None,
+            }),
+            [c, h, m, l, u] => Some(Self {
+                critical: *c,
+                high: *h,
+                medium: *m,
+                low: *l,
+                unknown: Some(*u),
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// The image labels of `trivy_image_vulnerabilities`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Image {
+    pub registry: String,
+    pub repository: String,
+    pub tag: String,
+    pub digest: String,
+}
+
+impl Image {
+    /// The annotation value (`|` never occurs in image references).
+    pub fn format(&self) -> String {
+        format!(
+            "{}|{}|{}|{}",
+            self.registry, self.repository, self.tag, self.digest
+        )
+    }
+
+    /// Parses an annotation value.
+    pub fn parse(text: &str) -> Option<Self> {
+        let mut parts = text.split('|');
+        let image = Self {
+            registry: parts.next()?.to_owned(),
+            repository: parts.next()?.to_owned(),
+            tag: parts.next()?.to_owned(),
+            digest: parts.next()?.to_owned(),
+        };
+        parts.next().is_none().then_some(image)
+    }
+}
+
+fn annotate(annotations: &mut Option<BTreeMap<String, String>>, key: &str, value: String) {
+    annotations
+        .get_or_insert_with(BTreeMap::new)
+        .insert(key.to_owned(), value);
+}
+
+/// Writes the gauge annotations of a VulnerabilityReport from its data (call it on the
+/// report as written, after any trimming).
+pub fn annotate_vulnerability_report(report: &mut VulnerabilityReport) {
+    let s = &report.report.summary;
+    let counts = Counts {
+        critical: s.critical_count,
+        high: s.high_count,
+        medium: s.medium_count,
+        low: s.low_count,
+        unknown: Some(s.unknown_count),
+    };
+    let artifact = &report.report.artifact;
+    let image = Image {
+        registry: report
+            .report
+            .registry
+            .as_ref()
+            .map(|r| r.server.clone())
+            .unwrap_or_default(),
+        repository: artifact.repository.clone(),
+        tag: artifact.tag.clone().unwrap_or_default(),
+        digest: artifact.digest.clone().unwrap_or_default(),
+    };
+    annotate(&mut report.metadata.annotations, SUMMARY, counts.format());
+    annotate(&mut report.metadata.annotations, IMAGE, image.format());
+}
+
+/// Writes the gauge annotation of a ConfigAuditReport from its summary.
+pub fn annotate_config_audit_report(report: &mut ConfigAuditReport) {
+    let s = &report.report.summary;
+    let counts = Counts {
+        critical: s.critical_count.into(),
+        high: s.high_count.into(),
+        medium: s.medium_count.into(),
+        low: s.low_count.into(),
+        unknown: None,
+    };
+    annotate(&mut report.metadata.annotations, SUMMARY, counts.format());
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn annotations_round_trip_and_refuse_garbage() {
+        let five = Counts {
+            critical: 1,
+            high: 2,
+            medium: 3,
+            low: 4,
+            unknown: Some(5),
+        };
+        assert_eq!(five.format(), "1,2,3,4,5");
+        assert_eq!(Counts::parse(&five.format()), Some(five));
+        let four = Counts {
+            unknown: None,
+            ..five
+        };
+        assert_eq!(Counts::parse("1,2,3,4"), Some(four));
+        for bad in ["", "1,2,3", "1,2,3,4,5,6", "a,2,3,4", "-1,2,3,4"] {
+            assert_eq!(Counts::parse(bad), None, "{bad:?}");
+        }
+        let image = Image {
+            registry: "index.docker.io".into(),
+            repository: "library/nginx".into(),
+            tag: "1.16".into(),
+            digest: String::new(),
+        };
+        assert_eq!(Image::parse(&image.format()), Some(image));
+        assert_eq!(Image::parse("a|b|c"), None);
+        assert_eq!(Image::parse("a|b|c|d|e"), None);
+    }
+}

@@ -1,0 +1,61 @@
+//! The report gauges from the reports the leader's watches keep, without listing anything.
+
+use crate::observed::Observed;
+
+use super::{AuditRow, ReportGauges, VulnRow};
+
+/// Both gauge families from `observed`, for reports in `namespaces` (all when empty);
+/// `None` when the watches cannot tell: a report watch has not synced yet, or a report
+/// lacks the gauge annotations (written by another operator or an older version), so the
+/// caller lists the reports instead.
+pub fn render_observed(observed: &Observed, namespaces: &[String]) -> Option<String> {
+    let synced = crate::watch::REPORT_WATCHES
+        .iter()
+        .all(|w| observed.synced.contains(*w) && !observed.missing_crds.contains(*w));
+    if !synced {
+        return None;
+    }
+    let in_scope = |ns: &str| namespaces.is_empty() || namespaces.iter().any(|n| n == ns);
+    let mut vulns: Vec<VulnRow<'_>> = Vec::new();
+    for r in observed.vuln_reports.values().flatten() {
+        if !in_scope(&r.namespace) {
+            continue;
+        }
+        let g = r.gauge.as_deref()?;
+        let c = &g.counts;
+        vulns.push(VulnRow {
+            namespace: &r.namespace,
+            name: &r.name,
+            resource_kind: &g.resource_kind,
+            resource_name: &g.resource_name,
+            container_name: r.container.as_deref().unwrap_or(""),
+            registry: &g.image.registry,
+            repository: &g.image.repository,
+            tag: &g.image.tag,
+            digest: &g.image.digest,
+            counts: [c.critical, c.high, c.medium, c.low, c.unknown.unwrap_or(0)],
+        });
+    }
+    let mut audits: Vec<AuditRow<'_>> = Vec::new();
+    for r in observed.audit_reports.values().flatten() {
+        if !in_scope(&r.namespace) {
+            continue;
+        }
+        let g = r.gauge.as_deref()?;
+        let c = &g.counts;
+        audits.push(AuditRow {
+            namespace: &r.namespace,
+            name: &r.name,
+            resource_kind: &g.resource_kind,
+            resource_name: &g.resource_name,
+            counts: [c.critical, c.high, c.medium, c.low],
+        });
+    }
+    // The order a listing has: by namespace, then name.
+    vulns.sort_unstable_by(|a, b| (a.namespace, a.name).cmp(&(b.namespace, b.name)));
+    audits.sort_unstable_by(|a, b| (a.namespace, a.name).cmp(&(b.namespace, b.name)));
+    let mut gauges = ReportGauges::default();
+    vulns.iter().for_each(|r| gauges.add_vuln_row(r));
+    audits.iter().for_each(|r| gauges.add_audit_row(r));
+    Some(gauges.finish())
+}
