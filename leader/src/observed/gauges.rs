@@ -9,21 +9,28 @@ use common::labels;
 use common::reports::gauge::{Counts, IMAGE, Image, SUMMARY};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
-/// What `trivy_image_vulnerabilities` needs of a VulnerabilityReport besides its name.
+/// What `trivy_image_vulnerabilities` needs of a VulnerabilityReport besides its name
+/// (kept small: one per report, tens of thousands in a large cluster).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VulnGauge {
-    pub resource_kind: String,
-    pub resource_name: String,
-    pub counts: Counts,
+    pub resource_kind: Box<str>,
+    pub resource_name: Box<str>,
+    /// Critical, high, medium, low, unknown.
+    pub counts: [u32; 5],
     pub image: Arc<Image>,
 }
 
 /// What `trivy_resource_configaudits` needs of a ConfigAuditReport besides its name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditGauge {
-    pub resource_kind: String,
-    pub resource_name: String,
-    pub counts: Counts,
+    pub resource_kind: Box<str>,
+    pub resource_name: Box<str>,
+    /// Critical, high, medium, low.
+    pub counts: [u32; 4],
+}
+
+fn small(n: u64) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 fn get<'a>(
@@ -34,36 +41,38 @@ fn get<'a>(
 }
 
 /// The resource name: its label, or (too long for a label) the annotation of the same key.
-fn resource_name(meta: &ObjectMeta) -> String {
+fn resource_name(meta: &ObjectMeta) -> Box<str> {
     get(&meta.labels, labels::RESOURCE_NAME)
         .or_else(|| get(&meta.annotations, labels::RESOURCE_NAME_ANNOTATION))
         .unwrap_or("")
-        .to_owned()
+        .into()
+}
+
+fn resource_kind(meta: &ObjectMeta) -> Box<str> {
+    get(&meta.labels, labels::RESOURCE_KIND)
+        .unwrap_or("")
+        .into()
 }
 
 /// The gauge data of a VulnerabilityReport, if it carries it.
 pub fn vuln_gauge(meta: &ObjectMeta) -> Option<Box<VulnGauge>> {
-    let counts = Counts::parse(get(&meta.annotations, SUMMARY)?)?;
+    let c = Counts::parse(get(&meta.annotations, SUMMARY)?)?;
     let image = Image::parse(get(&meta.annotations, IMAGE)?)?;
     Some(Box::new(VulnGauge {
-        resource_kind: get(&meta.labels, labels::RESOURCE_KIND)
-            .unwrap_or("")
-            .to_owned(),
+        resource_kind: resource_kind(meta),
         resource_name: resource_name(meta),
-        counts,
+        counts: [c.critical, c.high, c.medium, c.low, c.unknown.unwrap_or(0)].map(small),
         image: Arc::new(image),
     }))
 }
 
 /// The gauge data of a ConfigAuditReport, if it carries it.
 pub fn audit_gauge(meta: &ObjectMeta) -> Option<Box<AuditGauge>> {
-    let counts = Counts::parse(get(&meta.annotations, SUMMARY)?)?;
+    let c = Counts::parse(get(&meta.annotations, SUMMARY)?)?;
     Some(Box::new(AuditGauge {
-        resource_kind: get(&meta.labels, labels::RESOURCE_KIND)
-            .unwrap_or("")
-            .to_owned(),
+        resource_kind: resource_kind(meta),
         resource_name: resource_name(meta),
-        counts,
+        counts: [c.critical, c.high, c.medium, c.low].map(small),
     }))
 }
 
@@ -121,19 +130,14 @@ mod tests {
             (IMAGE, "index.docker.io|library/nginx|1.16|"),
         ]);
         let g = vuln_gauge(&m).unwrap();
-        assert_eq!(g.resource_kind, "ReplicaSet");
-        assert_eq!(g.resource_name, "web");
-        assert_eq!(g.counts.unknown, Some(5));
+        assert_eq!(&*g.resource_kind, "ReplicaSet");
+        assert_eq!(&*g.resource_name, "web");
+        assert_eq!(g.counts, [1, 2, 3, 4, 5]);
         assert_eq!(g.image.repository, "library/nginx");
         assert!(vuln_gauge(&meta(&[(SUMMARY, "1,2,3,4,5")])).is_none());
         assert!(vuln_gauge(&meta(&[(SUMMARY, "x"), (IMAGE, "a|b|c|d")])).is_none());
-        assert_eq!(
-            audit_gauge(&meta(&[(SUMMARY, "0,1,0,2")]))
-                .unwrap()
-                .counts
-                .high,
-            1
-        );
+        let audit = audit_gauge(&meta(&[(SUMMARY, "0,1,0,2")])).unwrap();
+        assert_eq!(audit.counts, [0, 1, 0, 2]);
         assert!(audit_gauge(&meta(&[])).is_none());
 
         let mut pool = ImagePool::default();

@@ -22,7 +22,6 @@ pub fn render_observed(observed: &Observed, namespaces: &[String]) -> Option<Str
             continue;
         }
         let g = r.gauge.as_deref()?;
-        let c = &g.counts;
         vulns.push(VulnRow {
             namespace: &r.namespace,
             name: &r.name,
@@ -33,7 +32,7 @@ pub fn render_observed(observed: &Observed, namespaces: &[String]) -> Option<Str
             repository: &g.image.repository,
             tag: &g.image.tag,
             digest: &g.image.digest,
-            counts: [c.critical, c.high, c.medium, c.low, c.unknown.unwrap_or(0)],
+            counts: g.counts.map(u64::from),
         });
     }
     let mut audits: Vec<AuditRow<'_>> = Vec::new();
@@ -42,13 +41,12 @@ pub fn render_observed(observed: &Observed, namespaces: &[String]) -> Option<Str
             continue;
         }
         let g = r.gauge.as_deref()?;
-        let c = &g.counts;
         audits.push(AuditRow {
             namespace: &r.namespace,
             name: &r.name,
             resource_kind: &g.resource_kind,
             resource_name: &g.resource_name,
-            counts: [c.critical, c.high, c.medium, c.low],
+            counts: g.counts.map(u64::from),
         });
     }
     // The order a listing has: by namespace, then name.
