@@ -225,6 +225,15 @@ mod tests {
             Hello::try_from(no_id).err().map(|s| s.code()),
             Some(tonic::Code::InvalidArgument)
         );
+        // A self-asserted capacity is capped: one client cannot claim every namespace.
+        let greedy = proto::Hello {
+            capacity: u32::MAX,
+            ..good.clone()
+        };
+        assert_eq!(
+            Hello::try_from(greedy).map(|h| h.capacity).ok(),
+            Some(proto::MAX_WORKER_CAPACITY)
+        );
         let no_capacity = proto::Hello {
             capacity: 0,
             ..good

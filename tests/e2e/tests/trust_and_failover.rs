@@ -1,6 +1,7 @@
 //! Fail-over and trust end to end: two leader replicas contend for the Lease; killing the
 //! active one hands over to the standby without losing, doubling or redoing work; a client
-//! without the token or with the wrong protocol version cannot attach as a worker.
+//! without the token or with the wrong protocol version cannot attach as a worker, and one
+//! with it cannot claim more than the capped capacity.
 
 #![allow(clippy::unwrap_used)]
 
@@ -274,4 +275,45 @@ async fn only_authenticated_workers_of_this_protocol_may_attach() {
         "{}",
         op.log("intruder")
     );
+
+    // A client with the token that claims an unbounded capacity is counted at the cap.
+    let channel =
+        tonic::transport::Endpoint::from_shared(format!("http://127.0.0.1:{}", op.grpc_port))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    tx.send(proto::WorkerMessage {
+        body: Some(worker_message::Body::Hello(proto::Hello {
+            protocol_version: v1,
+            worker_id: "greedy".into(),
+            capacity: u32::MAX,
+        })),
+    })
+    .await
+    .unwrap();
+    let mut request = tonic::Request::new(tokio_stream::wrappers::ReceiverStream::new(rx));
+    request.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {}", op.token).parse().unwrap(),
+    );
+    let _stream = WorkerServiceClient::new(channel)
+        .attach(request)
+        .await
+        .unwrap();
+    let capacity = eventually("the greedy client in status", LONG, || async {
+        let view = op.status(&["cluster"])?;
+        view["workers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|w| w["worker_id"] == "greedy")
+            .and_then(|w| w["capacity"].as_u64())
+            .ok_or_else(|| view.to_string())
+    })
+    .await
+    .unwrap();
+    assert_eq!(capacity, u64::from(proto::MAX_WORKER_CAPACITY));
+    drop(tx);
 }
