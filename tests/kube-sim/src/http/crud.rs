@@ -13,7 +13,7 @@ use super::errors::{
 };
 use super::request::{Output, decode_body};
 use super::selectors::{FieldSelector, LabelSelector};
-use super::{App, Req, table};
+use super::{App, Req, table, versions};
 use crate::store::{GroupResource, ListOptions, WriteOptions, meta};
 
 pub(crate) async fn handle(app: &Arc<App>, req: Req) -> Response {
@@ -61,8 +61,12 @@ pub(crate) async fn handle(app: &Arc<App>, req: Req) -> Response {
     }
 }
 
+/// The storage of the requested resource (its own, or the one it is served over).
 pub(crate) fn gr(req: &Req) -> GroupResource {
-    req.info.group_resource()
+    req.info
+        .stored_as
+        .clone()
+        .unwrap_or_else(|| req.info.group_resource())
 }
 
 /// Namespace of the request: from the URL for namespaced kinds, `""` for cluster-scoped.
@@ -79,7 +83,7 @@ pub(crate) fn namespace(req: &Req) -> Result<String, Response> {
 /// Renders one object per the negotiated output.
 pub(crate) fn render(req: &Req, obj: &Value, code: u16) -> Response {
     match req.output {
-        Output::Json => json_response(code, obj),
+        Output::Json => json_response(code, &versions::to_served(&req.info, obj)),
         Output::Metadata(v) => json_response(code, &table::partial_metadata(obj, v)),
         Output::Table(v) => {
             let t = table::table(
@@ -114,7 +118,8 @@ pub(crate) fn selector(req: &Req) -> Result<impl Fn(&Value) -> bool + use<>, Res
         &req.info.group,
         &req.info.plural,
     )
-    .map_err(|e| bad_request(&e))?;
+    .map_err(|e| bad_request(&e))?
+    .stored_as(|field| versions::stored_field(&req.info, field));
     Ok(move |o: &Value| labels.matches(o) && fields.matches(o))
 }
 
@@ -205,7 +210,7 @@ fn list(app: &Arc<App>, req: &Req) -> Response {
                 if i > 0 {
                     out.push(b',');
                 }
-                let _ = serde_json::to_writer(&mut out, &**item);
+                let _ = serde_json::to_writer(&mut out, &*versions::to_served(&req.info, item));
             }
             out.extend_from_slice(b"]}");
             bytes_response(200, out, "application/json")
@@ -295,7 +300,7 @@ fn create(app: &Arc<App>, req: &Req) -> Response {
         Err(r) => return r,
     };
     let obj = match body_object(req, &ns) {
-        Ok(o) => o,
+        Ok(o) => versions::to_stored(&req.info, o),
         Err(r) => return r,
     };
     match app
@@ -314,7 +319,7 @@ fn update(app: &Arc<App>, req: &Req, status: bool) -> Response {
         Err(r) => return r,
     };
     let obj = match body_object(req, &ns) {
-        Ok(o) => o,
+        Ok(o) => versions::to_stored(&req.info, o),
         Err(r) => return r,
     };
     match app

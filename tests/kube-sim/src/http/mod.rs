@@ -17,6 +17,7 @@ pub mod requests;
 pub mod selectors;
 pub mod table;
 pub mod tokens;
+pub mod versions;
 mod watch;
 
 use std::sync::Arc;

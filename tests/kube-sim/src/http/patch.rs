@@ -13,7 +13,7 @@ use super::errors::{bad_request, status_error, store_error};
 use super::patch_ops::{
     field_paths, field_set, json_patch, merge_patch, remove_path, strategic_merge,
 };
-use super::{App, Req};
+use super::{App, Req, versions};
 use crate::store::{StoreError, meta};
 
 #[derive(Clone, Copy, PartialEq)]
@@ -91,6 +91,7 @@ pub(crate) fn patch(app: &Arc<App>, req: &Req, status: bool) -> Response {
                     manager.as_deref().unwrap_or(""),
                     status,
                 );
+                let obj = versions::to_stored(&req.info, obj);
                 return match store.create_opts(&gr, obj, &opts) {
                     Ok(o) => render(req, &o, 201),
                     Err(StoreError::AlreadyExists { .. }) => continue,
@@ -99,6 +100,8 @@ pub(crate) fn patch(app: &Arc<App>, req: &Req, status: bool) -> Response {
             }
             Err(e) => return store_error(&e),
         };
+        // Patches are written against the requested API's form of the object.
+        let current = Arc::new(versions::to_served(&req.info, &current).into_owned());
         let mut new = (*current).clone();
         match kind {
             Kind::Merge => merge_patch(&mut new, &body),
@@ -125,6 +128,7 @@ pub(crate) fn patch(app: &Arc<App>, req: &Req, status: bool) -> Response {
         }
         let user_rv =
             meta::meta_str(&new, "resourceVersion") != meta::meta_str(&current, "resourceVersion");
+        let new = versions::to_stored(&req.info, new);
         match store.update_opts(&gr, new, status, &opts) {
             Err(StoreError::Conflict { .. }) if !user_rv => continue,
             Ok(o) => return render(req, &o, 200),

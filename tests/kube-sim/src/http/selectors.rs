@@ -132,10 +132,33 @@ fn supported(group: &str, resource: &str, field: &str) -> bool {
                 | "status.podIP"
                 | "status.nominatedNodeName"
         ),
-        ("", "events") | ("events.k8s.io", "events") => {
-            field.starts_with("involvedObject.")
-                || field.starts_with("regarding.")
-                || matches!(field, "reason" | "reportingComponent" | "source" | "type")
+        ("", "events") => {
+            matches!(
+                field.strip_prefix("involvedObject."),
+                Some(
+                    "kind"
+                        | "namespace"
+                        | "name"
+                        | "uid"
+                        | "apiVersion"
+                        | "resourceVersion"
+                        | "fieldPath"
+                )
+            ) || matches!(field, "reason" | "reportingComponent" | "source" | "type")
+        }
+        ("events.k8s.io", "events") => {
+            matches!(
+                field.strip_prefix("regarding."),
+                Some(
+                    "kind"
+                        | "namespace"
+                        | "name"
+                        | "uid"
+                        | "apiVersion"
+                        | "resourceVersion"
+                        | "fieldPath"
+                )
+            ) || matches!(field, "reason" | "reportingController" | "source" | "type")
         }
         ("", "secrets") => field == "type",
         ("", "namespaces") => field == "status.phase",
@@ -147,6 +170,12 @@ fn supported(group: &str, resource: &str, field: &str) -> bool {
 }
 
 fn field_value(obj: &Value, path: &str) -> String {
+    // An Event's `source` selects by its component.
+    let path = if path == "source" {
+        "source.component"
+    } else {
+        path
+    };
     let mut cur = obj;
     for seg in path.split('.') {
         match cur.get(seg) {
@@ -190,6 +219,14 @@ impl FieldSelector {
         self.reqs
             .iter()
             .all(|(k, eq, v)| (field_value(obj, k) == *v) == *eq)
+    }
+
+    /// The same selector with each field replaced by its path in the stored object.
+    pub fn stored_as(mut self, path: impl Fn(&str) -> String) -> Self {
+        for (field, _, _) in &mut self.reqs {
+            *field = path(field);
+        }
+        self
     }
 
     /// Whether the selector has no requirements.

@@ -88,6 +88,13 @@ fn cell(c: &PrinterColumn, obj: &Value) -> Value {
                 .unwrap_or(1);
             json!(format!("{done}/{want}"))
         }
+        // kubectl's "LAST SEEN": the deprecated lastTimestamp, else the series' last
+        // observation, else the event time (events.k8s.io recorders set only those).
+        "#eventLastSeen" => ["/lastTimestamp", "/series/lastObservedTime", "/eventTime"]
+            .iter()
+            .find_map(|p| obj.pointer(p).filter(|v| v.is_string()))
+            .cloned()
+            .unwrap_or(Value::Null),
         path => jsonpath(obj, path).cloned().unwrap_or(Value::Null),
     };
     if c.type_ == "date" {

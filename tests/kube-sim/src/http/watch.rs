@@ -30,7 +30,7 @@ struct Encoder {
 impl Encoder {
     fn line(&self, type_: &str, obj: &Value) -> Bytes {
         let object = match self.output {
-            Output::Json => obj.clone(),
+            Output::Json => super::versions::to_served(&self.info, obj).into_owned(),
             Output::Metadata(v) => table::partial_metadata(obj, v),
             Output::Table(v) => table::table(
                 &self.info,

@@ -1,6 +1,7 @@
 //! The built-in kinds kube-sim serves, with their short names, scope, subresources and the
 //! columns `kubectl get` shows for them.
 
+use super::registry::GroupResource;
 use super::registry::{PrinterColumn, ResourceInfo};
 
 /// A printer column; `priority` 1 means `-o wide` only.
@@ -102,13 +103,7 @@ pub fn builtin_resources() -> Vec<ResourceInfo> {
         def("", "v1", "ServiceAccount", "serviceaccounts").short(&["sa"]),
         def("", "v1", "Event", "events")
             .short(&["ev"])
-            .columns(vec![
-                col("Last Seen", "date", ".lastTimestamp", 0),
-                col("Type", "string", ".type", 0),
-                col("Reason", "string", ".reason", 0),
-                col("Object", "string", ".involvedObject.name", 0),
-                col("Message", "string", ".message", 0),
-            ]),
+            .columns(event_columns()),
         def("", "v1", "Service", "services")
             .short(&["svc"])
             .status()
@@ -176,7 +171,10 @@ pub fn builtin_resources() -> Vec<ResourceInfo> {
             col("Holder", "string", ".spec.holderIdentity", 0),
             age(),
         ]),
-        def("events.k8s.io", "v1", "Event", "events").short(&["ev"]),
+        // Stored as core Events; its table rows come from the stored (core) form.
+        def("events.k8s.io", "v1", "Event", "events")
+            .short(&["ev"])
+            .columns(event_columns()),
         def(
             "apiextensions.k8s.io",
             "v1",
@@ -251,10 +249,21 @@ pub fn builtin_resources() -> Vec<ResourceInfo> {
                 _ => Vec::new(),
             },
             create_only: d.plural == "tokenreviews",
+            stored_as: (d.group == "events.k8s.io").then(|| GroupResource::new("", "events")),
             printer_columns: d.columns,
             custom: false,
         })
         .collect()
+}
+
+fn event_columns() -> Vec<PrinterColumn> {
+    vec![
+        col("Last Seen", "date", "#eventLastSeen", 0),
+        col("Type", "string", ".type", 0),
+        col("Reason", "string", ".reason", 0),
+        col("Object", "string", ".involvedObject.name", 0),
+        col("Message", "string", ".message", 0),
+    ]
 }
 
 fn replica_columns() -> Vec<PrinterColumn> {

@@ -107,6 +107,7 @@ pub(crate) fn resource_of(crd: &Value) -> Option<ResourceInfo> {
             .any(|v| v.pointer("/subresources/status").is_some()),
         other_subresources: Vec::new(),
         create_only: false,
+        stored_as: None,
         printer_columns: columns,
         custom: true,
     })

@@ -83,6 +83,9 @@ pub struct ResourceInfo {
     pub other_subresources: Vec<String>,
     /// A virtual resource that only answers `create` and stores nothing (TokenReview).
     pub create_only: bool,
+    /// Served over another resource's storage (events.k8s.io Events are core Events; see
+    /// `http::versions`); `None`: its own.
+    pub stored_as: Option<GroupResource>,
     /// Printer columns for server-side `kubectl get` tables (besides NAME).
     pub printer_columns: Vec<PrinterColumn>,
     /// Defined by a CustomResourceDefinition.
