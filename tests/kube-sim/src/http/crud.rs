@@ -13,7 +13,7 @@ use super::errors::{
 };
 use super::request::{Output, decode_body};
 use super::selectors::{FieldSelector, LabelSelector};
-use super::{App, Req, table, versions};
+use super::{App, Req, field_validation, table, versions};
 use crate::store::{GroupResource, ListOptions, WriteOptions, meta};
 
 pub(crate) async fn handle(app: &Arc<App>, req: Req) -> Response {
@@ -218,6 +218,19 @@ fn list(app: &Arc<App>, req: &Req) -> Response {
     }
 }
 
+/// The body of a create or update: decoded, checked against the URL, its unknown fields
+/// refused or dropped per `fieldValidation`, in its stored form.
+fn validated_body(
+    app: &Arc<App>,
+    req: &Req,
+    ns: &str,
+) -> Result<(Value, field_validation::Checked), Response> {
+    let mode = field_validation::Mode::of(req)?;
+    let mut obj = body_object(req, ns)?;
+    let checked = field_validation::check(app, req, mode, &mut obj)?;
+    Ok((versions::to_stored(&req.info, obj), checked))
+}
+
 /// Decodes the body and checks it against the URL (kind, apiVersion, namespace, name).
 pub(crate) fn body_object(req: &Req, ns: &str) -> Result<Value, Response> {
     let ct = req.header(header::CONTENT_TYPE);
@@ -299,18 +312,20 @@ fn create(app: &Arc<App>, req: &Req) -> Response {
         Ok(ns) => ns,
         Err(r) => return r,
     };
-    let obj = match body_object(req, &ns) {
-        Ok(o) => versions::to_stored(&req.info, o),
+    let (obj, checked) = match validated_body(app, req, &ns) {
+        Ok(found) => found,
         Err(r) => return r,
     };
-    match app
-        .state
-        .store
-        .create_opts(&gr(req), obj, &write_options(req))
-    {
-        Ok(o) => render(req, &o, 201),
-        Err(e) => store_error(&e),
-    }
+    checked.warn(
+        match app
+            .state
+            .store
+            .create_opts(&gr(req), obj, &write_options(req))
+        {
+            Ok(o) => render(req, &o, 201),
+            Err(e) => store_error(&e),
+        },
+    )
 }
 
 fn update(app: &Arc<App>, req: &Req, status: bool) -> Response {
@@ -318,16 +333,18 @@ fn update(app: &Arc<App>, req: &Req, status: bool) -> Response {
         Ok(ns) => ns,
         Err(r) => return r,
     };
-    let obj = match body_object(req, &ns) {
-        Ok(o) => versions::to_stored(&req.info, o),
+    let (obj, checked) = match validated_body(app, req, &ns) {
+        Ok(found) => found,
         Err(r) => return r,
     };
-    match app
-        .state
-        .store
-        .update_opts(&gr(req), obj, status, &write_options(req))
-    {
-        Ok(o) => render(req, &o, 200),
-        Err(e) => store_error(&e),
-    }
+    checked.warn(
+        match app
+            .state
+            .store
+            .update_opts(&gr(req), obj, status, &write_options(req))
+        {
+            Ok(o) => render(req, &o, 200),
+            Err(e) => store_error(&e),
+        },
+    )
 }

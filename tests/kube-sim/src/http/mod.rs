@@ -7,6 +7,7 @@ mod crud;
 mod delete;
 pub mod discovery;
 pub mod errors;
+mod field_validation;
 mod logs;
 pub mod openapi;
 mod patch;

@@ -13,7 +13,7 @@ use super::errors::{bad_request, status_error, store_error};
 use super::patch_ops::{
     field_paths, field_set, json_patch, merge_patch, remove_path, strategic_merge,
 };
-use super::{App, Req, versions};
+use super::{App, Req, field_validation, versions};
 use crate::store::{StoreError, meta};
 
 #[derive(Clone, Copy, PartialEq)]
@@ -64,6 +64,10 @@ pub(crate) fn patch(app: &Arc<App>, req: &Req, status: bool) -> Response {
             Err(e) => return bad_request(&format!("error decoding patch: {e}")),
         }
     };
+    let mode = match field_validation::Mode::of(req) {
+        Ok(m) => m,
+        Err(r) => return r,
+    };
     let manager = req.query.get("fieldManager").map(str::to_owned);
     if kind == Kind::Apply && manager.is_none() {
         return status_error(
@@ -91,9 +95,13 @@ pub(crate) fn patch(app: &Arc<App>, req: &Req, status: bool) -> Response {
                     manager.as_deref().unwrap_or(""),
                     status,
                 );
+                let checked = match field_validation::check(app, req, mode, &mut obj) {
+                    Ok(c) => c,
+                    Err(r) => return r,
+                };
                 let obj = versions::to_stored(&req.info, obj);
                 return match store.create_opts(&gr, obj, &opts) {
-                    Ok(o) => render(req, &o, 201),
+                    Ok(o) => checked.warn(render(req, &o, 201)),
                     Err(StoreError::AlreadyExists { .. }) => continue,
                     Err(e) => store_error(&e),
                 };
@@ -128,10 +136,15 @@ pub(crate) fn patch(app: &Arc<App>, req: &Req, status: bool) -> Response {
         }
         let user_rv =
             meta::meta_str(&new, "resourceVersion") != meta::meta_str(&current, "resourceVersion");
+        let mut new = new;
+        let checked = match field_validation::check(app, req, mode, &mut new) {
+            Ok(c) => c,
+            Err(r) => return r,
+        };
         let new = versions::to_stored(&req.info, new);
         match store.update_opts(&gr, new, status, &opts) {
             Err(StoreError::Conflict { .. }) if !user_rv => continue,
-            Ok(o) => return render(req, &o, 200),
+            Ok(o) => return checked.warn(render(req, &o, 200)),
             Err(e) => return store_error(&e),
         }
     }
