@@ -335,3 +335,28 @@ fn attach_workload(observed: &Observed, task: &mut proto::Task) {
         task.workload_json = json.to_string();
     }
 }
+
+#[cfg(test)]
+impl Shared {
+    /// A term's state for unit tests: leader `leader` at `epoch`, default limits.
+    pub(crate) fn for_tests(epoch: u64, scans: Option<ScanSettings>) -> Self {
+        use std::time::Duration;
+        Self::new(
+            "leader".into(),
+            epoch,
+            crate::scope::Scope::default(),
+            crate::dispatch::DispatchConfig {
+                tasks_per_capacity: 2,
+                worker_timeout: Duration::from_secs(30),
+                retry_base: Duration::from_secs(5),
+                retry_max: Duration::from_secs(60),
+                result_grace: Duration::from_secs(60),
+                max_concurrent_scans: 10,
+                max_scans_per_namespace: 0,
+            },
+            scans,
+            Arc::new(crate::metrics::LeaderMetrics::new()),
+            Arc::new(std::sync::atomic::AtomicU64::new(0)),
+        )
+    }
+}

@@ -220,34 +220,14 @@ fn within(field: &str, value: &str, max: usize) -> Result<(), Status> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use std::collections::BTreeMap;
-    use std::sync::Arc;
-    use std::sync::atomic::AtomicU64;
-    use std::time::Duration;
 
     use common::workload::WorkloadKind;
 
     use super::*;
-    use crate::dispatch::DispatchConfig;
     use crate::observed::{AuditReportMeta, Container, VulnReportMeta, Workload};
 
     fn shared() -> Shared {
-        Shared::new(
-            "leader".into(),
-            1,
-            crate::scope::Scope::default(),
-            DispatchConfig {
-                tasks_per_capacity: 2,
-                worker_timeout: Duration::from_secs(30),
-                retry_base: Duration::from_secs(5),
-                retry_max: Duration::from_secs(60),
-                result_grace: Duration::from_secs(60),
-                max_concurrent_scans: 10,
-                max_scans_per_namespace: 0,
-            },
-            Some(crate::state::ScanSettings { ttl: None }),
-            Arc::new(crate::metrics::LeaderMetrics::new()),
-            Arc::new(AtomicU64::new(0)),
-        )
+        Shared::for_tests(1, Some(crate::state::ScanSettings { ttl: None }))
     }
 
     fn web() -> Workload {

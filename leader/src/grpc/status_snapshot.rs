@@ -231,32 +231,14 @@ fn concerned(task: &proto::Task) -> Vec<&str> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use std::collections::BTreeMap;
-    use std::sync::atomic::AtomicU64;
 
     use common::workload::WorkloadKind;
 
     use super::*;
-    use crate::dispatch::DispatchConfig;
     use crate::observed::{Container, Workload};
 
     fn shared() -> Arc<Shared> {
-        Arc::new(Shared::new(
-            "leader".into(),
-            7,
-            crate::scope::Scope::default(),
-            DispatchConfig {
-                tasks_per_capacity: 2,
-                worker_timeout: Duration::from_secs(30),
-                retry_base: Duration::from_secs(5),
-                retry_max: Duration::from_secs(60),
-                result_grace: Duration::from_secs(60),
-                max_concurrent_scans: 10,
-                max_scans_per_namespace: 0,
-            },
-            None,
-            Arc::new(crate::metrics::LeaderMetrics::new()),
-            Arc::new(AtomicU64::new(0)),
-        ))
+        Arc::new(Shared::for_tests(7, None))
     }
 
     fn workload(namespace: &str, name: &str, uid: &str) -> Workload {

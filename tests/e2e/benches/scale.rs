@@ -288,20 +288,15 @@ async fn main() -> anyhow::Result<()> {
         Api::<PartialObjectMeta<Job>>::namespaced(cluster.client.clone(), &operator_namespace),
         usize::MAX,
     );
-    let options = OperatorOptions {
-        binaries: e2e::binaries!(),
-        operator_namespace,
-        namespaces: Vec::new(),
-        workers: shape.workers,
-        worker_capacity: shape.capacity as u32,
-        leader_args: vec![
+    let options = OperatorOptions::new(e2e::binaries!(), &cluster, Vec::new())
+        .workers(shape.workers, shape.capacity as u32)
+        .operator_namespace(operator_namespace)
+        .leader_args(vec![
             "--max-concurrent-scans".into(),
             shape.max_scans.to_string(),
             "--namespace-selector".into(),
             format!("bench={label}"),
-        ],
-        worker_args: Vec::new(),
-    };
+        ]);
     let sim_cpu_before = cpu_seconds("self").unwrap_or(0.0);
     let op = Operator::start(&cluster, options)?;
     let t0 = Instant::now();

@@ -46,6 +46,47 @@ pub struct OperatorOptions {
     pub worker_args: Vec<String>,
 }
 
+impl OperatorOptions {
+    /// A scenario's operator: its namespace on `cluster` (`trivy-system` plus the cluster's
+    /// suffix), scanning `namespaces`, one worker of capacity 2, no extra flags.
+    pub fn new(binaries: Binaries, cluster: &Cluster, namespaces: Vec<String>) -> Self {
+        Self {
+            binaries,
+            operator_namespace: cluster.ns("trivy-system"),
+            namespaces,
+            workers: 1,
+            worker_capacity: 2,
+            leader_args: Vec::new(),
+            worker_args: Vec::new(),
+        }
+    }
+
+    /// `count` workers started with the operator, each of `capacity`.
+    pub fn workers(mut self, count: usize, capacity: u32) -> Self {
+        self.workers = count;
+        self.worker_capacity = capacity;
+        self
+    }
+
+    /// Another operator namespace than the cluster's default.
+    pub fn operator_namespace(mut self, namespace: String) -> Self {
+        self.operator_namespace = namespace;
+        self
+    }
+
+    /// Extra leader flags.
+    pub fn leader_args(mut self, args: Vec<String>) -> Self {
+        self.leader_args.extend(args);
+        self
+    }
+
+    /// Extra worker flags.
+    pub fn worker_args(mut self, args: Vec<String>) -> Self {
+        self.worker_args.extend(args);
+        self
+    }
+}
+
 /// Leader flags for scenarios about config audits only: no vulnerability scans.
 pub fn audits_only() -> Vec<String> {
     vec!["--vulnerability-scans".into(), "false".into()]

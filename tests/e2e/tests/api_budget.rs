@@ -99,15 +99,8 @@ async fn coverage_costs_at_most_three_requests_per_workload_and_a_change_a_few()
     .unwrap();
     let sim = cluster.sim().unwrap();
     sim.stats().requests.reset();
-    let options = OperatorOptions {
-        binaries: e2e::binaries!(),
-        operator_namespace: cluster.ns("trivy-system"),
-        namespaces: namespaces.clone(),
-        workers: 2,
-        worker_capacity: 4,
-        leader_args: Vec::new(),
-        worker_args: Vec::new(),
-    };
+    let options =
+        OperatorOptions::new(e2e::binaries!(), &cluster, namespaces.clone()).workers(2, 4);
     let op = Operator::start(&cluster, options).unwrap();
     eventually("full coverage", LONG, || async {
         let audits = count(&cluster, "configauditreports")?;

@@ -83,15 +83,10 @@ fn start(cluster: &Cluster, test_ns: &str) -> (String, Operator) {
     let opns = cluster.ns("trivy-system");
     let op = Operator::start(
         cluster,
-        OperatorOptions {
-            binaries: e2e::binaries!(),
-            operator_namespace: opns.clone(),
-            namespaces: vec![test_ns.to_string()],
-            workers: 2,
-            worker_capacity: 2,
-            leader_args: audits_only(),
-            worker_args: Vec::new(),
-        },
+        OperatorOptions::new(e2e::binaries!(), cluster, vec![test_ns.to_string()])
+            .workers(2, 2)
+            .operator_namespace(opns.clone())
+            .leader_args(audits_only()),
     )
     .unwrap();
     cluster.apply(&WORKLOADS.replace("NS", test_ns)).unwrap();
@@ -230,15 +225,9 @@ async fn a_configmap_broken_at_start_up_falls_back_to_the_built_in_checks() {
         .unwrap();
     let op = Operator::start(
         &cluster,
-        OperatorOptions {
-            binaries: e2e::binaries!(),
-            operator_namespace: opns.clone(),
-            namespaces: vec![ns.clone()],
-            workers: 2,
-            worker_capacity: 2,
-            leader_args: Vec::new(),
-            worker_args: Vec::new(),
-        },
+        OperatorOptions::new(e2e::binaries!(), &cluster, vec![ns.clone()])
+            .workers(2, 2)
+            .operator_namespace(opns.clone()),
     )
     .unwrap();
     // Images the Trivy double knows, so that the scans succeed.

@@ -78,15 +78,9 @@ spec:
 "#;
 
 fn options(cluster: &Cluster, namespaces: &[String]) -> OperatorOptions {
-    OperatorOptions {
-        binaries: e2e::binaries!(),
-        operator_namespace: cluster.ns("trivy-system"),
-        namespaces: namespaces.to_vec(),
-        workers: 2,
-        worker_capacity: 2,
-        leader_args: audits_only(),
-        worker_args: Vec::new(),
-    }
+    OperatorOptions::new(e2e::binaries!(), cluster, namespaces.to_vec())
+        .workers(2, 2)
+        .leader_args(audits_only())
 }
 
 /// The uid of `kind/name` in `ns`.

@@ -43,13 +43,8 @@ async fn idle_connections_and_status_bursts_do_not_exhaust_the_leader() {
     let started = std::time::Instant::now();
     let mut op = Operator::start(
         &cluster,
-        OperatorOptions {
-            binaries: e2e::binaries!(),
-            operator_namespace: cluster.ns("trivy-system"),
-            namespaces: vec![ns.clone()],
-            workers: 1,
-            worker_capacity: 2,
-            leader_args: [
+        OperatorOptions::new(e2e::binaries!(), &cluster, vec![ns.clone()]).leader_args(
+            [
                 audits_only(),
                 vec![
                     "--grpc-max-connections".into(),
@@ -59,8 +54,7 @@ async fn idle_connections_and_status_bursts_do_not_exhaust_the_leader() {
                 ],
             ]
             .concat(),
-            worker_args: Vec::new(),
-        },
+        ),
     )
     .unwrap();
     apply_pods(&cluster, &ns, &["a"], "alpine:3.10").unwrap();

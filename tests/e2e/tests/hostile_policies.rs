@@ -69,15 +69,10 @@ fn start(cluster: &Cluster, ns: &str, workers: usize) -> (String, Operator) {
     let opns = cluster.ns("trivy-system");
     let op = Operator::start(
         cluster,
-        OperatorOptions {
-            binaries: e2e::binaries!(),
-            operator_namespace: opns.clone(),
-            namespaces: vec![ns.to_string()],
-            workers,
-            worker_capacity: 2,
-            leader_args: audits_only(),
-            worker_args: Vec::new(),
-        },
+        OperatorOptions::new(e2e::binaries!(), cluster, vec![ns.to_string()])
+            .workers(workers, 2)
+            .operator_namespace(opns.clone())
+            .leader_args(audits_only()),
     )
     .unwrap();
     cluster.apply(&WORKLOADS.replace("NS", ns)).unwrap();

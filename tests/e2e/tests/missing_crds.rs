@@ -41,15 +41,7 @@ async fn a_deleted_report_crd_pauses_its_work_until_it_is_back() {
     cluster
         .create_namespaces(std::slice::from_ref(&ns))
         .unwrap();
-    let opts = OperatorOptions {
-        binaries: e2e::binaries!(),
-        operator_namespace: cluster.ns("trivy-system"),
-        namespaces: vec![ns.clone()],
-        workers: 1,
-        worker_capacity: 2,
-        leader_args: Vec::new(),
-        worker_args: Vec::new(),
-    };
+    let opts = OperatorOptions::new(e2e::binaries!(), &cluster, vec![ns.clone()]);
     let jobs = e2e::jobs::watch_jobs(&cluster, &opts.operator_namespace)
         .await
         .unwrap();

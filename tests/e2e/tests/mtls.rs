@@ -106,15 +106,10 @@ async fn only_workers_with_a_trusted_certificate_get_through() {
         .unwrap();
     let op = Operator::start(
         &cluster,
-        OperatorOptions {
-            binaries: e2e::binaries!(),
-            operator_namespace: cluster.ns("trivy-system"),
-            namespaces: vec![ns.clone()],
-            workers: 2,
-            worker_capacity: 2,
-            leader_args,
-            worker_args,
-        },
+        OperatorOptions::new(e2e::binaries!(), &cluster, vec![ns.clone()])
+            .workers(2, 2)
+            .leader_args(leader_args)
+            .worker_args(worker_args),
     )
     .unwrap();
     // The real workers attach over mutual TLS and do their work.

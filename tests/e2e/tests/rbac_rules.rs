@@ -50,15 +50,9 @@ fn start(cluster: &Cluster, ns: &str) -> Operator {
     cluster.create_namespaces(&[ns.to_string()]).unwrap();
     Operator::start(
         cluster,
-        OperatorOptions {
-            binaries: e2e::binaries!(),
-            operator_namespace: cluster.ns("trivy-system"),
-            namespaces: vec![ns.to_string()],
-            workers: 1,
-            worker_capacity: 1,
-            leader_args: audits_only(),
-            worker_args: Vec::new(),
-        },
+        OperatorOptions::new(e2e::binaries!(), cluster, vec![ns.to_string()])
+            .workers(1, 1)
+            .leader_args(audits_only()),
     )
     .unwrap()
 }

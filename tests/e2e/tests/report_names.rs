@@ -23,15 +23,7 @@ async fn colliding_report_names_give_each_workload_its_own_report() {
         .unwrap();
     let op = Operator::start(
         &cluster,
-        OperatorOptions {
-            binaries: e2e::binaries!(),
-            operator_namespace: cluster.ns("trivy-system"),
-            namespaces: vec![ns.clone()],
-            workers: 1,
-            worker_capacity: 2,
-            leader_args: Vec::new(),
-            worker_args: Vec::new(),
-        },
+        OperatorOptions::new(e2e::binaries!(), &cluster, vec![ns.clone()]),
     )
     .unwrap();
     let pods = format!(

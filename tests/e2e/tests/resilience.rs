@@ -37,15 +37,10 @@ async fn a_partitioned_leader_stops_before_the_standby_takes_over() {
         .create_namespaces(std::slice::from_ref(&ns))
         .unwrap();
     let opns = cluster.ns("trivy-system");
-    let options = OperatorOptions {
-        binaries: e2e::binaries!(),
-        operator_namespace: opns.clone(),
-        namespaces: vec![ns.clone()],
-        workers: 2,
-        worker_capacity: 2,
-        leader_args: audits_only(),
-        worker_args: Vec::new(),
-    };
+    let options = OperatorOptions::new(e2e::binaries!(), &cluster, vec![ns.clone()])
+        .workers(2, 2)
+        .operator_namespace(opns.clone())
+        .leader_args(audits_only());
     let mut op = Operator::start_replicated(&cluster, options, 2).unwrap();
     // A replica that wrote itself into the Lease confirms the win before it leads: cut off
     // only a holder that is leading.
@@ -152,15 +147,7 @@ async fn api_errors_and_dropped_watches_lose_nothing() {
     cluster.create_namespaces(&namespaces).unwrap();
     let mut op = Operator::start(
         &cluster,
-        OperatorOptions {
-            binaries: e2e::binaries!(),
-            operator_namespace: cluster.ns("trivy-system"),
-            namespaces: namespaces.clone(),
-            workers: 3,
-            worker_capacity: 2,
-            leader_args: Vec::new(),
-            worker_args: Vec::new(),
-        },
+        OperatorOptions::new(e2e::binaries!(), &cluster, namespaces.clone()).workers(3, 2),
     )
     .unwrap();
     // 10% of the operator's requests fail with 500 or 429 (kubectl in this test is spared).

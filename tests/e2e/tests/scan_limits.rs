@@ -27,15 +27,9 @@ fn deployment(ns: &str, name: &str, image: &str) -> String {
 }
 
 fn options(cluster: &Cluster, ns: &str, workers: usize, leader_args: &[&str]) -> OperatorOptions {
-    OperatorOptions {
-        binaries: e2e::binaries!(),
-        operator_namespace: cluster.ns("trivy-system"),
-        namespaces: vec![ns.to_string()],
-        workers,
-        worker_capacity: 4,
-        leader_args: leader_args.iter().map(|s| s.to_string()).collect(),
-        worker_args: Vec::new(),
-    }
+    OperatorOptions::new(e2e::binaries!(), cluster, vec![ns.to_string()])
+        .workers(workers, 4)
+        .leader_args(leader_args.iter().map(|s| s.to_string()).collect())
 }
 
 async fn reports(cluster: &Cluster, ns: &str) -> Result<Vec<Value>, String> {

@@ -36,15 +36,7 @@ fn deployment(ns: &str, name: &str, image: &str, pull_secret: Option<&str>) -> S
 }
 
 fn options(cluster: &Cluster, namespaces: Vec<String>) -> OperatorOptions {
-    OperatorOptions {
-        binaries: e2e::binaries!(),
-        operator_namespace: cluster.ns("trivy-system"),
-        namespaces,
-        workers: 2,
-        worker_capacity: 2,
-        leader_args: Vec::new(),
-        worker_args: Vec::new(),
-    }
+    OperatorOptions::new(e2e::binaries!(), cluster, namespaces).workers(2, 2)
 }
 
 /// The VulnerabilityReports of a namespace.
@@ -126,19 +118,7 @@ async fn a_private_image_is_reported_only_where_its_credentials_are() {
     cluster
         .create_namespaces(&[owner.clone(), thief.clone()])
         .unwrap();
-    cluster
-        .kubectl(&[
-            "create",
-            "secret",
-            "docker-registry",
-            "regcred",
-            "-n",
-            &owner,
-            "--docker-server=private.example",
-            "--docker-username=alice",
-            "--docker-password=s3cret",
-        ])
-        .unwrap();
+    registry_secret(&cluster, &owner, "regcred");
     let _op = Operator::start(
         &cluster,
         options(&cluster, vec![owner.clone(), thief.clone()]),
@@ -162,18 +142,7 @@ async fn a_private_image_is_reported_only_where_its_credentials_are() {
     .unwrap();
     assert_eq!(ids(&report), golden_ids());
     // The thief's scan runs without credentials and fails; it never receives the findings.
-    eventually("the thief's scan to fail", LONG, || async {
-        let events = cluster
-            .list(&["events.v1.events.k8s.io", "-n", &thief])
-            .map_err(|e| e.to_string())?;
-        events
-            .iter()
-            .any(|e| e["reason"] == "ScanJobFailed")
-            .then_some(())
-            .ok_or_else(|| format!("{} events", events.len()))
-    })
-    .await
-    .unwrap();
+    scan_fails(&cluster, &thief).await;
     assert!(
         vulns(&cluster, &thief).unwrap().is_empty(),
         "no report of the private image in the other namespace"

@@ -43,15 +43,10 @@ fn options(
     leader_args: Vec<String>,
     worker_args: Vec<String>,
 ) -> OperatorOptions {
-    OperatorOptions {
-        binaries: e2e::binaries!(),
-        operator_namespace: cluster.ns("trivy-system"),
-        namespaces,
-        workers: 2,
-        worker_capacity: 2,
-        leader_args,
-        worker_args,
-    }
+    OperatorOptions::new(e2e::binaries!(), cluster, namespaces)
+        .workers(2, 2)
+        .leader_args(leader_args)
+        .worker_args(worker_args)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

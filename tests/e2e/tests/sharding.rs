@@ -103,15 +103,9 @@ async fn namespaces_are_split_by_rendezvous_hashing() {
     let namespaces = namespaces(&cluster, 30);
     let op = Operator::start(
         &cluster,
-        OperatorOptions {
-            binaries: e2e::binaries!(),
-            operator_namespace: cluster.ns("trivy-system"),
-            namespaces: namespaces.clone(),
-            workers: 3,
-            worker_capacity: 2,
-            leader_args: audits_only(),
-            worker_args: Vec::new(),
-        },
+        OperatorOptions::new(e2e::binaries!(), &cluster, namespaces.clone())
+            .workers(3, 2)
+            .leader_args(audits_only()),
     )
     .unwrap();
     // All three attach before any work exists, so every task goes to its final owner.
@@ -190,15 +184,9 @@ async fn workers_joining_and_dying_lose_and_double_nothing() {
     create_pods(&cluster, &namespaces, 2);
     let mut op = Operator::start(
         &cluster,
-        OperatorOptions {
-            binaries: e2e::binaries!(),
-            operator_namespace: cluster.ns("trivy-system"),
-            namespaces: namespaces.clone(),
-            workers: 2,
-            worker_capacity: 1,
-            leader_args: audits_only(),
-            worker_args: Vec::new(),
-        },
+        OperatorOptions::new(e2e::binaries!(), &cluster, namespaces.clone())
+            .workers(2, 1)
+            .leader_args(audits_only()),
     )
     .unwrap();
     // Mid-run: once some reports exist, a worker joins and another is killed.

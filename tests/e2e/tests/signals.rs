@@ -15,15 +15,7 @@ const LONG: Duration = Duration::from_secs(240);
 const PROMPT: Duration = Duration::from_secs(2);
 
 fn options(cluster: &Cluster, ns: &str, workers: usize) -> OperatorOptions {
-    OperatorOptions {
-        binaries: e2e::binaries!(),
-        operator_namespace: cluster.ns("trivy-system"),
-        namespaces: vec![ns.to_string()],
-        workers,
-        worker_capacity: 2,
-        leader_args: Vec::new(),
-        worker_args: Vec::new(),
-    }
+    OperatorOptions::new(e2e::binaries!(), cluster, vec![ns.to_string()]).workers(workers, 2)
 }
 
 fn assert_prompt_clean_exit(

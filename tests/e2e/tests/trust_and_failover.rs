@@ -61,15 +61,10 @@ async fn the_standby_takes_over_without_losing_or_redoing_work() {
         .create_namespaces(std::slice::from_ref(&ns))
         .unwrap();
     let opns = cluster.ns("trivy-system");
-    let options = OperatorOptions {
-        binaries: e2e::binaries!(),
-        operator_namespace: opns.clone(),
-        namespaces: vec![ns.clone()],
-        workers: 3,
-        worker_capacity: 2,
-        leader_args: audits_only(),
-        worker_args: Vec::new(),
-    };
+    let options = OperatorOptions::new(e2e::binaries!(), &cluster, vec![ns.clone()])
+        .workers(3, 2)
+        .operator_namespace(opns.clone())
+        .leader_args(audits_only());
     let mut op = Operator::start_replicated(&cluster, options, 2).unwrap();
     apply_pods(&cluster, &ns, &["a", "b", "c", "d"], "nginx:1.16").unwrap();
     all_pods_audited(&cluster, std::slice::from_ref(&ns), 4, LONG)
@@ -148,15 +143,9 @@ async fn replicas_without_an_identity_never_lead_together() {
         .unwrap();
     let mut op = Operator::start_replicated(
         &cluster,
-        OperatorOptions {
-            binaries: e2e::binaries!(),
-            operator_namespace: cluster.ns("trivy-system"),
-            namespaces: vec![ns],
-            workers: 0,
-            worker_capacity: 1,
-            leader_args: audits_only(),
-            worker_args: Vec::new(),
-        },
+        OperatorOptions::new(e2e::binaries!(), &cluster, vec![ns])
+            .workers(0, 1)
+            .leader_args(audits_only()),
         1,
     )
     .unwrap();
@@ -223,15 +212,9 @@ async fn only_authenticated_workers_of_this_protocol_may_attach() {
         .unwrap();
     let op = Operator::start(
         &cluster,
-        OperatorOptions {
-            binaries: e2e::binaries!(),
-            operator_namespace: cluster.ns("trivy-system"),
-            namespaces: vec![ns],
-            workers: 1,
-            worker_capacity: 1,
-            leader_args: audits_only(),
-            worker_args: Vec::new(),
-        },
+        OperatorOptions::new(e2e::binaries!(), &cluster, vec![ns])
+            .workers(1, 1)
+            .leader_args(audits_only()),
     )
     .unwrap();
     let v1 = proto::ProtocolVersion::V1 as i32;

@@ -53,15 +53,8 @@ async fn status_explains_every_state_and_metrics_match_the_reports() {
         .unwrap();
     let op = Operator::start(
         &cluster,
-        OperatorOptions {
-            binaries: e2e::binaries!(),
-            operator_namespace: cluster.ns("trivy-system"),
-            namespaces: vec![ns.clone()],
-            workers: 1,
-            worker_capacity: 2,
-            leader_args: vec!["--max-concurrent-scans".into(), "1".into()],
-            worker_args: Vec::new(),
-        },
+        OperatorOptions::new(e2e::binaries!(), &cluster, vec![ns.clone()])
+            .leader_args(vec!["--max-concurrent-scans".into(), "1".into()]),
     )
     .unwrap();
 

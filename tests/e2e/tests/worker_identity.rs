@@ -87,19 +87,16 @@ async fn each_worker_attaches_only_as_the_pod_its_token_is_bound_to() {
     let token_b = token_file(&cluster, &op_ns, WORKER_SA, AUDIENCE, Some("worker-b"), "b");
     let mut op = Operator::start(
         &cluster,
-        OperatorOptions {
-            binaries: e2e::binaries!(),
-            operator_namespace: op_ns.clone(),
-            namespaces: vec![ns.clone()],
-            workers: 0,
-            worker_capacity: 2,
-            leader_args: [
-                audits_only(),
-                vec!["--worker-service-account".into(), WORKER_SA.into()],
-            ]
-            .concat(),
-            worker_args: Vec::new(),
-        },
+        OperatorOptions::new(e2e::binaries!(), &cluster, vec![ns.clone()])
+            .workers(0, 2)
+            .operator_namespace(op_ns.clone())
+            .leader_args(
+                [
+                    audits_only(),
+                    vec!["--worker-service-account".into(), WORKER_SA.into()],
+                ]
+                .concat(),
+            ),
     )
     .unwrap();
 

@@ -142,29 +142,26 @@ async fn the_script_certificates_carry_the_leader_and_its_workers() {
     let path = |f: &str| files.join(f).to_string_lossy().into_owned();
     let _op = Operator::start(
         &cluster,
-        OperatorOptions {
-            binaries: e2e::binaries!(),
-            operator_namespace: op_ns.clone(),
-            namespaces: vec![ns.clone()],
-            workers: 1,
-            worker_capacity: 2,
-            leader_args: [
-                audits_only(),
-                vec![
-                    "--tls-cert-file".into(),
-                    path("tls.crt"),
-                    "--tls-key-file".into(),
-                    path("tls.key"),
-                ],
-            ]
-            .concat(),
-            worker_args: vec![
+        OperatorOptions::new(e2e::binaries!(), &cluster, vec![ns.clone()])
+            .operator_namespace(op_ns.clone())
+            .leader_args(
+                [
+                    audits_only(),
+                    vec![
+                        "--tls-cert-file".into(),
+                        path("tls.crt"),
+                        "--tls-key-file".into(),
+                        path("tls.key"),
+                    ],
+                ]
+                .concat(),
+            )
+            .worker_args(vec![
                 "--tls-ca-file".into(),
                 path("ca.crt"),
                 "--tls-server-name".into(),
                 format!("trivy-operator-leader.{op_ns}.svc"),
-            ],
-        },
+            ]),
     )
     .unwrap();
     apply_pods(&cluster, &ns, &["a"], "alpine:3.10").unwrap();

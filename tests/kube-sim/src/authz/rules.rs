@@ -39,15 +39,7 @@ pub struct PolicyRule {
 }
 
 fn strings(v: &Value, key: &str) -> Vec<String> {
-    v.get(key)
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_owned)
-                .collect()
-        })
-        .unwrap_or_default()
+    crate::store::meta::strings(v.get(key))
 }
 
 impl PolicyRule {

@@ -136,7 +136,6 @@ pub(crate) fn patch(app: &Arc<App>, req: &Req, status: bool) -> Response {
         }
         let user_rv =
             meta::meta_str(&new, "resourceVersion") != meta::meta_str(&current, "resourceVersion");
-        let mut new = new;
         let checked = match field_validation::check(app, req, mode, &mut new) {
             Ok(c) => c,
             Err(r) => return r,

@@ -132,34 +132,8 @@ fn supported(group: &str, resource: &str, field: &str) -> bool {
                 | "status.podIP"
                 | "status.nominatedNodeName"
         ),
-        ("", "events") => {
-            matches!(
-                field.strip_prefix("involvedObject."),
-                Some(
-                    "kind"
-                        | "namespace"
-                        | "name"
-                        | "uid"
-                        | "apiVersion"
-                        | "resourceVersion"
-                        | "fieldPath"
-                )
-            ) || matches!(field, "reason" | "reportingComponent" | "source" | "type")
-        }
-        ("events.k8s.io", "events") => {
-            matches!(
-                field.strip_prefix("regarding."),
-                Some(
-                    "kind"
-                        | "namespace"
-                        | "name"
-                        | "uid"
-                        | "apiVersion"
-                        | "resourceVersion"
-                        | "fieldPath"
-                )
-            ) || matches!(field, "reason" | "reportingController" | "source" | "type")
-        }
+        ("", "events") => event_field(field, "involvedObject.", "reportingComponent"),
+        ("events.k8s.io", "events") => event_field(field, "regarding.", "reportingController"),
         ("", "secrets") => field == "type",
         ("", "namespaces") => field == "status.phase",
         ("", "nodes") => field == "spec.unschedulable",
@@ -167,6 +141,18 @@ fn supported(group: &str, resource: &str, field: &str) -> bool {
         ("", "replicationcontrollers") | ("apps", "replicasets") => field == "status.replicas",
         _ => false,
     }
+}
+
+/// The selectable fields of an Event in one API: the referenced object's (under `object`)
+/// and a few of its own.
+fn event_field(field: &str, object: &str, reporting: &str) -> bool {
+    matches!(
+        field.strip_prefix(object),
+        Some(
+            "kind" | "namespace" | "name" | "uid" | "apiVersion" | "resourceVersion" | "fieldPath"
+        )
+    ) || field == reporting
+        || matches!(field, "reason" | "source" | "type")
 }
 
 fn field_value(obj: &Value, path: &str) -> String {

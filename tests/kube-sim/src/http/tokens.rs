@@ -93,14 +93,7 @@ fn core(resource: &str) -> GroupResource {
 }
 
 fn string_list(v: &Value) -> Vec<String> {
-    v.as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_owned)
-                .collect()
-        })
-        .unwrap_or_default()
+    meta::strings(Some(v))
 }
 
 fn body(req: &Req) -> Result<Value, axum::response::Response> {

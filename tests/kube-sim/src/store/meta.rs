@@ -173,16 +173,21 @@ pub fn namespace(obj: &Value) -> &str {
     meta_str(obj, "namespace")
 }
 
-/// `metadata.finalizers` as strings.
-pub fn finalizers(obj: &Value) -> Vec<String> {
-    obj.pointer("/metadata/finalizers")
-        .and_then(Value::as_array)
+/// The strings of a JSON array (others and non-strings skipped).
+pub fn strings(v: Option<&Value>) -> Vec<String> {
+    v.and_then(Value::as_array)
         .map(|a| {
             a.iter()
-                .filter_map(|v| v.as_str().map(str::to_owned))
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// `metadata.finalizers` as strings.
+pub fn finalizers(obj: &Value) -> Vec<String> {
+    strings(obj.pointer("/metadata/finalizers"))
 }
 
 /// `metadata.resourceVersion` parsed, if present and numeric.
