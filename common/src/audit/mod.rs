@@ -25,7 +25,7 @@
 //! Limits: `regorus` is built without its `time`, `base64`, `hex`, `net`, `uuid`, `yaml`
 //! and `http` builtins, so policies calling them fail to compile ("could not find
 //! function"). Evaluating the 25 built-ins against one workload takes about 11 ms in a debug
-//! build (measured by the `h5_builtin_checks` test `measure_evaluation_time`).
+//! build (measured by the `builtin_checks` test `measure_evaluation_time`).
 
 pub mod builtin;
 mod diagnose;

@@ -48,7 +48,7 @@ pub enum Error {
     ConvertSchema(#[source] serde_json::Error),
     /// A CRD could not be written as YAML.
     #[error("failed to write CRD as YAML")]
-    Yaml(#[source] serde_yaml::Error),
+    Yaml(#[source] serde_yaml_ng::Error),
 }
 
 impl Error {
@@ -91,7 +91,7 @@ pub fn crd_files() -> Result<Vec<(String, String)>, Error> {
         .map(|crd| {
             let name = format!("{}.yaml", crd.metadata.name.as_deref().unwrap_or_default());
             let value = serde_json::to_value(&crd).map_err(Error::ConvertSchema)?;
-            let yaml = serde_yaml::to_string(&to_yaml(&value)).map_err(Error::Yaml)?;
+            let yaml = serde_yaml_ng::to_string(&to_yaml(&value)).map_err(Error::Yaml)?;
             Ok((name, format!("---\n{yaml}")))
         })
         .collect()
@@ -99,8 +99,8 @@ pub fn crd_files() -> Result<Vec<(String, String)>, Error> {
 
 /// JSON to YAML with keys sorted at every depth (whatever serde_json's map order) and whole
 /// floats written as integers (`minimum: 0`, not `0.0`), so the output is stable and tidy.
-fn to_yaml(value: &Value) -> serde_yaml::Value {
-    use serde_yaml::Value as Y;
+fn to_yaml(value: &Value) -> serde_yaml_ng::Value {
+    use serde_yaml_ng::Value as Y;
     match value {
         Value::Null => Y::Null,
         Value::Bool(b) => Y::Bool(*b),
@@ -117,7 +117,7 @@ fn to_yaml(value: &Value) -> serde_yaml::Value {
         Value::Object(map) => {
             let mut entries: Vec<(&String, &Value)> = map.iter().collect();
             entries.sort_by(|a, b| a.0.cmp(b.0));
-            let mut mapping = serde_yaml::Mapping::new();
+            let mut mapping = serde_yaml_ng::Mapping::new();
             for (k, v) in entries {
                 mapping.insert(Y::String(k.clone()), to_yaml(v));
             }

@@ -5,7 +5,7 @@
 use super::*;
 
 fn object(yaml: &str) -> DynamicObject {
-    serde_yaml::from_str(yaml).unwrap()
+    serde_yaml_ng::from_str(yaml).unwrap()
 }
 
 const POD: &str = r#"
@@ -86,7 +86,7 @@ spec: {{template: {{spec: {{containers: [{{name: c, image: "nginx:{rev}"}}]}}}}}
 
 #[test]
 fn report_meta_reads_labels_and_owner() {
-    let meta: ObjectMeta = serde_yaml::from_str(
+    let meta: ObjectMeta = serde_yaml_ng::from_str(
         r#"
 name: replicaset-web
 namespace: ns

@@ -44,9 +44,9 @@ fn audit(ns: &str, name: &str, labels: &[(&str, &str)], counts: [u64; 4]) -> Con
 #[test]
 fn vulnerability_example_becomes_five_series() {
     let yaml = example("vulnerability-ttl.yaml");
-    let view: VulnerabilityView = serde_yaml::from_str(&yaml).unwrap();
+    let view: VulnerabilityView = serde_yaml_ng::from_str(&yaml).unwrap();
     // The slim view reads the same summary as the full report type.
-    let full: VulnerabilityReport = serde_yaml::from_str(&yaml).unwrap();
+    let full: VulnerabilityReport = serde_yaml_ng::from_str(&yaml).unwrap();
     let s = &full.report.summary;
     assert_eq!(
         view.report.summary,
@@ -93,8 +93,8 @@ fn config_audit_example_becomes_four_series() {
     // The upstream example has `uid: null` in its owner reference, which ObjectMeta rejects;
     // the gauges only read metadata name/namespace/labels and the summary.
     let yaml = example("pod-configauditreport-expected.yaml").replace("uid: null", "uid: u");
-    let view: ConfigAuditView = serde_yaml::from_str(&yaml).unwrap();
-    let full: ConfigAuditReport = serde_yaml::from_str(&yaml).unwrap();
+    let view: ConfigAuditView = serde_yaml_ng::from_str(&yaml).unwrap();
+    let full: ConfigAuditReport = serde_yaml_ng::from_str(&yaml).unwrap();
     assert_eq!(
         view.report.summary.high_count,
         u64::from(full.report.summary.high_count)
@@ -333,9 +333,9 @@ async fn render_lists_every_page_of_both_kinds() {
 #[test]
 fn watched_gauges_equal_listed_gauges() {
     let mut vuln: VulnerabilityReport =
-        serde_yaml::from_str(&example("vulnerability-ttl.yaml")).unwrap();
+        serde_yaml_ng::from_str(&example("vulnerability-ttl.yaml")).unwrap();
     let yaml = example("pod-configauditreport-expected.yaml").replace("uid: null", "uid: u");
-    let mut audit: ConfigAuditReport = serde_yaml::from_str(&yaml).unwrap();
+    let mut audit: ConfigAuditReport = serde_yaml_ng::from_str(&yaml).unwrap();
     common::reports::gauge::annotate_vulnerability_report(&mut vuln);
     common::reports::gauge::annotate_config_audit_report(&mut audit);
     let owner = |kind: &str| k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference {

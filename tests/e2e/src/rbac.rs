@@ -78,7 +78,7 @@ pub fn shipped_rbac(cluster: &Cluster, operator_ns: &str) -> anyhow::Result<Stri
         &crate::repo_root().join("deploy").to_string_lossy(),
     ])?;
     let mut out = String::new();
-    for doc in serde_yaml::Deserializer::from_str(&rendered) {
+    for doc in serde_yaml_ng::Deserializer::from_str(&rendered) {
         let mut object: Value = serde::Deserialize::deserialize(doc)?;
         let kind = object["kind"].as_str().unwrap_or_default();
         if !matches!(
@@ -98,7 +98,7 @@ pub fn shipped_rbac(cluster: &Cluster, operator_ns: &str) -> anyhow::Result<Stri
                 subject["namespace"] = json!(operator_ns);
             }
         }
-        out.push_str(&serde_yaml::to_string(&object)?);
+        out.push_str(&serde_yaml_ng::to_string(&object)?);
         out.push_str("---\n");
     }
     Ok(out)

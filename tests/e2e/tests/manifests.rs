@@ -48,7 +48,7 @@ fn documents(text: &str) -> Vec<Value> {
         }
     }
     docs.iter()
-        .map(|doc| serde_yaml::from_str::<Value>(doc).unwrap())
+        .map(|doc| serde_yaml_ng::from_str::<Value>(doc).unwrap())
         .filter(|v| !v.is_null())
         .collect()
 }

@@ -166,7 +166,7 @@ pub fn decode_body(content_type: Option<&str>, body: &[u8]) -> Result<Value, (u1
         ));
     }
     if ct.contains("yaml") {
-        serde_yaml::from_slice::<Value>(body)
+        serde_yaml_ng::from_slice::<Value>(body)
             .map_err(|e| (400, format!("error decoding YAML: {e}")))
     } else {
         serde_json::from_slice::<Value>(body).map_err(|e| {

@@ -43,7 +43,7 @@ pub enum Error {
         /// The file.
         path: PathBuf,
         /// The cause.
-        source: serde_yaml::Error,
+        source: serde_yaml_ng::Error,
     },
 }
 
@@ -61,7 +61,7 @@ impl RuntimeMap {
             source,
         })?;
         let raw: BTreeMap<String, String> =
-            serde_yaml::from_str(&text).map_err(|source| Error::Parse {
+            serde_yaml_ng::from_str(&text).map_err(|source| Error::Parse {
                 path: path.to_path_buf(),
                 source,
             })?;

@@ -74,7 +74,7 @@ pub enum Error {
         /// The file.
         path: PathBuf,
         /// The cause.
-        source: serde_yaml::Error,
+        source: serde_yaml_ng::Error,
     },
     /// A special entry is malformed.
     #[error("bad entry {entry:?} for image {image:?}")]
@@ -141,7 +141,7 @@ impl ImageMap {
                 source,
             })?;
             let entries: BTreeMap<String, String> =
-                serde_yaml::from_str(&text).map_err(|source| Error::Parse {
+                serde_yaml_ng::from_str(&text).map_err(|source| Error::Parse {
                     path: path.to_path_buf(),
                     source,
                 })?;

@@ -95,7 +95,7 @@ fn examples_dir() -> PathBuf {
 
 fn example(name: &str) -> Value {
     let text = std::fs::read_to_string(examples_dir().join(name)).unwrap();
-    serde_yaml::from_str(&text.replace("uid: null", "uid: \"\"")).unwrap()
+    serde_yaml_ng::from_str(&text.replace("uid: null", "uid: \"\"")).unwrap()
 }
 
 #[test]

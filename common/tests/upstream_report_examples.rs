@@ -36,9 +36,9 @@ fn examples() -> Vec<(PathBuf, String)> {
 #[test]
 fn examples_round_trip_losslessly() {
     for (path, text) in examples() {
-        let original: Value = serde_yaml::from_str(&text).unwrap();
+        let original: Value = serde_yaml_ng::from_str(&text).unwrap();
         let report: ConfigAuditReport =
-            serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            serde_yaml_ng::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let back = serde_json::to_value(&report).unwrap();
         assert_eq!(back["report"], original["report"], "{}", path.display());
         assert_eq!(back["apiVersion"], original["apiVersion"]);
@@ -50,7 +50,7 @@ fn examples_round_trip_losslessly() {
 #[test]
 fn examples_match_our_names_labels_owners_and_summary() {
     for (path, text) in examples() {
-        let report: ConfigAuditReport = serde_yaml::from_str(&text).unwrap();
+        let report: ConfigAuditReport = serde_yaml_ng::from_str(&text).unwrap();
         let meta = &report.metadata;
         let owner = &meta.owner_references.as_ref().unwrap()[0];
         let (kind, name) = (owner.kind.as_str(), owner.name.as_str());

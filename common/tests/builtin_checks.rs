@@ -1,7 +1,7 @@
 //! The built-in checks against hand-written workloads: a hardened ReplicaSet passes every
 //! check, a bad Pod fails exactly the expected ones, every workload kind's containers are
 //! found, and the upstream example workload gets the checks (titles, severities, messages)
-//! upstream reported for it. Single mutations are in `h5_builtin_mutations.rs`.
+//! upstream reported for it. Single mutations are in `builtin_check_mutations.rs`.
 
 #![allow(clippy::unwrap_used)]
 
@@ -18,7 +18,7 @@ fn fixture(name: &str) -> Value {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/h5")
         .join(name);
-    serde_yaml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+    serde_yaml_ng::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
 }
 
 fn shared_data(name: &str) -> String {
@@ -247,9 +247,10 @@ fn malformed_workloads_do_not_crash() {
 #[test]
 fn upstream_example_replicaset_matches_upstream_report() {
     let engine = builtin_engine();
-    let rs: Value = serde_yaml::from_str(&shared_data("replicaset.yaml")).unwrap();
+    let rs: Value = serde_yaml_ng::from_str(&shared_data("replicaset.yaml")).unwrap();
     let expected: Value =
-        serde_yaml::from_str(&shared_data("replicaset-configauditreport-expected.yaml")).unwrap();
+        serde_yaml_ng::from_str(&shared_data("replicaset-configauditreport-expected.yaml"))
+            .unwrap();
     let checks = audit(&engine, "ReplicaSet", &rs, false);
     let upstream = expected["report"]["checks"].as_array().unwrap();
     let upstream_ids: BTreeSet<String> = upstream

@@ -20,7 +20,7 @@ fn fixture(name: &str) -> String {
 }
 
 fn yaml(name: &str) -> Value {
-    serde_yaml::from_str(&fixture(name)).unwrap()
+    serde_yaml_ng::from_str(&fixture(name)).unwrap()
 }
 
 fn configmap_data() -> BTreeMap<String, String> {

@@ -1,7 +1,7 @@
 //! The committed CRDs in `deploy/crds/` are what the code generates, and the generated CRDs
 //! carry upstream's names, columns, required fields, enums and unknown-field handling.
 //!
-//! Regenerate the committed files with `UPDATE_CRDS=1 cargo test -p common --test h1_crds`.
+//! Regenerate the committed files with `UPDATE_CRDS=1 cargo test -p common --test crd_files`.
 
 #![allow(clippy::unwrap_used)]
 
@@ -39,7 +39,7 @@ fn committed_crds_are_up_to_date() {
     assert!(
         stale.is_empty(),
         "CRD files differ from the generated ones: {stale:?}\n\
-         regenerate with: UPDATE_CRDS=1 cargo test -p common --test h1_crds"
+         regenerate with: UPDATE_CRDS=1 cargo test -p common --test crd_files"
     );
     let generated: BTreeSet<String> = files.into_iter().map(|(n, _)| n).collect();
     let committed: BTreeSet<String> = std::fs::read_dir(&dir)
@@ -53,7 +53,7 @@ fn committed_crds_are_up_to_date() {
 fn parse_all() -> Vec<CustomResourceDefinition> {
     let yaml = all_crds_yaml().unwrap();
     assert!(yaml.starts_with("---\n"));
-    serde_yaml::Deserializer::from_str(&yaml)
+    serde_yaml_ng::Deserializer::from_str(&yaml)
         .map(|doc| CustomResourceDefinition::deserialize(doc).unwrap())
         .collect()
 }

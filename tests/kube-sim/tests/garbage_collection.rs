@@ -4,9 +4,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod h4_support;
+mod controller_support;
 
-use h4_support::{Sim, eventually, names, start};
+use controller_support::{Sim, eventually, names, start};
 use serde_json::Value;
 
 fn replica_set(name: &str, replicas: u32) -> String {
@@ -154,7 +154,7 @@ async fn deployment_revisions_and_cascading_delete() {
     );
     eventually("deployment available", || async {
         let d = sim.get_json(&["deploy", "web", "-n", &ns]).await?;
-        let available = h4_support::condition(&d, "Available")?["status"] == "True";
+        let available = controller_support::condition(&d, "Available")?["status"] == "True";
         (available && d["status"]["availableReplicas"] == 2).then_some(())
     })
     .await;

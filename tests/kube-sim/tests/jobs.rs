@@ -3,9 +3,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod h4_support;
+mod controller_support;
 
-use h4_support::{condition, eventually, start};
+use controller_support::{condition, eventually, start};
 use serde_json::Value;
 
 const TRIVY_IMAGE: &str = "ghcr.io/aquasecurity/trivy:0.58.1";

@@ -1,4 +1,4 @@
-//! The workload model, table-driven from tests/h2_fixtures/workloads.yaml.
+//! The workload model, table-driven from tests/workload_fixtures/workloads.yaml.
 #![allow(clippy::unwrap_used)]
 
 use common::proto;
@@ -11,7 +11,7 @@ use serde_json::Value;
 
 const FIXTURES: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/tests/h2_fixtures/workloads.yaml"
+    "/tests/workload_fixtures/workloads.yaml"
 );
 const EXAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/data/report-examples");
 
@@ -40,7 +40,7 @@ fn expected_disposition(expect: &Value) -> Disposition {
 #[test]
 fn fixture_table() {
     let cases: Vec<Value> =
-        serde_yaml::from_str(&std::fs::read_to_string(FIXTURES).unwrap()).unwrap();
+        serde_yaml_ng::from_str(&std::fs::read_to_string(FIXTURES).unwrap()).unwrap();
     let mut kinds_seen = std::collections::BTreeSet::new();
     assert!(cases.len() >= 15);
     for case in &cases {
@@ -48,7 +48,7 @@ fn fixture_table() {
         let kind: WorkloadKind = case["kind"].as_str().unwrap().parse().unwrap();
         kinds_seen.insert(kind);
         let object: Value = match case.get("file") {
-            Some(f) => serde_yaml::from_str(
+            Some(f) => serde_yaml_ng::from_str(
                 &std::fs::read_to_string(format!("{EXAMPLES}/{}", f.as_str().unwrap())).unwrap(),
             )
             .unwrap(),

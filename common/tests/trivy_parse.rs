@@ -1,13 +1,13 @@
 //! Trivy JSON → VulnerabilityReport data, on real Trivy outputs, plain and compressed
-//! (malformed output: `h2_trivy_errors`).
+//! (malformed output: `trivy_errors`).
 #![allow(clippy::unwrap_used)]
 
-mod h2_trivy_support;
+mod trivy_support;
 
 use common::reports::vulnerability::{Severity, VulnerabilityReportData};
 use common::trivy::{ImageRef, decode_scanner_output, parse_report, to_report_data};
-use h2_trivy_support::*;
 use serde_json::Value;
+use trivy_support::*;
 
 /// The severity rule applied to raw JSON, independently of the crate's model.
 fn expected_severities(json: &[u8]) -> Vec<(String, &'static str)> {

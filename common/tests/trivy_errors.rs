@@ -2,13 +2,13 @@
 //! give a clear error with its path, or are tolerated, never a panic.
 #![allow(clippy::unwrap_used)]
 
-mod h2_trivy_support;
+mod trivy_support;
 
 use base64::Engine;
 use common::reports::vulnerability::Severity;
 use common::trivy::{Error, parse_report, parse_scanner_output};
-use h2_trivy_support::*;
 use serde_json::Value;
+use trivy_support::*;
 
 #[test]
 fn garbage_is_an_error_not_a_panic() {

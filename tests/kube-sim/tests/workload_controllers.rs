@@ -3,9 +3,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod h4_support;
+mod controller_support;
 
-use h4_support::{eventually, names, start};
+use controller_support::{eventually, names, start};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn daemon_set_runs_one_pod_per_node() {
