@@ -14,7 +14,7 @@ use super::errors::{
 use super::request::{Output, decode_body};
 use super::selectors::{FieldSelector, LabelSelector};
 use super::{App, Req, field_validation, table, versions};
-use crate::store::{GroupResource, ListOptions, WriteOptions, meta};
+use crate::store::{GroupResource, ListOptions, Store, StoreError, WriteOptions, meta};
 
 pub(crate) async fn handle(app: &Arc<App>, req: Req) -> Response {
     let sub = req.path.subresource.clone();
@@ -308,27 +308,24 @@ pub(crate) fn write_options(req: &Req) -> WriteOptions {
 }
 
 fn create(app: &Arc<App>, req: &Req) -> Response {
-    let ns = match namespace(req) {
-        Ok(ns) => ns,
-        Err(r) => return r,
-    };
-    let (obj, checked) = match validated_body(app, req, &ns) {
-        Ok(found) => found,
-        Err(r) => return r,
-    };
-    checked.warn(
-        match app
-            .state
-            .store
-            .create_opts(&gr(req), obj, &write_options(req))
-        {
-            Ok(o) => render(req, &o, 201),
-            Err(e) => store_error(&e),
-        },
-    )
+    write(app, req, 201, |store, gr, obj, opts| {
+        store.create_opts(gr, obj, opts)
+    })
 }
 
 fn update(app: &Arc<App>, req: &Req, status: bool) -> Response {
+    write(app, req, 200, |store, gr, obj, opts| {
+        store.update_opts(gr, obj, status, opts)
+    })
+}
+
+/// A create or update: the validated body written by `op`, answered with `code`.
+fn write(
+    app: &Arc<App>,
+    req: &Req,
+    code: u16,
+    op: impl FnOnce(&Store, &GroupResource, Value, &WriteOptions) -> Result<Arc<Value>, StoreError>,
+) -> Response {
     let ns = match namespace(req) {
         Ok(ns) => ns,
         Err(r) => return r,
@@ -338,12 +335,8 @@ fn update(app: &Arc<App>, req: &Req, status: bool) -> Response {
         Err(r) => return r,
     };
     checked.warn(
-        match app
-            .state
-            .store
-            .update_opts(&gr(req), obj, status, &write_options(req))
-        {
-            Ok(o) => render(req, &o, 200),
+        match op(&app.state.store, &gr(req), obj, &write_options(req)) {
+            Ok(o) => render(req, &o, code),
             Err(e) => store_error(&e),
         },
     )
