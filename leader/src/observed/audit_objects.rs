@@ -14,7 +14,8 @@ pub const AUDIT_OBJECT_MAX: usize = 256 * 1024;
 /// audits what the leader sends instead of reading the workload again.
 #[derive(Debug, Default)]
 pub struct AuditObjects {
-    by_uid: HashMap<String, (String, String)>,
+    /// Exact-size strings: the budget counts what the heap holds.
+    by_uid: HashMap<Box<str>, (Box<str>, Box<str>)>,
     bytes: usize,
 }
 
@@ -32,16 +33,17 @@ impl AuditObjects {
             return;
         }
         self.bytes += json.len();
+        // `to_string` leaves up to half of its buffer unused: keep only what the JSON needs.
         self.by_uid
-            .insert(uid.to_string(), (spec_hash.to_string(), json));
+            .insert(uid.into(), (spec_hash.into(), json.into_boxed_str()));
     }
 
     /// The object of `uid`, if the one kept has `spec_hash`.
     pub fn get(&self, uid: &str, spec_hash: &str) -> Option<&str> {
         self.by_uid
             .get(uid)
-            .filter(|(hash, _)| hash == spec_hash)
-            .map(|(_, json)| json.as_str())
+            .filter(|(hash, _)| &**hash == spec_hash)
+            .map(|(_, json)| &**json)
     }
 
     /// Forgets the object of `uid`.
@@ -54,5 +56,42 @@ impl AuditObjects {
     /// Bytes kept now.
     pub fn bytes(&self) -> usize {
         self.bytes
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn object(name: &str, padding: usize) -> DynamicObject {
+        let mut o: DynamicObject = serde_json::from_value(serde_json::json!({
+            "apiVersion": "apps/v1", "kind": "ReplicaSet",
+            "metadata": {"name": name, "managedFields": [{"manager": "m"}]},
+            "spec": {"note": "x".repeat(padding)},
+        }))
+        .unwrap();
+        o.metadata.namespace = Some("ns".into());
+        o
+    }
+
+    #[test]
+    fn objects_are_kept_by_spec_hash_within_the_budget() {
+        let mut kept = AuditObjects::default();
+        kept.put("u1", "h1", &object("a", 10));
+        let json = kept.get("u1", "h1").unwrap();
+        assert!(!json.contains("managedFields"));
+        assert_eq!(kept.bytes(), json.len());
+        assert!(kept.get("u1", "h2").is_none(), "another spec");
+        // Replacing counts the new object only.
+        kept.put("u1", "h2", &object("a", 20));
+        assert_eq!(kept.bytes(), kept.get("u1", "h2").unwrap().len());
+        // Too large for one object: not kept, and the old one is gone.
+        kept.put("u1", "h3", &object("a", AUDIT_OBJECT_MAX));
+        assert!(kept.get("u1", "h3").is_none());
+        assert_eq!(kept.bytes(), 0);
+        kept.put("u2", "h", &object("b", 10));
+        kept.remove("u2");
+        assert_eq!(kept.bytes(), 0);
     }
 }
