@@ -34,16 +34,7 @@ fn leader_address_is_required() {
 
 #[test]
 fn no_cluster_is_a_clear_error() {
-    let dir = std::env::temp_dir().join(format!("worker-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let kubeconfig = dir.join("kubeconfig");
-    let server = format!("http://127.0.0.1:{port}");
-    std::fs::write(&kubeconfig, kube_sim::kubeconfig_yaml(&server, None)).unwrap();
+    let (kubeconfig, _server) = test_support::unreachable_kubeconfig("worker-cli");
     let out = Command::new(BIN)
         .args([
             "--leader-addr",

@@ -151,22 +151,13 @@ impl Sim {
 }
 
 /// Polls `f` every 250 ms until it returns Some, or panics after [`DEADLINE`] with `what`.
-pub async fn eventually<T, F, Fut>(what: &str, mut f: F) -> T
+/// Polls `check` until it returns `Some` or the deadline passes.
+pub async fn eventually<T, F, Fut>(what: &str, check: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,
 {
-    let deadline = tokio::time::Instant::now() + DEADLINE;
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for: {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+    test_support::eventually(what, DEADLINE, Duration::from_millis(250), check).await
 }
 
 /// `obj.status.conditions[type=t]`.
