@@ -134,6 +134,13 @@ async fn idle_connections_and_status_bursts_do_not_exhaust_the_leader() {
         r.metadata_mut().insert("authorization", token.clone());
         Ok(r)
     });
+    // One call first: by its answer the client has the server's SETTINGS (64 streams per
+    // connection); before them an HTTP/2 client may open more, which the server refuses.
+    client
+        .clone()
+        .get_cluster(common::proto::GetClusterRequest {})
+        .await
+        .unwrap();
     let calls = (0..300).map(|_| {
         let mut client = client.clone();
         async move {
