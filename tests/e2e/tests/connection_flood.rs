@@ -50,7 +50,7 @@ async fn idle_connections_and_status_bursts_do_not_exhaust_the_leader() {
                     "--grpc-max-connections".into(),
                     MAX_CONNECTIONS.to_string(),
                     "--grpc-idle-timeout".into(),
-                    "3s".into(),
+                    "6s".into(),
                 ],
             ]
             .concat(),
