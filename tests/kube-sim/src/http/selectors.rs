@@ -156,12 +156,6 @@ fn event_field(field: &str, object: &str, reporting: &str) -> bool {
 }
 
 fn field_value(obj: &Value, path: &str) -> String {
-    // An Event's `source` selects by its component.
-    let path = if path == "source" {
-        "source.component"
-    } else {
-        path
-    };
     let mut cur = obj;
     for seg in path.split('.') {
         match cur.get(seg) {

@@ -68,8 +68,12 @@ pub fn to_stored(info: &ResourceInfo, served: Value) -> Value {
     }
 }
 
-/// The path in the stored object of a field selector's field for this API, if supported.
+/// The path in the stored object of a field selector's field for this API.
 pub fn stored_field(info: &ResourceInfo, field: &str) -> String {
+    // An Event's `source`, in either API, selects by the stored `source.component`.
+    if info.plural == "events" && field == "source" {
+        return "source.component".to_owned();
+    }
     if !is_events_view(info) {
         return field.to_owned();
     }
@@ -126,5 +130,7 @@ mod tests {
             "reportingComponent"
         );
         assert_eq!(stored_field(&info(""), "reason"), "reason");
+        assert_eq!(stored_field(&info(""), "source"), "source.component");
+        assert_eq!(stored_field(&events, "source"), "source.component");
     }
 }
