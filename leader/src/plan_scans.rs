@@ -207,4 +207,4 @@ pub fn runs_job(task: &proto::Task) -> bool {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

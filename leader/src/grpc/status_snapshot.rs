@@ -240,26 +240,18 @@ mod tests {
     use common::workload::WorkloadKind;
 
     use super::*;
-    use crate::observed::{Container, Workload};
+    use crate::observed::Workload;
 
     fn shared() -> Arc<Shared> {
         Arc::new(Shared::for_tests(7, None))
     }
 
+    /// A StatefulSet with one container and the given uid.
     fn workload(namespace: &str, name: &str, uid: &str) -> Workload {
         Workload {
             kind: WorkloadKind::StatefulSet,
-            namespace: namespace.into(),
-            name: name.into(),
             uid: uid.into(),
-            spec_hash: "s".into(),
-            containers: vec![Container {
-                name: "app".into(),
-                image: "nginx:1.16".into(),
-            }],
-            deployment: None,
-            pull_secrets: Vec::new(),
-            service_account: None,
+            ..crate::plan_scans::tests::workload(namespace, name, &[("app", "nginx:1.16")])
         }
     }
 

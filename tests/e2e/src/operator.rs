@@ -406,6 +406,11 @@ impl Operator {
         serde_json::from_slice(&out.stdout).map_err(|e| e.to_string())
     }
 
+    /// A plaintext gRPC channel to the first leader replica.
+    pub async fn grpc_channel(&self) -> Result<tonic::transport::Channel, tonic::transport::Error> {
+        grpc_channel(self.grpc_port).await
+    }
+
     /// Ids of the workers started so far and still running.
     pub fn worker_ids(&self) -> Vec<String> {
         self.workers.iter().map(|(id, _)| id.clone()).collect()
@@ -448,6 +453,13 @@ impl Drop for Operator {
             }
         }
     }
+}
+
+/// A plaintext gRPC channel to `127.0.0.1:{port}`.
+pub async fn grpc_channel(port: u16) -> Result<tonic::transport::Channel, tonic::transport::Error> {
+    tonic::transport::Endpoint::from_shared(format!("http://127.0.0.1:{port}"))?
+        .connect()
+        .await
 }
 
 /// `GET http://127.0.0.1:{port}{path}` with a plain HTTP/1.1 request: (status, body).

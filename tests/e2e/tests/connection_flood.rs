@@ -122,12 +122,7 @@ async fn idle_connections_and_status_bursts_do_not_exhaust_the_leader() {
     drop(idle);
 
     // A burst of status queries on one connection: all answered, the worker still there.
-    let channel =
-        tonic::transport::Endpoint::from_shared(format!("http://127.0.0.1:{}", op.grpc_port))
-            .unwrap()
-            .connect()
-            .await
-            .unwrap();
+    let channel = op.grpc_channel().await.unwrap();
     let token: tonic::metadata::MetadataValue<_> =
         format!("Bearer {}", op.status_token).parse().unwrap();
     let client = StatusServiceClient::with_interceptor(channel, move |mut r: tonic::Request<()>| {

@@ -39,6 +39,18 @@ fn options(cluster: &Cluster, namespaces: Vec<String>) -> OperatorOptions {
     OperatorOptions::new(e2e::binaries!(), cluster, namespaces).workers(2, 2)
 }
 
+/// The first VulnerabilityReport to appear in a namespace.
+async fn first_report(cluster: &Cluster, ns: &str, what: &str) -> Value {
+    eventually(what, LONG, || async {
+        vulns(cluster, ns)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| "no report yet".to_string())
+    })
+    .await
+    .unwrap()
+}
+
 /// The VulnerabilityReports of a namespace.
 fn vulns(cluster: &Cluster, ns: &str) -> Result<Vec<Value>, String> {
     cluster
@@ -61,14 +73,7 @@ async fn an_edited_report_is_never_copied_to_another_namespace() {
     cluster
         .apply(&deployment(&evil, "bait", "alpine:3.10", None))
         .unwrap();
-    let bait = eventually("the bait's report", LONG, || async {
-        vulns(&cluster, &evil)?
-            .into_iter()
-            .next()
-            .ok_or_else(|| "no report yet".to_string())
-    })
-    .await
-    .unwrap();
+    let bait = first_report(&cluster, &evil, "the bait's report").await;
     // The tenant empties its own report and dates it far in the future.
     let name = bait["metadata"]["name"].as_str().unwrap();
     let forged = json!({
@@ -92,14 +97,7 @@ async fn an_edited_report_is_never_copied_to_another_namespace() {
     cluster
         .apply(&deployment(&victim, "web", "alpine:3.10", None))
         .unwrap();
-    let report = eventually("the victim's report", LONG, || async {
-        vulns(&cluster, &victim)?
-            .into_iter()
-            .next()
-            .ok_or_else(|| "no report yet".to_string())
-    })
-    .await
-    .unwrap();
+    let report = first_report(&cluster, &victim, "the victim's report").await;
     assert_eq!(
         ids(&report),
         golden_ids(),
@@ -132,14 +130,7 @@ async fn a_private_image_is_reported_only_where_its_credentials_are() {
         "apiVersion: batch/v1\nkind: CronJob\nmetadata: {{name: peek, namespace: {thief}}}\nspec:\n  schedule: '0 0 1 1 *'\n  suspend: true\n  jobTemplate:\n    spec:\n      template:\n        spec:\n          restartPolicy: Never\n          containers:\n            - {{name: app, image: \"{PRIVATE}\"}}\n"
     );
     cluster.apply(&cronjob).unwrap();
-    let report = eventually("the owner's report", LONG, || async {
-        vulns(&cluster, &owner)?
-            .into_iter()
-            .next()
-            .ok_or_else(|| "no report yet".to_string())
-    })
-    .await
-    .unwrap();
+    let report = first_report(&cluster, &owner, "the owner's report").await;
     assert_eq!(ids(&report), golden_ids());
     // The thief's scan runs without credentials and fails; it never receives the findings.
     scan_fails(&cluster, &thief).await;
@@ -239,14 +230,7 @@ async fn mapped_registry_secrets_need_no_secret_access_in_tenant_namespaces() {
     cluster
         .apply(&deployment(&other, "app", PRIVATE, Some("regcred")))
         .unwrap();
-    let report = eventually("the mapped namespace's report", LONG, || async {
-        vulns(&cluster, &mapped)?
-            .into_iter()
-            .next()
-            .ok_or_else(|| "no report yet".to_string())
-    })
-    .await
-    .unwrap();
+    let report = first_report(&cluster, &mapped, "the mapped namespace's report").await;
     assert_eq!(ids(&report), golden_ids());
     scan_fails(&cluster, &other).await;
     assert!(vulns(&cluster, &other).unwrap().is_empty());

@@ -188,9 +188,7 @@ async fn replicas_without_an_identity_never_lead_together() {
 }
 
 async fn attach(port: u16, token: Option<&str>, version: i32) -> Result<(), tonic::Status> {
-    let channel = tonic::transport::Endpoint::from_shared(format!("http://127.0.0.1:{port}"))
-        .unwrap()
-        .connect()
+    let channel = e2e::operator::grpc_channel(port)
         .await
         .map_err(|e| tonic::Status::unavailable(e.to_string()))?;
     let mut client = WorkerServiceClient::new(channel);
@@ -260,12 +258,7 @@ async fn only_authenticated_workers_of_this_protocol_may_attach() {
     );
 
     // A client with the token that claims an unbounded capacity is counted at the cap.
-    let channel =
-        tonic::transport::Endpoint::from_shared(format!("http://127.0.0.1:{}", op.grpc_port))
-            .unwrap()
-            .connect()
-            .await
-            .unwrap();
+    let channel = op.grpc_channel().await.unwrap();
     let (tx, rx) = tokio::sync::mpsc::channel(4);
     tx.send(proto::WorkerMessage {
         body: Some(worker_message::Body::Hello(proto::Hello {
