@@ -10,87 +10,10 @@ use anyhow::Context;
 
 use crate::Cluster;
 
-/// Paths of the operator's programs. Only integration tests know them at compile time, so
-/// they pass them in with [`binaries!`](crate::binaries).
-#[derive(Debug, Clone, Copy)]
-pub struct Binaries {
-    pub leader: &'static str,
-    pub worker: &'static str,
-}
-
-/// The [`Binaries`] of this package, for use in its integration tests.
-#[macro_export]
-macro_rules! binaries {
-    () => {
-        $crate::operator::Binaries {
-            leader: env!("CARGO_BIN_EXE_e2e-leader"),
-            worker: env!("CARGO_BIN_EXE_e2e-worker"),
-        }
-    };
-}
-
-/// How to run the operator.
-#[derive(Debug, Clone)]
-pub struct OperatorOptions {
-    /// The programs to run: `e2e::binaries!()`.
-    pub binaries: Binaries,
-    /// Namespace holding the plugin ConfigMap (created if missing).
-    pub operator_namespace: String,
-    /// Namespaces the leader scans (its `--namespaces`): a scenario only touches its own.
-    pub namespaces: Vec<String>,
-    pub workers: usize,
-    pub worker_capacity: u32,
-    /// Extra leader flags.
-    pub leader_args: Vec<String>,
-    /// Extra worker flags.
-    pub worker_args: Vec<String>,
-}
-
-impl OperatorOptions {
-    /// A scenario's operator: its namespace on `cluster` (`trivy-system` plus the cluster's
-    /// suffix), scanning `namespaces`, one worker of capacity 2, no extra flags.
-    pub fn new(binaries: Binaries, cluster: &Cluster, namespaces: Vec<String>) -> Self {
-        Self {
-            binaries,
-            operator_namespace: cluster.ns("trivy-system"),
-            namespaces,
-            workers: 1,
-            worker_capacity: 2,
-            leader_args: Vec::new(),
-            worker_args: Vec::new(),
-        }
-    }
-
-    /// `count` workers started with the operator, each of `capacity`.
-    pub fn workers(mut self, count: usize, capacity: u32) -> Self {
-        self.workers = count;
-        self.worker_capacity = capacity;
-        self
-    }
-
-    /// Another operator namespace than the cluster's default.
-    pub fn operator_namespace(mut self, namespace: String) -> Self {
-        self.operator_namespace = namespace;
-        self
-    }
-
-    /// Extra leader flags.
-    pub fn leader_args(mut self, args: Vec<String>) -> Self {
-        self.leader_args.extend(args);
-        self
-    }
-
-    /// Extra worker flags.
-    pub fn worker_args(mut self, args: Vec<String>) -> Self {
-        self.worker_args.extend(args);
-        self
-    }
-}
-
-/// Leader flags for scenarios about config audits only: no vulnerability scans.
-pub fn audits_only() -> Vec<String> {
-    vec!["--vulnerability-scans".into(), "false".into()]
-}
+mod net;
+mod options;
+pub use net::{grpc_channel, http_get};
+pub use options::{Binaries, OperatorOptions, audits_only};
 
 /// Running leader and workers.
 pub struct Operator {
@@ -453,62 +376,4 @@ impl Drop for Operator {
             }
         }
     }
-}
-
-/// A plaintext gRPC channel to `127.0.0.1:{port}`.
-pub async fn grpc_channel(port: u16) -> Result<tonic::transport::Channel, tonic::transport::Error> {
-    tonic::transport::Endpoint::from_shared(format!("http://127.0.0.1:{port}"))?
-        .connect()
-        .await
-}
-
-/// `GET http://127.0.0.1:{port}{path}` with a plain HTTP/1.1 request: (status, body).
-pub async fn http_get(port: u16, path: &str) -> anyhow::Result<(u16, String)> {
-    tokio::time::timeout(
-        std::time::Duration::from_secs(60),
-        http_get_inner(port, path),
-    )
-    .await
-    .map_err(|_| anyhow::anyhow!("GET {path} on port {port}: no answer within 60s"))?
-}
-
-async fn http_get_inner(port: u16, path: &str) -> anyhow::Result<(u16, String)> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
-    let request = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await?;
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response).await?;
-    let text = String::from_utf8_lossy(&response).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").context("no HTTP header end")?;
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .context("no status")?
-        .parse()?;
-    let body = if head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked")
-    {
-        dechunk(body)
-    } else {
-        body.to_string()
-    };
-    Ok((status, body))
-}
-
-fn dechunk(body: &str) -> String {
-    let mut out = String::new();
-    let mut rest = body;
-    while let Some((size, tail)) = rest.split_once("\r\n") {
-        let Ok(size) = usize::from_str_radix(size.trim(), 16) else {
-            break;
-        };
-        if size == 0 || tail.len() < size {
-            break;
-        }
-        out.push_str(&tail[..size]);
-        rest = tail[size..].trim_start_matches("\r\n");
-    }
-    out
 }
