@@ -135,29 +135,7 @@ async fn run_leader(args: RunArgs) -> Result<(), Error> {
         }
     });
     let auth_refusals = Arc::new(AtomicU64::new(0));
-    let worker_auth = match &args.worker_service_account {
-        Some(account) => {
-            tracing::info!(%account, audience = %args.worker_token_audience, "workers authenticate with their ServiceAccount tokens (TokenReview)");
-            grpc::WorkerAuth::ServiceAccount(Arc::new(grpc::Reviewer::new(
-                client.clone(),
-                &args.operator_namespace,
-                account,
-                &args.worker_token_audience,
-                auth_refusals.clone(),
-            )))
-        }
-        None => {
-            if args.worker_token.is_none() {
-                tracing::warn!(
-                    "no --worker-token or --worker-service-account: any client can attach as a worker"
-                );
-            }
-            grpc::WorkerAuth::Shared(grpc::TokenCheck::new(
-                args.worker_token.clone(),
-                auth_refusals.clone(),
-            ))
-        }
-    };
+    let worker_auth = grpc::WorkerAuth::from_args(&args, &client, auth_refusals.clone());
     let tokens = grpc::Tokens {
         worker: worker_auth,
         status: grpc::TokenCheck::new(args.status_token.clone(), auth_refusals.clone()),

@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use auth::TokenCheck;
 pub use status_service::StatusSvc;
-pub use worker_auth::{Reviewer, WorkerAuth};
+pub use worker_auth::WorkerAuth;
 pub use worker_service::{Hello, WorkerSvc};
 
 use crate::state::Shared;

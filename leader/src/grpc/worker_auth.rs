@@ -52,6 +52,35 @@ impl std::fmt::Debug for WorkerAuth {
 }
 
 impl WorkerAuth {
+    /// The authentication the flags choose: ServiceAccount tokens with
+    /// `--worker-service-account`, else the shared `--worker-token` (or none, warned).
+    pub fn from_args(
+        args: &crate::args::RunArgs,
+        client: &kube::Client,
+        refused: Arc<AtomicU64>,
+    ) -> Self {
+        match &args.worker_service_account {
+            Some(account) => {
+                tracing::info!(%account, audience = %args.worker_token_audience, "workers authenticate with their ServiceAccount tokens (TokenReview)");
+                Self::ServiceAccount(Arc::new(Reviewer::new(
+                    client.clone(),
+                    &args.operator_namespace,
+                    account,
+                    &args.worker_token_audience,
+                    refused,
+                )))
+            }
+            None => {
+                if args.worker_token.is_none() {
+                    tracing::warn!(
+                        "no --worker-token or --worker-service-account: any client can attach as a worker"
+                    );
+                }
+                Self::Shared(TokenCheck::new(args.worker_token.clone(), refused))
+            }
+        }
+    }
+
     /// The interceptor: the shared token is checked here; in ServiceAccount mode a bearer
     /// token must be present (it is reviewed when the stream opens).
     pub fn intercept(&self, request: Request<()>) -> Result<Request<()>, Status> {
