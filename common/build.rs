@@ -11,6 +11,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         prost::Message::encode_to_vec(&descriptors),
     )?;
     tonic_prost_build::configure()
+        // A scan target is large and only scans have one: the leader keeps tens of thousands
+        // of audit tasks, which should not each carry room for it.
+        .boxed(".trivy_operator.v1.Task.scan")
         .build_server(true)
         .build_client(true)
         .compile_fds(descriptors)?;

@@ -182,7 +182,7 @@ pub fn scan_task(key: &str, members: &[&DueContainer], source: Option<&Source>) 
         task: proto::Task {
             task_id: format!("scan/{}", short_hash(key)),
             kind: proto::TaskKind::VulnerabilityScan as i32,
-            scan: Some(proto::ScanTarget {
+            scan: Some(Box::new(proto::ScanTarget {
                 scan_key: key.to_string(),
                 image: first.map(|d| d.image.clone()).unwrap_or_default(),
                 subscribers,
@@ -191,7 +191,7 @@ pub fn scan_task(key: &str, members: &[&DueContainer], source: Option<&Source>) 
                 source_report_resource_version: source
                     .map(|s| s.resource_version.clone())
                     .unwrap_or_default(),
-            }),
+            })),
             ..Default::default()
         },
     }

@@ -307,12 +307,12 @@ mod tests {
             pull_secrets: Vec::new(),
             report_name: String::new(),
         };
-        t.scan = Some(proto::ScanTarget {
+        t.scan = Some(Box::new(proto::ScanTarget {
             scan_key: "index.docker.io/library/nginx:1.16".into(),
             image: "nginx:1.16".into(),
             subscribers: vec![subscriber],
             ..Default::default()
-        });
+        }));
         t
     }
 

@@ -63,7 +63,9 @@ pub struct Dispatcher {
     slots: Vec<WorkerSlot>,
     /// Owner of each namespace a task was queued for, for the current `slots`.
     owners: HashMap<String, Option<String>>,
-    tasks: HashMap<String, TrackedTask>,
+    /// Boxed: a task is a few hundred bytes, and the table holds tens of thousands; growing
+    /// it then moves pointers, and its free buckets cost a pointer each, not a task.
+    tasks: HashMap<String, Box<TrackedTask>>,
     /// The task filling each planner slot.
     by_slot: HashMap<String, String>,
     queues: Queues,
@@ -163,7 +165,7 @@ impl Dispatcher {
         }
         self.by_slot.insert(slot.to_string(), id.clone());
         self.tasks
-            .insert(id.clone(), TrackedTask::new(slot.to_string(), due, now));
+            .insert(id.clone(), Box::new(TrackedTask::new(slot.to_string(), due, now)));
         self.enqueue(&id);
     }
 
@@ -507,13 +509,13 @@ impl Dispatcher {
         &self.workers
     }
 
-    pub fn tasks(&self) -> &HashMap<String, TrackedTask> {
+    pub fn tasks(&self) -> &HashMap<String, Box<TrackedTask>> {
         &self.tasks
     }
 
     /// The task filling a planner slot.
     pub fn task_of(&self, slot: &str) -> Option<&TrackedTask> {
-        self.by_slot.get(slot).and_then(|id| self.tasks.get(id))
+        self.by_slot.get(slot).and_then(|id| self.tasks.get(id).map(|t| &**t))
     }
 
     pub fn failures(&self) -> &BTreeMap<String, u64> {

@@ -327,10 +327,10 @@ fn backoff_is_capped() {
 fn scan(ns: &str, id: &str) -> DueTask {
     let mut d = due(ns, id);
     d.task.kind = proto::TaskKind::VulnerabilityScan as i32;
-    d.task.scan = Some(proto::ScanTarget {
+    d.task.scan = Some(Box::new(proto::ScanTarget {
         scan_key: id.to_string(),
         ..Default::default()
-    });
+    }));
     d
 }
 

@@ -9,7 +9,9 @@
 //! Run: `cargo bench -p e2e --bench scale` (release). Parameters (environment):
 //! `BENCH_NAMESPACES` (1125), `BENCH_DEPLOYMENTS` per namespace (3), `BENCH_REPLICAS` (3),
 //! `BENCH_STATEFULSETS` per namespace (1), `BENCH_IMAGES` (300), `BENCH_WORKERS` (4),
-//! `BENCH_CAPACITY` per worker (4), `BENCH_MAX_SCANS` (10), `BENCH_TIMEOUT_SECS` (1800).
+//! `BENCH_CAPACITY` per worker (4), `BENCH_MAX_SCANS` (10), `BENCH_TIMEOUT_SECS` (1800);
+//! `BENCH_LEADER_WRAPPER`: a program to run in the leader's place with its arguments (to
+//! profile it; the benchmark prints the leader's path).
 //! The default is the #230 shape (1,125 namespaces, 4,500 workloads, 11,250 pods); ten
 //! times it is `BENCH_NAMESPACES=11250 BENCH_IMAGES=3000`.
 
@@ -288,7 +290,15 @@ async fn main() -> anyhow::Result<()> {
         Api::<PartialObjectMeta<Job>>::namespaced(cluster.client.clone(), &operator_namespace),
         usize::MAX,
     );
-    let options = OperatorOptions::new(e2e::binaries!(), &cluster, Vec::new())
+    let mut binaries = e2e::binaries!();
+    if let Ok(wrapper) = std::env::var("BENCH_LEADER_WRAPPER") {
+        // A program run in the leader's place with the leader's arguments, e.g. a script that
+        // runs the leader (path printed here) under a heap profiler. Leaked: it lives as long
+        // as the benchmark.
+        println!("leader {} run through {wrapper}", binaries.leader);
+        binaries.leader = Box::leak(wrapper.into_boxed_str());
+    }
+    let options = OperatorOptions::new(binaries, &cluster, Vec::new())
         .workers(shape.workers, shape.capacity as u32)
         .operator_namespace(operator_namespace)
         .leader_args(vec![
