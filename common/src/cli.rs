@@ -44,8 +44,13 @@ impl KubeArgs {
     /// without a cluster exits at once with a clear message instead of retrying forever.
     ///
     /// `user_agent` names this process in the API server's logs (and lets tests single it
-    /// out), e.g. `trivy-operator-leader/0.1.0 (leader-0)`.
-    pub async fn connect(&self, user_agent: &str) -> Result<kube::Client, Error> {
+    /// out), e.g. `trivy-operator-leader/0.1.0 (leader-0)`. Every request goes through
+    /// `throttle`, the process's share of the API request budget.
+    pub async fn connect(
+        &self,
+        user_agent: &str,
+        throttle: &crate::api_budget::ThrottleLayer,
+    ) -> Result<kube::Client, Error> {
         let config = match &self.kubeconfig {
             Some(path) => {
                 let kubeconfig = kube::config::Kubeconfig::read_from(path)
@@ -63,15 +68,17 @@ impl KubeArgs {
             .map_err(|e| Error::LoadConfig(format!("invalid user agent {user_agent:?}: {e}")))?;
         config.headers.push((http::header::USER_AGENT, agent));
         let url = config.cluster_url.to_string();
-        let client =
-            kube::Client::try_from(config).map_err(|e| Error::LoadConfig(e.to_string()))?;
+        // The reachability check goes around the throttle: a worker gets its budget from the
+        // leader, which it reaches only after this. One request per process start.
+        let check =
+            kube::Client::try_from(config.clone()).map_err(|e| Error::LoadConfig(e.to_string()))?;
         // Transient errors (a busy API server, a 5xx) are retried until the timeout, so only a
         // cluster that stays unreachable stops the process.
         let deadline = tokio::time::Instant::now() + self.connect_timeout;
         let mut last = String::from("no answer");
         loop {
-            match tokio::time::timeout_at(deadline, client.apiserver_version()).await {
-                Ok(Ok(_)) => return Ok(client),
+            match tokio::time::timeout_at(deadline, check.apiserver_version()).await {
+                Ok(Ok(_)) => break,
                 Ok(Err(e)) => last = e.to_string(),
                 Err(_) => {}
             }
@@ -81,6 +88,17 @@ impl KubeArgs {
             }
             tokio::time::sleep(CONNECT_RETRY).await;
         }
+        // The throttle retries 429s, 503s and 504s itself, each attempt within the budget;
+        // kube's own retries under it would not wait for a token.
+        let mut config = config;
+        config.default_retry = false;
+        Ok(kube::client::ClientBuilder::try_from(config)
+            .map_err(|e| Error::LoadConfig(e.to_string()))?
+            // The throttle sends a request again after a 429, so the stack under it must be
+            // shareable between concurrent requests.
+            .with_layer(&tower::buffer::BufferLayer::new(1024))
+            .with_layer(throttle)
+            .build())
     }
 }
 

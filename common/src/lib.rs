@@ -3,6 +3,7 @@
 //! Trivy output parsing, plugin policies and the generated gRPC contract.
 
 pub mod admin;
+pub mod api_budget;
 pub mod audit;
 pub mod cli;
 pub mod hash;

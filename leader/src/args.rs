@@ -103,6 +103,8 @@ pub struct RunArgs {
     #[command(flatten)]
     pub dispatch: DispatchArgs,
     #[command(flatten)]
+    pub api_budget: ApiBudgetArgs,
+    #[command(flatten)]
     pub election: ElectionArgs,
     /// Token workers must present (`authorization: Bearer`); from a Secret. Without it,
     /// any client may attach as a worker — only for tests and trusted networks.
@@ -173,6 +175,45 @@ pub struct ScopeArgs {
     pub namespace_selector: Option<String>,
 }
 
+/// The operator's API request budget, shared by the leader and every worker.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ApiBudgetArgs {
+    /// Requests per second the whole operator (leader and all workers) may send to the
+    /// Kubernetes API, on average over any 10 s; `0`: no limit (the API server's Priority
+    /// and Fairness alone pushes back). Adding workers does not raise it.
+    #[arg(long, env = "KUBE_API_QPS", default_value_t = 200.0, value_parser = parse_qps)]
+    pub kube_api_qps: f64,
+    /// Requests that may go at once above the steady rate, at most 5 s worth of the QPS;
+    /// default: one second's worth.
+    #[arg(long, env = "KUBE_API_BURST", value_parser = clap::value_parser!(u32).range(1..))]
+    pub kube_api_burst: Option<u32>,
+}
+
+impl ApiBudgetArgs {
+    /// The budget; `None`: unlimited.
+    pub fn limits(&self) -> Result<Option<common::api_budget::Limits>, String> {
+        if self.kube_api_qps == 0.0 {
+            return Ok(None);
+        }
+        // A whole number of requests, at least one.
+        let one_second = self.kube_api_qps.ceil().min(f64::from(u32::MAX)) as u32;
+        let burst = self.kube_api_burst.unwrap_or(one_second.max(1));
+        common::api_budget::Limits::new(self.kube_api_qps, burst)
+            .map(Some)
+            .map_err(|e| format!("--kube-api-qps/--kube-api-burst: {e}"))
+    }
+}
+
+fn parse_qps(s: &str) -> Result<f64, String> {
+    let qps: f64 = s
+        .parse()
+        .map_err(|e| format!("{s:?} is not a number: {e}"))?;
+    if !qps.is_finite() || qps < 0.0 {
+        return Err(format!("{s} is not a request rate (0 or more per second)"));
+    }
+    Ok(qps)
+}
+
 /// Leader election between replicas.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ElectionArgs {
@@ -232,6 +273,7 @@ impl RunArgs {
                 "--worker-token-audience {audience:?}: an audience is a non-empty string without spaces"
             ));
         }
+        self.api_budget.limits()?;
         let d = &self.dispatch;
         if d.retry_base > d.retry_max {
             return Err(format!(
@@ -311,11 +353,18 @@ mod tests {
             &["--worker-service-account", "a:b"],
             &["--worker-token-audience", ""],
             &["--worker-token-audience", "a b"],
+            &["--kube-api-qps", "-1"],
+            &["--kube-api-qps", "NaN"],
+            &["--kube-api-qps", "10", "--kube-api-burst", "51"],
+            &["--kube-api-burst", "0"],
         ] {
             assert!(run_args(bad).is_err(), "{bad:?} accepted");
         }
         assert!(run_args(&[]).is_ok());
         assert!(run_args(&["--status-token", "0123456789abcdef0123"]).is_ok());
+        for budget in [&["--kube-api-qps", "0"][..], &["--kube-api-qps", "0.5"]] {
+            assert!(run_args(budget).is_ok(), "{budget:?} refused");
+        }
         assert!(
             run_args(&[
                 "--worker-service-account",

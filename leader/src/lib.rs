@@ -2,6 +2,7 @@
 //! them by namespace over the workers connected to its gRPC server.
 
 pub mod args;
+pub mod budget;
 pub mod cleanup;
 pub mod ctl;
 pub mod dispatch;
@@ -115,14 +116,21 @@ async fn run_leader(args: RunArgs) -> Result<(), Error> {
         args.identity()
     );
     let shutdown = common::cli::shutdown_token();
+    // One budget for the process's life: the leader's own requests take from it, workers
+    // ask it for grants.
+    let budget = Arc::new(budget::Budget::new(
+        args.api_budget.limits().map_err(Error::Flags)?,
+    ));
+    let api_stats = common::api_budget::ThrottleStats::default();
+    let throttle = common::api_budget::ThrottleLayer::new(budget.clone(), api_stats.clone());
     let client = tokio::select! {
         () = shutdown.cancelled() => return Ok(()),
-        client = args.kube.connect(&agent) => client?,
+        client = args.kube.connect(&agent, &throttle) => client?,
     };
     // Both servers run on a standby too: gRPC answers UNAVAILABLE and health NOT_SERVING,
     // the admin server is healthy but not ready, without report gauges.
     let slot = grpc::LeaderSlot::default();
-    let metrics = Arc::new(metrics::LeaderMetrics::new());
+    let metrics = Arc::new(metrics::LeaderMetrics::with_api(&api_stats));
     let ready = Arc::new(AtomicBool::new(false));
     let render = metrics_renderer(client.clone(), &args, metrics.clone(), slot.clone());
     let admin = AdminState::new(ready.clone(), render);
@@ -168,6 +176,7 @@ async fn run_leader(args: RunArgs) -> Result<(), Error> {
         args: &args,
         scope,
         client,
+        budget,
         metrics,
         auth_refusals,
         slot,
@@ -192,6 +201,7 @@ struct Terms<'a> {
     args: &'a RunArgs,
     scope: scope::Scope,
     client: kube::Client,
+    budget: Arc<budget::Budget>,
     metrics: Arc<metrics::LeaderMetrics>,
     auth_refusals: Arc<AtomicU64>,
     slot: grpc::LeaderSlot,
@@ -245,7 +255,7 @@ impl Terms<'_> {
             epoch,
             self.metrics.clone(),
             self.auth_refusals.clone(),
-            leading,
+            (self.budget.clone(), leading),
         );
         self.slot.set(shared);
         grpc::mark_leading(&self.health).await;
@@ -275,7 +285,7 @@ fn lead(
     epoch: u64,
     metrics: Arc<metrics::LeaderMetrics>,
     auth_refusals: Arc<AtomicU64>,
-    leading: &CancellationToken,
+    (budget, leading): (Arc<budget::Budget>, &CancellationToken),
 ) -> Arc<Shared> {
     tracing::info!(epoch, "leading");
     let dispatch = DispatchConfig {
@@ -301,7 +311,8 @@ fn lead(
             metrics,
             auth_refusals,
         )
-        .with_term(leading.clone()),
+        .with_term(leading.clone())
+        .with_budget(budget),
     );
     let reporter = Reporter {
         controller: "trivy-operator-leader".into(),

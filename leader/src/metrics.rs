@@ -142,7 +142,13 @@ impl LeaderMetrics {
 
     /// A registry with every series registered (counters start at 0, gauges at 0).
     pub fn new() -> Self {
+        Self::with_api(&common::api_budget::ThrottleStats::default())
+    }
+
+    /// Every series, including the API client's `api` counters.
+    pub fn with_api(api: &common::api_budget::ThrottleStats) -> Self {
         let mut registry = Registry::with_prefix("trivy_operator_leader");
+        api.register(&mut registry);
         let metrics = Self {
             dispatched: Family::default(),
             completed: Family::default(),

@@ -103,6 +103,8 @@ pub struct Shared {
     pub metrics: Arc<LeaderMetrics>,
     /// Cancelled when the term ends: worker streams of the term close with it.
     pub term: CancellationToken,
+    /// The operator's API request budget (it outlives terms).
+    pub budget: Arc<crate::budget::Budget>,
     next_conn: AtomicU64,
 }
 
@@ -138,6 +140,7 @@ impl Shared {
             auth_refusals,
             metrics,
             term: CancellationToken::new(),
+            budget: Arc::new(crate::budget::Budget::new(None)),
             next_conn: AtomicU64::new(1),
         }
     }
@@ -145,6 +148,12 @@ impl Shared {
     /// The same state, belonging to the term that ends when `term` is cancelled.
     pub fn with_term(mut self, term: CancellationToken) -> Self {
         self.term = term;
+        self
+    }
+
+    /// Uses the process's API request budget (default: none).
+    pub fn with_budget(mut self, budget: Arc<crate::budget::Budget>) -> Self {
+        self.budget = budget;
         self
     }
 
@@ -277,6 +286,7 @@ impl Shared {
             }
             let message = self.message(Body::Assignment(proto::Assignment {
                 namespaces: namespaces.clone(),
+                api_budget: self.budget.is_limited(),
             }));
             if let Some((_, tx)) = st.streams.get(worker)
                 && tx.try_send(Ok(message)).is_ok()

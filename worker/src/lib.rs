@@ -2,6 +2,7 @@
 //! namespaces it owns, and writes the reports. Reconnects with backoff when the leader goes.
 
 pub mod args;
+pub mod budget;
 pub mod config_audit;
 pub mod metrics;
 pub mod policies;
@@ -60,6 +61,8 @@ pub struct Settings {
     pub capacity: u32,
     pub report_passed_checks: bool,
     pub heartbeat_interval: Duration,
+    /// Tokens of the API request budget granted by the leader.
+    pub budget: Arc<budget::Granted>,
 }
 
 const FIRST_BACKOFF: Duration = Duration::from_millis(200);
@@ -74,12 +77,16 @@ pub async fn run(args: Args) -> Result<(), Error> {
     let tls = args.tls.config()?;
     common::cli::check_tls_scheme(tls.is_some(), &args.leader_addr).map_err(Error::Flags)?;
     let shutdown = common::cli::shutdown_token();
+    // Every API request waits for a token the leader granted, once it limits requests.
+    let budget = Arc::new(budget::Granted::default());
+    let api_stats = common::api_budget::ThrottleStats::default();
+    let throttle = common::api_budget::ThrottleLayer::new(budget.clone(), api_stats.clone());
     let client = tokio::select! {
         () = shutdown.cancelled() => return Ok(()),
-        client = args.kube.connect(&agent) => client?,
+        client = args.kube.connect(&agent, &throttle) => client?,
     };
     // Ready while attached to a leader; metrics from this worker's counters.
-    let metrics = Arc::new(metrics::WorkerMetrics::new());
+    let metrics = Arc::new(metrics::WorkerMetrics::with_api(&api_stats));
     let ready = Arc::new(AtomicBool::new(false));
     let render = {
         let metrics = metrics.clone();
@@ -130,6 +137,7 @@ pub async fn run(args: Args) -> Result<(), Error> {
         capacity: args.capacity,
         report_passed_checks: args.report_passed_checks,
         heartbeat_interval: args.heartbeat_interval,
+        budget,
     };
     let shared = Arc::new(session::Shared::default());
     let slots = Arc::new(Semaphore::new(args.capacity as usize));

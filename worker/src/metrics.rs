@@ -60,7 +60,13 @@ fn duration_histogram() -> Histogram {
 impl WorkerMetrics {
     /// A registry with every series registered.
     pub fn new() -> Self {
+        Self::with_api(&common::api_budget::ThrottleStats::default())
+    }
+
+    /// A registry with every series registered, including the API client's `api` counters.
+    pub fn with_api(api: &common::api_budget::ThrottleStats) -> Self {
         let mut registry = Registry::with_prefix("trivy_operator_worker");
+        api.register(&mut registry);
         let tasks = Family::<TaskLabels, Counter>::default();
         let durations: Family<KindLabels, Histogram, fn() -> Histogram> =
             Family::new_with_constructor(duration_histogram);

@@ -167,6 +167,7 @@ pub async fn run(
         .map_err(Error::Refused)?
         .into_inner();
     on_attached();
+    settings.budget.attached(tx.clone());
     tracing::info!(leader = %leader_addr, "attached to the leader");
     let heartbeats = tokio::spawn(heartbeat(
         tx.clone(),
@@ -181,6 +182,7 @@ pub async fn run(
         }
     };
     heartbeats.abort();
+    settings.budget.detached();
     result
 }
 
@@ -225,7 +227,12 @@ fn handle(
     match m.body {
         Some(Body::Assignment(a)) => {
             tracing::info!(count = a.namespaces.len(), namespaces = ?a.namespaces, "assignment");
+            settings.budget.set_limited(a.api_budget);
         }
+        Some(Body::BudgetGrant(g)) => settings.budget.granted(
+            g.tokens,
+            std::time::Duration::from_millis(g.valid_ms.into()),
+        ),
         Some(Body::Task(task)) => start(task, settings, client, cache, shared, slots, tx),
         Some(Body::Cancel(c)) => {
             if let Some(handle) = shared.lock_running().remove(&c.task_id) {

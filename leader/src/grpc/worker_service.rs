@@ -6,7 +6,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::proto::{self, worker_message::Body};
+use common::api_budget::GRANT_VALIDITY;
+use common::proto::{self, leader_message::Body as LeaderBody, worker_message::Body};
 use futures::{Stream, StreamExt};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
@@ -131,13 +132,17 @@ async fn read_worker(
     conn: u64,
     mut inbound: Streaming<proto::WorkerMessage>,
 ) {
+    // Asks for API budget tokens are answered in order by one task per stream; an ask
+    // while one is being answered is dropped (a worker has one outstanding).
+    let (asks, pending) = mpsc::channel(1);
+    tokio::spawn(grant_tokens(shared.clone(), worker.clone(), conn, pending));
     loop {
         let next = tokio::select! {
             _ = shared.term.cancelled() => break,
             next = inbound.message() => next,
         };
         match next {
-            Ok(Some(message)) => handle(&shared, &worker, conn, message),
+            Ok(Some(message)) => handle(&shared, &worker, conn, message, &asks),
             Ok(None) => break,
             Err(status) => {
                 tracing::info!(worker = %worker, %status, "worker stream failed");
@@ -159,9 +164,48 @@ async fn read_worker(
     }
 }
 
-fn handle(shared: &Shared, worker: &str, conn: u64, message: proto::WorkerMessage) {
+/// Answers a worker's asks for tokens of the API request budget, each as soon as the budget
+/// has at least one.
+async fn grant_tokens(
+    shared: Arc<Shared>,
+    worker: String,
+    conn: u64,
+    mut asks: mpsc::Receiver<u32>,
+) {
+    let valid_ms = u32::try_from(GRANT_VALIDITY.as_millis()).unwrap_or(u32::MAX);
+    while let Some(want) = asks.recv().await {
+        let tokens = tokio::select! {
+            () = shared.term.cancelled() => return,
+            tokens = shared.budget.grant(want) => tokens,
+        };
+        let stream = shared
+            .lock()
+            .streams
+            .get(&worker)
+            .filter(|(c, _)| *c == conn)
+            .map(|(_, tx)| tx.clone());
+        let Some(stream) = stream else {
+            return;
+        };
+        let grant = LeaderBody::BudgetGrant(proto::BudgetGrant { tokens, valid_ms });
+        if stream.send(Ok(shared.message(grant))).await.is_err() {
+            return;
+        }
+    }
+}
+
+fn handle(
+    shared: &Shared,
+    worker: &str,
+    conn: u64,
+    message: proto::WorkerMessage,
+    asks: &mpsc::Sender<u32>,
+) {
     let now = Instant::now();
     match message.body {
+        Some(Body::BudgetRequest(ask)) => {
+            let _ = asks.try_send(ask.tokens);
+        }
         Some(Body::Heartbeat(_)) => shared.lock().dispatcher.heartbeat(worker, conn, now),
         Some(Body::Result(result)) => {
             tracing::debug!(worker, task = %result.task_id, outcome = result.outcome, "result");

@@ -10,7 +10,9 @@
 //! `BENCH_NAMESPACES` (1125), `BENCH_DEPLOYMENTS` per namespace (3), `BENCH_REPLICAS` (3),
 //! `BENCH_STATEFULSETS` per namespace (1), `BENCH_IMAGES` (300), `BENCH_WORKERS` (4),
 //! `BENCH_CAPACITY` per worker (4), `BENCH_MAX_SCANS` (10), `BENCH_TIMEOUT_SECS` (1800);
-//! `BENCH_LEADER_WRAPPER`: a program to run in the leader's place with its arguments (to
+//! `BENCH_VULNS`: vulnerabilities per image (default: the 4 of a real alpine 3.10 output;
+//! N: N real records repeated under new IDs); `BENCH_API_QPS`: the operator's `--kube-api-qps` (default: the operator's default; `0`:
+//! no budget); `BENCH_LEADER_WRAPPER`: a program to run in the leader's place with its arguments (to
 //! profile it; the benchmark prints the leader's path).
 //! The default is the #230 shape (1,125 namespaces, 4,500 workloads, 11,250 pods); ten
 //! times it is `BENCH_NAMESPACES=11250 BENCH_IMAGES=3000`.
@@ -28,6 +30,16 @@ use kube::api::{Api, ListParams, PostParams};
 use kube::core::PartialObjectMeta;
 use kube::runtime::{WatchStreamExt, watcher};
 use serde_json::{Value, json};
+
+#[path = "scale/realistic.rs"]
+mod realistic;
+
+/// A directory of this run for generated files.
+fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
+    let dir = std::env::temp_dir().join(format!("scale-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
 
 fn env(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -256,7 +268,18 @@ async fn main() -> anyhow::Result<()> {
         "shape: {shape:?}: {workloads} workloads, {} pods",
         shape.pods()
     );
-    let golden = e2e::repo_root().join("tests/data/trivy-json/alpine-310.json.golden");
+    let vulns = env("BENCH_VULNS", 0);
+    let output_dir = tempfile_dir()?;
+    let golden = if vulns == 0 {
+        e2e::repo_root().join("tests/data/trivy-json/alpine-310.json.golden")
+    } else {
+        realistic::trivy_output(&e2e::repo_root(), &output_dir, vulns)?
+    };
+    println!(
+        "Trivy output         {} ({} bytes)",
+        golden.display(),
+        std::fs::metadata(&golden)?.len()
+    );
     let map: serde_json::Map<String, Value> = (0..shape.images)
         .map(|i| (image(i), json!(golden.to_string_lossy())))
         .collect();
@@ -298,15 +321,27 @@ async fn main() -> anyhow::Result<()> {
         println!("leader {} run through {wrapper}", binaries.leader);
         binaries.leader = Box::leak(wrapper.into_boxed_str());
     }
+    let mut leader_args = vec![
+        "--max-concurrent-scans".into(),
+        shape.max_scans.to_string(),
+        "--namespace-selector".into(),
+        format!("bench={label}"),
+    ];
+    let budget = std::env::var("BENCH_API_QPS").ok();
+    if let Some(qps) = &budget {
+        leader_args.extend(["--kube-api-qps".into(), qps.clone()]);
+    }
+    println!(
+        "API request budget   {}",
+        budget.as_deref().map_or("the default".into(), |q| match q {
+            "0" => "none".to_string(),
+            q => format!("{q} requests/s"),
+        })
+    );
     let options = OperatorOptions::new(binaries, &cluster, Vec::new())
         .workers(shape.workers, shape.capacity as u32)
         .operator_namespace(operator_namespace)
-        .leader_args(vec![
-            "--max-concurrent-scans".into(),
-            shape.max_scans.to_string(),
-            "--namespace-selector".into(),
-            format!("bench={label}"),
-        ]);
+        .leader_args(leader_args);
     let sim_cpu_before = cpu_seconds("self").unwrap_or(0.0);
     let op = Operator::start(&cluster, options)?;
     let t0 = Instant::now();
@@ -346,6 +381,31 @@ async fn main() -> anyhow::Result<()> {
         "API requests         {requests} by the operator = {:.2} per workload",
         requests as f64 / workloads as f64
     );
+    if let Some(sim) = cluster.sim() {
+        let window = Duration::from_secs(10);
+        let busiest = &sim.stats().requests.window_json("trivy-operator", window)["max"];
+        println!("busiest 10 s         {busiest} operator requests");
+        let storage = sim.store().storage();
+        let mut total = 0;
+        for kind in ["vulnerabilityreports", "configauditreports"] {
+            let usage = storage
+                .get(&format!("aquasecurity.github.io/{kind}"))
+                .copied()
+                .unwrap_or_default();
+            total += usage.bytes;
+            println!(
+                "stored {kind:<21} {} objects, {:.1} MiB, {:.1} KiB each",
+                usage.objects,
+                usage.bytes as f64 / 1048576.0,
+                usage.bytes as f64 / 1024.0 / usage.objects.max(1) as f64
+            );
+        }
+        println!(
+            "stored reports       {:.1} MiB = {:.1} KiB per workload",
+            total as f64 / 1048576.0,
+            total as f64 / 1024.0 / workloads as f64
+        );
+    }
     if std::env::var("BENCH_SHOW_REQUESTS").is_ok_and(|v| v == "1") {
         for row in stats["requests"].as_array().into_iter().flatten() {
             if row["userAgent"]

@@ -139,3 +139,34 @@ async fn discovery_and_error_shapes() {
     );
     assert!(body.contains(r#""reason":"Expired""#), "{body}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stats_give_a_clients_busiest_window_and_the_bytes_stored() {
+    let sim = start().await;
+    let addr = sim.handle.addr;
+    let agent = [("User-Agent", "bench-client/1.0")];
+    for _ in 0..5 {
+        assert_eq!(raw_get(addr, "/api/v1/namespaces", &agent).await.0, 200);
+    }
+    let body = format!(
+        r#"{{"metadata":{{"name":"big"}},"data":{{"k":"{}"}}}}"#,
+        "x".repeat(5000)
+    );
+    let (code, _) = post(addr, "/api/v1/namespaces/default/configmaps", &body).await;
+    assert_eq!(code, 201);
+    let (code, text) = raw_get(
+        addr,
+        "/_sim/stats?window=10&agentPrefix=bench-&storage=true",
+        &[],
+    )
+    .await;
+    assert_eq!(code, 200, "{text}");
+    let stats: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(stats["window"]["max"], 5, "{stats:#}");
+    assert_eq!(stats["window"]["agentPrefix"], "bench-");
+    let configmaps = &stats["storage"]["configmaps"];
+    assert_eq!(configmaps["objects"], 1, "{stats:#}");
+    assert!(configmaps["bytes"].as_u64().unwrap() > 5000, "{stats:#}");
+    let (code, _) = raw_get(addr, "/_sim/stats?window=soon", &[]).await;
+    assert_eq!(code, 400);
+}

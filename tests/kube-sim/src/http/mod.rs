@@ -103,8 +103,38 @@ async fn close_watches(State(app): State<Arc<App>>) -> Response {
     json_response(200, &serde_json::json!({"closed": true}))
 }
 
-async fn get_stats(State(app): State<Arc<App>>) -> Response {
-    json_response(200, &app.stats.requests.to_json())
+/// `GET /_sim/stats[?window=SECONDS&agentPrefix=P][&storage=true]`: the counts; with a
+/// window the most requests of the agents whose product starts with P (all: empty) in any
+/// such window; with `storage` the objects and bytes (as JSON) stored per resource.
+async fn get_stats(State(app): State<Arc<App>>, uri: Uri) -> Response {
+    let query = crate::http::request::Query::parse(uri.query());
+    let mut stats = app.stats.requests.to_json();
+    if query.get("storage") == Some("true") {
+        let store = app.state.store.clone();
+        let storage = tokio::task::spawn_blocking(move || store.storage())
+            .await
+            .unwrap_or_default();
+        stats["storage"] = serde_json::to_value(storage).unwrap_or_default();
+    }
+    if let Some(window) = query.get("window") {
+        let Some(seconds) = window
+            .parse::<f64>()
+            .ok()
+            .filter(|s| s.is_finite() && *s > 0.0)
+        else {
+            return status_error(
+                400,
+                "BadRequest",
+                "window must be a positive number of seconds",
+            );
+        };
+        let prefix = query.get("agentPrefix").unwrap_or_default();
+        stats["window"] = app
+            .stats
+            .requests
+            .window_json(prefix, std::time::Duration::from_secs_f64(seconds));
+    }
+    json_response(200, &stats)
 }
 
 async fn reset_stats(State(app): State<Arc<App>>) -> Response {

@@ -1,9 +1,12 @@
 //! Request counters by verb, resource and user agent, served at `GET /_sim/stats` (and reset
 //! by `DELETE /_sim/stats`), so benchmarks and tests can measure the API load a client puts
-//! on the server, as the API server's `apiserver_request_total` does.
+//! on the server, as the API server's `apiserver_request_total` does. The time of every
+//! request is kept too, so a client's busiest window can be asked for
+//! (`GET /_sim/stats?window=10&agentPrefix=trivy-operator`).
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use axum::http::{HeaderMap, Method, Uri, header};
 use serde_json::{Value, json};
@@ -19,6 +22,44 @@ type Key = (String, String, String);
 #[derive(Debug, Default)]
 pub struct RequestCounts {
     counts: Mutex<BTreeMap<Key, u64>>,
+    timeline: Mutex<Timeline>,
+}
+
+/// When each request came, by user agent product: milliseconds since the start or reset.
+#[derive(Debug)]
+struct Timeline {
+    since: Instant,
+    times: BTreeMap<String, Vec<u32>>,
+}
+
+impl Default for Timeline {
+    fn default() -> Self {
+        Self {
+            since: Instant::now(),
+            times: BTreeMap::new(),
+        }
+    }
+}
+
+/// The most requests from agents whose product starts with `prefix` within any `window`.
+fn busiest_window(timeline: &Timeline, prefix: &str, window: Duration) -> usize {
+    let mut times: Vec<u32> = timeline
+        .times
+        .iter()
+        .filter(|(agent, _)| agent.starts_with(prefix))
+        .flat_map(|(_, t)| t.iter().copied())
+        .collect();
+    times.sort_unstable();
+    let window = u32::try_from(window.as_millis()).unwrap_or(u32::MAX);
+    let mut start = 0;
+    let mut most = 0;
+    for (end, t) in times.iter().enumerate() {
+        while times[start] + window <= *t {
+            start += 1;
+        }
+        most = most.max(end + 1 - start);
+    }
+    most
 }
 
 impl RequestCounts {
@@ -48,8 +89,24 @@ impl RequestCounts {
             .and_then(|v| v.to_str().ok())
             .map(agent_product)
             .unwrap_or_default();
+        {
+            let mut timeline = self.timeline.lock().unwrap_or_else(|p| p.into_inner());
+            let at = u32::try_from(timeline.since.elapsed().as_millis()).unwrap_or(u32::MAX);
+            timeline.times.entry(agent.clone()).or_default().push(at);
+        }
         let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
         *counts.entry((attrs.verb, resource, agent)).or_default() += 1;
+    }
+
+    /// `{"seconds", "agentPrefix", "max"}`: the most requests from agents whose product starts
+    /// with `prefix` within any `window` since the start or reset.
+    pub fn window_json(&self, prefix: &str, window: Duration) -> Value {
+        let timeline = self.timeline.lock().unwrap_or_else(|p| p.into_inner());
+        json!({
+            "seconds": window.as_secs_f64(),
+            "agentPrefix": prefix,
+            "max": busiest_window(&timeline, prefix, window),
+        })
     }
 
     /// Forgets every count.
@@ -58,6 +115,7 @@ impl RequestCounts {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clear();
+        *self.timeline.lock().unwrap_or_else(|p| p.into_inner()) = Timeline::default();
     }
 
     /// `{"total": N, "byUserAgent": {agent: N}, "requests": [{verb, resource, userAgent,
@@ -95,6 +153,25 @@ pub fn agent_product(agent: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_busiest_window_counts_only_matching_agents() {
+        let mut timeline = Timeline::default();
+        timeline.times.insert(
+            "trivy-operator-worker".into(),
+            vec![0, 100, 9_000, 9_999, 10_000, 25_000],
+        );
+        timeline
+            .times
+            .insert("trivy-operator-leader".into(), vec![5_000]);
+        timeline.times.insert("kubectl".into(), vec![1; 50]);
+        let ten = Duration::from_secs(10);
+        // [0, 10 s): 0, 100, 5000, 9000, 9999.
+        assert_eq!(busiest_window(&timeline, "trivy-operator", ten), 5);
+        assert_eq!(busiest_window(&timeline, "trivy-operator-leader", ten), 1);
+        assert_eq!(busiest_window(&timeline, "kubectl", ten), 50);
+        assert_eq!(busiest_window(&timeline, "nobody", ten), 0);
+    }
 
     fn get(counts: &RequestCounts, method: Method, uri: &str, agent: &str) {
         let mut headers = HeaderMap::new();

@@ -33,6 +33,7 @@ pub mod meta;
 mod meta_ops;
 mod namespaces;
 pub mod registry;
+pub mod storage;
 mod types;
 mod update;
 mod watch;
