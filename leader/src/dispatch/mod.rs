@@ -164,8 +164,10 @@ impl Dispatcher {
             return;
         }
         self.by_slot.insert(slot.to_string(), id.clone());
-        self.tasks
-            .insert(id.clone(), Box::new(TrackedTask::new(slot.to_string(), due, now)));
+        self.tasks.insert(
+            id.clone(),
+            Box::new(TrackedTask::new(slot.to_string(), due, now)),
+        );
         self.enqueue(&id);
     }
 
@@ -515,7 +517,9 @@ impl Dispatcher {
 
     /// The task filling a planner slot.
     pub fn task_of(&self, slot: &str) -> Option<&TrackedTask> {
-        self.by_slot.get(slot).and_then(|id| self.tasks.get(id).map(|t| &**t))
+        self.by_slot
+            .get(slot)
+            .and_then(|id| self.tasks.get(id).map(|t| &**t))
     }
 
     pub fn failures(&self) -> &BTreeMap<String, u64> {

@@ -56,6 +56,21 @@ pub struct ScanArgs {
     /// `--registry-secret-names`), or `none` (images that need credentials fail to scan).
     #[arg(long, env = "REGISTRY_SECRETS", value_enum, default_value = "workload")]
     pub registry_secrets: super::registry_secrets::RegistrySecrets,
+    /// Severities kept in VulnerabilityReports (upstream's `trivy.severity`), comma-separated.
+    #[arg(long, env = "TRIVY_SEVERITY", default_value = "UNKNOWN,LOW,MEDIUM,HIGH,CRITICAL", value_parser = super::detail::parse_severities)]
+    pub trivy_severity: std::collections::BTreeSet<common::reports::vulnerability::Severity>,
+    /// Keep only vulnerabilities that have a fixed version (upstream's `trivy.ignoreUnfixed`).
+    #[arg(long, env = "TRIVY_IGNORE_UNFIXED")]
+    pub trivy_ignore_unfixed: bool,
+    /// Fields left out of every vulnerability to make reports smaller, comma-separated:
+    /// `description`, `links`, `cvss`.
+    #[arg(
+        long,
+        env = "VULNERABILITY_REPORT_OMIT",
+        value_enum,
+        value_delimiter = ','
+    )]
+    pub vulnerability_report_omit: Vec<super::detail::Omit>,
     /// With `--registry-secrets=mapped`: which Secrets of the operator namespace each
     /// namespace's scans may use, `team-a=pull-a,mirror;team-b=pull-b;*=shared`.
     #[arg(long, env = "REGISTRY_SECRET_NAMES", default_value = "", value_parser = super::registry_secrets::parse_secret_map)]

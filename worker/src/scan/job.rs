@@ -82,7 +82,7 @@ pub fn job_labels(scan_key: &str) -> BTreeMap<String, String> {
 /// The Trivy arguments of the scan container (after `trivy`).
 pub fn scan_args(settings: &ScanSettings, image: &str) -> Vec<String> {
     let timeout = common::cli::format_go_duration(settings.timeout);
-    [
+    let mut args: Vec<String> = [
         "image",
         "--cache-dir",
         CACHE_DIR,
@@ -92,10 +92,12 @@ pub fn scan_args(settings: &ScanSettings, image: &str) -> Vec<String> {
         "json",
         "--timeout",
         &timeout,
-        image,
     ]
     .map(str::to_owned)
-    .to_vec()
+    .to_vec();
+    args.extend(settings.detail.trivy_args());
+    args.push(image.to_owned());
+    args
 }
 
 /// `command` and `args` of the scan container: `trivy <args>`, or with compressed logs a shell

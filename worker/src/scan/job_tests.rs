@@ -181,3 +181,31 @@ fn credentials_become_secret_env() {
     assert_eq!(env[1]["name"], "TRIVY_PASSWORD");
     assert_eq!(env[1]["valueFrom"]["secretKeyRef"]["key"], "p");
 }
+
+#[test]
+fn trivy_is_asked_only_for_what_reports_keep() {
+    let job = scan_job(
+        &settings(&[
+            "--trivy-severity",
+            "CRITICAL,HIGH",
+            "--trivy-ignore-unfixed",
+        ]),
+        KEY,
+        "alpine:3.10",
+        None,
+    );
+    let v = serde_json::to_value(&job).unwrap();
+    let args: Vec<&str> = v["spec"]["template"]["spec"]["containers"][0]["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    let at = args.iter().position(|a| *a == "--severity").unwrap();
+    assert_eq!(args[at + 1], "HIGH,CRITICAL");
+    assert!(args.contains(&"--ignore-unfixed"));
+    assert_eq!(args.last(), Some(&"alpine:3.10"), "the image comes last");
+    let plain = serde_json::to_value(scan_job(&settings(&[]), KEY, "alpine:3.10", None)).unwrap();
+    let plain_args = plain["spec"]["template"]["spec"]["containers"][0]["args"].to_string();
+    assert!(!plain_args.contains("--severity") && !plain_args.contains("--ignore-unfixed"));
+}

@@ -9,6 +9,7 @@
 
 mod args;
 pub mod credentials;
+pub mod detail;
 pub mod events;
 pub mod job;
 pub mod registry_secrets;
@@ -67,6 +68,8 @@ pub struct ScanSettings {
     pub service_account: Option<String>,
     /// Which Secrets scans may read for registry credentials.
     pub registry_secrets: registry_secrets::SecretSource,
+    /// What reports keep of a scan.
+    pub detail: detail::Detail,
     /// Reporting instance of Events (the worker's id); `None`: the controller name.
     pub reporting_instance: Option<String>,
     /// The process's Event recorder, shared so that a failure repeated at every retry is
@@ -113,6 +116,11 @@ impl ScanSettings {
                 ephemeral_storage_limit: args.scan_job_ephemeral_storage_limit.clone(),
             },
             service_account: args.scan_job_service_account.clone(),
+            detail: detail::Detail {
+                severities: args.trivy_severity.clone(),
+                ignore_unfixed: args.trivy_ignore_unfixed,
+                omit: args.vulnerability_report_omit.iter().copied().collect(),
+            },
             reporting_instance: None,
             recorder: None,
         }
@@ -324,7 +332,7 @@ pub async fn run_task(client: &Client, settings: &ScanSettings, task: &ScanTask)
         }
     };
     for (shareable, members, scanned) in groups {
-        let (base, scanned_at) = match scanned {
+        let (mut base, scanned_at) = match scanned {
             Ok(found) => found,
             Err(error) => {
                 let partial = failed(client, settings, &members, error).await;
@@ -332,6 +340,7 @@ pub async fn run_task(client: &Client, settings: &ScanSettings, task: &ScanTask)
                 continue;
             }
         };
+        settings.detail.apply(&mut base);
         for s in members {
             let data = reports::for_subscriber(&base, s, &image);
             let mut report =

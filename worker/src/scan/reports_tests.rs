@@ -29,6 +29,7 @@ fn settings(ttl: Duration) -> ScanSettings {
         },
         service_account: None,
         registry_secrets: Default::default(),
+        detail: Default::default(),
         reporting_instance: None,
         recorder: None,
     }

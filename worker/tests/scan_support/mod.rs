@@ -275,6 +275,7 @@ pub fn settings(timeout: Duration) -> ScanSettings {
         },
         service_account: None,
         registry_secrets: Default::default(),
+        detail: Default::default(),
         reporting_instance: Some("worker-test".into()),
         recorder: None,
     }

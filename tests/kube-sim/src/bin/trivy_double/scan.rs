@@ -81,7 +81,7 @@ fn scan(inv: &Invocation, map: &ImageMap, image: &str, io: &mut Io<'_>) -> i32 {
         Ok(bytes) => bytes,
         Err(code) => return code,
     };
-    let (output, vulnerable) = filter_severities(output, &severities);
+    let (output, vulnerable) = filter_severities(output, &severities, inv.is_set("ignore-unfixed"));
     if let Some(path) = inv.value("output") {
         if let Err(e) = std::fs::write(path, &output) {
             return fatal(io, &format!("failed to create an output file: {e}"));
@@ -169,7 +169,13 @@ fn read(path: &Path, io: &mut Io<'_>) -> Result<Vec<u8>, i32> {
 /// unchanged when nothing is filtered out (the common case, so outputs stay byte-identical to
 /// the real files); a filtered report is re-serialized (keys sorted). Also says whether any
 /// vulnerability remains, for `--exit-code`.
-fn filter_severities(bytes: Vec<u8>, severities: &[String]) -> (Vec<u8>, bool) {
+/// Keeps the vulnerabilities of these severities (and with `ignore_unfixed` only those with
+/// a fixed version), as Trivy's `--severity` and `--ignore-unfixed` do.
+fn filter_severities(
+    bytes: Vec<u8>,
+    severities: &[String],
+    ignore_unfixed: bool,
+) -> (Vec<u8>, bool) {
     let Ok(mut report) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
         return (bytes, false);
     };
@@ -187,7 +193,11 @@ fn filter_severities(bytes: Vec<u8>, severities: &[String]) -> (Vec<u8>, bool) {
                     .get("Severity")
                     .and_then(|s| s.as_str())
                     .unwrap_or("UNKNOWN");
-                severities.iter().any(|s| s == sev)
+                let fixed = v
+                    .get("FixedVersion")
+                    .and_then(|f| f.as_str())
+                    .is_some_and(|f| !f.trim().is_empty());
+                severities.iter().any(|s| s == sev) && (fixed || !ignore_unfixed)
             });
             removed |= vulns.len() != before;
             remaining |= !vulns.is_empty();
