@@ -12,7 +12,8 @@
 //! `BENCH_CAPACITY` per worker (4), `BENCH_MAX_SCANS` (10), `BENCH_TIMEOUT_SECS` (1800);
 //! `BENCH_VULNS`: vulnerabilities per image (default: the 4 of a real alpine 3.10 output;
 //! N: N real records repeated under new IDs); `BENCH_API_QPS`: the operator's `--kube-api-qps` (default: the operator's default; `0`:
-//! no budget); `BENCH_LEADER_WRAPPER`: a program to run in the leader's place with its arguments (to
+//! no budget); `BENCH_WORKER_ARGS`: extra worker flags, space-separated (e.g.
+//! `--vulnerability-report-omit description,links`); `BENCH_LEADER_WRAPPER`: a program to run in the leader's place with its arguments (to
 //! profile it; the benchmark prints the leader's path).
 //! The default is the #230 shape (1,125 namespaces, 4,500 workloads, 11,250 pods); ten
 //! times it is `BENCH_NAMESPACES=11250 BENCH_IMAGES=3000`.
@@ -338,10 +339,19 @@ async fn main() -> anyhow::Result<()> {
             q => format!("{q} requests/s"),
         })
     );
+    let worker_args: Vec<String> = std::env::var("BENCH_WORKER_ARGS")
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect();
+    if !worker_args.is_empty() {
+        println!("worker flags         {}", worker_args.join(" "));
+    }
     let options = OperatorOptions::new(binaries, &cluster, Vec::new())
         .workers(shape.workers, shape.capacity as u32)
         .operator_namespace(operator_namespace)
-        .leader_args(leader_args);
+        .leader_args(leader_args)
+        .worker_args(worker_args);
     let sim_cpu_before = cpu_seconds("self").unwrap_or(0.0);
     let op = Operator::start(&cluster, options)?;
     let t0 = Instant::now();
