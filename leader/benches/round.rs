@@ -49,6 +49,7 @@ fn observed(workloads: usize, with_reports: bool) -> Observed {
         if with_reports {
             let audit = AuditReportMeta {
                 gauge: None,
+                bytes: 0,
                 namespace: namespace.clone(),
                 name: format!("replicaset-{name}"),
                 kind: "ReplicaSet".into(),
@@ -58,6 +59,7 @@ fn observed(workloads: usize, with_reports: bool) -> Observed {
             };
             let vuln = VulnReportMeta {
                 gauge: None,
+                bytes: 0,
                 namespace,
                 name: format!("replicaset-{name}-app"),
                 container: Some("app".into()),

@@ -155,6 +155,11 @@ pub struct RunArgs {
     /// Pause between two deletion batches after a policy change.
     #[arg(long, env = "CONFIG_AUDIT_DELETE_INTERVAL", default_value = "10s", value_parser = parse_duration)]
     pub config_audit_delete_interval: Duration,
+    /// Bytes the operator's reports may occupy in the API server's storage (etcd's default
+    /// quota is 2Gi for the whole cluster); at the budget, reports are written with their
+    /// summaries only until they fall below nine tenths of it. `0`: no budget.
+    #[arg(long, env = "REPORT_STORAGE_BUDGET", default_value = "1Gi", value_parser = parse_bytes)]
+    pub report_storage_budget: u64,
     /// Memory (address space) of the process that tries custom policies when the plugin
     /// ConfigMap changes; a policy that needs more is rejected with a clear error.
     #[arg(long, env = "POLICY_MEMORY_LIMIT", default_value = "256Mi", value_parser = common::cli::parse_memory)]
@@ -202,6 +207,15 @@ impl ApiBudgetArgs {
             .map(Some)
             .map_err(|e| format!("--kube-api-qps/--kube-api-burst: {e}"))
     }
+}
+
+/// A size in bytes as a Kubernetes quantity (`1Gi`, `500M`, `0`).
+fn parse_bytes(s: &str) -> Result<u64, String> {
+    let bytes = common::cli::parse_quantity(s)?;
+    if !(0.0..=u64::MAX as f64).contains(&bytes) || bytes.fract() != 0.0 {
+        return Err(format!("{s} is not a whole number of bytes"));
+    }
+    Ok(bytes as u64)
 }
 
 fn parse_qps(s: &str) -> Result<f64, String> {
@@ -357,12 +371,19 @@ mod tests {
             &["--kube-api-qps", "NaN"],
             &["--kube-api-qps", "10", "--kube-api-burst", "51"],
             &["--kube-api-burst", "0"],
+            &["--report-storage-budget", "-1Gi"],
+            &["--report-storage-budget", "lots"],
         ] {
             assert!(run_args(bad).is_err(), "{bad:?} accepted");
         }
         assert!(run_args(&[]).is_ok());
         assert!(run_args(&["--status-token", "0123456789abcdef0123"]).is_ok());
-        for budget in [&["--kube-api-qps", "0"][..], &["--kube-api-qps", "0.5"]] {
+        for budget in [
+            &["--kube-api-qps", "0"][..],
+            &["--kube-api-qps", "0.5"],
+            &["--report-storage-budget", "0"],
+            &["--report-storage-budget", "60Ki"],
+        ] {
             assert!(run_args(budget).is_ok(), "{budget:?} refused");
         }
         assert!(

@@ -122,6 +122,7 @@ mod tests {
     fn report(name: &str, kind: &str, hash: &str) -> AuditReportMeta {
         AuditReportMeta {
             gauge: None,
+            bytes: 0,
             namespace: "ns".into(),
             name: name.into(),
             kind: kind.into(),

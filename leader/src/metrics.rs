@@ -103,6 +103,12 @@ pub struct Snapshot {
     /// Whether the plugin ConfigMap is rejected now (the last good policies, or the
     /// built-in checks, are in use).
     pub policy_config_invalid: bool,
+    /// Bytes of the operator's reports, as written.
+    pub report_bytes: u64,
+    /// Their budget (0: none).
+    pub report_storage_budget: u64,
+    /// Whether they are over it (reports written with summaries only).
+    pub report_storage_over_budget: bool,
 }
 
 /// The leader's metrics and their registry. Cheap to share (`Arc`); all methods take `&self`.
@@ -124,6 +130,9 @@ pub struct LeaderMetrics {
     workers: Gauge,
     is_leader: Gauge,
     policy_config_invalid: Gauge,
+    report_bytes: Gauge,
+    report_storage_budget: Gauge,
+    report_storage_over_budget: Gauge,
     epoch: Gauge,
     plan_duration: Histogram,
 }
@@ -164,6 +173,9 @@ impl LeaderMetrics {
             workers: Gauge::default(),
             is_leader: Gauge::default(),
             policy_config_invalid: Gauge::default(),
+            report_bytes: Gauge::default(),
+            report_storage_budget: Gauge::default(),
+            report_storage_over_budget: Gauge::default(),
             epoch: Gauge::default(),
             // 0.5 ms .. about 16 s.
             plan_duration: Histogram::new(exponential_buckets(0.0005, 2.0, 16)),
@@ -233,6 +245,21 @@ impl LeaderMetrics {
             metrics.policy_config_invalid.clone(),
         );
         r.register(
+            "report_bytes",
+            "Bytes the operator's reports occupy, as written (their bytes annotations)",
+            metrics.report_bytes.clone(),
+        );
+        r.register(
+            "report_storage_budget_bytes",
+            "The reports' storage budget (--report-storage-budget; 0: none)",
+            metrics.report_storage_budget.clone(),
+        );
+        r.register(
+            "report_storage_over_budget",
+            "1 while the reports are over their storage budget (new reports keep summaries only)",
+            metrics.report_storage_over_budget.clone(),
+        );
+        r.register(
             "epoch",
             "The leader's term (Lease transitions)",
             metrics.epoch.clone(),
@@ -287,6 +314,12 @@ impl LeaderMetrics {
             u64::from(s.policy_config_invalid),
         );
         gauge(&self.epoch, s.epoch);
+        gauge(&self.report_bytes, s.report_bytes);
+        gauge(&self.report_storage_budget, s.report_storage_budget);
+        gauge(
+            &self.report_storage_over_budget,
+            u64::from(s.report_storage_over_budget),
+        );
         for (counter, value) in [
             (
                 &self.scans_avoided,

@@ -55,6 +55,8 @@ pub struct VulnReportMeta {
     pub resource_version: Option<String>,
     /// What the report gauges need, when the report carries it.
     pub gauge: Option<Box<gauges::VulnGauge>>,
+    /// Its size as written (its `bytes` annotation; 0 when it has none).
+    pub bytes: u32,
 }
 
 /// The link from a ReplicaSet to the Deployment that controls it.
@@ -75,6 +77,8 @@ pub struct AuditReportMeta {
     pub resource_version: Option<String>,
     /// What the report gauges need, when the report carries it.
     pub gauge: Option<Box<gauges::AuditGauge>>,
+    /// Its size as written (its `bytes` annotation; 0 when it has none).
+    pub bytes: u32,
 }
 
 /// The observed cluster, with the indexes incremental planning needs. Every change goes
@@ -119,6 +123,8 @@ pub struct Observed {
     pub namespaces_generation: u64,
     /// Scan keys whose trusted source went away since the planner last looked.
     pub lost_sources: Vec<String>,
+    /// Bytes of the reports seen, as written: (VulnerabilityReports, ConfigAuditReports).
+    report_bytes: (u64, u64),
     /// The image labels of the report gauges, one copy per image.
     images: gauges::ImagePool,
     /// The pool's size after its last clean-up.
@@ -216,8 +222,16 @@ pub fn vuln_report_from_meta(
                 .and_then(|t| t.parse::<jiff::Timestamp>().ok())
                 .map(|t| t.min(now)),
             resource_version: meta.resource_version.clone(),
+            bytes: report_bytes(meta),
         },
     ))
+}
+
+/// A report's size from its `bytes` annotation (0 when missing or not a number).
+fn report_bytes(meta: &ObjectMeta) -> u32 {
+    annotation(meta, common::reports::gauge::BYTES)
+        .and_then(|b| b.parse().ok())
+        .unwrap_or(0)
 }
 
 /// The Deployment's current revision, from its annotation.
@@ -240,15 +254,20 @@ pub fn audit_report_from_meta(meta: &ObjectMeta) -> Option<(String, AuditReportM
             spec_hash: label(labels::RESOURCE_SPEC_HASH),
             config_hash: label(labels::PLUGIN_CONFIG_HASH),
             resource_version: meta.resource_version.clone(),
+            bytes: report_bytes(meta),
         },
     ))
 }
 
-/// Replaces the item with the same name in a small vector, or appends it.
-fn upsert_named<T>(items: &mut Vec<T>, item: T, name: impl Fn(&T) -> &String) {
+/// Replaces the item with the same name in a small vector, or appends it; returns the
+/// item replaced.
+fn upsert_named<T>(items: &mut Vec<T>, item: T, name: impl Fn(&T) -> &String) -> Option<T> {
     match items.iter().position(|i| name(i) == name(&item)) {
-        Some(at) => items[at] = item,
-        None => items.push(item),
+        Some(at) => Some(std::mem::replace(&mut items[at], item)),
+        None => {
+            items.push(item);
+            None
+        }
     }
 }
 
@@ -430,11 +449,21 @@ impl Observed {
     /// Records or replaces a ConfigAuditReport.
     pub fn put_audit_report(&mut self, owner_uid: String, report: AuditReportMeta) {
         self.mark_dirty(&owner_uid);
-        upsert_named(
+        self.report_bytes.1 += u64::from(report.bytes);
+        let old = upsert_named(
             self.audit_reports.entry(owner_uid).or_default(),
             report,
             |r| &r.name,
         );
+        self.report_bytes.1 = self
+            .report_bytes
+            .1
+            .saturating_sub(old.map_or(0, |o| u64::from(o.bytes)));
+    }
+
+    /// Bytes of the reports seen, as written, both kinds together.
+    pub fn report_bytes(&self) -> u64 {
+        self.report_bytes.0 + self.report_bytes.1
     }
 
     /// Records or replaces a VulnerabilityReport; a trusted source it was stops being one
@@ -454,11 +483,16 @@ impl Observed {
             report.resource_version.as_deref(),
         );
         self.lost_sources.extend(lost);
-        upsert_named(
+        self.report_bytes.0 += u64::from(report.bytes);
+        let old = upsert_named(
             self.vuln_reports.entry(owner_uid).or_default(),
             report,
             |r| &r.name,
         );
+        self.report_bytes.0 = self
+            .report_bytes
+            .0
+            .saturating_sub(old.map_or(0, |o| u64::from(o.bytes)));
     }
 
     /// Forgets a VulnerabilityReport (and any trusted source it was).
@@ -467,6 +501,7 @@ impl Observed {
         if let Some(reports) = self.vuln_reports.get_mut(owner_uid) {
             if let Some(at) = reports.iter().position(|r| r.name == name) {
                 let report = reports.swap_remove(at);
+                self.report_bytes.0 = self.report_bytes.0.saturating_sub(u64::from(report.bytes));
                 let lost = self.ledger.observe(&report.namespace, name, None);
                 self.lost_sources.extend(lost);
             }
@@ -480,7 +515,10 @@ impl Observed {
     pub fn remove_audit_report(&mut self, owner_uid: &str, name: &str) {
         self.mark_dirty(owner_uid);
         if let Some(reports) = self.audit_reports.get_mut(owner_uid) {
-            reports.retain(|r| r.name != name);
+            if let Some(at) = reports.iter().position(|r| r.name == name) {
+                let report = reports.swap_remove(at);
+                self.report_bytes.1 = self.report_bytes.1.saturating_sub(u64::from(report.bytes));
+            }
             if reports.is_empty() {
                 self.audit_reports.remove(owner_uid);
             }

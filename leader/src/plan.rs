@@ -114,6 +114,7 @@ fn audit_task(workload: &Workload, config_hash: &str) -> DueTask {
             images: Vec::new(),
             scan: None,
             workload_json: String::new(),
+            summary_only: false,
         },
         aliases: Vec::new(),
     }
@@ -143,6 +144,7 @@ mod tests {
     fn report(ns: &str, name: &str, spec: &str, config: &str) -> AuditReportMeta {
         AuditReportMeta {
             gauge: None,
+            bytes: 0,
             namespace: ns.into(),
             name: format!("replicaset-{name}"),
             kind: "ReplicaSet".into(),

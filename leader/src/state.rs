@@ -64,6 +64,8 @@ pub struct LeaderState {
     pub assigned_from: Option<(u64, Vec<(String, u32)>)>,
     /// What the last round planned.
     pub last_round: RoundStats,
+    /// The reports' storage budget.
+    pub storage: crate::storage_guard::StorageGuard,
 }
 
 impl LeaderState {
@@ -131,6 +133,7 @@ impl Shared {
                 planned_policy: 0,
                 assigned_from: None,
                 last_round: RoundStats::default(),
+                storage: crate::storage_guard::StorageGuard::default(),
             }),
             wake: Notify::new(),
             epoch,
@@ -148,6 +151,13 @@ impl Shared {
     /// The same state, belonging to the term that ends when `term` is cancelled.
     pub fn with_term(mut self, term: CancellationToken) -> Self {
         self.term = term;
+        self
+    }
+
+    /// Keeps the reports within `bytes` of storage (0: no budget).
+    pub fn with_storage_budget(mut self, bytes: u64) -> Self {
+        let st = self.state.get_mut().unwrap_or_else(|p| p.into_inner());
+        st.storage = crate::storage_guard::StorageGuard::new(Some(bytes));
         self
     }
 
@@ -181,7 +191,9 @@ impl Shared {
 
     /// One control round: drop silent workers, re-plan what changed (everything every
     /// [`FULL_REPLAN_EVERY`]), send changed assignments and the tasks that fit the windows.
-    pub fn round(&self, now: Instant) {
+    /// Plans what changed and sends what fits; returns a change of the storage guard, if the
+    /// reports crossed their budget.
+    pub fn round(&self, now: Instant) -> Option<crate::storage_guard::Change> {
         let mut st = self.lock();
         let st = &mut *st;
         for gone in st.dispatcher.expire_silent(now) {
@@ -230,15 +242,19 @@ impl Shared {
                 .planner
                 .round(&mut st.observed, &mut st.dispatcher, &inputs);
         }
+        let change = st.storage.update(st.observed.report_bytes());
         self.send_assignments(st);
         self.dispatch(st, now);
+        change
     }
 
     /// Sends every task that fits a window now. Called by the round and at once when a
     /// result frees a slot.
     pub fn dispatch(&self, st: &mut LeaderState, now: Instant) {
+        let summary_only = st.storage.over();
         for (worker, mut task) in st.dispatcher.next_sends(now) {
             attach_workload(&st.observed, &mut task);
+            task.summary_only = summary_only;
             let task_id = task.task_id.clone();
             let kind = kind_label(task.kind);
             let message = self.message(Body::Task(task));
@@ -319,6 +335,9 @@ impl Shared {
             epoch: self.epoch,
             auth_refusals: self.auth_refusals.load(Ordering::Relaxed),
             policy_config_invalid: st.policy.error.is_some(),
+            report_bytes: st.storage.usage().0,
+            report_storage_budget: st.storage.usage().1,
+            report_storage_over_budget: st.storage.over(),
         }
     }
 

@@ -107,6 +107,11 @@ pub async fn run(
         .map_err(Error::Evaluation)?;
     let now = Time(jiff::Timestamp::now());
     let mut report = config_audit_report(task, &spec_hash, &task.config_hash, checks, now);
+    if task.summary_only {
+        // The summary was counted from the checks; the checks are left out.
+        report.report.checks.clear();
+        common::reports::gauge::mark_summary_only(&mut report.metadata);
+    }
     if crate::report_trim::trim_config_audit_report(
         &mut report,
         crate::report_trim::MAX_REPORT_BYTES,
@@ -165,6 +170,7 @@ mod tests {
             },
             spec_hash: spec_hash.into(),
             config_hash: "c".into(),
+            summary_only: false,
             workload_json: json.into(),
         }
     }

@@ -41,6 +41,8 @@ pub struct AuditTask {
     pub config_hash: String,
     /// The workload object the leader sent (JSON), if it kept one; else the worker reads it.
     pub workload_json: String,
+    /// Write the report with its summary only (reports are over their storage budget).
+    pub summary_only: bool,
 }
 
 /// A workload container that receives a VulnerabilityReport from a scan.
@@ -82,6 +84,8 @@ pub struct ScanTask {
     pub image: String,
     pub subscribers: Vec<Subscriber>,
     pub source: ScanSource,
+    /// Write the reports with their summaries only (reports are over their storage budget).
+    pub summary_only: bool,
 }
 
 /// Any task a worker runs.
@@ -143,6 +147,7 @@ impl TryFrom<proto::Task> for ScanTask {
         if task.kind != proto::TaskKind::VulnerabilityScan as i32 {
             return Err(Invalid::UnsupportedKind(id, task.kind));
         }
+        let summary_only = task.summary_only;
         let scan = task
             .scan
             .ok_or_else(|| Invalid::IncompleteScan(id.clone(), "target"))?;
@@ -195,6 +200,7 @@ impl TryFrom<proto::Task> for ScanTask {
             image: scan.image,
             subscribers,
             source,
+            summary_only,
         })
     }
 }
@@ -235,6 +241,7 @@ impl TryFrom<proto::Task> for AuditTask {
             spec_hash: task.resource_spec_hash,
             config_hash: task.plugin_config_hash,
             workload_json: task.workload_json,
+            summary_only: task.summary_only,
         })
     }
 }

@@ -13,6 +13,25 @@ use super::vulnerability::VulnerabilityReport;
 pub const SUMMARY: &str = "trivy-operator-rs.dev/summary";
 /// Annotation with `registry|repository|tag|digest` of the scanned image.
 pub const IMAGE: &str = "trivy-operator-rs.dev/image";
+/// Annotation with the report's size as written (its JSON, in bytes), so the leader can
+/// keep the reports' storage within its budget from metadata alone.
+pub const BYTES: &str = "trivy-operator-rs.dev/bytes";
+/// Annotation `"true"` on a report written with its summary only (the reports were over
+/// their storage budget).
+pub const SUMMARY_ONLY: &str = "trivy-operator-rs.dev/summary-only";
+
+/// Marks a report written with its summary only.
+pub fn mark_summary_only(meta: &mut kube::api::ObjectMeta) {
+    annotate(&mut meta.annotations, SUMMARY_ONLY, "true".to_owned());
+}
+
+/// The size of a report's JSON with its [`BYTES`] annotation (whose own digits are
+/// estimated as at most seven).
+fn written_size<T: serde::Serialize>(report: &T) -> usize {
+    let json = serde_json::to_vec(report).map_or(0, |v| v.len());
+    // `,"trivy-operator-rs.dev/bytes":"1234567"`
+    json + BYTES.len() + 7 + 6
+}
 
 /// The counts of a report's summary, by severity.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -126,6 +145,8 @@ pub fn annotate_vulnerability_report(report: &mut VulnerabilityReport) {
     };
     annotate(&mut report.metadata.annotations, SUMMARY, counts.format());
     annotate(&mut report.metadata.annotations, IMAGE, image.format());
+    let size = written_size(report);
+    annotate(&mut report.metadata.annotations, BYTES, size.to_string());
 }
 
 /// Writes the gauge annotation of a ConfigAuditReport from its summary.
@@ -139,12 +160,33 @@ pub fn annotate_config_audit_report(report: &mut ConfigAuditReport) {
         unknown: None,
     };
     annotate(&mut report.metadata.annotations, SUMMARY, counts.format());
+    let size = written_size(report);
+    annotate(&mut report.metadata.annotations, BYTES, size.to_string());
 }
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_bytes_annotation_is_the_size_as_written() {
+        let mut report = VulnerabilityReport::default();
+        report.report.artifact.repository = "library/alpine".into();
+        annotate_vulnerability_report(&mut report);
+        let written = serde_json::to_vec(&report).unwrap().len();
+        let annotated: usize = report.metadata.annotations.as_ref().unwrap()[BYTES]
+            .parse()
+            .unwrap();
+        assert!(annotated.abs_diff(written) <= 8, "{annotated} vs {written}");
+        let mut audit = ConfigAuditReport::default();
+        annotate_config_audit_report(&mut audit);
+        let written = serde_json::to_vec(&audit).unwrap().len();
+        let annotated: usize = audit.metadata.annotations.as_ref().unwrap()[BYTES]
+            .parse()
+            .unwrap();
+        assert!(annotated.abs_diff(written) <= 8, "{annotated} vs {written}");
+    }
 
     #[test]
     fn annotations_round_trip_and_refuse_garbage() {

@@ -89,6 +89,20 @@ fn or_dash(s: &str) -> String {
     if s.is_empty() { "-".into() } else { s.into() }
 }
 
+/// `12.3 MiB of 1024.0 MiB`, with a warning over the budget.
+fn storage(c: &proto::ClusterStatus) -> String {
+    let mib = |b: u64| format!("{:.1} MiB", b as f64 / 1_048_576.0);
+    match (c.report_storage_budget, c.report_storage_over_budget) {
+        (0, _) => format!("{} (no budget)", mib(c.report_bytes)),
+        (budget, false) => format!("{} of {}", mib(c.report_bytes), mib(budget)),
+        (budget, true) => format!(
+            "{} of {}: OVER BUDGET, new reports keep their summaries only",
+            mib(c.report_bytes),
+            mib(budget)
+        ),
+    }
+}
+
 /// The cluster view: summary, workers, failures.
 pub fn cluster_table(c: &proto::ClusterStatus, now: i64) -> String {
     let kv = |k: &str, v: String| vec![k.to_string(), v];
@@ -102,6 +116,7 @@ pub fn cluster_table(c: &proto::ClusterStatus, now: i64) -> String {
             kv("SCANS IN FLIGHT", c.scans_in_flight.to_string()),
             kv("SCANS AVOIDED", c.scans_avoided.to_string()),
             kv("POLICY ERROR", or_dash(&c.policy_config_error)),
+            kv("REPORT STORAGE", storage(c)),
         ],
     );
     for error in &c.watch_errors {
@@ -227,6 +242,9 @@ pub fn cluster_json(c: &proto::ClusterStatus) -> Value {
         "scans_avoided": c.scans_avoided,
         "policy_config_error": c.policy_config_error,
         "watch_errors": c.watch_errors,
+        "report_bytes": c.report_bytes,
+        "report_storage_budget": c.report_storage_budget,
+        "report_storage_over_budget": c.report_storage_over_budget,
         "workers": c.workers.iter().map(|w| json!({
             "worker_id": w.worker_id,
             "capacity": w.capacity,

@@ -43,6 +43,9 @@ fn cluster() -> proto::ClusterStatus {
         }],
         policy_config_error: String::new(),
         watch_errors: Vec::new(),
+        report_bytes: 3 * 1_048_576,
+        report_storage_budget: 1 << 30,
+        report_storage_over_budget: false,
     }
 }
 
@@ -88,6 +91,7 @@ OLDEST PENDING    42s
 SCANS IN FLIGHT   1
 SCANS AVOIDED     9
 POLICY ERROR      -
+REPORT STORAGE    3.0 MiB of 1024.0 MiB
 
 WORKER             CAPACITY   IN-FLIGHT   NAMESPACES                      LAST-HEARTBEAT
 worker-a           4          2           default,shop                    3s ago
@@ -97,6 +101,12 @@ FAILURE REASON   COUNT
 ScanJobFailed    2
 ";
     assert_eq!(text, want);
+    let mut over = cluster();
+    over.report_storage_over_budget = true;
+    assert!(
+        cluster_table(&over, NOW)
+            .contains("REPORT STORAGE    3.0 MiB of 1024.0 MiB: OVER BUDGET, new reports keep their summaries only\n")
+    );
 }
 
 #[test]

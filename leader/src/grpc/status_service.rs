@@ -290,6 +290,7 @@ mod tests {
                 "u1".into(),
                 AuditReportMeta {
                     gauge: None,
+                    bytes: 0,
                     namespace: "a".into(),
                     name: "replicaset-web".into(),
                     kind: "ReplicaSet".into(),
@@ -302,6 +303,7 @@ mod tests {
                 "u1".into(),
                 VulnReportMeta {
                     gauge: None,
+                    bytes: 0,
                     namespace: "a".into(),
                     name: "replicaset-web-app".into(),
                     container: Some("app".into()),

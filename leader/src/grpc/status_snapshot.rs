@@ -130,6 +130,9 @@ impl Snapshot {
                 .iter()
                 .map(|(watch, error)| format!("{watch}: {error}"))
                 .collect(),
+            report_bytes: st.storage.usage().0,
+            report_storage_budget: st.storage.usage().1,
+            report_storage_over_budget: st.storage.over(),
         };
         Self {
             epoch: shared.epoch,

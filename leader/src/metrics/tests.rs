@@ -44,6 +44,9 @@ fn events_and_snapshot_are_encoded() {
         epoch: 9,
         auth_refusals: 2,
         policy_config_invalid: true,
+        report_bytes: 5000,
+        report_storage_budget: 4096,
+        report_storage_over_budget: true,
     };
     m.set_snapshot(&snap);
     snap.scans_avoided = 6;
@@ -53,6 +56,9 @@ fn events_and_snapshot_are_encoded() {
     for (series, want) in [
         ("tasks_dispatched_total{kind=\"config_audit\"}", 2.0),
         ("policy_config_invalid", 1.0),
+        ("report_bytes", 5000.0),
+        ("report_storage_budget_bytes", 4096.0),
+        ("report_storage_over_budget", 1.0),
         ("tasks_dispatched_total{kind=\"vulnerability_scan\"}", 1.0),
         (
             "tasks_completed_total{kind=\"config_audit\",outcome=\"succeeded\",reason=\"None\"}",

@@ -102,3 +102,37 @@ ownerReferences: [{apiVersion: apps/v1, kind: ReplicaSet, name: web, uid: rs1, c
     assert_eq!(report.config_hash.as_deref(), Some("def"));
     assert_eq!(report.kind, "ReplicaSet");
 }
+
+#[test]
+fn report_bytes_follow_puts_replacements_and_removals() {
+    let meta = |name: &str, uid: &str, bytes: &str| -> ObjectMeta {
+        serde_yaml_ng::from_str(&format!(
+            r#"
+name: {name}
+namespace: ns
+annotations: {{trivy-operator-rs.dev/bytes: "{bytes}"}}
+ownerReferences: [{{apiVersion: apps/v1, kind: ReplicaSet, name: web, uid: {uid}, controller: true}}]
+"#
+        ))
+        .unwrap()
+    };
+    let now = jiff::Timestamp::now();
+    let mut o = Observed::default();
+    let (uid, a) = audit_report_from_meta(&meta("a", "rs1", "8000")).unwrap();
+    o.put_audit_report(uid, a);
+    let (uid, v) = vuln_report_from_meta(&meta("v", "rs1", "20000"), now).unwrap();
+    o.put_vuln_report(uid, v);
+    assert_eq!(o.report_bytes(), 28_000);
+    // Rewritten smaller: replaced, not added.
+    let (uid, v) = vuln_report_from_meta(&meta("v", "rs1", "1500"), now).unwrap();
+    o.put_vuln_report(uid, v);
+    assert_eq!(o.report_bytes(), 9_500);
+    // Without the annotation (another writer's report): counted as nothing.
+    let (uid, other) = audit_report_from_meta(&meta("b", "rs2", "lots")).unwrap();
+    o.put_audit_report(uid, other);
+    assert_eq!(o.report_bytes(), 9_500);
+    o.remove_audit_report("rs1", "a");
+    o.remove_vuln_report("rs1", "v");
+    o.remove_vuln_report("rs1", "v");
+    assert_eq!(o.report_bytes(), 0);
+}

@@ -55,6 +55,7 @@ fn observed(workloads: &[Workload]) -> Observed {
 fn report(w: &Workload, container: &str, hours_ago: i64) -> VulnReportMeta {
     VulnReportMeta {
         gauge: None,
+        bytes: 0,
         namespace: w.namespace.clone(),
         name: format!("replicaset-{}-{container}", w.name),
         container: Some(container.into()),

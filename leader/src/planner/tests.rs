@@ -150,6 +150,7 @@ impl Harness {
                     w.workload_uid.clone(),
                     VulnReportMeta {
                         gauge: None,
+                        bytes: 0,
                         namespace: w.namespace.clone(),
                         name: w.name.clone(),
                         container: Some(w.container_name.clone()),
@@ -240,6 +241,7 @@ fn which_events_dirty_which_workloads() {
                     "uid-api".into(),
                     AuditReportMeta {
                         gauge: None,
+                        bytes: 0,
                         namespace: "a".into(),
                         name: "replicaset-api".into(),
                         kind: "ReplicaSet".into(),
@@ -281,6 +283,7 @@ fn one_scan_per_image_and_unchanged_keys_are_not_rebuilt() {
         "uid-db".into(),
         AuditReportMeta {
             gauge: None,
+            bytes: 0,
             namespace: "b".into(),
             name: "replicaset-db".into(),
             kind: "ReplicaSet".into(),
@@ -372,6 +375,7 @@ fn reports_the_operator_did_not_write_are_never_copied() {
         mine.uid.clone(),
         VulnReportMeta {
             gauge: None,
+            bytes: 0,
             namespace: "evil".into(),
             name: "replicaset-bait-app".into(),
             container: Some("app".into()),
@@ -403,6 +407,7 @@ fn a_source_edited_after_the_scan_is_no_longer_copied() {
         "uid-web".into(),
         VulnReportMeta {
             gauge: None,
+            bytes: 0,
             namespace: "a".into(),
             name: "replicaset-web-app".into(),
             container: Some("app".into()),

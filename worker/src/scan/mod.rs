@@ -341,10 +341,17 @@ pub async fn run_task(client: &Client, settings: &ScanSettings, task: &ScanTask)
             }
         };
         settings.detail.apply(&mut base);
+        if task.summary_only {
+            // The summary counts what the scan found; the list is left out.
+            base.vulnerabilities.clear();
+        }
         for s in members {
             let data = reports::for_subscriber(&base, s, &image);
             let mut report =
                 reports::vulnerability_report(s, &task.scan_key, data, scanned_at, settings);
+            if task.summary_only {
+                common::reports::gauge::mark_summary_only(&mut report.metadata);
+            }
             trim::trim_report(&mut report, trim::MAX_REPORT_BYTES);
             common::reports::gauge::annotate_vulnerability_report(&mut report);
             match write(client, s, &mut report).await {

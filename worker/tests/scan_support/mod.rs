@@ -303,6 +303,7 @@ pub fn task(image: &str, subscribers: Vec<Subscriber>) -> ScanTask {
         image: image.into(),
         subscribers,
         source: ScanSource::Job,
+        summary_only: false,
     }
 }
 
