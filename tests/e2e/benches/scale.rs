@@ -441,6 +441,7 @@ async fn main() -> anyhow::Result<()> {
     }
     let sim_cpu = cpu_seconds("self").unwrap_or(0.0) - sim_cpu_before;
     println!("CPU of kube-sim and this benchmark while the operator ran: {sim_cpu:.1} s");
+    let _ = std::fs::remove_dir_all(&output_dir);
     if t_audits.is_none() || t_vulns.is_none() {
         anyhow::bail!("coverage not reached within {timeout:?}");
     }
