@@ -1,5 +1,6 @@
-//! Workloads and waits shared by the scenarios: bare Pods, the leader Lease, and "every Pod
-//! of these namespaces has exactly one ConfigAuditReport".
+//! Workloads and waits shared by the scenarios: bare Pods, one-replica Deployments, real
+//! Trivy outputs for the double, the leader Lease, and "every Pod of these namespaces has
+//! exactly one ConfigAuditReport".
 
 use std::time::Duration;
 
@@ -11,6 +12,23 @@ pub fn pod(ns: &str, name: &str, image: &str) -> String {
     format!(
         "apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}, namespace: {ns}}}\nspec:\n  containers: [{{name: app, image: \"{image}\"}}]\n---\n"
     )
+}
+
+/// A Deployment of one replica whose one container `container` runs `image`, as a YAML
+/// document.
+pub fn deployment(ns: &str, name: &str, container: &str, image: &str) -> String {
+    format!(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: {name}, namespace: {ns}}}\nspec:\n  replicas: 1\n  selector: {{matchLabels: {{app: {name}}}}}\n  template:\n    metadata: {{labels: {{app: {name}}}}}\n    spec:\n      containers:\n        - {{name: {container}, image: \"{image}\"}}\n---\n"
+    )
+}
+
+/// The path of a real Trivy output in `tests/data/trivy-json/`, for the Trivy double's map.
+pub fn trivy_output(file: &str) -> String {
+    crate::repo_root()
+        .join("tests/data/trivy-json")
+        .join(file)
+        .to_string_lossy()
+        .into_owned()
 }
 
 /// Applies bare Pods named `names` in `ns`, all running `image`.

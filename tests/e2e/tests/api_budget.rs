@@ -9,6 +9,7 @@
 
 use std::time::Duration;
 
+use e2e::workloads::deployment;
 use e2e::{Cluster, Operator, OperatorOptions, eventually};
 use serde_json::{Value, json};
 
@@ -16,12 +17,6 @@ const LONG: Duration = Duration::from_secs(300);
 const NAMESPACES: usize = 10;
 const PER_NAMESPACE: usize = 20;
 const IMAGES: usize = 20;
-
-fn deployment(ns: &str, name: &str, image: &str) -> String {
-    format!(
-        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: {name}, namespace: {ns}}}\nspec:\n  replicas: 1\n  selector: {{matchLabels: {{app: {name}}}}}\n  template:\n    metadata: {{labels: {{app: {name}}}}}\n    spec:\n      containers:\n        - {{name: app, image: \"{image}\"}}\n---\n"
-    )
-}
 
 fn image(i: usize) -> String {
     format!("budget{i}:1.0")
@@ -82,6 +77,7 @@ async fn coverage_costs_at_most_three_requests_per_workload_and_a_change_a_few()
                 deployment(
                     ns,
                     &format!("app{i}"),
+                    "app",
                     &image((n * PER_NAMESPACE + i) % IMAGES),
                 )
             })

@@ -9,18 +9,13 @@
 use std::time::Duration;
 
 use e2e::operator::http_get;
+use e2e::workloads::deployment;
 use e2e::{Cluster, Operator, OperatorOptions, eventually};
 use kube_sim::faults::FaultConfig;
 use serde_json::{Value, json};
 
 const LONG: Duration = Duration::from_secs(300);
 const WINDOW: Duration = Duration::from_secs(10);
-
-fn deployment(ns: &str, name: &str, image: &str) -> String {
-    format!(
-        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: {name}, namespace: {ns}}}\nspec:\n  replicas: 1\n  selector: {{matchLabels: {{app: {name}}}}}\n  template:\n    metadata: {{labels: {{app: {name}}}}}\n    spec:\n      containers:\n        - {{name: app, image: \"{image}\"}}\n---\n"
-    )
-}
 
 fn count(cluster: &Cluster, resource: &str, namespaces: &[String]) -> Result<usize, String> {
     let mut n = 0;
@@ -47,12 +42,10 @@ async fn cluster_with_workloads(
             "measures requests at kube-sim; against a real cluster run the scenarios with --profile real-cluster, which reports this one as skipped"
         );
     }
-    let golden = e2e::repo_root().join("tests/data/trivy-json/alpine-310.json.golden");
+    let golden = e2e::workloads::trivy_output("alpine-310.json.golden");
     let images: Vec<String> = (0..4).map(|i| format!("{test}{i}:1.0")).collect();
-    let map: serde_json::Map<String, Value> = images
-        .iter()
-        .map(|i| (i.clone(), json!(golden.to_string_lossy())))
-        .collect();
+    let map: serde_json::Map<String, Value> =
+        images.iter().map(|i| (i.clone(), json!(golden))).collect();
     let cluster = Cluster::start_with_images(test, Some(Value::Object(map)))
         .await
         .unwrap();
@@ -65,7 +58,7 @@ async fn cluster_with_workloads(
         .flat_map(|ns| {
             let images = &images;
             (0..per_namespace)
-                .map(move |i| deployment(ns, &format!("app{i}"), &images[i % images.len()]))
+                .map(move |i| deployment(ns, &format!("app{i}"), "app", &images[i % images.len()]))
         })
         .collect();
     cluster.apply(&manifest).unwrap();

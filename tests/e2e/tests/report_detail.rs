@@ -8,24 +8,11 @@
 
 use std::time::Duration;
 
+use e2e::workloads::{deployment, trivy_output};
 use e2e::{Cluster, Operator, OperatorOptions, eventually};
 use serde_json::{Value, json};
 
 const LONG: Duration = Duration::from_secs(300);
-
-fn golden(file: &str) -> String {
-    e2e::repo_root()
-        .join("tests/data/trivy-json")
-        .join(file)
-        .to_string_lossy()
-        .into_owned()
-}
-
-fn deployment(ns: &str, name: &str, image: &str) -> String {
-    format!(
-        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: {name}, namespace: {ns}}}\nspec:\n  replicas: 1\n  selector: {{matchLabels: {{app: {name}}}}}\n  template:\n    metadata: {{labels: {{app: {name}}}}}\n    spec:\n      containers:\n        - {{name: main, image: \"{image}\"}}\n---\n"
-    )
-}
 
 /// (vulnerability ids and severities, summary counts by severity) of the one report of
 /// `workload`.
@@ -57,8 +44,8 @@ async fn reports_keep_only_the_severities_fixes_and_fields_asked_for() {
     // debian-buster: a LOW without a fix and a CRITICAL with one; busybox: a HIGH and a
     // MEDIUM, both fixed.
     let images = json!({
-        "detail-debian:1.0": golden("debian-buster.json.golden"),
-        "detail-busybox:1.0": golden("busybox-with-lockfile.json.golden"),
+        "detail-debian:1.0": trivy_output("debian-buster.json.golden"),
+        "detail-busybox:1.0": trivy_output("busybox-with-lockfile.json.golden"),
     });
     let cluster = Cluster::start_with_images("detail", Some(images))
         .await
@@ -84,8 +71,8 @@ async fn reports_keep_only_the_severities_fixes_and_fields_asked_for() {
     cluster
         .apply(&format!(
             "{}{}",
-            deployment(&ns, "debian", "detail-debian:1.0"),
-            deployment(&ns, "busybox", "detail-busybox:1.0")
+            deployment(&ns, "debian", "main", "detail-debian:1.0"),
+            deployment(&ns, "busybox", "main", "detail-busybox:1.0")
         ))
         .unwrap();
     let reports = eventually("both reports", LONG, || async {

@@ -7,24 +7,11 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use e2e::reports::{label, name};
+use e2e::workloads::{deployment, trivy_output};
 use e2e::{Cluster, Operator, OperatorOptions, eventually};
 use serde_json::{Value, json};
 
 const LONG: Duration = Duration::from_secs(300);
-
-fn golden(file: &str) -> String {
-    e2e::repo_root()
-        .join("tests/data/trivy-json")
-        .join(file)
-        .to_string_lossy()
-        .into_owned()
-}
-
-fn deployment(ns: &str, name: &str, image: &str) -> String {
-    format!(
-        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: {name}, namespace: {ns}}}\nspec:\n  replicas: 1\n  selector: {{matchLabels: {{app: {name}}}}}\n  template:\n    metadata: {{labels: {{app: {name}}}}}\n    spec:\n      containers:\n        - {{name: main, image: \"{image}\"}}\n---\n"
-    )
-}
 
 fn options(cluster: &Cluster, ns: &str, workers: usize, leader_args: &[&str]) -> OperatorOptions {
     OperatorOptions::new(e2e::binaries!(), cluster, vec![ns.to_string()])
@@ -45,7 +32,10 @@ async fn never_more_scan_jobs_than_the_limit() {
         .map(|i| {
             (
                 format!("app{i}:1.0"),
-                json!(format!("!sleep 1 {}", golden("alpine-310.json.golden"))),
+                json!(format!(
+                    "!sleep 1 {}",
+                    trivy_output("alpine-310.json.golden")
+                )),
             )
         })
         .collect();
@@ -62,7 +52,7 @@ async fn never_more_scan_jobs_than_the_limit() {
         .unwrap();
     let _op = Operator::start(&cluster, opts).unwrap();
     let manifest: String = (0..30)
-        .map(|i| deployment(&ns, &format!("app{i}"), &format!("app{i}:1.0")))
+        .map(|i| deployment(&ns, &format!("app{i}"), "main", &format!("app{i}:1.0")))
         .collect();
     cluster.apply(&manifest).unwrap();
     eventually("30 VulnerabilityReports", LONG, || async {
@@ -99,7 +89,7 @@ async fn reports_are_refreshed_after_their_ttl_without_a_gap() {
     let _op =
         Operator::start(&cluster, options(&cluster, &ns, 1, &["--report-ttl", "5s"])).unwrap();
     cluster
-        .apply(&deployment(&ns, "web", "alpine:3.10"))
+        .apply(&deployment(&ns, "web", "main", "alpine:3.10"))
         .unwrap();
     // Poll often: at every observation the workload has exactly one report.
     let mut stamps = BTreeSet::new();
@@ -134,7 +124,8 @@ async fn reports_are_refreshed_after_their_ttl_without_a_gap() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_worker_scan_job_is_adopted_not_duplicated() {
-    let images = json!({ "slow:1.0": format!("!sleep 6 {}", golden("alpine-310.json.golden")) });
+    let images =
+        json!({ "slow:1.0": format!("!sleep 6 {}", trivy_output("alpine-310.json.golden")) });
     let cluster = Cluster::start_with_images("scan-adopt", Some(images))
         .await
         .unwrap();
@@ -147,7 +138,9 @@ async fn a_killed_worker_scan_job_is_adopted_not_duplicated() {
         .await
         .unwrap();
     let mut op = Operator::start(&cluster, opts).unwrap();
-    cluster.apply(&deployment(&ns, "slow", "slow:1.0")).unwrap();
+    cluster
+        .apply(&deployment(&ns, "slow", "main", "slow:1.0"))
+        .unwrap();
     // The worker that created the Job is killed while the Job runs.
     let owner = eventually("a worker to create the scan Job", LONG, || async {
         op.worker_ids()

@@ -9,17 +9,12 @@
 use std::time::Duration;
 
 use e2e::operator::http_get;
+use e2e::workloads::pod;
 use e2e::{Cluster, Operator, OperatorOptions, eventually};
 use serde_json::Value;
 
 const LONG: Duration = Duration::from_secs(300);
 const SUMMARY_ONLY: &str = "trivy-operator-rs.dev/summary-only";
-
-fn pod(ns: &str, name: &str) -> String {
-    format!(
-        "apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}, namespace: {ns}}}\nspec:\n  containers:\n    - {{name: main, image: \"alpine:3.10\"}}\n---\n"
-    )
-}
 
 fn summary_only(report: &Value) -> bool {
     report["metadata"]["annotations"][SUMMARY_ONLY] == "true"
@@ -73,7 +68,7 @@ async fn over_the_storage_budget_reports_keep_their_summaries_until_bytes_fall()
     let mut n = 0;
     loop {
         let name = format!("p{n}");
-        cluster.apply(&pod(&ns, &name)).unwrap();
+        cluster.apply(&pod(&ns, &name, "alpine:3.10")).unwrap();
         let report = audit_of(&cluster, &ns, &name).await;
         n += 1;
         if over_budget_metric(&op).await == Some(1.0) || n > 20 {
@@ -88,7 +83,7 @@ async fn over_the_storage_budget_reports_keep_their_summaries_until_bytes_fall()
     assert!(n <= 20, "the budget never tripped after {n} reports");
 
     // Over the budget: a new report has its summary and no checks.
-    cluster.apply(&pod(&ns, "late")).unwrap();
+    cluster.apply(&pod(&ns, "late", "alpine:3.10")).unwrap();
     let late = audit_of(&cluster, &ns, "late").await;
     assert!(summary_only(&late), "{late:#}");
     assert!(late["report"]["checks"].as_array().unwrap().is_empty());
@@ -130,7 +125,7 @@ async fn over_the_storage_budget_reports_keep_their_summaries_until_bytes_fall()
     })
     .await
     .unwrap();
-    cluster.apply(&pod(&ns, "after")).unwrap();
+    cluster.apply(&pod(&ns, "after", "alpine:3.10")).unwrap();
     let after = audit_of(&cluster, &ns, "after").await;
     assert!(!summary_only(&after), "{after:#}");
     assert!(!after["report"]["checks"].as_array().unwrap().is_empty());
