@@ -17,6 +17,7 @@ pub mod policy;
 pub mod report_metrics;
 pub mod scope;
 pub mod state;
+pub mod storage_events;
 pub mod storage_guard;
 pub mod watch;
 
@@ -351,81 +352,17 @@ fn lead(
         args.config_audit_delete_interval,
         leading.clone(),
     );
-    let storage_events = StorageEvents {
-        recorder: recorder_for_storage,
-        lease: lease_ref(args),
-    };
+    let storage_events = storage_events::StorageEvents::new(
+        recorder_for_storage,
+        &args.operator_namespace,
+        &args.election.lease_name,
+    );
     tokio::spawn(control_loop(
         shared.clone(),
         storage_events,
         leading.clone(),
     ));
     shared
-}
-
-/// Where the storage guard's Events go: the leader's Lease, in the operator namespace.
-struct StorageEvents {
-    recorder: Recorder,
-    lease: k8s_openapi::api::core::v1::ObjectReference,
-}
-
-fn lease_ref(args: &RunArgs) -> k8s_openapi::api::core::v1::ObjectReference {
-    k8s_openapi::api::core::v1::ObjectReference {
-        api_version: Some("coordination.k8s.io/v1".into()),
-        kind: Some("Lease".into()),
-        namespace: Some(args.operator_namespace.clone()),
-        name: Some(args.election.lease_name.clone()),
-        ..Default::default()
-    }
-}
-
-impl StorageEvents {
-    /// Records a change of the storage guard as an Event (in the background).
-    fn publish(&self, change: storage_guard::Change) {
-        use kube::runtime::events::{Event, EventType};
-        let mib = |b: u64| b as f64 / 1_048_576.0;
-        let event = match change {
-            storage_guard::Change::Tripped { bytes, budget } => {
-                tracing::warn!(
-                    bytes,
-                    budget,
-                    "reports over their storage budget: writing summaries only"
-                );
-                Event {
-                    type_: EventType::Warning,
-                    reason: "ReportStorageOverBudget".into(),
-                    note: Some(format!(
-                        "the operator's reports occupy {:.1} MiB, at their budget of {:.1} MiB (--report-storage-budget): new reports keep their summaries only until they fall below {:.1} MiB",
-                        mib(bytes),
-                        mib(budget),
-                        mib(budget / 10 * 9)
-                    )),
-                    action: "WriteSummariesOnly".into(),
-                    secondary: None,
-                }
-            }
-            storage_guard::Change::Recovered { bytes, budget } => {
-                tracing::info!(bytes, budget, "reports back within their storage budget");
-                Event {
-                    type_: EventType::Normal,
-                    reason: "ReportStorageWithinBudget".into(),
-                    note: Some(format!(
-                        "the operator's reports occupy {:.1} MiB of their {:.1} MiB budget: reports are written in full again",
-                        mib(bytes),
-                        mib(budget)
-                    )),
-                    action: "WriteFullReports".into(),
-                    secondary: None,
-                }
-            }
-        };
-        let (recorder, lease) = (self.recorder.clone(), self.lease.clone());
-        tokio::spawn(async move {
-            if let Err(error) = recorder.publish(&event, &lease).await {
-                tracing::warn!(%error, "could not record the storage Event");
-            }
-        });
-    }
 }
 
 /// Renders `/metrics`: the leader's own series from its state, plus — on the active
@@ -465,7 +402,11 @@ fn metrics_renderer(
 /// Runs a round after every change (debounced) and every [`TICK`]. After a wake-up it waits
 /// at least twice the last round's duration, so that under constant churn in a large
 /// cluster planning takes at most about a third of a core and never starves the watchers.
-async fn control_loop(shared: Arc<Shared>, events: StorageEvents, shutdown: CancellationToken) {
+async fn control_loop(
+    shared: Arc<Shared>,
+    events: storage_events::StorageEvents,
+    shutdown: CancellationToken,
+) {
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last = Duration::ZERO;

@@ -13,6 +13,11 @@ pub enum Change {
     Recovered { bytes: u64, budget: u64 },
 }
 
+/// Reports are written in full again below this many bytes: nine tenths of the budget.
+pub fn recovery_below(budget: u64) -> u64 {
+    budget / 10 * 9
+}
+
 /// The guard's state.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct StorageGuard {
@@ -38,7 +43,7 @@ impl StorageGuard {
             self.over = true;
             return Some(Change::Tripped { bytes, budget });
         }
-        if self.over && bytes < budget / 10 * 9 {
+        if self.over && bytes < recovery_below(budget) {
             self.over = false;
             return Some(Change::Recovered { bytes, budget });
         }
