@@ -45,7 +45,10 @@ fn committed_crds_are_up_to_date() {
     let committed: BTreeSet<String> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.ends_with(".aquasecurity.github.io.yaml"))
+        .filter(|n| {
+            n.ends_with(".aquasecurity.github.io.yaml")
+                || n.ends_with(".trivy-operator-rs.dev.yaml")
+        })
         .collect();
     assert_eq!(committed, generated, "stale CRD files in {}", dir.display());
 }
@@ -283,5 +286,48 @@ fn generated_crds_match_upstream_contract() {
         find("VulnerabilityReport").expect("VulnerabilityReport CRD"),
         &VULNERABILITY,
     );
-    assert_eq!(crds.len(), 2);
+    assert_eq!(crds.len(), 3);
+}
+
+#[test]
+fn the_image_report_crd_is_a_cluster_scoped_vulnerability_report_in_our_group() {
+    let crds = parse_all();
+    let find = |kind: &str| crds.iter().find(|c| c.spec.names.kind == kind).unwrap();
+    let (image, vuln) = (
+        find("ImageVulnerabilityReport"),
+        find("VulnerabilityReport"),
+    );
+    assert_eq!(image.spec.scope, "Cluster");
+    assert_eq!(image.spec.group, "trivy-operator-rs.dev");
+    assert_eq!(
+        image.metadata.name.as_deref(),
+        Some("imagevulnerabilityreports.trivy-operator-rs.dev")
+    );
+    assert_eq!(
+        image.spec.names.short_names,
+        Some(vec!["imagevuln".into(), "imagevulns".into()])
+    );
+    let schema = |c: &CustomResourceDefinition| {
+        let v = &c.spec.versions[0];
+        (
+            serde_json::to_value(
+                &v.schema
+                    .as_ref()
+                    .unwrap()
+                    .open_api_v3_schema
+                    .as_ref()
+                    .unwrap()
+                    .properties
+                    .as_ref()
+                    .unwrap()["report"],
+            )
+            .unwrap(),
+            serde_json::to_value(&v.additional_printer_columns).unwrap(),
+        )
+    };
+    assert_eq!(
+        schema(image),
+        schema(vuln),
+        "the same report data and columns"
+    );
 }

@@ -60,6 +60,7 @@ fn observed(workloads: usize, with_reports: bool) -> Observed {
             let vuln = VulnReportMeta {
                 gauge: None,
                 bytes: 0,
+                image_report: None,
                 namespace,
                 name: format!("replicaset-{name}-app"),
                 container: Some("app".into()),
@@ -94,6 +95,7 @@ fn shared(observed: Observed) -> Shared {
         dispatch,
         Some(ScanSettings {
             ttl: Some(Duration::from_secs(24 * 3600)),
+            per_image: false,
         }),
         Arc::new(LeaderMetrics::new()),
         Arc::new(AtomicU64::new(0)),

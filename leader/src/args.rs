@@ -142,6 +142,22 @@ pub struct RunArgs {
     /// Rescan images whose VulnerabilityReport is older than this; `0` disables.
     #[arg(long, env = "REPORT_TTL", default_value = "24h", value_parser = parse_duration)]
     pub report_ttl: Duration,
+    /// How VulnerabilityReports are stored: `full` (upstream's: every report holds its
+    /// image's whole list) or `per-image` (each image's list once, in a cluster-scoped
+    /// ImageVulnerabilityReport; workloads' reports keep the summary, the most severe
+    /// vulnerabilities and the image report's name). Needs the ImageVulnerabilityReport CRD.
+    #[arg(
+        long,
+        env = "VULNERABILITY_REPORT_MODE",
+        value_enum,
+        default_value = "full"
+    )]
+    pub vulnerability_report_mode: ReportMode,
+    /// Per-image mode: an ImageVulnerabilityReport that no VulnerabilityReport names is
+    /// deleted once its scan is older than this (the grace lets a scan's workload reports
+    /// be written after it).
+    #[arg(long, env = "IMAGE_REPORT_GC_GRACE", default_value = "10m", value_parser = parse_duration)]
+    pub image_report_gc_grace: Duration,
     /// Name of the plugin ConfigMap with custom policies, in the operator namespace.
     #[arg(
         long,
@@ -164,6 +180,16 @@ pub struct RunArgs {
     /// ConfigMap changes; a policy that needs more is rejected with a clear error.
     #[arg(long, env = "POLICY_MEMORY_LIMIT", default_value = "256Mi", value_parser = common::cli::parse_memory)]
     pub policy_memory_limit: u64,
+}
+
+/// How VulnerabilityReports are stored (`--vulnerability-report-mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum ReportMode {
+    /// Upstream's: every report holds its image's whole list.
+    #[default]
+    Full,
+    /// Each image's list once, in its ImageVulnerabilityReport.
+    PerImage,
 }
 
 /// Which namespaces are scanned.

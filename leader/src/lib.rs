@@ -8,6 +8,7 @@ pub mod ctl;
 pub mod dispatch;
 pub mod election;
 pub mod grpc;
+pub mod image_report_gc;
 pub mod metrics;
 pub mod observed;
 pub mod plan;
@@ -299,8 +300,10 @@ fn lead(
         max_concurrent_scans: args.dispatch.max_concurrent_scans as usize,
         max_scans_per_namespace: args.dispatch.max_scans_per_namespace as usize,
     };
+    let per_image = args.vulnerability_report_mode == crate::args::ReportMode::PerImage;
     let scans = args.vulnerability_scans.then(|| ScanSettings {
         ttl: (!args.report_ttl.is_zero()).then_some(args.report_ttl),
+        per_image,
     });
     let identity = args.identity();
     let shared = Arc::new(
@@ -345,6 +348,14 @@ fn lead(
         shared.clone(),
         leading.clone(),
     );
+    if per_image {
+        image_report_gc::spawn(
+            client.clone(),
+            shared.clone(),
+            args.image_report_gc_grace,
+            leading.clone(),
+        );
+    }
     cleanup::spawn(
         client,
         shared.clone(),

@@ -9,9 +9,11 @@ use kube::api::{DynamicObject, ObjectMeta};
 
 mod audit_objects;
 pub mod gauges;
+mod image_reports;
 mod ledger;
 
 pub use audit_objects::{AUDIT_OBJECT_BUDGET, AUDIT_OBJECT_MAX, AuditObjects};
+pub use image_reports::{ImageReportMeta, ImageReports, image_report_from_meta};
 pub use ledger::{Ledger, Source};
 
 /// A workload that may need reports, reduced to what planning needs.
@@ -57,6 +59,8 @@ pub struct VulnReportMeta {
     pub gauge: Option<Box<gauges::VulnGauge>>,
     /// Its size as written (its `bytes` annotation; 0 when it has none).
     pub bytes: u32,
+    /// The ImageVulnerabilityReport it names (per-image storage mode).
+    pub image_report: Option<Box<str>>,
 }
 
 /// The link from a ReplicaSet to the Deployment that controls it.
@@ -113,6 +117,8 @@ pub struct Observed {
     pub ledger: Ledger,
     /// Workload objects kept for the audits they may need (see [`AuditObjects`]).
     pub audit_objects: AuditObjects,
+    /// ImageVulnerabilityReports (per-image storage mode).
+    pub image_reports: ImageReports,
     /// Workload uids by namespace.
     by_namespace: HashMap<String, HashSet<String>>,
     /// ReplicaSet uids by the uid of the Deployment that controls them.
@@ -223,6 +229,8 @@ pub fn vuln_report_from_meta(
                 .map(|t| t.min(now)),
             resource_version: meta.resource_version.clone(),
             bytes: report_bytes(meta),
+            image_report: annotation(meta, common::reports::image_vulnerability::IMAGE_REPORT)
+                .map(String::into_boxed_str),
         },
     ))
 }
@@ -461,9 +469,9 @@ impl Observed {
             .saturating_sub(old.map_or(0, |o| u64::from(o.bytes)));
     }
 
-    /// Bytes of the reports seen, as written, both kinds together.
+    /// Bytes of the reports seen, as written, every kind together.
     pub fn report_bytes(&self) -> u64 {
-        self.report_bytes.0 + self.report_bytes.1
+        self.report_bytes.0 + self.report_bytes.1 + self.image_reports.bytes()
     }
 
     /// Records or replaces a VulnerabilityReport; a trusted source it was stops being one

@@ -1,8 +1,8 @@
 //! Which vulnerability scans are due, as pure functions of what is observed.
 //!
 //! A workload container needs a VulnerabilityReport when it has none, when the report's
-//! `resource-spec-hash` is stale, or when the report's scan is older than the TTL
-//! ([`due_containers`]). Due containers are grouped by scan key — the image digest the
+//! `resource-spec-hash` is stale, when the report's scan is older than the TTL, or when the
+//! ImageVulnerabilityReport it names was deleted ([`due_containers`]). Due containers are grouped by scan key — the image digest the
 //! workload's own Pods reported, else the normalized image reference — into one task per
 //! key ([`scan_task`]), so an image is scanned once for every workload that runs it. A task
 //! copies a trusted fresh report of the same image instead of scanning when the operator
@@ -71,7 +71,9 @@ pub fn due_containers(
             .vuln_reports_of(workload)
             .find(|v| v.container.as_deref() == Some(container.name.as_str()));
         let fresh = report.is_some_and(|r| {
-            r.spec_hash.as_deref() == Some(workload.spec_hash.as_str()) && is_fresh(r, policy)
+            r.spec_hash.as_deref() == Some(workload.spec_hash.as_str())
+                && is_fresh(r, policy)
+                && !observed.image_reports.lost_for(r)
         });
         if fresh {
             continue;
@@ -191,6 +193,8 @@ pub fn scan_task(key: &str, members: &[&DueContainer], source: Option<&Source>) 
                 source_report_resource_version: source
                     .map(|s| s.resource_version.clone())
                     .unwrap_or_default(),
+                // The storage mode is set when the task is sent.
+                per_image: false,
             })),
             ..Default::default()
         },

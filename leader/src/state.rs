@@ -40,6 +40,8 @@ pub struct PolicyStatus {
 pub struct ScanSettings {
     /// Rescan interval; `None`: never by age.
     pub ttl: Option<std::time::Duration>,
+    /// Per-image storage mode (each image's list once, in its ImageVulnerabilityReport).
+    pub per_image: bool,
 }
 
 /// Everything behind the lock.
@@ -218,7 +220,11 @@ impl Shared {
             st.planned_policy = st.policy.generation;
             let paused = (
                 st.observed.missing_crds.contains("audit-reports"),
-                st.observed.missing_crds.contains("vuln-reports"),
+                st.observed.missing_crds.contains("vuln-reports")
+                    || st
+                        .observed
+                        .missing_crds
+                        .contains(crate::watch::IMAGE_REPORTS),
             );
             if paused != st.paused {
                 // Pausing drops the tasks of that kind; resuming plans them again.
@@ -252,9 +258,13 @@ impl Shared {
     /// result frees a slot.
     pub fn dispatch(&self, st: &mut LeaderState, now: Instant) {
         let summary_only = st.storage.over();
+        let per_image = self.scans.as_ref().is_some_and(|s| s.per_image);
         for (worker, mut task) in st.dispatcher.next_sends(now) {
             attach_workload(&st.observed, &mut task);
             task.summary_only = summary_only;
+            if let Some(scan) = &mut task.scan {
+                scan.per_image = per_image;
+            }
             let task_id = task.task_id.clone();
             let kind = kind_label(task.kind);
             let message = self.message(Body::Task(task));

@@ -6,6 +6,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use common::reports::config_audit::ConfigAuditReport;
+use common::reports::image_vulnerability::ImageVulnerabilityReport;
 use common::reports::vulnerability::VulnerabilityReport;
 use common::resources::workload_api_resource;
 use common::workload::WorkloadKind;
@@ -46,6 +47,15 @@ pub fn required_syncs() -> &'static [String] {
 /// The watches of report kinds, whose CRDs can be deleted while the operator runs.
 pub(crate) const REPORT_WATCHES: [&str; 2] = ["audit-reports", "vuln-reports"];
 
+/// The watch of ImageVulnerabilityReports, run in the per-image storage mode only; its CRD
+/// missing pauses scans as the VulnerabilityReport CRD's does.
+pub(crate) const IMAGE_REPORTS: &str = "image-reports";
+
+/// Whether a watch's resource is a report kind whose CRD may be missing.
+fn is_report_watch(name: &str) -> bool {
+    REPORT_WATCHES.contains(&name) || name == IMAGE_REPORTS
+}
+
 /// How often a missing report CRD is looked for.
 const CRD_PROBE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
 
@@ -74,6 +84,10 @@ fn spawn_crd_probe(client: Client, shared: Arc<Shared>, shutdown: CancellationTo
                         .await
                         .is_ok(),
                     "vuln-reports" => Api::<VulnerabilityReport>::all(client.clone())
+                        .list_metadata(&params)
+                        .await
+                        .is_ok(),
+                    IMAGE_REPORTS => Api::<ImageVulnerabilityReport>::all(client.clone())
                         .list_metadata(&params)
                         .await
                         .is_ok(),
@@ -154,6 +168,18 @@ pub fn spawn_all(client: &Client, shared: &Arc<Shared>, shutdown: &CancellationT
         shared,
         shutdown,
     );
+    if shared.scans.as_ref().is_some_and(|s| s.per_image) {
+        spawn(
+            IMAGE_REPORTS.into(),
+            watcher(
+                Api::<PartialObjectMeta<ImageVulnerabilityReport>>::all(client.clone()),
+                config(),
+            ),
+            ImageReportFold,
+            shared,
+            shutdown,
+        );
+    }
     spawn(
         "service-accounts".into(),
         watcher(Api::<ServiceAccount>::all(client.clone()), config()),
@@ -203,8 +229,7 @@ fn spawn<K, S, F>(
                 Ok(Some(event)) => event,
                 Ok(None) => return,
                 Err(error) => {
-                    let missing =
-                        REPORT_WATCHES.contains(&name.as_str()) && resource_missing(&error);
+                    let missing = is_report_watch(&name) && resource_missing(&error);
                     let text = error.to_string();
                     let mut st = shared.lock();
                     let observed = &mut st.observed;
@@ -424,5 +449,29 @@ impl Fold<PartialObjectMeta<VulnerabilityReport>> for VulnReportFold {
         if let Some((owner, name)) = key.split_once(KEY_SEPARATOR) {
             observed.remove_vuln_report(owner, name);
         }
+    }
+}
+
+struct ImageReportFold;
+
+impl Fold<PartialObjectMeta<ImageVulnerabilityReport>> for ImageReportFold {
+    fn key(&self, object: &PartialObjectMeta<ImageVulnerabilityReport>) -> Option<String> {
+        object.metadata.name.clone()
+    }
+    fn upsert(
+        &self,
+        observed: &mut Observed,
+        object: &PartialObjectMeta<ImageVulnerabilityReport>,
+    ) -> bool {
+        match observed::image_report_from_meta(&object.metadata) {
+            Some((name, report)) => {
+                observed.put_image_report(name, report);
+                true
+            }
+            None => false,
+        }
+    }
+    fn remove(&self, observed: &mut Observed, key: &str) {
+        observed.remove_image_report(key);
     }
 }

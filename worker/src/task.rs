@@ -86,6 +86,8 @@ pub struct ScanTask {
     pub source: ScanSource,
     /// Write the reports with their summaries only (reports are over their storage budget).
     pub summary_only: bool,
+    /// Per-image storage mode: the whole list goes into the image's report once.
+    pub per_image: bool,
 }
 
 /// Any task a worker runs.
@@ -195,6 +197,7 @@ impl TryFrom<proto::Task> for ScanTask {
             _ => ScanSource::Job,
         };
         Ok(Self {
+            per_image: scan.per_image,
             task_id: id,
             scan_key: scan.scan_key,
             image: scan.image,

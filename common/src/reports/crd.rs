@@ -11,12 +11,12 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use schemars::JsonSchema;
 use serde_json::{Value, json};
 
+use super::VERSION;
 use super::config_audit::ConfigAuditReportData;
 pub use super::crd_contract::VULNERABILITY_SEVERITIES;
-use super::crd_contract::{CONFIG_AUDIT, Spec, VULNERABILITY};
+use super::crd_contract::{CONFIG_AUDIT, IMAGE_VULNERABILITY, Spec, VULNERABILITY};
 use super::schema::{check_structural, clear_required, node_mut, structural_schema};
 use super::vulnerability::VulnerabilityReportData;
-use super::{GROUP, VERSION};
 
 /// Errors while generating CRDs.
 #[derive(Debug, thiserror::Error)]
@@ -74,9 +74,18 @@ pub fn config_audit_crd() -> Result<CustomResourceDefinition, Error> {
     build::<ConfigAuditReportData>(&CONFIG_AUDIT)
 }
 
+/// The CRD of our `ImageVulnerabilityReport` (per-image storage mode).
+pub fn image_vulnerability_crd() -> Result<CustomResourceDefinition, Error> {
+    build::<VulnerabilityReportData>(&IMAGE_VULNERABILITY)
+}
+
 /// Every report CRD, in a fixed order.
 pub fn all_crds() -> Result<Vec<CustomResourceDefinition>, Error> {
-    Ok(vec![vulnerability_crd()?, config_audit_crd()?])
+    Ok(vec![
+        vulnerability_crd()?,
+        config_audit_crd()?,
+        image_vulnerability_crd()?,
+    ])
 }
 
 /// Every report CRD as one multi-document YAML stream (each document starts with `---`).
@@ -177,11 +186,11 @@ fn build<T: JsonSchema>(spec: &Spec) -> Result<CustomResourceDefinition, Error> 
     let schema: JSONSchemaProps = serde_json::from_value(root).map_err(Error::ConvertSchema)?;
     Ok(CustomResourceDefinition {
         metadata: ObjectMeta {
-            name: Some(format!("{}.{GROUP}", spec.plural)),
+            name: Some(format!("{}.{}", spec.plural, spec.group)),
             ..ObjectMeta::default()
         },
         spec: CustomResourceDefinitionSpec {
-            group: GROUP.to_owned(),
+            group: spec.group.to_owned(),
             names: CustomResourceDefinitionNames {
                 kind: spec.kind.to_owned(),
                 list_kind: Some(format!("{}List", spec.kind)),
@@ -190,7 +199,12 @@ fn build<T: JsonSchema>(spec: &Spec) -> Result<CustomResourceDefinition, Error> 
                 short_names: Some(spec.short_names.iter().map(|s| (*s).to_owned()).collect()),
                 categories: None,
             },
-            scope: "Namespaced".to_owned(),
+            scope: if spec.namespaced {
+                "Namespaced"
+            } else {
+                "Cluster"
+            }
+            .to_owned(),
             versions: vec![CustomResourceDefinitionVersion {
                 name: VERSION.to_owned(),
                 served: true,

@@ -7,6 +7,10 @@ pub const VULNERABILITY_SEVERITIES: [&str; 5] = ["CRITICAL", "HIGH", "MEDIUM", "
 
 /// One report kind's CRD contract.
 pub(super) struct Spec {
+    /// API group (upstream's kinds: `aquasecurity.github.io`).
+    pub(super) group: &'static str,
+    /// Namespaced, or cluster-scoped.
+    pub(super) namespaced: bool,
     pub(super) kind: &'static str,
     pub(super) plural: &'static str,
     pub(super) singular: &'static str,
@@ -24,6 +28,8 @@ pub(super) struct Spec {
 }
 
 pub(super) const CONFIG_AUDIT: Spec = Spec {
+    group: super::GROUP,
+    namespaced: true,
     kind: "ConfigAuditReport",
     plural: "configauditreports",
     singular: "configauditreport",
@@ -88,6 +94,8 @@ pub(super) const CONFIG_AUDIT: Spec = Spec {
 };
 
 pub(super) const VULNERABILITY: Spec = Spec {
+    group: super::GROUP,
+    namespaced: true,
     kind: "VulnerabilityReport",
     plural: "vulnerabilityreports",
     singular: "vulnerabilityreport",
@@ -201,4 +209,19 @@ pub(super) const VULNERABILITY: Spec = Spec {
         &VULNERABILITY_SEVERITIES,
     )],
     counters: &[&["summary"]],
+};
+
+/// Our own kind for the per-image storage mode: a VulnerabilityReport's data and columns,
+/// cluster-scoped, in our group.
+pub(super) const IMAGE_VULNERABILITY: Spec = Spec {
+    group: super::OWN_GROUP,
+    namespaced: false,
+    kind: "ImageVulnerabilityReport",
+    plural: "imagevulnerabilityreports",
+    singular: "imagevulnerabilityreport",
+    short_names: &["imagevuln", "imagevulns"],
+    description: "ImageVulnerabilityReport holds every vulnerability found in one container \
+        image, stored once for all the workloads that run it; their VulnerabilityReports \
+        keep the summary and name it in the trivy-operator-rs.dev/image-report annotation.",
+    ..VULNERABILITY
 };

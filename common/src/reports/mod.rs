@@ -12,17 +12,20 @@ pub mod config_audit;
 pub mod crd;
 mod crd_contract;
 pub mod gauge;
+pub mod image_vulnerability;
 mod schema;
 pub mod vulnerability;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-/// API group of every report kind.
+/// API group of every upstream report kind.
 pub const GROUP: &str = "aquasecurity.github.io";
+/// API group of this operator's own kinds (those upstream has no kind for).
+pub const OWN_GROUP: &str = "trivy-operator-rs.dev";
 /// API version (without group) of every report kind.
 pub const VERSION: &str = "v1alpha1";
-/// `apiVersion` of every report kind.
+/// `apiVersion` of every upstream report kind.
 pub const API_VERSION: &str = "aquasecurity.github.io/v1alpha1";
 
 /// Scanner name written into reports.
@@ -84,11 +87,11 @@ pub(crate) struct Wire<R> {
 
 impl<R> Wire<R> {
     /// Checks `apiVersion` and `kind` against the expected ones, when present.
-    pub(crate) fn check_type(&self, kind: &str) -> Result<(), String> {
+    pub(crate) fn check_type(&self, api_version: &str, kind: &str) -> Result<(), String> {
         if let Some(v) = &self.api_version
-            && v != API_VERSION
+            && v != api_version
         {
-            return Err(format!("expected apiVersion {API_VERSION}, got {v}"));
+            return Err(format!("expected apiVersion {api_version}, got {v}"));
         }
         if let Some(k) = &self.kind
             && k != kind
@@ -106,15 +109,30 @@ impl<R> Wire<R> {
 /// crate::reports::report_resource!(VulnerabilityReport, VulnerabilityReportData,
 ///     kind = "VulnerabilityReport", plural = "vulnerabilityreports");
 /// ```
+///
+/// Upstream's kinds are namespaced in `aquasecurity.github.io`; a kind of another group or
+/// scope names them: `group = "...", api_version = "...", scope = ClusterResourceScope`.
 macro_rules! report_resource {
     ($ty:ident, $data:ty, kind = $kind:literal, plural = $plural:literal) => {
+        $crate::reports::report_resource!(
+            $ty,
+            $data,
+            kind = $kind,
+            plural = $plural,
+            group = "aquasecurity.github.io",
+            api_version = "aquasecurity.github.io/v1alpha1",
+            scope = NamespaceResourceScope
+        );
+    };
+    ($ty:ident, $data:ty, kind = $kind:literal, plural = $plural:literal,
+     group = $group:literal, api_version = $api_version:literal, scope = $scope:ident) => {
         impl k8s_openapi::Resource for $ty {
-            const API_VERSION: &'static str = $crate::reports::API_VERSION;
-            const GROUP: &'static str = $crate::reports::GROUP;
+            const API_VERSION: &'static str = $api_version;
+            const GROUP: &'static str = $group;
             const KIND: &'static str = $kind;
             const VERSION: &'static str = $crate::reports::VERSION;
             const URL_PATH_SEGMENT: &'static str = $plural;
-            type Scope = k8s_openapi::NamespaceResourceScope;
+            type Scope = k8s_openapi::$scope;
         }
 
         impl k8s_openapi::Metadata for $ty {
@@ -132,7 +150,7 @@ macro_rules! report_resource {
         impl serde::Serialize for $ty {
             fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
                 $crate::reports::WireRef {
-                    api_version: $crate::reports::API_VERSION,
+                    api_version: $api_version,
                     kind: $kind,
                     metadata: &self.metadata,
                     report: &self.report,
@@ -144,7 +162,8 @@ macro_rules! report_resource {
         impl<'de> serde::Deserialize<'de> for $ty {
             fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
                 let wire = $crate::reports::Wire::<$data>::deserialize(deserializer)?;
-                wire.check_type($kind).map_err(serde::de::Error::custom)?;
+                wire.check_type($api_version, $kind)
+                    .map_err(serde::de::Error::custom)?;
                 Ok(Self {
                     metadata: wire.metadata,
                     report: wire.report,

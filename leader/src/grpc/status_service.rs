@@ -227,7 +227,13 @@ mod tests {
     use crate::observed::{AuditReportMeta, Container, VulnReportMeta, Workload};
 
     fn shared() -> Shared {
-        Shared::for_tests(1, Some(crate::state::ScanSettings { ttl: None }))
+        Shared::for_tests(
+            1,
+            Some(crate::state::ScanSettings {
+                ttl: None,
+                per_image: false,
+            }),
+        )
     }
 
     fn web() -> Workload {
@@ -304,6 +310,7 @@ mod tests {
                 VulnReportMeta {
                     gauge: None,
                     bytes: 0,
+                    image_report: None,
                     namespace: "a".into(),
                     name: "replicaset-web-app".into(),
                     container: Some("app".into()),

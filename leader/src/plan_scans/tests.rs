@@ -12,11 +12,11 @@ use common::workload::WorkloadKind;
 const HOUR: Duration = Duration::from_secs(3600);
 const NGINX: &str = "index.docker.io/library/nginx:1.16";
 
-fn now() -> jiff::Timestamp {
+pub(crate) fn now() -> jiff::Timestamp {
     "2026-11-27T12:00:00Z".parse().unwrap()
 }
 
-fn policy() -> ScanPolicy {
+pub(crate) fn policy() -> ScanPolicy {
     ScanPolicy {
         ttl: Some(24 * HOUR),
         now: now(),
@@ -43,7 +43,7 @@ pub(crate) fn workload(ns: &str, name: &str, images: &[(&str, &str)]) -> Workloa
     }
 }
 
-fn observed(workloads: &[Workload]) -> Observed {
+pub(crate) fn observed(workloads: &[Workload]) -> Observed {
     let mut o = Observed::default();
     for w in workloads {
         o.put_namespace(w.namespace.clone(), BTreeMap::new());
@@ -52,10 +52,11 @@ fn observed(workloads: &[Workload]) -> Observed {
     o
 }
 
-fn report(w: &Workload, container: &str, hours_ago: i64) -> VulnReportMeta {
+pub(crate) fn report(w: &Workload, container: &str, hours_ago: i64) -> VulnReportMeta {
     VulnReportMeta {
         gauge: None,
         bytes: 0,
+        image_report: None,
         namespace: w.namespace.clone(),
         name: format!("replicaset-{}-{container}", w.name),
         container: Some(container.into()),

@@ -151,6 +151,7 @@ impl Harness {
                     VulnReportMeta {
                         gauge: None,
                         bytes: 0,
+                        image_report: None,
                         namespace: w.namespace.clone(),
                         name: w.name.clone(),
                         container: Some(w.container_name.clone()),
@@ -376,6 +377,7 @@ fn reports_the_operator_did_not_write_are_never_copied() {
         VulnReportMeta {
             gauge: None,
             bytes: 0,
+            image_report: None,
             namespace: "evil".into(),
             name: "replicaset-bait-app".into(),
             container: Some("app".into()),
@@ -408,6 +410,7 @@ fn a_source_edited_after_the_scan_is_no_longer_copied() {
         VulnReportMeta {
             gauge: None,
             bytes: 0,
+            image_report: None,
             namespace: "a".into(),
             name: "replicaset-web-app".into(),
             container: Some("app".into()),

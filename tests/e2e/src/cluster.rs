@@ -132,6 +132,7 @@ impl Cluster {
         for crd in [
             "vulnerabilityreports.aquasecurity.github.io",
             "configauditreports.aquasecurity.github.io",
+            "imagevulnerabilityreports.trivy-operator-rs.dev",
         ] {
             cluster.kubectl(&[
                 "wait",

@@ -115,6 +115,10 @@ fn renders_every_part_of_the_install() {
             "CustomResourceDefinition",
             "configauditreports.aquasecurity.github.io",
         ),
+        (
+            "CustomResourceDefinition",
+            "imagevulnerabilityreports.trivy-operator-rs.dev",
+        ),
         ("ServiceAccount", "trivy-operator-leader"),
         ("ServiceAccount", "trivy-operator-worker"),
         ("ServiceAccount", "trivy-operator-scan"),
@@ -140,12 +144,15 @@ fn renders_every_part_of_the_install() {
         );
     }
     // The CRDs are the generated files, unchanged.
-    for crd in ["vulnerabilityreports", "configauditreports"] {
-        let file = e2e::repo_root().join(format!("deploy/crds/{crd}.aquasecurity.github.io.yaml"));
+    for name in [
+        "vulnerabilityreports.aquasecurity.github.io",
+        "configauditreports.aquasecurity.github.io",
+        "imagevulnerabilityreports.trivy-operator-rs.dev",
+    ] {
+        let file = e2e::repo_root().join(format!("deploy/crds/{name}.yaml"));
         let committed = documents(&std::fs::read_to_string(file).unwrap());
-        let name = format!("{crd}.aquasecurity.github.io");
         assert_eq!(
-            find(&objects, "CustomResourceDefinition", &name),
+            find(&objects, "CustomResourceDefinition", name),
             &committed[0]
         );
     }

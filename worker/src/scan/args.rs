@@ -71,6 +71,12 @@ pub struct ScanArgs {
         value_delimiter = ','
     )]
     pub vulnerability_report_omit: Vec<super::detail::Omit>,
+    /// In the per-image storage mode (the leader's `--vulnerability-report-mode per-image`):
+    /// the severities whose vulnerabilities each workload's VulnerabilityReport keeps
+    /// (comma-separated; `NONE` keeps none); the whole list is in the image's report.
+    #[arg(long, env = "PER_IMAGE_KEEP_SEVERITIES", default_value = "CRITICAL,HIGH", value_parser = super::detail::parse_kept_severities)]
+    pub per_image_keep_severities:
+        std::collections::BTreeSet<common::reports::vulnerability::Severity>,
     /// With `--registry-secrets=mapped`: which Secrets of the operator namespace each
     /// namespace's scans may use, `team-a=pull-a,mirror;team-b=pull-b;*=shared`.
     #[arg(long, env = "REGISTRY_SECRET_NAMES", default_value = "", value_parser = super::registry_secrets::parse_secret_map)]

@@ -26,6 +26,9 @@ pub struct Detail {
     /// Keep only vulnerabilities with a fixed version.
     pub ignore_unfixed: bool,
     pub omit: BTreeSet<Omit>,
+    /// In the per-image storage mode, the severities a workload's report keeps (the image's
+    /// report keeps every one the settings above keep).
+    pub per_image_keep: BTreeSet<Severity>,
 }
 
 impl Default for Detail {
@@ -34,8 +37,17 @@ impl Default for Detail {
             severities: Severity::ALL.into_iter().collect(),
             ignore_unfixed: false,
             omit: BTreeSet::new(),
+            per_image_keep: [Severity::Critical, Severity::High].into(),
         }
     }
+}
+
+/// Parses `--per-image-keep-severities`: like [`parse_severities`], or `NONE`.
+pub fn parse_kept_severities(s: &str) -> Result<BTreeSet<Severity>, String> {
+    if s.trim().eq_ignore_ascii_case("none") {
+        return Ok(BTreeSet::new());
+    }
+    parse_severities(s)
 }
 
 /// Parses `--trivy-severity`: comma-separated severity names, as Trivy takes them.
@@ -140,7 +152,7 @@ mod tests {
         let detail = Detail {
             severities: parse_severities("critical,HIGH, LOW").unwrap(),
             ignore_unfixed: true,
-            omit: BTreeSet::new(),
+            ..Detail::default()
         };
         let mut d = data();
         detail.apply(&mut d);
@@ -185,5 +197,11 @@ mod tests {
         assert!(parse_severities("").is_err());
         assert!(parse_severities("SEVERE").is_err());
         assert!(parse_severities(" , ").is_err());
+        assert!(parse_kept_severities("none").unwrap().is_empty());
+        assert!(parse_kept_severities("NONE,HIGH").is_err());
+        assert_eq!(
+            parse_kept_severities("critical").unwrap(),
+            [Severity::Critical].into()
+        );
     }
 }

@@ -12,6 +12,7 @@ pub mod credentials;
 pub mod detail;
 pub mod events;
 pub mod job;
+pub mod per_image;
 pub mod registry_secrets;
 pub mod reports;
 pub mod runner;
@@ -120,6 +121,7 @@ impl ScanSettings {
                 severities: args.trivy_severity.clone(),
                 ignore_unfixed: args.trivy_ignore_unfixed,
                 omit: args.vulnerability_report_omit.iter().copied().collect(),
+                per_image_keep: args.per_image_keep_severities.clone(),
             },
             reporting_instance: None,
             recorder: None,
@@ -207,6 +209,16 @@ pub enum Error {
         name: String,
         source: kube::Error,
     },
+    /// Writing the image's ImageVulnerabilityReport (per-image mode) failed; no workload
+    /// report refers to it.
+    #[error("writing image report {name}: {source}")]
+    WriteImageReport { name: String, source: kube::Error },
+    /// Reading the ImageVulnerabilityReport to copy failed.
+    #[error("reading image report {name}: {source}")]
+    ReadImageReport { name: String, source: kube::Error },
+    /// The ImageVulnerabilityReport the source report names no longer exists.
+    #[error("image report {name} no longer exists")]
+    ImageReportGone { name: String },
 }
 
 impl Error {
@@ -231,6 +243,9 @@ impl Error {
             Self::SourceReportGone { .. } => "SourceReportGone",
             Self::SourceReportChanged { .. } => "SourceReportChanged",
             Self::WriteReport { .. } => "WriteReportFailed",
+            Self::WriteImageReport { .. } => "WriteImageReportFailed",
+            Self::ReadImageReport { .. } => "ReadImageReportFailed",
+            Self::ImageReportGone { .. } => "ImageReportGone",
         }
     }
 
@@ -302,15 +317,23 @@ pub async fn run_task(client: &Client, settings: &ScanSettings, task: &ScanTask)
     };
     let reference = image.normalized();
     let mut outcome = Outcome::default();
+    // The image report a copied report names (per-image mode): written already.
+    let mut existing_image_report = None;
+    let all = || task.subscribers.iter().collect::<Vec<_>>();
     let groups = match &task.source {
         ScanSource::Copy {
             namespace,
             name,
             resource_version,
-        } => match copy_source(client, namespace, name, resource_version).await {
-            Ok((data, at)) => vec![(true, task.subscribers.iter().collect(), Ok((data, at)))],
-            Err(error) => vec![(true, task.subscribers.iter().collect(), Err(error))],
-        },
+        } => {
+            let copied = copy_source(client, namespace, name, resource_version, task.per_image)
+                .await
+                .map(|(data, at, image_report)| {
+                    existing_image_report = image_report;
+                    (data, at)
+                });
+            vec![(true, task.scan_key.clone(), all(), copied)]
+        }
         ScanSource::Job => {
             let mut groups = Vec::new();
             for (identity, (credentials, members)) in
@@ -326,12 +349,12 @@ pub async fn run_task(client: &Client, settings: &ScanSettings, task: &ScanTask)
                     credentials.as_ref(),
                 )
                 .await;
-                groups.push((identity.is_none(), members, scanned));
+                groups.push((identity.is_none(), job_key, members, scanned));
             }
             groups
         }
     };
-    for (shareable, members, scanned) in groups {
+    for (shareable, job_key, members, scanned) in groups {
         let (mut base, scanned_at) = match scanned {
             Ok(found) => found,
             Err(error) => {
@@ -345,12 +368,39 @@ pub async fn run_task(client: &Client, settings: &ScanSettings, task: &ScanTask)
             // The summary counts what the scan found; the list is left out.
             base.vulnerabilities.clear();
         }
+        let image_report = if task.per_image && !task.summary_only {
+            match image_report_of(
+                client,
+                task,
+                &job_key,
+                &base,
+                scanned_at,
+                &mut existing_image_report,
+            )
+            .await
+            {
+                Ok(name) => Some(name),
+                Err(error) => {
+                    let partial = failed(client, settings, &members, error).await;
+                    outcome.error = outcome.error.or(partial.error);
+                    continue;
+                }
+            }
+        } else {
+            None
+        };
         for s in members {
-            let data = reports::for_subscriber(&base, s, &image);
+            let mut data = reports::for_subscriber(&base, s, &image);
+            if image_report.is_some() {
+                data = per_image::workload_data(data, &settings.detail.per_image_keep);
+            }
             let mut report =
                 reports::vulnerability_report(s, &task.scan_key, data, scanned_at, settings);
             if task.summary_only {
                 common::reports::gauge::mark_summary_only(&mut report.metadata);
+            }
+            if let Some(name) = &image_report {
+                per_image::refer(&mut report, name);
             }
             trim::trim_report(&mut report, trim::MAX_REPORT_BYTES);
             common::reports::gauge::annotate_vulnerability_report(&mut report);
@@ -375,6 +425,23 @@ pub async fn run_task(client: &Client, settings: &ScanSettings, task: &ScanTask)
         }
     }
     outcome
+}
+
+/// The name of the image report of this group's scan (per-image mode): the one the copied
+/// report names, else one written now from `base`.
+async fn image_report_of(
+    client: &Client,
+    task: &ScanTask,
+    job_key: &str,
+    base: &VulnerabilityReportData,
+    scanned_at: jiff::Timestamp,
+    existing: &mut Option<String>,
+) -> Result<String, Error> {
+    if let Some(name) = existing.take() {
+        return Ok(name);
+    }
+    let report = per_image::image_report(job_key, &task.scan_key, base.clone(), scanned_at);
+    per_image::write(client, &report).await
 }
 
 async fn apply_report(
@@ -479,13 +546,16 @@ async fn credential_groups<'a>(
 }
 
 /// The `report` of the source VulnerabilityReport and its scan time, if the report is
-/// still the one this operator wrote (same resourceVersion).
+/// still the one this operator wrote (same resourceVersion). In per-image mode, a source
+/// that names its image report gives that report's whole list (and, in per-image mode, its
+/// name, to refer to).
 async fn copy_source(
     client: &Client,
     namespace: &str,
     name: &str,
     resource_version: &str,
-) -> Result<(VulnerabilityReportData, jiff::Timestamp), Error> {
+    per_image: bool,
+) -> Result<(VulnerabilityReportData, jiff::Timestamp, Option<String>), Error> {
     let api: Api<VulnerabilityReport> = Api::namespaced(client.clone(), namespace);
     let source = retry::idempotent("read source report", || api.get_opt(name))
         .await
@@ -509,7 +579,20 @@ async fn copy_source(
     let scanned_at = reports::scanned_at(&source)
         .unwrap_or(source.report.update_timestamp)
         .min(jiff::Timestamp::now());
-    Ok((source.report, scanned_at))
+    match per_image::referred(&source) {
+        // Its own list is only a share: the whole one is in the image report (also when
+        // the mode was switched back to the default since).
+        Some(image_report) => {
+            let image = per_image::read(client, image_report).await?;
+            Ok((
+                image.report,
+                scanned_at,
+                per_image.then(|| image_report.to_owned()),
+            ))
+        }
+        // A source written in the default mode holds the whole list itself.
+        None => Ok((source.report, scanned_at, None)),
+    }
 }
 
 fn described(s: &Subscriber) -> String {

@@ -304,6 +304,7 @@ pub fn task(image: &str, subscribers: Vec<Subscriber>) -> ScanTask {
         subscribers,
         source: ScanSource::Job,
         summary_only: false,
+        per_image: false,
     }
 }
 

@@ -38,6 +38,8 @@ const EXPECTED: &[Row] = &[
     (LEADER, "*", "batch", &["jobs", "cronjobs"], &["list", "watch"], &[]),
     (LEADER, "*", "aquasecurity.github.io", &["vulnerabilityreports"], &["list", "watch"], &[]),
     (LEADER, "*", "aquasecurity.github.io", &["configauditreports"], &["list", "watch", "delete"], &[]),
+    // per-image storage mode: watch image reports, delete those no workload report names.
+    (LEADER, "*", "trivy-operator-rs.dev", &["imagevulnerabilityreports"], &["list", "watch", "delete"], &[]),
     (LEADER, "*", "authentication.k8s.io", &["tokenreviews"], &["create"], &[]),
     // leader, operator namespace: its Lease, the plugin ConfigMap, Events on it.
     (LEADER, NS, "coordination.k8s.io", &["leases"], &["create"], &[]),
@@ -50,6 +52,7 @@ const EXPECTED: &[Row] = &[
     (WORKER, "*", "apps", &["replicasets", "statefulsets", "daemonsets"], &["get"], &[]),
     (WORKER, "*", "batch", &["jobs", "cronjobs"], &["get"], &[]),
     (WORKER, "*", "aquasecurity.github.io", &["vulnerabilityreports", "configauditreports"], &["get", "create", "patch"], &[]),
+    (WORKER, "*", "trivy-operator-rs.dev", &["imagevulnerabilityreports"], &["get", "create", "patch"], &[]),
     (WORKER, "*", "events.k8s.io", &["events"], &["create", "patch"], &[]),
     // worker, operator namespace: scan Jobs, their pods and logs, credentials Secrets.
     (WORKER, NS, "batch", &["jobs"], &["create", "get", "list", "watch", "delete"], &[]),
@@ -225,7 +228,14 @@ fn grants_are_exactly_what_the_processes_use() {
                 "{account}: {verb}"
             );
         }
-        if scope == "*" && !["aquasecurity.github.io", "events.k8s.io"].contains(&group.as_str()) {
+        if scope == "*"
+            && ![
+                "aquasecurity.github.io",
+                "trivy-operator-rs.dev",
+                "events.k8s.io",
+            ]
+            .contains(&group.as_str())
+        {
             assert!(
                 ["get", "list", "watch"].contains(&verb.as_str()),
                 "{account} may {verb} {resource} cluster-wide"
