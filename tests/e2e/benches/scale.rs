@@ -13,7 +13,8 @@
 //! `BENCH_VULNS`: vulnerabilities per image (default: the 4 of a real alpine 3.10 output;
 //! N: N real records repeated under new IDs); `BENCH_API_QPS`: the operator's `--kube-api-qps` (default: the operator's default; `0`:
 //! no budget); `BENCH_WORKER_ARGS`: extra worker flags, space-separated (e.g.
-//! `--vulnerability-report-omit description,links`); `BENCH_LEADER_WRAPPER`: a program to run in the leader's place with its arguments (to
+//! `--vulnerability-report-omit description,links`); `BENCH_LEADER_ARGS`: extra leader
+//! flags, space-separated (e.g. `--vulnerability-report-mode per-image`); `BENCH_LEADER_WRAPPER`: a program to run in the leader's place with its arguments (to
 //! profile it; the benchmark prints the leader's path).
 //! The default is the #230 shape (1,125 namespaces, 4,500 workloads, 11,250 pods); ten
 //! times it is `BENCH_NAMESPACES=11250 BENCH_IMAGES=3000`.
@@ -339,6 +340,15 @@ async fn main() -> anyhow::Result<()> {
             q => format!("{q} requests/s"),
         })
     );
+    let extra_leader_args: Vec<String> = std::env::var("BENCH_LEADER_ARGS")
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect();
+    if !extra_leader_args.is_empty() {
+        println!("leader flags         {}", extra_leader_args.join(" "));
+    }
+    leader_args.extend(extra_leader_args);
     let worker_args: Vec<String> = std::env::var("BENCH_WORKER_ARGS")
         .unwrap_or_default()
         .split_whitespace()
@@ -397,14 +407,16 @@ async fn main() -> anyhow::Result<()> {
         println!("busiest 10 s         {busiest} operator requests");
         let storage = sim.store().storage();
         let mut total = 0;
-        for kind in ["vulnerabilityreports", "configauditreports"] {
-            let usage = storage
-                .get(&format!("aquasecurity.github.io/{kind}"))
-                .copied()
-                .unwrap_or_default();
+        for kind in [
+            "aquasecurity.github.io/vulnerabilityreports",
+            "aquasecurity.github.io/configauditreports",
+            "trivy-operator-rs.dev/imagevulnerabilityreports",
+        ] {
+            let usage = storage.get(kind).copied().unwrap_or_default();
             total += usage.bytes;
+            let kind = kind.split_once('/').map_or(kind, |(_, k)| k);
             println!(
-                "stored {kind:<21} {} objects, {:.1} MiB, {:.1} KiB each",
+                "stored {kind:<25} {} objects, {:.1} MiB, {:.1} KiB each",
                 usage.objects,
                 usage.bytes as f64 / 1048576.0,
                 usage.bytes as f64 / 1024.0 / usage.objects.max(1) as f64

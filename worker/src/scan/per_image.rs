@@ -2,7 +2,9 @@
 //! its cluster-scoped [`ImageVulnerabilityReport`]; each workload's VulnerabilityReport
 //! keeps the summary of the whole list (so `kubectl get vulns`, dashboards and metrics show
 //! the same counts as in the default mode), the artifact, the vulnerabilities of the kept
-//! severities, and the image report's name in the [`IMAGE_REPORT`] annotation.
+//! severities (each without its description, links and CVSS vectors, the bulk of its size,
+//! which the image report holds), and the image report's name in the [`IMAGE_REPORT`]
+//! annotation.
 
 use std::collections::BTreeSet;
 
@@ -15,13 +17,19 @@ use kube::{Api, Client};
 
 use super::{Error, FIELD_MANAGER, trim};
 
-/// A workload's share of the image's data: the vulnerabilities of the `keep` severities;
-/// the summary still counts the whole list. Pure.
+/// A workload's share of the image's data: the vulnerabilities of the `keep` severities,
+/// without description, links and CVSS vectors (the primary link and the score stay); the
+/// summary still counts the whole list. Pure.
 pub fn workload_data(
     mut data: VulnerabilityReportData,
     keep: &BTreeSet<Severity>,
 ) -> VulnerabilityReportData {
     data.vulnerabilities.retain(|v| keep.contains(&v.severity));
+    for v in &mut data.vulnerabilities {
+        v.description = None;
+        v.links = None;
+        v.cvss = None;
+    }
     data
 }
 
@@ -123,7 +131,9 @@ mod tests {
             serde_json::from_value(serde_json::json!({
                 "vulnerabilityID": id, "resource": "pkg", "installedVersion": "1",
                 "fixedVersion": "2", "publishedDate": "", "lastModifiedDate": "",
-                "severity": severity, "title": "t",
+                "severity": severity, "title": "t", "description": "d",
+                "primaryLink": "https://x/1", "links": ["https://x/2"], "score": 9.8,
+                "cvss": {"nvd": {"V3Score": 9.8}},
             }))
             .unwrap()
         };
@@ -144,6 +154,16 @@ mod tests {
         let full = data();
         let kept = workload_data(full.clone(), &[Severity::Critical].into());
         assert_eq!(kept.vulnerabilities.len(), 1);
+        let v = &kept.vulnerabilities[0];
+        assert_eq!(
+            (v.vulnerability_id.as_str(), v.title.as_str()),
+            ("CVE-1", "t")
+        );
+        assert!(v.description.is_none() && v.links.is_none() && v.cvss.is_none());
+        assert_eq!(
+            (v.primary_link.as_deref(), v.score),
+            (Some("https://x/1"), Some(9.8))
+        );
         assert_eq!(kept.summary, full.summary);
         assert_eq!(kept.summary.low_count, 1);
         assert!(
