@@ -3,6 +3,11 @@
 #
 #   docker build --target leader -t ghcr.io/trivy-operator-rs/leader:0.1.0 .
 #   docker build --target worker -t ghcr.io/trivy-operator-rs/worker:0.1.0 .
+#   docker build --target trivy-double -t localhost/trivy-operator-rs/trivy-double:e2e .
+#
+# The third is for tests only (scripts/kind-e2e): kube-sim's Trivy double as `trivy`, with
+# the real Trivy outputs of tests/data/trivy-json, so the scan scenarios run on a real
+# cluster (their images follow the double's naming convention, `trivy-double.test/...`).
 #
 # The builder compiles both binaries once (release, --locked). The runtime is distroless
 # `cc` (glibc, libgcc, CA certificates; no shell, no package manager), running as the
@@ -21,6 +26,13 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry,sharing=locked \
     && mkdir -p /out \
     && cp target/release/trivy-operator-leader target/release/trivy-operator-worker /out/
 
+# The Trivy double, built only for the trivy-double target.
+FROM builder AS double-builder
+RUN --mount=type=cache,target=/usr/local/cargo/registry,sharing=locked \
+    --mount=type=cache,target=/src/target,sharing=locked \
+    cargo build --release --locked -p kube-sim --bin trivy-double \
+    && cp target/release/trivy-double /out/trivy
+
 FROM gcr.io/distroless/cc-debian12:nonroot AS leader
 COPY --from=builder /out/trivy-operator-leader /usr/local/bin/trivy-operator-leader
 USER 65532:65532
@@ -33,3 +45,10 @@ COPY --from=builder /out/trivy-operator-worker /usr/local/bin/trivy-operator-wor
 USER 65532:65532
 EXPOSE 9090
 ENTRYPOINT ["/usr/local/bin/trivy-operator-worker"]
+
+FROM gcr.io/distroless/cc-debian12:nonroot AS trivy-double
+COPY --from=double-builder /out/trivy /usr/local/bin/trivy
+COPY tests/data/trivy-json /usr/share/trivy-double
+ENV TRIVY_DOUBLE_DATA=/usr/share/trivy-double
+USER 65532:65532
+ENTRYPOINT ["/usr/local/bin/trivy"]

@@ -10,12 +10,14 @@
 use std::time::Duration;
 
 use e2e::operator::http_get;
-use e2e::workloads::{deployment, trivy_output};
+use e2e::workloads::deployment;
 use e2e::{Cluster, Operator, OperatorOptions, eventually};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 const LONG: Duration = Duration::from_secs(300);
 const IMAGE_REPORT: &str = "trivy-operator-rs.dev/image-report";
+const BUSYBOX: &str = "trivy-double.test/busybox-with-lockfile/pi:1.0";
+const DEBIAN: &str = "trivy-double.test/debian-buster/pi:1.0";
 
 fn annotation<'a>(object: &'a Value, key: &str) -> Option<&'a str> {
     object["metadata"]["annotations"][key].as_str()
@@ -68,13 +70,8 @@ fn severities(report: &Value) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn images_are_stored_once_and_follow_their_workloads() {
     // busybox: a HIGH and a MEDIUM; debian: a CRITICAL and a LOW.
-    let images = json!({
-        "pi-busybox:1.0": trivy_output("busybox-with-lockfile.json.golden"),
-        "pi-debian:1.0": trivy_output("debian-buster.json.golden"),
-    });
-    let cluster = Cluster::start_with_images("per-image", Some(images))
-        .await
-        .unwrap();
+    // The Trivy double's naming convention: no image map, so it runs on a real cluster too.
+    let cluster = Cluster::start("per-image").await.unwrap();
     let (a, b) = (cluster.ns("pi-a"), cluster.ns("pi-b"));
     cluster.create_namespaces(&[a.clone(), b.clone()]).unwrap();
     let options = OperatorOptions::new(e2e::binaries!(), &cluster, vec![a.clone(), b.clone()])
@@ -96,9 +93,9 @@ async fn images_are_stored_once_and_follow_their_workloads() {
     cluster
         .apply(&format!(
             "{}{}{}",
-            deployment(&a, "web", "main", "pi-busybox:1.0"),
-            deployment(&b, "api", "main", "pi-busybox:1.0"),
-            deployment(&a, "db", "main", "pi-debian:1.0"),
+            deployment(&a, "web", "main", BUSYBOX),
+            deployment(&b, "api", "main", BUSYBOX),
+            deployment(&a, "db", "main", DEBIAN),
         ))
         .unwrap();
 
@@ -130,7 +127,7 @@ async fn images_are_stored_once_and_follow_their_workloads() {
         .unwrap();
     let web_row = table
         .lines()
-        .find(|l| l.contains("pi-busybox"))
+        .find(|l| l.contains("busybox-with-lockfile/pi"))
         .unwrap_or_else(|| panic!("{table}"));
     let counts: Vec<&str> = web_row.split_whitespace().rev().take(5).collect();
     assert_eq!(counts, ["0", "0", "1", "1", "0"], "{web_row}");

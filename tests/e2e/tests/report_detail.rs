@@ -8,11 +8,13 @@
 
 use std::time::Duration;
 
-use e2e::workloads::{deployment, trivy_output};
+use e2e::workloads::deployment;
 use e2e::{Cluster, Operator, OperatorOptions, eventually};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 const LONG: Duration = Duration::from_secs(300);
+const DEBIAN: &str = "trivy-double.test/debian-buster/detail:1.0";
+const BUSYBOX: &str = "trivy-double.test/busybox-with-lockfile/detail:1.0";
 
 /// (vulnerability ids and severities, summary counts by severity) of the one report of
 /// `workload`.
@@ -43,13 +45,8 @@ fn kept(reports: &[Value], workload: &str) -> Option<(Vec<(String, String)>, Val
 async fn reports_keep_only_the_severities_fixes_and_fields_asked_for() {
     // debian-buster: a LOW without a fix and a CRITICAL with one; busybox: a HIGH and a
     // MEDIUM, both fixed.
-    let images = json!({
-        "detail-debian:1.0": trivy_output("debian-buster.json.golden"),
-        "detail-busybox:1.0": trivy_output("busybox-with-lockfile.json.golden"),
-    });
-    let cluster = Cluster::start_with_images("detail", Some(images))
-        .await
-        .unwrap();
+    // The Trivy double's naming convention: no image map, so it runs on a real cluster too.
+    let cluster = Cluster::start("detail").await.unwrap();
     let ns = cluster.ns("detail");
     cluster
         .create_namespaces(std::slice::from_ref(&ns))
@@ -71,8 +68,8 @@ async fn reports_keep_only_the_severities_fixes_and_fields_asked_for() {
     cluster
         .apply(&format!(
             "{}{}",
-            deployment(&ns, "debian", "main", "detail-debian:1.0"),
-            deployment(&ns, "busybox", "main", "detail-busybox:1.0")
+            deployment(&ns, "debian", "main", DEBIAN),
+            deployment(&ns, "busybox", "main", BUSYBOX)
         ))
         .unwrap();
     let reports = eventually("both reports", LONG, || async {

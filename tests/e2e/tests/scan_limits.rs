@@ -7,9 +7,9 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use e2e::reports::{label, name};
-use e2e::workloads::{deployment, trivy_output};
+use e2e::workloads::deployment;
 use e2e::{Cluster, Operator, OperatorOptions, eventually};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 const LONG: Duration = Duration::from_secs(300);
 
@@ -27,21 +27,10 @@ async fn reports(cluster: &Cluster, ns: &str) -> Result<Vec<Value>, String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn never_more_scan_jobs_than_the_limit() {
-    // 30 distinct images, each scan taking a second, so Jobs would pile up without a limit.
-    let images: serde_json::Map<String, Value> = (0..30)
-        .map(|i| {
-            (
-                format!("app{i}:1.0"),
-                json!(format!(
-                    "!sleep 1 {}",
-                    trivy_output("alpine-310.json.golden")
-                )),
-            )
-        })
-        .collect();
-    let cluster = Cluster::start_with_images("scan-limit", Some(Value::Object(images)))
-        .await
-        .unwrap();
+    // 30 distinct images, each scan taking a second, so Jobs would pile up without a limit
+    // (the Trivy double's naming convention: no image map, so it runs on a real cluster).
+    let image = |i: usize| format!("trivy-double.test/sleep-1/alpine-310/app{i}:1.0");
+    let cluster = Cluster::start("scan-limit").await.unwrap();
     let ns = cluster.ns("limit");
     cluster
         .create_namespaces(std::slice::from_ref(&ns))
@@ -52,7 +41,7 @@ async fn never_more_scan_jobs_than_the_limit() {
         .unwrap();
     let _op = Operator::start(&cluster, opts).unwrap();
     let manifest: String = (0..30)
-        .map(|i| deployment(&ns, &format!("app{i}"), "main", &format!("app{i}:1.0")))
+        .map(|i| deployment(&ns, &format!("app{i}"), "main", &image(i)))
         .collect();
     cluster.apply(&manifest).unwrap();
     eventually("30 VulnerabilityReports", LONG, || async {
@@ -124,11 +113,7 @@ async fn reports_are_refreshed_after_their_ttl_without_a_gap() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_worker_scan_job_is_adopted_not_duplicated() {
-    let images =
-        json!({ "slow:1.0": format!("!sleep 6 {}", trivy_output("alpine-310.json.golden")) });
-    let cluster = Cluster::start_with_images("scan-adopt", Some(images))
-        .await
-        .unwrap();
+    let cluster = Cluster::start("scan-adopt").await.unwrap();
     let ns = cluster.ns("adopt");
     cluster
         .create_namespaces(std::slice::from_ref(&ns))
@@ -139,7 +124,12 @@ async fn a_killed_worker_scan_job_is_adopted_not_duplicated() {
         .unwrap();
     let mut op = Operator::start(&cluster, opts).unwrap();
     cluster
-        .apply(&deployment(&ns, "slow", "main", "slow:1.0"))
+        .apply(&deployment(
+            &ns,
+            "slow",
+            "main",
+            "trivy-double.test/sleep-6/alpine-310/slow:1.0",
+        ))
         .unwrap();
     // The worker that created the Job is killed while the Job runs.
     let owner = eventually("a worker to create the scan Job", LONG, || async {

@@ -9,7 +9,6 @@
 use std::time::Duration;
 
 use e2e::{Cluster, Operator, OperatorOptions, eventually};
-use serde_json::json;
 
 const LONG: Duration = Duration::from_secs(240);
 const PROMPT: Duration = Duration::from_secs(2);
@@ -129,11 +128,8 @@ struct MidScan {
 }
 
 async fn mid_scan(test: &str, leaders: usize) -> MidScan {
-    let golden = e2e::repo_root().join("tests/data/trivy-json/alpine-310.json.golden");
-    let images = json!({ "slow:1.0": format!("!sleep 6 {}", golden.display()) });
-    let cluster = Cluster::start_with_images(test, Some(images))
-        .await
-        .unwrap();
+    // A scan of 6 s (the Trivy double's naming convention: it runs on a real cluster too).
+    let cluster = Cluster::start(test).await.unwrap();
     let ns = cluster.ns("sig");
     cluster
         .create_namespaces(std::slice::from_ref(&ns))
@@ -144,7 +140,7 @@ async fn mid_scan(test: &str, leaders: usize) -> MidScan {
         .unwrap();
     let op = Operator::start_replicated(&cluster, opts, leaders).unwrap();
     let deployment = format!(
-        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: slow, namespace: {ns}}}\nspec:\n  replicas: 1\n  selector: {{matchLabels: {{app: slow}}}}\n  template:\n    metadata: {{labels: {{app: slow}}}}\n    spec:\n      containers: [{{name: main, image: \"slow:1.0\"}}]\n"
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: slow, namespace: {ns}}}\nspec:\n  replicas: 1\n  selector: {{matchLabels: {{app: slow}}}}\n  template:\n    metadata: {{labels: {{app: slow}}}}\n    spec:\n      containers: [{{name: main, image: \"trivy-double.test/sleep-6/alpine-310/slow:1.0\"}}]\n"
     );
     cluster.apply(&deployment).unwrap();
     let worker = op.worker_ids().pop().unwrap();

@@ -10,7 +10,7 @@ use e2e::operator::http_get;
 use e2e::reports::name;
 use e2e::workloads::pod;
 use e2e::{Cluster, Operator, OperatorOptions, eventually};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 const LONG: Duration = Duration::from_secs(300);
 
@@ -33,20 +33,13 @@ async fn workload_state(op: &Operator, ns: &str, name: &str, want: &str) -> Valu
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_explains_every_state_and_metrics_match_the_reports() {
-    let golden = |f: &str| {
-        e2e::repo_root()
-            .join("tests/data/trivy-json")
-            .join(f)
-            .to_string_lossy()
-            .into_owned()
-    };
-    let images = json!({
-        "slow:1.0": format!("!sleep 180 {}", golden("alpine-310.json.golden")),
-        "later:1.0": golden("debian-buster.json.golden"),
-    });
-    let cluster = Cluster::start_with_images("visibility", Some(images))
-        .await
-        .unwrap();
+    // The Trivy double's naming convention (no image map: it runs on a real cluster too):
+    // a scan that takes 180 s, and another image.
+    let (slow, later) = (
+        "trivy-double.test/sleep-180/alpine-310/slow:1.0",
+        "trivy-double.test/debian-buster/later:1.0",
+    );
+    let cluster = Cluster::start("visibility").await.unwrap();
     let ns = cluster.ns("vis");
     cluster
         .create_namespaces(std::slice::from_ref(&ns))
@@ -87,14 +80,14 @@ async fn status_explains_every_state_and_metrics_match_the_reports() {
         "{bad}"
     );
     // In flight on the worker, holding the only scan slot...
-    cluster.apply(&pod(&ns, "slow", "slow:1.0")).unwrap();
+    cluster.apply(&pod(&ns, "slow", slow)).unwrap();
     let slow = workload_state(&op, &ns, "slow", "in-flight").await;
     assert!(
         slow["explanation"].as_str().unwrap().contains("worker-0"),
         "{slow}"
     );
     // ...so another image's scan waits: pending.
-    cluster.apply(&pod(&ns, "waiting", "later:1.0")).unwrap();
+    cluster.apply(&pod(&ns, "waiting", later)).unwrap();
     let waiting = workload_state(&op, &ns, "waiting", "pending").await;
     assert!(
         waiting["explanation"]

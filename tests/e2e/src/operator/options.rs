@@ -41,8 +41,16 @@ pub struct OperatorOptions {
 
 impl OperatorOptions {
     /// A scenario's operator: its namespace on `cluster` (`trivy-system` plus the cluster's
-    /// suffix), scanning `namespaces`, one worker of capacity 2, no extra flags.
+    /// suffix), scanning `namespaces`, one worker of capacity 2, no extra flags. On a real
+    /// cluster, scan Jobs run the Trivy double's image named by `E2E_TRIVY_IMAGE` (built and
+    /// loaded by `scripts/kind-e2e`); kube-sim's kubelet runs the double for any Trivy image.
     pub fn new(binaries: Binaries, cluster: &Cluster, namespaces: Vec<String>) -> Self {
+        let worker_args = match std::env::var("E2E_TRIVY_IMAGE") {
+            Ok(image) if cluster.real && !image.is_empty() => {
+                vec!["--trivy-image".to_owned(), image]
+            }
+            _ => Vec::new(),
+        };
         Self {
             binaries,
             operator_namespace: cluster.ns("trivy-system"),
@@ -50,7 +58,7 @@ impl OperatorOptions {
             workers: 1,
             worker_capacity: 2,
             leader_args: Vec::new(),
-            worker_args: Vec::new(),
+            worker_args,
         }
     }
 

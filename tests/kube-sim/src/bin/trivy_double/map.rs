@@ -7,6 +7,13 @@
 //! like image references (`alpine:3.10` = `docker.io/library/alpine:3.10`), and a digest
 //! reference `repo@sha256:<hex>` finds the key whose kube-sim digest is `<hex>`.
 //!
+//! Images of the reserved registry [`CONVENTION_REGISTRY`] need no map: their name says
+//! what to do, so a scenario can run against a real cluster, where no per-test map reaches
+//! the scan Jobs' pods. `trivy-double.test/[sleep-<seconds>/]<output>[/<anything>]:<tag>`,
+//! where `<output>` is a file stem of the data directory (`alpine-310` →
+//! `alpine-310.json.golden`), `garbage` or `fail`; the rest of the path and the tag only make
+//! images distinct. E.g. `trivy-double.test/sleep-6/alpine-310/app1:1.0`.
+//!
 //! An entry is a file path (relative paths are relative to the map file) or a special entry:
 //! - `!garbage` — prints text that is not JSON and exits 0;
 //! - `!truncate PATH` — prints the first half of the file and exits 0;
@@ -122,16 +129,24 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("fail:1", "!fail 1 scan failed on purpose"),
 ];
 
+/// The registry whose image names say what the double does (see the module docs).
+pub const CONVENTION_REGISTRY: &str = "trivy-double.test";
+
 /// The image map: normalized reference → entry.
 #[derive(Debug, Default)]
 pub struct ImageMap {
     entries: BTreeMap<String, Entry>,
+    /// Where the outputs named by [`CONVENTION_REGISTRY`] images are.
+    data_dir: PathBuf,
 }
 
 impl ImageMap {
     /// The built-in entries (files under `data_dir`) plus those of `map_file`, if any.
     pub fn load(data_dir: &Path, map_file: Option<&Path>) -> Result<ImageMap, Error> {
-        let mut map = ImageMap::default();
+        let mut map = ImageMap {
+            data_dir: data_dir.to_path_buf(),
+            ..ImageMap::default()
+        };
         for (image, entry) in BUILTIN {
             map.insert(image, entry, data_dir)?;
         }
@@ -163,16 +178,64 @@ impl ImageMap {
         Ok(())
     }
 
-    /// The entry for an image reference: by normalized reference, then by digest.
-    pub fn lookup(&self, reference: &str) -> Option<&Entry> {
+    /// The entry for an image reference: by normalized reference, then by digest, then by
+    /// the naming convention of [`CONVENTION_REGISTRY`].
+    pub fn lookup(&self, reference: &str) -> Option<Entry> {
         let wanted = ImageRef::parse(reference);
         if let Some(entry) = self.entries.get(&wanted.normalized()) {
-            return Some(entry);
+            return Some(entry.clone());
         }
-        let digest = wanted.digest.as_ref()?;
-        self.entries.iter().find_map(|(key, entry)| {
-            let known = ImageRef::parse(key);
-            (known.name() == wanted.name() && &known.digest() == digest).then_some(entry)
+        if let Some(digest) = wanted.digest.as_ref()
+            && let Some(entry) = self.entries.iter().find_map(|(key, entry)| {
+                let known = ImageRef::parse(key);
+                (known.name() == wanted.name() && &known.digest() == digest).then_some(entry)
+            })
+        {
+            return Some(entry.clone());
+        }
+        self.by_convention(reference)
+    }
+
+    /// The entry a [`CONVENTION_REGISTRY`] image's name says.
+    fn by_convention(&self, reference: &str) -> Option<Entry> {
+        let path = reference
+            .strip_prefix(CONVENTION_REGISTRY)?
+            .strip_prefix('/')?;
+        // Up to the tag or digest.
+        let path = path.split(['@', ':']).next()?;
+        let mut segments = path.split('/');
+        let mut first = segments.next()?;
+        let mut sleep = None;
+        if let Some(seconds) = first.strip_prefix("sleep-") {
+            sleep = Some(
+                seconds
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|s| s.is_finite() && *s >= 0.0)?,
+            );
+            first = segments.next()?;
+        }
+        let entry = match first {
+            "garbage" => Entry::Garbage,
+            "fail" => Entry::Fail {
+                code: 1,
+                message: format!("scan of {reference} failed on purpose"),
+            },
+            stem if !stem.is_empty() && !stem.contains("..") => {
+                let file = self.data_dir.join(format!("{stem}.json.golden"));
+                if !file.is_file() {
+                    return None;
+                }
+                Entry::File(file)
+            }
+            _ => return None,
+        };
+        Some(match sleep {
+            Some(seconds) => Entry::Sleep {
+                seconds,
+                then: Some(Box::new(entry)),
+            },
+            None => entry,
         })
     }
 }
@@ -286,7 +349,7 @@ mod tests {
     #[test]
     fn looks_up_normalized_and_digest_references() {
         let map = ImageMap::load(Path::new("/data"), None).unwrap();
-        let alpine = Some(&Entry::File("/data/alpine-310.json.golden".into()));
+        let alpine = Some(Entry::File("/data/alpine-310.json.golden".into()));
         assert_eq!(map.lookup("alpine:3.10"), alpine);
         assert_eq!(map.lookup("docker.io/library/alpine:3.10"), alpine);
         let by_digest = format!("alpine@{}", ImageRef::parse("alpine:3.10").digest());
@@ -302,10 +365,10 @@ mod tests {
         let file = dir.join("map.yaml");
         std::fs::write(&file, "alpine:3.10: '!garbage'\nmy/app:1: out.json\n").unwrap();
         let map = ImageMap::load(Path::new("/data"), Some(&file)).unwrap();
-        assert_eq!(map.lookup("alpine:3.10"), Some(&Entry::Garbage));
+        assert_eq!(map.lookup("alpine:3.10"), Some(Entry::Garbage));
         assert_eq!(
             map.lookup("my/app:1"),
-            Some(&Entry::File(dir.join("out.json")))
+            Some(Entry::File(dir.join("out.json")))
         );
         std::fs::write(&file, "{\"x:1\": \"!bogus\"}").unwrap();
         assert!(matches!(
@@ -313,5 +376,44 @@ mod tests {
             Err(Error::BadEntry { .. })
         ));
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn convention_images_say_what_to_do() {
+        let data = std::path::PathBuf::from(DEFAULT_DATA_DIR);
+        let map = ImageMap::load(&data, None).unwrap();
+        let alpine = Entry::File(data.join("alpine-310.json.golden"));
+        assert_eq!(
+            map.lookup("trivy-double.test/alpine-310:1"),
+            Some(alpine.clone())
+        );
+        assert_eq!(
+            map.lookup("trivy-double.test/alpine-310/app7:2.0"),
+            Some(alpine.clone())
+        );
+        assert_eq!(
+            map.lookup("trivy-double.test/sleep-6/alpine-310/app1:1.0"),
+            Some(Entry::Sleep {
+                seconds: 6.0,
+                then: Some(Box::new(alpine))
+            })
+        );
+        assert_eq!(
+            map.lookup("trivy-double.test/garbage/x:1"),
+            Some(Entry::Garbage)
+        );
+        assert!(matches!(
+            map.lookup("trivy-double.test/fail:1"),
+            Some(Entry::Fail { code: 1, .. })
+        ));
+        for unknown in [
+            "trivy-double.test/nothing-like-it:1",
+            "trivy-double.test/sleep-x/alpine-310:1",
+            "trivy-double.test/sleep-5:1",
+            "trivy-double.test/../etc/passwd:1",
+            "other.test/alpine-310:1",
+        ] {
+            assert_eq!(map.lookup(unknown), None, "{unknown}");
+        }
     }
 }

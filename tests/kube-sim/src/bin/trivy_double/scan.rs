@@ -77,7 +77,7 @@ fn scan(inv: &Invocation, map: &ImageMap, image: &str, io: &mut Io<'_>) -> i32 {
         return fatal(io, &unknown_image(image));
     };
     let credentials = (inv.value("username"), inv.value("password"));
-    let output = match produce(entry, timeout, credentials, io) {
+    let output = match produce(&entry, timeout, credentials, io) {
         Ok(bytes) => bytes,
         Err(code) => return code,
     };
