@@ -410,7 +410,9 @@ pub async fn run_task(client: &Client, settings: &ScanSettings, task: &ScanTask)
                     name: report.metadata.name.clone().unwrap_or_default(),
                     resource_version,
                     scan_key: task.scan_key.clone(),
-                    shareable,
+                    // A summary-only report has no list to copy: copying it would give
+                    // other workloads an empty list (and, recounted, a zero summary).
+                    shareable: shareable && !task.summary_only,
                     scanned_at_unix: scanned_at.as_second(),
                     workload_uid: s.workload.uid.clone(),
                     container_name: s.container_name.clone(),

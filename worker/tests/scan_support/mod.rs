@@ -61,7 +61,7 @@ fn trivy_double() -> PathBuf {
     path
 }
 
-/// Starts kube-sim with the Trivy image mapped to `trivy-double`, the VulnerabilityReport CRD,
+/// Starts kube-sim with the Trivy image mapped to `trivy-double`, the vulnerability report CRDs,
 /// the operator namespace and `namespaces`.
 pub async fn start(namespaces: &[&str]) -> Sim {
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
@@ -84,8 +84,12 @@ pub async fn start(namespaces: &[&str]) -> Sim {
             .unwrap();
     let client = kube::Client::try_from(config).unwrap();
     let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-    let crd = common::reports::crd::vulnerability_crd().unwrap();
-    crds.create(&PostParams::default(), &crd).await.unwrap();
+    for crd in [
+        common::reports::crd::vulnerability_crd().unwrap(),
+        common::reports::crd::image_vulnerability_crd().unwrap(),
+    ] {
+        crds.create(&PostParams::default(), &crd).await.unwrap();
+    }
     let sim = Sim {
         handle,
         client,
