@@ -98,19 +98,28 @@ pub fn spawn(
 
 async fn delete(client: &Client, report: &AuditReportMeta) {
     let api: Api<ConfigAuditReport> = Api::namespaced(client.clone(), &report.namespace);
+    delete_unchanged(&api, &report.name, report.resource_version.clone()).await;
+}
+
+/// Deletes `name` if it still has `resource_version` (a report written again meanwhile is
+/// left alone); one already gone or changed is not an error.
+pub(crate) async fn delete_unchanged<K>(api: &Api<K>, name: &str, resource_version: Option<String>)
+where
+    K: kube::Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
     let params = DeleteParams {
         preconditions: Some(Preconditions {
-            resource_version: report.resource_version.clone(),
+            resource_version,
             uid: None,
         }),
         ..DeleteParams::default()
     };
-    match api.delete(&report.name, &params).await {
-        Ok(_) => tracing::debug!(report = %report.name, ns = %report.namespace, "deleted"),
+    match api.delete(name, &params).await {
+        Ok(_) => tracing::debug!(report = %name, kind = %K::kind(&()), "deleted"),
         Err(kube::Error::Api(e)) if e.code == 404 || e.code == 409 => {
-            tracing::debug!(report = %report.name, "already gone or rewritten")
+            tracing::debug!(report = %name, "already gone or written again")
         }
-        Err(error) => tracing::warn!(report = %report.name, %error, "could not delete"),
+        Err(error) => tracing::warn!(report = %name, %error, "could not delete"),
     }
 }
 

@@ -11,7 +11,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::reports::image_vulnerability::ImageVulnerabilityReport;
-use kube::api::{DeleteParams, Preconditions};
 use kube::{Api, Client};
 use tokio_util::sync::CancellationToken;
 
@@ -74,6 +73,12 @@ pub fn spawn(client: Client, shared: Arc<Shared>, grace: Duration, shutdown: Can
                 }
                 collectable(observed, before)
             });
+            if !batch.is_empty() {
+                tracing::info!(
+                    count = batch.len(),
+                    "deleting image reports no workload uses any more"
+                );
+            }
             for report in &batch {
                 delete(&client, report).await;
             }
@@ -83,22 +88,7 @@ pub fn spawn(client: Client, shared: Arc<Shared>, grace: Duration, shutdown: Can
 
 async fn delete(client: &Client, report: &Collectable) {
     let api: Api<ImageVulnerabilityReport> = Api::all(client.clone());
-    let params = DeleteParams {
-        preconditions: Some(Preconditions {
-            resource_version: report.resource_version.clone(),
-            uid: None,
-        }),
-        ..DeleteParams::default()
-    };
-    match api.delete(&report.name, &params).await {
-        Ok(_) => tracing::info!(report = %report.name, "image report no workload uses deleted"),
-        Err(kube::Error::Api(e)) if e.code == 404 || e.code == 409 => {
-            tracing::debug!(report = %report.name, "image report already gone or written again")
-        }
-        Err(error) => {
-            tracing::warn!(report = %report.name, %error, "could not delete an image report")
-        }
-    }
+    crate::cleanup::delete_unchanged(&api, &report.name, report.resource_version.clone()).await;
 }
 
 #[cfg(test)]

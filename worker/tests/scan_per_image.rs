@@ -24,11 +24,13 @@ fn image_report_name(report: &VulnerabilityReport) -> Option<String> {
         .cloned()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn scans_store_the_list_once_and_copies_read_it_back() {
-    let sim = start(&["apps", "other"]).await;
-    let settings = settings(Duration::from_secs(120));
-    // debian-buster: a CRITICAL and a LOW.
+/// Scans `debian:buster` (a CRITICAL and a LOW) for ReplicaSet `apps/web` in the
+/// per-image mode.
+async fn scan_web(
+    sim: &Sim,
+    settings: &worker::scan::ScanSettings,
+    summary_only: bool,
+) -> worker::scan::Outcome {
     let web = sim
         .replicaset("apps", "web", &[("app", "debian:buster")])
         .await;
@@ -37,7 +39,15 @@ async fn scans_store_the_list_once_and_copies_read_it_back() {
         vec![subscriber(&web, "app", "debian:buster")],
     );
     scan.per_image = true;
-    let outcome = worker::scan::run_task(&sim.client, &settings, &scan).await;
+    scan.summary_only = summary_only;
+    worker::scan::run_task(&sim.client, settings, &scan).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scans_store_the_list_once_and_copies_read_it_back() {
+    let sim = start(&["apps", "other"]).await;
+    let settings = settings(Duration::from_secs(120));
+    let outcome = scan_web(&sim, &settings, false).await;
     assert!(outcome.error.is_none(), "{:?}", outcome.error);
     assert!(outcome.written[0].shareable);
     sim.no_jobs_left().await;
@@ -107,16 +117,7 @@ async fn scans_store_the_list_once_and_copies_read_it_back() {
 async fn summary_only_reports_are_not_copy_sources() {
     let sim = start(&["apps"]).await;
     let settings = settings(Duration::from_secs(120));
-    let web = sim
-        .replicaset("apps", "web", &[("app", "debian:buster")])
-        .await;
-    let mut scan = task(
-        "debian:buster",
-        vec![subscriber(&web, "app", "debian:buster")],
-    );
-    scan.summary_only = true;
-    scan.per_image = true;
-    let outcome = worker::scan::run_task(&sim.client, &settings, &scan).await;
+    let outcome = scan_web(&sim, &settings, true).await;
     assert!(outcome.error.is_none(), "{:?}", outcome.error);
     assert!(!outcome.written[0].shareable, "an empty list is not copied");
     let reports: Api<VulnerabilityReport> = Api::namespaced(sim.client.clone(), "apps");

@@ -261,6 +261,19 @@ fn operator_requests(cluster: &Cluster) -> anyhow::Result<(u64, Value)> {
     Ok((total, stats))
 }
 
+/// Extra flags of a process from a space-separated environment variable, printed.
+fn extra_args(variable: &str, process: &str) -> Vec<String> {
+    let args: Vec<String> = std::env::var(variable)
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect();
+    if !args.is_empty() {
+        println!("{process} flags         {}", args.join(" "));
+    }
+    args
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let shape = Shape::from_env();
@@ -340,23 +353,8 @@ async fn main() -> anyhow::Result<()> {
             q => format!("{q} requests/s"),
         })
     );
-    let extra_leader_args: Vec<String> = std::env::var("BENCH_LEADER_ARGS")
-        .unwrap_or_default()
-        .split_whitespace()
-        .map(str::to_owned)
-        .collect();
-    if !extra_leader_args.is_empty() {
-        println!("leader flags         {}", extra_leader_args.join(" "));
-    }
-    leader_args.extend(extra_leader_args);
-    let worker_args: Vec<String> = std::env::var("BENCH_WORKER_ARGS")
-        .unwrap_or_default()
-        .split_whitespace()
-        .map(str::to_owned)
-        .collect();
-    if !worker_args.is_empty() {
-        println!("worker flags         {}", worker_args.join(" "));
-    }
+    leader_args.extend(extra_args("BENCH_LEADER_ARGS", "leader"));
+    let worker_args = extra_args("BENCH_WORKER_ARGS", "worker");
     let options = OperatorOptions::new(binaries, &cluster, Vec::new())
         .workers(shape.workers, shape.capacity as u32)
         .operator_namespace(operator_namespace)
