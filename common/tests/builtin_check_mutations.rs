@@ -44,6 +44,7 @@ fn hardened_pod() -> Value {
                     "runAsNonRoot": true,
                     "runAsUser": 30000,
                     "capabilities": {"drop": ["ALL"]},
+                    "seccompProfile": {"type": "RuntimeDefault"},
                 },
                 "resources": {
                     "requests": {"cpu": "10m", "memory": "32Mi"},
@@ -267,13 +268,26 @@ fn one_mutation_fails_exactly_its_checks() {
         ),
         (
             "no seccomp",
-            |p| drop(obj(&mut p["spec"]["securityContext"]).remove("seccompProfile")),
+            |p| {
+                obj(&mut p["spec"]["securityContext"]).remove("seccompProfile");
+                obj(sc(p)).remove("seccompProfile");
+            },
             &["KSV030", "KSV104"],
+        ),
+        (
+            "seccomp on the Pod only (upstream's KSV104 reads a Pod's containers only)",
+            |p| drop(obj(sc(p)).remove("seccompProfile")),
+            &["KSV104"],
         ),
         (
             "seccomp Unconfined on the container",
             |p| sc(p)["seccompProfile"] = json!({"type": "Unconfined"}),
             &["KSV030", "KSV104"],
+        ),
+        (
+            "seccomp Unconfined on the Pod",
+            |p| p["spec"]["securityContext"]["seccompProfile"] = json!({"type": "Unconfined"}),
+            &["KSV030"],
         ),
         (
             "seccomp Localhost",
@@ -284,32 +298,68 @@ fn one_mutation_fails_exactly_its_checks() {
             &[],
         ),
         (
-            "seccomp from the legacy annotation",
+            "seccomp from the legacy pod annotation only",
             |p| {
                 obj(&mut p["spec"]["securityContext"]).remove("seccompProfile");
+                obj(sc(p)).remove("seccompProfile");
                 p["metadata"]["annotations"] =
                     json!({"seccomp.security.alpha.kubernetes.io/pod": "runtime/default"});
+            },
+            &["KSV104"],
+        ),
+        (
+            "seccomp from the legacy pod and container annotations",
+            |p| {
+                obj(&mut p["spec"]["securityContext"]).remove("seccompProfile");
+                obj(sc(p)).remove("seccompProfile");
+                p["metadata"]["annotations"] = json!({
+                    "seccomp.security.alpha.kubernetes.io/pod": "runtime/default",
+                    "container.seccomp.security.alpha.kubernetes.io/web": "runtime/default",
+                });
             },
             &[],
         ),
         (
-            "token mounted, default service account",
-            |p| drop(obj(&mut p["spec"]).remove("automountServiceAccountToken")),
-            &["KSV036"],
+            "legacy pod annotation other than runtime/default",
+            |p| {
+                p["metadata"]["annotations"] =
+                    json!({"seccomp.security.alpha.kubernetes.io/pod": "unconfined"});
+            },
+            &["KSV030"],
         ),
         (
-            "token mounted, explicit default service account",
+            "token setting left out, nothing mounts the token",
+            |p| drop(obj(&mut p["spec"]).remove("automountServiceAccountToken")),
+            &[],
+        ),
+        (
+            "token mounted explicitly",
             |p| {
                 p["spec"]["automountServiceAccountToken"] = json!(true);
-                p["spec"]["serviceAccountName"] = json!("default");
+                p["spec"]["serviceAccountName"] = json!("web");
             },
             &["KSV036"],
         ),
         (
-            "token mounted, own service account",
+            "token setting left out, a container mounts the token path",
             |p| {
                 obj(&mut p["spec"]).remove("automountServiceAccountToken");
-                p["spec"]["serviceAccountName"] = json!("web");
+                p["spec"]["containers"][0]["volumeMounts"] = json!([{
+                    "name": "token",
+                    "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount",
+                    "readOnly": true,
+                }]);
+            },
+            &["KSV036"],
+        ),
+        (
+            "token disabled, a container mounts the token path anyway (upstream: passes)",
+            |p| {
+                p["spec"]["automountServiceAccountToken"] = json!(false);
+                p["spec"]["containers"][0]["volumeMounts"] = json!([{
+                    "name": "token",
+                    "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount",
+                }]);
             },
             &[],
         ),
@@ -318,7 +368,7 @@ fn one_mutation_fails_exactly_its_checks() {
             |p| p["spec"]["initContainers"] = json!([{"name": "init", "image": "busybox:1.36"}]),
             &[
                 "KSV001", "KSV003", "KSV011", "KSV012", "KSV014", "KSV015", "KSV016", "KSV018",
-                "KSV020", "KSV106",
+                "KSV020", "KSV104", "KSV106",
             ],
         ),
     ];

@@ -14,8 +14,49 @@ __rego_metadata__ := {
 	"url": "https://avd.aquasec.com/misconfig/ksv030",
 }
 
+# Upstream's verdicts and messages: the legacy pod annotation, when set, must say
+# 'runtime/default'; without it and without a pod-level profile, every regular and init
+# container needs its own; a profile that is set (pod or container) must be RuntimeDefault
+# or Localhost.
+valid_types := {"RuntimeDefault", "Localhost"}
+
+pod_annotation := v if {
+	v := k8s.pod_annotations["seccomp.security.alpha.kubernetes.io/pod"]
+}
+
+profile_type(holder) := t if {
+	t := object.get(holder, ["securityContext", "seccompProfile", "type"], "")
+	is_string(t)
+} else := ""
+
+regular_and_init contains c if {
+	some field in ["containers", "initContainers"]
+	list := object.get(k8s.pod_spec, field, [])
+	is_array(list)
+	some c in list
+	is_object(c)
+}
+
 deny contains res if {
-	some c in k8s.containers
-	not k8s.seccomp_type(c) in {"RuntimeDefault", "Localhost"}
-	res := {"msg": sprintf("%s should set 'securityContext.seccompProfile.type' to 'RuntimeDefault' (on the container or the pod)", [k8s.container_ref(c)])}
+	pod_annotation != "runtime/default"
+	res := {"msg": "seccomp.security.alpha.kubernetes.io/pod should be set to 'runtime/default'"}
+}
+
+deny contains res if {
+	not pod_annotation
+	profile_type(k8s.pod_spec) == ""
+	some c in regular_and_init
+	profile_type(c) == ""
+	res := {"msg": "Either Pod or Container should set 'securityContext.seccompProfile.type' to 'RuntimeDefault'"}
+}
+
+deny contains res if {
+	some c in regular_and_init
+	not profile_type(c) in ({""} | valid_types)
+	res := {"msg": "Container should set 'securityContext.seccompProfile.type' to 'RuntimeDefault'"}
+}
+
+deny contains res if {
+	not profile_type(k8s.pod_spec) in ({""} | valid_types)
+	res := {"msg": "Pod should set 'securityContext.seccompProfile.type' to 'RuntimeDefault'"}
 }

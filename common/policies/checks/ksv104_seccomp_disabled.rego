@@ -14,8 +14,34 @@ __rego_metadata__ := {
 	"url": "https://avd.aquasec.com/misconfig/ksv104",
 }
 
+# Upstream's verdicts and message: each regular and init container's profile type is its
+# own securityContext's, else (for controllers only: a Pod's own pod-level profile does not
+# count) the template's pod-level one, else its legacy container annotation; unset or
+# Unconfined fails.
+legacy_type(c) := t if {
+	t := k8s.pod_annotations[concat("/", ["container.seccomp.security.alpha.kubernetes.io", object.get(c, "name", "")])]
+} else := ""
+
+fallback_type(c) := t if {
+	k8s.kind != "Pod"
+	t := object.get(k8s.pod_spec, ["securityContext", "seccompProfile", "type"], legacy_type(c))
+} else := legacy_type(c)
+
+container_type(c) := object.get(c, ["securityContext", "seccompProfile", "type"], fallback_type(c))
+
+namespace := ns if {
+	ns := input.metadata.namespace
+	is_string(ns)
+} else := "default"
+
 deny contains res if {
-	some c in k8s.containers
-	k8s.seccomp_type(c) in {"", "Unconfined"}
-	res := {"msg": sprintf("%s should specify a seccomp profile other than 'Unconfined'", [k8s.container_ref(c)])}
+	some field in ["containers", "initContainers"]
+	list := object.get(k8s.pod_spec, field, [])
+	is_array(list)
+	some c in list
+	is_object(c)
+	t := container_type(c)
+	is_string(t)
+	lower(t) in {"", "unconfined"}
+	res := {"msg": sprintf("container \"%s\" of %s \"%s\" in \"%s\" namespace should specify a seccomp profile", [object.get(c, "name", ""), lower(k8s.kind), k8s.name, namespace])}
 }

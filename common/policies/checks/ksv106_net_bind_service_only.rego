@@ -14,15 +14,34 @@ __rego_metadata__ := {
 	"url": "https://avd.aquasec.com/misconfig/ksv106",
 }
 
-deny contains res if {
-	some c in k8s.containers
-	not "ALL" in k8s.capabilities(c, "drop")
-	res := {"msg": sprintf("%s should drop all capabilities", [k8s.container_ref(c)])}
+# Upstream's verdicts and messages: every regular and init container must drop ALL; one
+# that does may add back only NET_BIND_SERVICE (spelled exactly so).
+drops_all(c) if {
+	some cap in object.get(k8s.security_context(c), ["capabilities", "drop"], [])
+	is_string(cap)
+	upper(cap) == "ALL"
+}
+
+regular_and_init contains c if {
+	some field in ["containers", "initContainers"]
+	list := object.get(k8s.pod_spec, field, [])
+	is_array(list)
+	some c in list
+	is_object(c)
 }
 
 deny contains res if {
-	some c in k8s.containers
-	some cap in k8s.capabilities(c, "add")
-	not cap in {"NET_BIND_SERVICE", "CAP_NET_BIND_SERVICE"}
-	res := {"msg": sprintf("%s should only add 'NET_BIND_SERVICE' to 'securityContext.capabilities.add', not '%s'", [k8s.container_ref(c), cap])}
+	some c in regular_and_init
+	not drops_all(c)
+	res := {"msg": "container should drop all"}
+}
+
+deny contains res if {
+	some c in regular_and_init
+	drops_all(c)
+	added := object.get(k8s.security_context(c), ["capabilities", "add"], [])
+	is_array(added)
+	some cap in added
+	cap != "NET_BIND_SERVICE"
+	res := {"msg": "container should not add stuff"}
 }
