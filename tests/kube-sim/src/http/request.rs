@@ -166,6 +166,16 @@ pub fn decode_body(content_type: Option<&str>, body: &[u8]) -> Result<Value, (u1
         ));
     }
     if ct.contains("yaml") {
+        // JSON is YAML, and clients send server-side apply patches as JSON under a YAML
+        // type (kube-rs always does): decode those as JSON, as the API server's YAML
+        // decoder does for a JSON document; anything else, or JSON that does not parse, as
+        // YAML.
+        let first = body.iter().find(|b| !b.is_ascii_whitespace());
+        if first == Some(&b'{')
+            && let Ok(value) = serde_json::from_slice::<Value>(body)
+        {
+            return Ok(value);
+        }
         serde_yaml_ng::from_slice::<Value>(body)
             .map_err(|e| (400, format!("error decoding YAML: {e}")))
     } else {
@@ -182,6 +192,26 @@ pub fn decode_body(content_type: Option<&str>, body: &[u8]) -> Result<Value, (u1
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn yaml_types_take_json_and_yaml_bodies() {
+        let apply = Some("application/apply-patch+yaml");
+        let want = serde_json::json!({"a": 1, "b": ["x"]});
+        for body in [
+            &b" {\"a\": 1, \"b\": [\"x\"]}"[..],
+            b"a: 1\nb: [x]\n",
+            // Not JSON (unquoted keys), but a YAML flow mapping.
+            b"{a: 1, b: [x]}",
+        ] {
+            assert_eq!(decode_body(apply, body).unwrap(), want);
+        }
+        assert_eq!(decode_body(apply, b"a: [").unwrap_err().0, 400);
+        assert_eq!(
+            decode_body(None, b"{a: 1}").unwrap_err().0,
+            400,
+            "JSON stays strict"
+        );
+    }
 
     #[test]
     fn paths() {
