@@ -328,6 +328,44 @@ fn one_mutation_fails_exactly_its_checks() {
             &["KSV030"],
         ),
         (
+            "AppArmor unconfined for the container",
+            |p| {
+                p["metadata"]["annotations"] =
+                    json!({"container.apparmor.security.beta.kubernetes.io/web": "unconfined"})
+            },
+            &["KSV002"],
+        ),
+        (
+            "AppArmor runtime/default, and another container's annotation",
+            |p| {
+                p["metadata"]["annotations"] = json!({
+                    "container.apparmor.security.beta.kubernetes.io/web": "runtime/default",
+                    "container.apparmor.security.beta.kubernetes.io/other": "unconfined",
+                })
+            },
+            &[],
+        ),
+        (
+            "procMount set, even to Default",
+            |p| sc(p)["procMount"] = json!("Default"),
+            &["KSV027"],
+        ),
+        (
+            "Windows hostProcess on the container",
+            |p| sc(p)["windowsOptions"] = json!({"hostProcess": true}),
+            &["KSV103"],
+        ),
+        (
+            "Windows hostProcess on the Pod",
+            |p| p["spec"]["securityContext"]["windowsOptions"] = json!({"hostProcess": true}),
+            &["KSV103"],
+        ),
+        (
+            "Windows options without hostProcess",
+            |p| sc(p)["windowsOptions"] = json!({"hostProcess": false, "runAsUserName": "x"}),
+            &[],
+        ),
+        (
             "token setting left out, nothing mounts the token",
             |p| drop(obj(&mut p["spec"]).remove("automountServiceAccountToken")),
             &[],

@@ -212,6 +212,25 @@ fn ksv036_fails_only_an_explicitly_mounted_token() {
     }
 }
 
+/// KSV103 reads the object's own `spec.securityContext` (a Pod's) and every container's, as
+/// upstream: a controller's pod-level setting alone passes.
+#[test]
+fn ksv103_reads_the_pod_level_setting_of_pods_only() {
+    let engine = builtin_engine();
+    let fails = |kind: &str, spec: Value| {
+        let checks = audit(&engine, kind, &workload(kind, "w", spec), false);
+        failed_ids(&checks).contains("KSV103")
+    };
+    let mut pod_level = hardened_pod()["spec"].clone();
+    pod_level["securityContext"]["windowsOptions"] = json!({"hostProcess": true});
+    assert!(fails("Pod", pod_level.clone()));
+    assert!(!fails("Deployment", pod_level));
+    let mut container_level = hardened_pod()["spec"].clone();
+    container_level["containers"][0]["securityContext"]["windowsOptions"] =
+        json!({"hostProcess": true});
+    assert!(fails("Deployment", container_level));
+}
+
 #[test]
 fn every_workload_kind_finds_containers() {
     let engine = builtin_engine();

@@ -34,6 +34,10 @@ const POLICIES: &[(&str, &str)] = &[
         include_str!("../../policies/checks/ksv001_privilege_escalation.rego"),
     ),
     (
+        "checks/ksv002_apparmor.rego",
+        include_str!("../../policies/checks/ksv002_apparmor.rego"),
+    ),
+    (
         "checks/ksv003_drop_all.rego",
         include_str!("../../policies/checks/ksv003_drop_all.rego"),
     ),
@@ -110,12 +114,20 @@ const POLICIES: &[(&str, &str)] = &[
         include_str!("../../policies/checks/ksv024_host_ports.rego"),
     ),
     (
+        "checks/ksv027_proc_mount.rego",
+        include_str!("../../policies/checks/ksv027_proc_mount.rego"),
+    ),
+    (
         "checks/ksv030_seccomp_profile.rego",
         include_str!("../../policies/checks/ksv030_seccomp_profile.rego"),
     ),
     (
         "checks/ksv036_service_account_token.rego",
         include_str!("../../policies/checks/ksv036_service_account_token.rego"),
+    ),
+    (
+        "checks/ksv103_host_process.rego",
+        include_str!("../../policies/checks/ksv103_host_process.rego"),
     ),
     (
         "checks/ksv104_seccomp_disabled.rego",
