@@ -366,6 +366,41 @@ fn one_mutation_fails_exactly_its_checks() {
             &[],
         ),
         (
+            "SELinux type outside the allowed ones, on the Pod",
+            |p| p["spec"]["securityContext"]["seLinuxOptions"] = json!({"type": "spc_t"}),
+            &["KSV025"],
+        ),
+        (
+            "SELinux allowed type and level on the container",
+            |p| sc(p)["seLinuxOptions"] = json!({"type": "container_t", "level": "s0:c1"}),
+            &[],
+        ),
+        (
+            "SELinux user and role",
+            |p| sc(p)["seLinuxOptions"] = json!({"user": "u", "role": "r"}),
+            &["KSV025"],
+        ),
+        (
+            "an NFS volume",
+            |p| {
+                p["spec"]["volumes"] =
+                    json!([{"name": "data", "nfs": {"server": "nfs", "path": "/x"}}])
+            },
+            &["KSV028"],
+        ),
+        (
+            "an emptyDir and a configMap volume",
+            |p| {
+                p["spec"]["volumes"] = json!([{"name": "a", "emptyDir": {}}, {"name": "b", "configMap": {"name": "c"}}])
+            },
+            &[],
+        ),
+        (
+            "drop ALL, add NET_RAW",
+            |p| sc(p)["capabilities"]["add"] = json!(["NET_RAW"]),
+            &["KSV022", "KSV106", "KSV119"],
+        ),
+        (
             "token setting left out, nothing mounts the token",
             |p| drop(obj(&mut p["spec"]).remove("automountServiceAccountToken")),
             &[],

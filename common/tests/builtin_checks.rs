@@ -231,6 +231,49 @@ fn ksv103_reads_the_pod_level_setting_of_pods_only() {
     assert!(fails("Deployment", container_level));
 }
 
+/// The messages of KSV025, KSV028 and KSV119 are upstream's for the same input.
+#[test]
+fn selinux_volume_and_net_raw_messages_are_upstreams() {
+    let engine = builtin_engine();
+    let mut spec = hardened_pod()["spec"].clone();
+    spec["securityContext"]["seLinuxOptions"] = json!({"type": "spc_t", "user": "u"});
+    spec["containers"][0]["securityContext"]["seLinuxOptions"] = json!({"role": "r"});
+    spec["containers"][0]["securityContext"]["capabilities"]["add"] = json!(["NET_RAW"]);
+    spec["volumes"] = json!([{"name": "repo", "gitRepo": {"repository": "x"}}]);
+    let checks = audit(
+        &engine,
+        "Deployment",
+        &workload("Deployment", "w", spec),
+        false,
+    );
+    let messages = |id: &str| {
+        checks
+            .iter()
+            .find(|c| c.check_id == id)
+            .map(|c| c.messages.clone())
+            .unwrap_or_else(|| panic!("{id} did not fail: {checks:#?}"))
+    };
+    let mut selinux = messages("KSV025");
+    selinux.sort();
+    assert_eq!(
+        selinux,
+        [
+            "Deployment 'w' uses invalid seLinux type 'spc_t'",
+            "Deployment 'w' uses restricted properties in seLinuxOptions: ('role', 'user')",
+        ]
+    );
+    assert_eq!(
+        messages("KSV028"),
+        ["Deployment 'w' should set 'spec.volumes[*]' to an allowed volume type"]
+    );
+    assert_eq!(
+        messages("KSV119"),
+        [
+            "container web of deployment w in default namespace should not include 'NET_RAW' in securityContext.capabilities.add"
+        ]
+    );
+}
+
 #[test]
 fn every_workload_kind_finds_containers() {
     let engine = builtin_engine();

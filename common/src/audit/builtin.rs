@@ -114,8 +114,16 @@ const POLICIES: &[(&str, &str)] = &[
         include_str!("../../policies/checks/ksv024_host_ports.rego"),
     ),
     (
+        "checks/ksv025_selinux.rego",
+        include_str!("../../policies/checks/ksv025_selinux.rego"),
+    ),
+    (
         "checks/ksv027_proc_mount.rego",
         include_str!("../../policies/checks/ksv027_proc_mount.rego"),
+    ),
+    (
+        "checks/ksv028_volume_types.rego",
+        include_str!("../../policies/checks/ksv028_volume_types.rego"),
     ),
     (
         "checks/ksv030_seccomp_profile.rego",
@@ -140,6 +148,10 @@ const POLICIES: &[(&str, &str)] = &[
     (
         "checks/ksv106_net_bind_service_only.rego",
         include_str!("../../policies/checks/ksv106_net_bind_service_only.rego"),
+    ),
+    (
+        "checks/ksv119_net_raw.rego",
+        include_str!("../../policies/checks/ksv119_net_raw.rego"),
     ),
 ];
 
