@@ -204,13 +204,47 @@ fn one_mutation_fails_exactly_its_checks() {
         ),
         (
             "hostPort",
-            |p| container(p)["ports"] = json!([{"containerPort": 80, "hostPort": 8080}]),
+            |p| container(p)["ports"] = json!([{"containerPort": 8000, "hostPort": 8080}]),
             &["KSV024"],
         ),
         (
             "containerPort only",
-            |p| container(p)["ports"] = json!([{"containerPort": 80}]),
+            |p| container(p)["ports"] = json!([{"containerPort": 8080}]),
             &[],
+        ),
+        (
+            "a privileged containerPort",
+            |p| container(p)["ports"] = json!([{"containerPort": 80}]),
+            &["KSV117"],
+        ),
+        (
+            "hostAliases",
+            |p| p["spec"]["hostAliases"] = json!([{"ip": "10.0.0.1", "hostnames": ["db"]}]),
+            &["KSV007"],
+        ),
+        (
+            "a Tiller image",
+            |p| container(p)["image"] = json!("gcr.io/kubernetes-helm/tiller:v2.16.1"),
+            &["KSV102"],
+        ),
+        (
+            "labelled as Helm's",
+            |p| p["metadata"]["labels"] = json!({"app": "helm"}),
+            &["KSV102"],
+        ),
+        (
+            "hostPath to /boot",
+            |p| {
+                p["spec"]["volumes"] = json!([{"name": "b", "hostPath": {"path": "/boot"}}]);
+            },
+            &["KSV023", "KSV121"],
+        ),
+        (
+            "hostPath to an allowed path",
+            |p| {
+                p["spec"]["volumes"] = json!([{"name": "d", "hostPath": {"path": "/data"}}]);
+            },
+            &["KSV023"],
         ),
         (
             "no cpu limit",

@@ -99,6 +99,7 @@ fn bad_pod_fails_exactly_the_expected_checks() {
         "KSV104", // seccomp on the Pod only: upstream's KSV104 reads a Pod's containers
         "KSV105", // runAsUser 0
         "KSV106", // capabilities
+        "KSV121", // hostPath /etc
     ]);
     assert_eq!(failed_ids(&checks), want, "{checks:#?}");
     let ids_in_order: Vec<&str> = checks.iter().map(|c| c.check_id.as_str()).collect();
@@ -231,15 +232,23 @@ fn ksv103_reads_the_pod_level_setting_of_pods_only() {
     assert!(fails("Deployment", container_level));
 }
 
-/// The messages of KSV025, KSV028 and KSV119 are upstream's for the same input.
+/// The messages of the checks added from upstream's library are upstream's for the same
+/// input.
 #[test]
-fn selinux_volume_and_net_raw_messages_are_upstreams() {
+fn added_checks_give_upstreams_messages() {
     let engine = builtin_engine();
     let mut spec = hardened_pod()["spec"].clone();
     spec["securityContext"]["seLinuxOptions"] = json!({"type": "spc_t", "user": "u"});
     spec["containers"][0]["securityContext"]["seLinuxOptions"] = json!({"role": "r"});
     spec["containers"][0]["securityContext"]["capabilities"]["add"] = json!(["NET_RAW"]);
-    spec["volumes"] = json!([{"name": "repo", "gitRepo": {"repository": "x"}}]);
+    spec["volumes"] = json!([
+        {"name": "repo", "gitRepo": {"repository": "x"}},
+        {"name": "etc", "hostPath": {"path": "/etc"}},
+        {"name": "root", "hostPath": {"path": "/"}},
+    ]);
+    spec["hostAliases"] = json!([{"ip": "10.0.0.1", "hostnames": ["db"]}]);
+    spec["containers"][0]["ports"] = json!([{"containerPort": 80}]);
+    spec["containers"][0]["image"] = json!("ghcr.io/helm/tiller:v2.17.0");
     let checks = audit(
         &engine,
         "Deployment",
@@ -265,6 +274,24 @@ fn selinux_volume_and_net_raw_messages_are_upstreams() {
     assert_eq!(
         messages("KSV028"),
         ["Deployment 'w' should set 'spec.volumes[*]' to an allowed volume type"]
+    );
+    assert_eq!(
+        messages("KSV007"),
+        ["'deployment' 'w' in 'default' namespace should not set spec.template.spec.hostAliases"]
+    );
+    assert_eq!(
+        messages("KSV102"),
+        ["container 'web' of deployment 'w' in 'default' namespace shouldn't have tiller deployed"]
+    );
+    assert_eq!(
+        messages("KSV117"),
+        [
+            "deployment w in default namespace should not set spec.template.spec.containers.ports.containerPort to less than 1024"
+        ]
+    );
+    assert_eq!(
+        messages("KSV121"),
+        ["deployment w in default namespace shouldn't have volumes set to {\"/\", \"/etc\"}"]
     );
     assert_eq!(
         messages("KSV119"),

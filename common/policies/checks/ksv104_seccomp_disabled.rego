@@ -29,11 +29,6 @@ fallback_type(c) := t if {
 
 container_type(c) := object.get(c, ["securityContext", "seccompProfile", "type"], fallback_type(c))
 
-namespace := ns if {
-	ns := input.metadata.namespace
-	is_string(ns)
-} else := "default"
-
 deny contains res if {
 	some field in ["containers", "initContainers"]
 	list := object.get(k8s.pod_spec, field, [])
@@ -43,5 +38,5 @@ deny contains res if {
 	t := container_type(c)
 	is_string(t)
 	lower(t) in {"", "unconfined"}
-	res := {"msg": sprintf("container \"%s\" of %s \"%s\" in \"%s\" namespace should specify a seccomp profile", [object.get(c, "name", ""), lower(k8s.kind), k8s.name, namespace])}
+	res := {"msg": sprintf("container \"%s\" of %s \"%s\" in \"%s\" namespace should specify a seccomp profile", [object.get(c, "name", ""), lower(k8s.kind), k8s.name, k8s.namespace])}
 }

@@ -14,11 +14,6 @@ __rego_metadata__ := {
 	"url": "https://avd.aquasec.com/misconfig/ksv119",
 }
 
-namespace := ns if {
-	ns := input.metadata.namespace
-	is_string(ns)
-} else := "default"
-
 # A regular or init container adding NET_RAW, spelled exactly so (as upstream).
 deny contains res if {
 	some field in ["containers", "initContainers"]
@@ -29,5 +24,5 @@ deny contains res if {
 	added := object.get(k8s.security_context(c), ["capabilities", "add"], [])
 	is_array(added)
 	"NET_RAW" in added
-	res := {"msg": sprintf("container %s of %s %s in %s namespace should not include 'NET_RAW' in securityContext.capabilities.add", [object.get(c, "name", ""), lower(k8s.kind), k8s.name, namespace])}
+	res := {"msg": sprintf("container %s of %s %s in %s namespace should not include 'NET_RAW' in securityContext.capabilities.add", [object.get(c, "name", ""), lower(k8s.kind), k8s.name, k8s.namespace])}
 }

@@ -27,6 +27,12 @@ name := n if {
 	is_string(n)
 } else := ""
 
+# The object's namespace ("default" when it names none, as upstream's checks say).
+namespace := ns if {
+	ns := input.metadata.namespace
+	is_string(ns)
+} else := "default"
+
 # The dotted path of the pod spec, for messages ("spec.template.spec").
 pod_spec_path := concat(".", pod_spec_paths[kind])
 

@@ -50,6 +50,10 @@ const POLICIES: &[(&str, &str)] = &[
         include_str!("../../policies/checks/ksv006_docker_socket.rego"),
     ),
     (
+        "checks/ksv007_host_aliases.rego",
+        include_str!("../../policies/checks/ksv007_host_aliases.rego"),
+    ),
+    (
         "checks/ksv008_host_ipc.rego",
         include_str!("../../policies/checks/ksv008_host_ipc.rego"),
     ),
@@ -134,6 +138,10 @@ const POLICIES: &[(&str, &str)] = &[
         include_str!("../../policies/checks/ksv036_service_account_token.rego"),
     ),
     (
+        "checks/ksv102_tiller.rego",
+        include_str!("../../policies/checks/ksv102_tiller.rego"),
+    ),
+    (
         "checks/ksv103_host_process.rego",
         include_str!("../../policies/checks/ksv103_host_process.rego"),
     ),
@@ -150,8 +158,16 @@ const POLICIES: &[(&str, &str)] = &[
         include_str!("../../policies/checks/ksv106_net_bind_service_only.rego"),
     ),
     (
+        "checks/ksv117_privileged_ports.rego",
+        include_str!("../../policies/checks/ksv117_privileged_ports.rego"),
+    ),
+    (
         "checks/ksv119_net_raw.rego",
         include_str!("../../policies/checks/ksv119_net_raw.rego"),
+    ),
+    (
+        "checks/ksv121_disallowed_host_paths.rego",
+        include_str!("../../policies/checks/ksv121_disallowed_host_paths.rego"),
     ),
 ];
 
