@@ -435,6 +435,38 @@ fn one_mutation_fails_exactly_its_checks() {
             &["KSV022", "KSV106", "KSV119"],
         ),
         (
+            "a safe and an unsafe sysctl",
+            |p| {
+                p["spec"]["securityContext"]["sysctls"] = json!([
+                    {"name": "net.ipv4.tcp_syncookies", "value": "1"},
+                    {"name": "kernel.msgmax", "value": "65536"},
+                ])
+            },
+            &["KSV026"],
+        ),
+        (
+            "safe sysctls only",
+            |p| {
+                p["spec"]["securityContext"]["sysctls"] =
+                    json!([{"name": "net.ipv4.ip_local_port_range", "value": "1024 65535"}])
+            },
+            &[],
+        ),
+        (
+            "in kube-system",
+            |p| p["metadata"]["namespace"] = json!("kube-system"),
+            &["KSV037"],
+        ),
+        (
+            "a control-plane component in kube-system",
+            |p| {
+                p["metadata"]["namespace"] = json!("kube-system");
+                p["metadata"]["labels"] = json!({"tier": "control-plane", "component": "etcd"});
+                p["spec"]["priorityClassName"] = json!("system-node-critical");
+            },
+            &[],
+        ),
+        (
             "token setting left out, nothing mounts the token",
             |p| drop(obj(&mut p["spec"]).remove("automountServiceAccountToken")),
             &[],

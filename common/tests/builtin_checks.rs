@@ -275,6 +275,27 @@ fn added_checks_give_upstreams_messages() {
         messages("KSV028"),
         ["Deployment 'w' should set 'spec.volumes[*]' to an allowed volume type"]
     );
+    let mut pod = hardened_pod();
+    pod["metadata"]["namespace"] = json!("kube-system");
+    pod["spec"]["securityContext"]["sysctls"] = json!([
+        {"name": "kernel.msgmax", "value": "1"},
+        {"name": "kernel.sem", "value": "1"},
+    ]);
+    let pod_checks = audit(&engine, "Pod", &pod, false);
+    let pod_messages = |id: &str| {
+        let check = pod_checks.iter().find(|c| c.check_id == id).unwrap();
+        check.messages.clone()
+    };
+    assert_eq!(
+        pod_messages("KSV026"),
+        [
+            "Pod 'web' has disallowed sysctls: [\"kernel.msgmax\", \"kernel.sem\"] and must only use allowed sysctls."
+        ]
+    );
+    assert_eq!(
+        pod_messages("KSV037"),
+        ["Pod 'web' should not be set with 'kube-system' namespace"]
+    );
     assert_eq!(
         messages("KSV007"),
         ["'deployment' 'w' in 'default' namespace should not set spec.template.spec.hostAliases"]

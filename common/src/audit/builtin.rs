@@ -122,6 +122,10 @@ const POLICIES: &[(&str, &str)] = &[
         include_str!("../../policies/checks/ksv025_selinux.rego"),
     ),
     (
+        "checks/ksv026_sysctls.rego",
+        include_str!("../../policies/checks/ksv026_sysctls.rego"),
+    ),
+    (
         "checks/ksv027_proc_mount.rego",
         include_str!("../../policies/checks/ksv027_proc_mount.rego"),
     ),
@@ -136,6 +140,10 @@ const POLICIES: &[(&str, &str)] = &[
     (
         "checks/ksv036_service_account_token.rego",
         include_str!("../../policies/checks/ksv036_service_account_token.rego"),
+    ),
+    (
+        "checks/ksv037_kube_system.rego",
+        include_str!("../../policies/checks/ksv037_kube_system.rego"),
     ),
     (
         "checks/ksv102_tiller.rego",
