@@ -17,11 +17,7 @@ __rego_metadata__ := {
 # A regular or init container whose AppArmor annotation (on the Pod or the pod template)
 # names anything but the runtime's default profile; no annotation passes.
 deny contains res if {
-	some field in ["containers", "initContainers"]
-	list := object.get(k8s.pod_spec, field, [])
-	is_array(list)
-	some c in list
-	is_object(c)
+	some c in k8s.pod_containers
 	name := object.get(c, "name", "")
 	profile := k8s.pod_annotations[concat("/", ["container.apparmor.security.beta.kubernetes.io", name])]
 	profile != "runtime/default"

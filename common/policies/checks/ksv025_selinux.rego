@@ -24,11 +24,7 @@ options contains o if {
 }
 
 options contains o if {
-	some field in ["containers", "initContainers"]
-	list := object.get(k8s.pod_spec, field, [])
-	is_array(list)
-	some c in list
-	is_object(c)
+	some c in k8s.pod_containers
 	o := k8s.security_context(c).seLinuxOptions
 	is_object(o)
 }

@@ -16,11 +16,7 @@ __rego_metadata__ := {
 
 # Any regular or init container that sets `procMount` at all (even to Default), as upstream.
 deny contains res if {
-	some field in ["containers", "initContainers"]
-	list := object.get(k8s.pod_spec, field, [])
-	is_array(list)
-	some c in list
-	is_object(c)
+	some c in k8s.pod_containers
 	"procMount" in object.keys(k8s.security_context(c))
 	res := {"msg": sprintf("%s '%s' should not set 'spec.containers[*].securityContext.procMount' or 'spec.initContainers[*].securityContext.procMount'", [k8s.kind, k8s.name])}
 }

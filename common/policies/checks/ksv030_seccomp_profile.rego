@@ -29,14 +29,6 @@ profile_type(holder) := t if {
 	is_string(t)
 } else := ""
 
-regular_and_init contains c if {
-	some field in ["containers", "initContainers"]
-	list := object.get(k8s.pod_spec, field, [])
-	is_array(list)
-	some c in list
-	is_object(c)
-}
-
 deny contains res if {
 	pod_annotation != "runtime/default"
 	res := {"msg": "seccomp.security.alpha.kubernetes.io/pod should be set to 'runtime/default'"}
@@ -45,13 +37,13 @@ deny contains res if {
 deny contains res if {
 	not pod_annotation
 	profile_type(k8s.pod_spec) == ""
-	some c in regular_and_init
+	some c in k8s.pod_containers
 	profile_type(c) == ""
 	res := {"msg": "Either Pod or Container should set 'securityContext.seccompProfile.type' to 'RuntimeDefault'"}
 }
 
 deny contains res if {
-	some c in regular_and_init
+	some c in k8s.pod_containers
 	not profile_type(c) in ({""} | valid_types)
 	res := {"msg": "Container should set 'securityContext.seccompProfile.type' to 'RuntimeDefault'"}
 }

@@ -29,11 +29,7 @@ token_mounted if own_spec.automountServiceAccountToken == true
 
 token_mounted if {
 	not "automountServiceAccountToken" in object.keys(own_spec)
-	some field in ["containers", "initContainers"]
-	list := object.get(k8s.pod_spec, field, [])
-	is_array(list)
-	some c in list
-	is_object(c)
+	some c in k8s.pod_containers
 	mounts := object.get(c, "volumeMounts", [])
 	is_array(mounts)
 	some m in mounts

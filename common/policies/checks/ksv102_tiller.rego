@@ -27,24 +27,16 @@ tiller_metadata(meta) if object.get(meta, ["labels", "app"], "") == "helm"
 
 tiller_metadata(meta) if object.get(meta, ["labels", "name"], "") == "tiller"
 
-regular_and_init contains c if {
-	some field in ["containers", "initContainers"]
-	list := object.get(k8s.pod_spec, field, [])
-	is_array(list)
-	some c in list
-	is_object(c)
-}
-
 tiller contains name if {
 	meta := object.get(input, "metadata", {})
 	is_object(meta)
 	tiller_metadata(meta)
-	some c in regular_and_init
+	some c in k8s.pod_containers
 	name := c.name
 }
 
 tiller contains name if {
-	some c in regular_and_init
+	some c in k8s.pod_containers
 	image := object.get(c, "image", "")
 	is_string(image)
 	contains(image, "tiller")

@@ -19,11 +19,7 @@ __rego_metadata__ := {
 host_process if object.get(input, ["spec", "securityContext", "windowsOptions", "hostProcess"], false) == true
 
 host_process if {
-	some field in ["containers", "initContainers"]
-	list := object.get(k8s.pod_spec, field, [])
-	is_array(list)
-	some c in list
-	is_object(c)
+	some c in k8s.pod_containers
 	object.get(k8s.security_context(c), ["windowsOptions", "hostProcess"], false) == true
 }
 

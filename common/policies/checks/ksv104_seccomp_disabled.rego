@@ -30,11 +30,7 @@ fallback_type(c) := t if {
 container_type(c) := object.get(c, ["securityContext", "seccompProfile", "type"], fallback_type(c))
 
 deny contains res if {
-	some field in ["containers", "initContainers"]
-	list := object.get(k8s.pod_spec, field, [])
-	is_array(list)
-	some c in list
-	is_object(c)
+	some c in k8s.pod_containers
 	t := container_type(c)
 	is_string(t)
 	lower(t) in {"", "unconfined"}

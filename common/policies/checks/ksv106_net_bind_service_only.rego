@@ -22,22 +22,14 @@ drops_all(c) if {
 	upper(cap) == "ALL"
 }
 
-regular_and_init contains c if {
-	some field in ["containers", "initContainers"]
-	list := object.get(k8s.pod_spec, field, [])
-	is_array(list)
-	some c in list
-	is_object(c)
-}
-
 deny contains res if {
-	some c in regular_and_init
+	some c in k8s.pod_containers
 	not drops_all(c)
 	res := {"msg": "container should drop all"}
 }
 
 deny contains res if {
-	some c in regular_and_init
+	some c in k8s.pod_containers
 	drops_all(c)
 	added := object.get(k8s.security_context(c), ["capabilities", "add"], [])
 	is_array(added)

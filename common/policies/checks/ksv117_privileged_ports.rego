@@ -15,11 +15,7 @@ __rego_metadata__ := {
 }
 
 deny contains res if {
-	some field in ["containers", "initContainers"]
-	list := object.get(k8s.pod_spec, field, [])
-	is_array(list)
-	some c in list
-	is_object(c)
+	some c in k8s.pod_containers
 	ports := object.get(c, "ports", [])
 	is_array(ports)
 	some p in ports

@@ -16,11 +16,7 @@ __rego_metadata__ := {
 
 # A regular or init container adding NET_RAW, spelled exactly so (as upstream).
 deny contains res if {
-	some field in ["containers", "initContainers"]
-	list := object.get(k8s.pod_spec, field, [])
-	is_array(list)
-	some c in list
-	is_object(c)
+	some c in k8s.pod_containers
 	added := object.get(k8s.security_context(c), ["capabilities", "add"], [])
 	is_array(added)
 	"NET_RAW" in added

@@ -60,6 +60,15 @@ containers contains c if {
 	is_object(c)
 }
 
+# Regular and init containers: the ones upstream's checks look at (not ephemeral ones).
+pod_containers contains c if {
+	some field in ["containers", "initContainers"]
+	list := object.get(pod_spec, field, [])
+	is_array(list)
+	some c in list
+	is_object(c)
+}
+
 volumes contains v if {
 	list := object.get(pod_spec, "volumes", [])
 	is_array(list)
