@@ -492,11 +492,15 @@ impl Observed {
         );
         self.lost_sources.extend(lost);
         self.report_bytes.0 += u64::from(report.bytes);
+        self.image_reports.name(report.image_report.as_deref());
         let old = upsert_named(
             self.vuln_reports.entry(owner_uid).or_default(),
             report,
             |r| &r.name,
         );
+        if let Some(old) = &old {
+            self.image_reports.unname(old.image_report.as_deref());
+        }
         self.report_bytes.0 = self
             .report_bytes
             .0
@@ -510,6 +514,7 @@ impl Observed {
             if let Some(at) = reports.iter().position(|r| r.name == name) {
                 let report = reports.swap_remove(at);
                 self.report_bytes.0 = self.report_bytes.0.saturating_sub(u64::from(report.bytes));
+                self.image_reports.unname(report.image_report.as_deref());
                 let lost = self.ledger.observe(&report.namespace, name, None);
                 self.lost_sources.extend(lost);
             }

@@ -43,6 +43,8 @@ fn an_image_report_goes_when_no_report_names_it_and_its_grace_is_over() {
     o.put_image_report("young-z".into(), image(0, 30));
     assert_eq!(o.report_bytes(), 1330, "image reports count in the storage");
     assert_eq!(names(&collectable(&o, an_hour_ago())), ["old-y"]);
+    // A report written again (same name) still names it once.
+    o.put_vuln_report(a.uid.clone(), naming(&a, "nginx-x"));
     // The image's last two workloads go, one after the other.
     o.remove_vuln_report(&a.uid, &naming(&a, "").name);
     assert_eq!(names(&collectable(&o, an_hour_ago())), ["old-y"]);

@@ -46,9 +46,36 @@ pub struct ImageReports {
     lost: HashSet<String>,
     /// Bytes of the image reports, as written.
     bytes: u64,
+    /// How many VulnerabilityReports name each image report (kept by every put and removal
+    /// of a VulnerabilityReport, so that no question about references walks them all).
+    named: HashMap<Box<str>, u32>,
 }
 
 impl ImageReports {
+    /// Counts a VulnerabilityReport naming `image_report`.
+    pub(super) fn name(&mut self, image_report: Option<&str>) {
+        if let Some(name) = image_report {
+            *self.named.entry(name.into()).or_default() += 1;
+        }
+    }
+
+    /// Uncounts a VulnerabilityReport naming `image_report`.
+    pub(super) fn unname(&mut self, image_report: Option<&str>) {
+        if let Some(name) = image_report
+            && let Some(count) = self.named.get_mut(name)
+        {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                self.named.remove(name);
+            }
+        }
+    }
+
+    /// Whether any VulnerabilityReport names `image_report`.
+    pub fn is_named(&self, image_report: &str) -> bool {
+        self.named.contains_key(image_report)
+    }
+
     /// Bytes of the image reports, as written.
     pub fn bytes(&self) -> u64 {
         self.bytes
@@ -82,6 +109,9 @@ impl Observed {
         if let Some(old) = images.reports.remove(name) {
             images.bytes = images.bytes.saturating_sub(u64::from(old.bytes));
         }
+        if !images.is_named(name) {
+            return;
+        }
         let naming: Vec<(String, String, String)> = self
             .vuln_reports
             .iter()
@@ -108,6 +138,14 @@ impl Observed {
     /// many. Younger reports are left alone: their image report may still be on its way
     /// through the watch.
     pub fn mark_absent_image_reports(&mut self, before: jiff::Timestamp) -> usize {
+        let images = &self.image_reports;
+        let missing = images
+            .named
+            .keys()
+            .any(|name| !images.reports.contains_key(&**name) && !images.lost.contains(&**name));
+        if !missing {
+            return 0;
+        }
         let absent: HashSet<String> = self
             .vuln_reports
             .values()
@@ -128,17 +166,11 @@ impl Observed {
 
     /// The image reports no VulnerabilityReport names, with what is known of them.
     pub fn unreferenced_image_reports(&self) -> Vec<(&str, &ImageReportMeta)> {
-        let named: HashSet<&str> = self
-            .vuln_reports
-            .values()
-            .flatten()
-            .filter_map(|r| r.image_report.as_deref())
-            .collect();
-        let mut out: Vec<(&str, &ImageReportMeta)> = self
-            .image_reports
+        let images = &self.image_reports;
+        let mut out: Vec<(&str, &ImageReportMeta)> = images
             .reports
             .iter()
-            .filter(|(name, _)| !named.contains(name.as_str()))
+            .filter(|(name, _)| !images.is_named(name))
             .map(|(name, meta)| (name.as_str(), meta))
             .collect();
         out.sort_by_key(|(name, _)| *name);
