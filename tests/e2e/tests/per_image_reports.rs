@@ -10,6 +10,7 @@
 use std::time::Duration;
 
 use e2e::operator::http_get;
+use e2e::reports::{annotation, label};
 use e2e::workloads::deployment;
 use e2e::{Cluster, Operator, OperatorOptions, eventually};
 use serde_json::Value;
@@ -18,10 +19,6 @@ const LONG: Duration = Duration::from_secs(300);
 const IMAGE_REPORT: &str = "trivy-operator-rs.dev/image-report";
 const BUSYBOX: &str = "trivy-double.test/busybox-with-lockfile/pi:1.0";
 const DEBIAN: &str = "trivy-double.test/debian-buster/pi:1.0";
-
-fn annotation<'a>(object: &'a Value, key: &str) -> Option<&'a str> {
-    object["metadata"]["annotations"][key].as_str()
-}
 
 fn image_reports(cluster: &Cluster) -> Result<Vec<Value>, String> {
     cluster
@@ -35,8 +32,7 @@ fn report_of(cluster: &Cluster, ns: &str, workload: &str) -> Result<Option<Value
         .list(&["vulnerabilityreports", "-n", ns])
         .map_err(|e| e.to_string())?;
     Ok(reports.into_iter().find(|r| {
-        r["metadata"]["labels"]["trivy-operator.resource.name"]
-            .as_str()
+        label(r, "trivy-operator.resource.name")
             .is_some_and(|n| n.starts_with(&format!("{workload}-")))
     }))
 }

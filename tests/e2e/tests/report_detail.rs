@@ -8,6 +8,7 @@
 
 use std::time::Duration;
 
+use e2e::reports::label;
 use e2e::workloads::deployment;
 use e2e::{Cluster, Operator, OperatorOptions, eventually};
 use serde_json::Value;
@@ -20,9 +21,7 @@ const BUSYBOX: &str = "trivy-double.test/busybox-with-lockfile/detail:1.0";
 /// `workload`.
 fn kept(reports: &[Value], workload: &str) -> Option<(Vec<(String, String)>, Value)> {
     let report = reports.iter().find(|r| {
-        r["metadata"]["labels"]["trivy-operator.resource.name"]
-            .as_str()
-            .is_some_and(|n| n.starts_with(workload))
+        label(r, "trivy-operator.resource.name").is_some_and(|n| n.starts_with(workload))
     })?;
     let vulns = report["report"]["vulnerabilities"]
         .as_array()?

@@ -9,6 +9,7 @@
 use std::time::Duration;
 
 use e2e::operator::http_get;
+use e2e::reports::{annotation, label};
 use e2e::workloads::pod;
 use e2e::{Cluster, Operator, OperatorOptions, eventually};
 use serde_json::Value;
@@ -17,7 +18,7 @@ const LONG: Duration = Duration::from_secs(300);
 const SUMMARY_ONLY: &str = "trivy-operator-rs.dev/summary-only";
 
 fn summary_only(report: &Value) -> bool {
-    report["metadata"]["annotations"][SUMMARY_ONLY] == "true"
+    annotation(report, SUMMARY_ONLY) == Some("true")
 }
 
 /// The ConfigAuditReport of Pod `name`, once it exists.
@@ -27,7 +28,7 @@ async fn audit_of(cluster: &Cluster, ns: &str, name: &str) -> Value {
             .list(&["configauditreports", "-n", ns])
             .map_err(|e| e.to_string())?
             .into_iter()
-            .find(|r| r["metadata"]["labels"]["trivy-operator.resource.name"] == name)
+            .find(|r| label(r, "trivy-operator.resource.name") == Some(name))
             .ok_or_else(|| "not yet".to_string())
     })
     .await
