@@ -200,6 +200,57 @@ const VULNERABILITY: Expect = Expect {
     ],
 };
 
+/// Upstream's `deploy/helm/crds/aquasecurity.github.io_exposedsecretreports.yaml` (v0.32).
+const EXPOSED_SECRET: Expect = Expect {
+    name: "exposedsecretreports.aquasecurity.github.io",
+    kind: "ExposedSecretReport",
+    plural: "exposedsecretreports",
+    singular: "exposedsecretreport",
+    short_names: &["exposedsecret", "exposedsecrets"],
+    columns: &[
+        ("Repository", ".report.artifact.repository", "string", 0),
+        ("Tag", ".report.artifact.tag", "string", 0),
+        ("Scanner", ".report.scanner.name", "string", 0),
+        ("Age", ".metadata.creationTimestamp", "date", 0),
+        ("Critical", ".report.summary.criticalCount", "integer", 1),
+        ("High", ".report.summary.highCount", "integer", 1),
+        ("Medium", ".report.summary.mediumCount", "integer", 1),
+        ("Low", ".report.summary.lowCount", "integer", 1),
+    ],
+    required: &[
+        (&[], &["report"]),
+        (
+            &["report"],
+            &[
+                "artifact",
+                "scanner",
+                "secrets",
+                "summary",
+                "updateTimestamp",
+            ],
+        ),
+        (&["report", "scanner"], &["name", "vendor", "version"]),
+        (
+            &["report", "secrets", "[]"],
+            &["category", "match", "ruleID", "severity", "target", "title"],
+        ),
+        (
+            &["report", "summary"],
+            &["criticalCount", "highCount", "lowCount", "mediumCount"],
+        ),
+        (&["report", "artifact"], &[]),
+        (&["report", "registry"], &[]),
+    ],
+    enums: &[(
+        &["report", "secrets", "[]", "severity"],
+        &["CRITICAL", "HIGH", "MEDIUM", "LOW"],
+    )],
+    counters: &[
+        &["report", "summary", "criticalCount"],
+        &["report", "summary", "lowCount"],
+    ],
+};
+
 fn check(crd: &CustomResourceDefinition, want: &Expect) {
     assert_eq!(crd.metadata.name.as_deref(), Some(want.name));
     let spec = &crd.spec;
@@ -286,7 +337,11 @@ fn generated_crds_match_upstream_contract() {
         find("VulnerabilityReport").expect("VulnerabilityReport CRD"),
         &VULNERABILITY,
     );
-    assert_eq!(crds.len(), 3);
+    check(
+        find("ExposedSecretReport").expect("ExposedSecretReport CRD"),
+        &EXPOSED_SECRET,
+    );
+    assert_eq!(crds.len(), 4);
 }
 
 #[test]

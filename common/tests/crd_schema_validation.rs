@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use common::reports::Scanner;
 use common::reports::config_audit::{Check, ConfigAuditReport, ConfigAuditReportData};
-use common::reports::crd::{config_audit_crd, vulnerability_crd};
+use common::reports::crd::{config_audit_crd, exposed_secret_crd, vulnerability_crd};
 use common::reports::vulnerability::VulnerabilityReport;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use serde_json::{Value, json};
@@ -151,6 +151,43 @@ fn vulnerability_reports_validate() {
     let ours: VulnerabilityReport = serde_json::from_value(upstream).unwrap();
     let ours = serde_json::to_value(&ours).unwrap();
     assert_eq!(violations(&crd, &ours), Vec::<String>::new());
+}
+
+#[test]
+fn exposed_secret_reports_validate() {
+    let crd = exposed_secret_crd().unwrap();
+    let json = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/data/trivy-json/exposedsecret_report.json"
+    ))
+    .unwrap();
+    let trivy = common::trivy::parse_scanner_output(&json).unwrap();
+    let image = common::trivy::ImageRef::parse("alpine:3.10.2").unwrap();
+    let data = common::trivy::to_secret_data(
+        &trivy,
+        &image,
+        Scanner::trivy("0.58.1"),
+        jiff::Timestamp::UNIX_EPOCH,
+    );
+    let report = common::reports::exposed_secret::ExposedSecretReport::new(
+        kube::api::ObjectMeta {
+            name: Some("replicaset-web-abc-app".into()),
+            namespace: Some("default".into()),
+            ..Default::default()
+        },
+        data,
+    );
+    let value = serde_json::to_value(&report).unwrap();
+    assert_eq!(violations(&crd, &value), Vec::<String>::new());
+    let mut bad = value.clone();
+    bad["report"]["secrets"][0]["severity"] = json!("UNKNOWN");
+    bad["report"]["summary"]["lowCount"] = json!(-1);
+    assert_eq!(
+        violations(&crd, &bad).len(),
+        2,
+        "{:?}",
+        violations(&crd, &bad)
+    );
 }
 
 #[test]

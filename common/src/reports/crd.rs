@@ -14,7 +14,8 @@ use serde_json::{Value, json};
 use super::VERSION;
 use super::config_audit::ConfigAuditReportData;
 pub use super::crd_contract::VULNERABILITY_SEVERITIES;
-use super::crd_contract::{CONFIG_AUDIT, IMAGE_VULNERABILITY, Spec, VULNERABILITY};
+use super::crd_contract::{CONFIG_AUDIT, EXPOSED_SECRET, IMAGE_VULNERABILITY, Spec, VULNERABILITY};
+use super::exposed_secret::ExposedSecretReportData;
 use super::schema::{check_structural, clear_required, node_mut, structural_schema};
 use super::vulnerability::VulnerabilityReportData;
 
@@ -79,12 +80,18 @@ pub fn image_vulnerability_crd() -> Result<CustomResourceDefinition, Error> {
     build::<VulnerabilityReportData>(&IMAGE_VULNERABILITY)
 }
 
+/// The CRD of `ExposedSecretReport`.
+pub fn exposed_secret_crd() -> Result<CustomResourceDefinition, Error> {
+    build::<ExposedSecretReportData>(&EXPOSED_SECRET)
+}
+
 /// Every report CRD, in a fixed order.
 pub fn all_crds() -> Result<Vec<CustomResourceDefinition>, Error> {
     Ok(vec![
         vulnerability_crd()?,
         config_audit_crd()?,
         image_vulnerability_crd()?,
+        exposed_secret_crd()?,
     ])
 }
 

@@ -225,3 +225,98 @@ pub(super) const IMAGE_VULNERABILITY: Spec = Spec {
         keep the summary and name it in the trivy-operator-rs.dev/image-report annotation.",
     ..VULNERABILITY
 };
+
+/// Severity values upstream allows on exposed secrets (no `UNKNOWN`).
+pub const SECRET_SEVERITIES: [&str; 4] = ["CRITICAL", "HIGH", "MEDIUM", "LOW"];
+
+pub(super) const EXPOSED_SECRET: Spec = Spec {
+    group: super::GROUP,
+    namespaced: true,
+    kind: "ExposedSecretReport",
+    plural: "exposedsecretreports",
+    singular: "exposedsecretreport",
+    short_names: &["exposedsecret", "exposedsecrets"],
+    description: "ExposedSecretReport summarizes exposed secrets in plaintext files built into \
+        container images.",
+    columns: &[
+        (
+            "Repository",
+            ".report.artifact.repository",
+            "string",
+            "The name of image repository",
+            0,
+        ),
+        (
+            "Tag",
+            ".report.artifact.tag",
+            "string",
+            "The name of image tag",
+            0,
+        ),
+        (
+            "Scanner",
+            ".report.scanner.name",
+            "string",
+            "The name of the exposed secret scanner",
+            0,
+        ),
+        (
+            "Age",
+            ".metadata.creationTimestamp",
+            "date",
+            "The age of the report",
+            0,
+        ),
+        (
+            "Critical",
+            ".report.summary.criticalCount",
+            "integer",
+            "The number of critical exposed secrets",
+            1,
+        ),
+        (
+            "High",
+            ".report.summary.highCount",
+            "integer",
+            "The number of high exposed secrets",
+            1,
+        ),
+        (
+            "Medium",
+            ".report.summary.mediumCount",
+            "integer",
+            "The number of medium exposed secrets",
+            1,
+        ),
+        (
+            "Low",
+            ".report.summary.lowCount",
+            "integer",
+            "The number of low exposed secrets",
+            1,
+        ),
+    ],
+    required: &[
+        (
+            &[],
+            &[
+                "artifact",
+                "scanner",
+                "secrets",
+                "summary",
+                "updateTimestamp",
+            ],
+        ),
+        (&["scanner"], &["name", "vendor", "version"]),
+        (
+            &["secrets", "[]"],
+            &["category", "match", "ruleID", "severity", "target", "title"],
+        ),
+        (
+            &["summary"],
+            &["criticalCount", "highCount", "lowCount", "mediumCount"],
+        ),
+    ],
+    enums: &[(&["secrets", "[]", "severity"], &SECRET_SEVERITIES)],
+    counters: &[&["summary"]],
+};

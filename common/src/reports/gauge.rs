@@ -7,7 +7,8 @@
 use std::collections::BTreeMap;
 
 use super::config_audit::ConfigAuditReport;
-use super::vulnerability::VulnerabilityReport;
+use super::exposed_secret::ExposedSecretReport;
+use super::vulnerability::{Artifact, Registry, VulnerabilityReport};
 
 /// Annotation with `critical,high,medium,low,unknown` counts (config audits: four counts).
 pub const SUMMARY: &str = "trivy-operator-rs.dev/summary";
@@ -93,6 +94,16 @@ pub struct Image {
 }
 
 impl Image {
+    /// The image labels of a report's registry and artifact.
+    pub fn of(registry: Option<&Registry>, artifact: &Artifact) -> Self {
+        Self {
+            registry: registry.map(|r| r.server.clone()).unwrap_or_default(),
+            repository: artifact.repository.clone(),
+            tag: artifact.tag.clone().unwrap_or_default(),
+            digest: artifact.digest.clone().unwrap_or_default(),
+        }
+    }
+
     /// The annotation value (`|` never occurs in image references).
     pub fn format(&self) -> String {
         format!(
@@ -131,18 +142,25 @@ pub fn annotate_vulnerability_report(report: &mut VulnerabilityReport) {
         low: s.low_count,
         unknown: Some(s.unknown_count),
     };
-    let artifact = &report.report.artifact;
-    let image = Image {
-        registry: report
-            .report
-            .registry
-            .as_ref()
-            .map(|r| r.server.clone())
-            .unwrap_or_default(),
-        repository: artifact.repository.clone(),
-        tag: artifact.tag.clone().unwrap_or_default(),
-        digest: artifact.digest.clone().unwrap_or_default(),
+    let image = Image::of(report.report.registry.as_ref(), &report.report.artifact);
+    annotate(&mut report.metadata.annotations, SUMMARY, counts.format());
+    annotate(&mut report.metadata.annotations, IMAGE, image.format());
+    let size = written_size(report);
+    annotate(&mut report.metadata.annotations, BYTES, size.to_string());
+}
+
+/// Writes the gauge annotations of an ExposedSecretReport from its data (four counts, the
+/// image and the size; call it on the report as written).
+pub fn annotate_exposed_secret_report(report: &mut ExposedSecretReport) {
+    let s = &report.report.summary;
+    let counts = Counts {
+        critical: s.critical_count,
+        high: s.high_count,
+        medium: s.medium_count,
+        low: s.low_count,
+        unknown: None,
     };
+    let image = Image::of(report.report.registry.as_ref(), &report.report.artifact);
     annotate(&mut report.metadata.annotations, SUMMARY, counts.format());
     annotate(&mut report.metadata.annotations, IMAGE, image.format());
     let size = written_size(report);

@@ -11,6 +11,7 @@
 pub mod config_audit;
 pub mod crd;
 mod crd_contract;
+pub mod exposed_secret;
 pub mod gauge;
 pub mod image_vulnerability;
 mod schema;

@@ -38,23 +38,12 @@ pub fn to_report_data(
                 .map(move |v| convert_vulnerability(r, v))
         })
         .collect();
-    let digest = image
-        .digest()
-        .map(str::to_owned)
-        .or_else(|| repo_digest(&trivy.metadata, image));
+    let (registry, artifact) = artifact_of(trivy, image);
     VulnerabilityReportData {
         update_timestamp,
         scanner,
-        registry: Some(Registry {
-            server: image.registry().to_owned(),
-        }),
-        artifact: Artifact {
-            repository: image.repository().to_owned(),
-            digest,
-            tag: image.tag().map(str::to_owned),
-            mime_type: None,
-            labels: None,
-        },
+        registry: Some(registry),
+        artifact,
         os: trivy
             .metadata
             .os
@@ -68,6 +57,27 @@ pub fn to_report_data(
         summary: VulnerabilitySummary::count(&vulnerabilities),
         vulnerabilities,
     }
+}
+
+/// The registry and artifact of a scanned image: from the image reference, the digest
+/// falling back to `Metadata.RepoDigests`.
+pub(super) fn artifact_of(trivy: &TrivyReport, image: &ImageRef) -> (Registry, Artifact) {
+    let digest = image
+        .digest()
+        .map(str::to_owned)
+        .or_else(|| repo_digest(&trivy.metadata, image));
+    (
+        Registry {
+            server: image.registry().to_owned(),
+        },
+        Artifact {
+            repository: image.repository().to_owned(),
+            digest,
+            tag: image.tag().map(str::to_owned),
+            mime_type: None,
+            labels: None,
+        },
+    )
 }
 
 /// The digest from `Metadata.RepoDigests`: the entry for the image's own repository if

@@ -77,6 +77,31 @@ pub struct ScanResult {
     /// Vulnerabilities found in the target (`null` or absent when none).
     #[serde(default, deserialize_with = "null_as_default")]
     pub vulnerabilities: Vec<DetectedVulnerability>,
+    /// Secrets found in the target by the secret scanner (`null` or absent when none).
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub secrets: Vec<DetectedSecret>,
+}
+
+/// One secret found by Trivy's secret scanner (its `Code` excerpt is not read: the match
+/// line is what reports keep).
+#[derive(Deserialize, Clone, Debug, PartialEq, Default)]
+#[serde(rename_all = "PascalCase")]
+pub struct DetectedSecret {
+    /// E.g. `aws-access-key-id`.
+    #[serde(rename = "RuleID", default)]
+    pub rule_id: String,
+    /// E.g. `AWS`.
+    #[serde(default)]
+    pub category: String,
+    /// E.g. `CRITICAL`.
+    #[serde(default)]
+    pub severity: String,
+    /// E.g. `AWS Access Key ID`.
+    #[serde(default)]
+    pub title: String,
+    /// The matched line, the secret masked.
+    #[serde(default)]
+    pub r#match: String,
 }
 
 /// One vulnerability of one package.

@@ -8,14 +8,16 @@ mod convert;
 mod decode;
 mod image_ref;
 mod json;
+mod secrets;
 
 pub use convert::{score_from_cvss, severity_of, to_report_data};
 pub use decode::{MAX_DECODED_LEN, decode_scanner_output, parse_report, parse_scanner_output};
 pub use image_ref::{DEFAULT_TAG, DOCKER_HUB, ImageRef, ImageRefError, is_valid_digest};
 pub use json::{
-    DetectedVulnerability, Metadata, PkgIdentifier, SUPPORTED_SCHEMA_VERSION, ScanResult,
-    TrivyCvss, TrivyOs, TrivyReport,
+    DetectedSecret, DetectedVulnerability, Metadata, PkgIdentifier, SUPPORTED_SCHEMA_VERSION,
+    ScanResult, TrivyCvss, TrivyOs, TrivyReport,
 };
+pub use secrets::to_secret_data;
 
 /// Why scanner output could not be turned into a report.
 #[derive(Debug, thiserror::Error)]
