@@ -71,6 +71,9 @@ pub enum ScanSource {
         namespace: String,
         name: String,
         resource_version: String,
+        /// The source's ExposedSecretReport (same namespace) and the resourceVersion this
+        /// operator wrote, when the task wants secrets.
+        secret: Option<(String, String)>,
     },
 }
 
@@ -88,6 +91,8 @@ pub struct ScanTask {
     pub summary_only: bool,
     /// Per-image storage mode: the whole list goes into the image's report once.
     pub per_image: bool,
+    /// Scan for exposed secrets too and write each subscriber an ExposedSecretReport.
+    pub secrets: bool,
 }
 
 /// Any task a worker runs.
@@ -150,7 +155,7 @@ impl TryFrom<proto::Task> for ScanTask {
             return Err(Invalid::UnsupportedKind(id, task.kind));
         }
         let summary_only = task.summary_only;
-        let scan = task
+        let mut scan = task
             .scan
             .ok_or_else(|| Invalid::IncompleteScan(id.clone(), "target"))?;
         if scan.scan_key.is_empty() {
@@ -193,11 +198,19 @@ impl TryFrom<proto::Task> for ScanTask {
                 namespace: scan.source_report_namespace,
                 name: scan.source_report_name,
                 resource_version: scan.source_report_resource_version,
+                secret: match scan.source_secret_report_name.is_empty() {
+                    true => None,
+                    false => Some((
+                        std::mem::take(&mut scan.source_secret_report_name),
+                        std::mem::take(&mut scan.source_secret_report_resource_version),
+                    )),
+                },
             },
             _ => ScanSource::Job,
         };
         Ok(Self {
             per_image: scan.per_image,
+            secrets: scan.secrets,
             task_id: id,
             scan_key: scan.scan_key,
             image: scan.image,
@@ -345,8 +358,24 @@ mod tests {
             namespace: "ns".into(),
             name: "replicaset-x-nginx".into(),
             resource_version: String::new(),
+            secret: None,
         };
         assert_eq!(copy.source, expected);
+        let mut with_secrets = scan_task();
+        let target = with_secrets.scan.as_mut().unwrap();
+        target.source_report_namespace = "ns".into();
+        target.source_report_name = "replicaset-x-nginx".into();
+        target.secrets = true;
+        target.source_secret_report_name = "replicaset-x-nginx".into();
+        target.source_secret_report_resource_version = "7".into();
+        let WorkerTask::Scan(with_secrets) = WorkerTask::try_from(with_secrets).unwrap() else {
+            panic!("not a scan")
+        };
+        assert!(with_secrets.secrets);
+        let ScanSource::Copy { secret, .. } = with_secrets.source else {
+            panic!("not a copy")
+        };
+        assert_eq!(secret, Some(("replicaset-x-nginx".into(), "7".into())));
     }
 
     #[test]

@@ -86,6 +86,7 @@ async fn scans_store_the_list_once_and_copies_read_it_back() {
         namespace: "apps".into(),
         name: "replicaset-web-app".into(),
         resource_version: source.metadata.resource_version.clone().unwrap(),
+        secret: None,
     };
     run(&sim, &settings, &copy).await.unwrap();
     assert!(counter.uids(&sim).await.is_empty(), "a copy runs no Job");

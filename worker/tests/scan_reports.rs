@@ -12,7 +12,7 @@ use common::reports::vulnerability::VulnerabilityReport;
 use kube::api::{Api, PostParams};
 use kube_sim::faults::FaultConfig;
 use scan_support::*;
-use worker::scan::job::{SCAN_KEY_ANNOTATION, job_name, scan_job};
+use worker::scan::job::{SCAN_KEY_ANNOTATION, Scanners, job_name, scan_job};
 use worker::scan::reports::SCANNED_AT_ANNOTATION;
 
 fn check_report(r: &VulnerabilityReport, golden: &str) {
@@ -123,7 +123,7 @@ async fn an_existing_job_is_adopted_and_concurrent_runs_share_one_job() {
     let counter = sim.job_counter().await;
 
     // A Job left by another worker (same deterministic name) is adopted.
-    let existing = scan_job(&settings, &t.scan_key, &t.image, None);
+    let existing = scan_job(&settings, &t.scan_key, &t.image, None, Scanners::Vuln);
     let created = sim
         .jobs()
         .create(&PostParams::default(), &existing)
@@ -165,7 +165,13 @@ async fn an_existing_job_is_adopted_and_concurrent_runs_share_one_job() {
     assert_eq!(job_name(&t.scan_key).len(), 45);
 
     // A Job of that name made for another scan key is neither adopted nor deleted.
-    let mut foreign = scan_job(&settings, "index.docker.io/library/evil:1", &t.image, None);
+    let mut foreign = scan_job(
+        &settings,
+        "index.docker.io/library/evil:1",
+        &t.image,
+        None,
+        Scanners::Vuln,
+    );
     foreign.metadata.name = Some(name.clone());
     sim.jobs()
         .create(&PostParams::default(), &foreign)

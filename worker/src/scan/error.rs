@@ -42,6 +42,14 @@ pub enum Error {
     /// made by the operator): it is neither adopted nor deleted.
     #[error("scan job {job} exists but belongs to scan key {found:?}; not adopted")]
     ForeignJob { job: String, found: String },
+    /// This scan's Job exists but runs other Trivy scanners; it was deleted so that a retry
+    /// creates the right one.
+    #[error("scan job {job} runs scanners {found:?}, not {wanted:?}; deleted, to be recreated")]
+    OutdatedJob {
+        job: String,
+        found: String,
+        wanted: &'static str,
+    },
     /// The scan container's log could not be read.
     #[error("reading the log of scan job {job}: {detail}")]
     ReadLogs { job: String, detail: String },
@@ -64,6 +72,10 @@ pub enum Error {
     /// The VulnerabilityReport to copy changed since this operator wrote it.
     #[error("source report {namespace}/{name} changed since it was written; not copied")]
     SourceReportChanged { namespace: String, name: String },
+    /// The task wants exposed secrets but its source report came with no ExposedSecretReport
+    /// to copy them from.
+    #[error("source report {namespace}/{name} has no exposed secret report to copy")]
+    SourceHasNoSecretReport { namespace: String, name: String },
     /// Writing a report failed.
     #[error("writing report {namespace}/{name}: {source}")]
     WriteReport {
@@ -95,6 +107,7 @@ impl Error {
             Self::JobTimeout { .. } => "ScanJobTimeout",
             Self::JobFailed { .. } => "ScanJobFailed",
             Self::ForeignJob { .. } => "ScanJobNameTaken",
+            Self::OutdatedJob { .. } => "ScanJobOutdated",
             Self::ReadLogs { .. } => "ReadLogsFailed",
             Self::InvalidOutput {
                 source: common::trivy::Error::TooLarge { .. },
@@ -104,6 +117,7 @@ impl Error {
             Self::ReadSourceReport { .. } => "ReadSourceReportFailed",
             Self::SourceReportGone { .. } => "SourceReportGone",
             Self::SourceReportChanged { .. } => "SourceReportChanged",
+            Self::SourceHasNoSecretReport { .. } => "SourceSecretReportMissing",
             Self::WriteReport { .. } => "WriteReportFailed",
             Self::WriteImageReport { .. } => "WriteImageReportFailed",
             Self::ReadImageReport { .. } => "ReadImageReportFailed",

@@ -30,6 +30,37 @@ pub const JOB_TYPE_VALUE: &str = "vulnerability-scan";
 pub use common::labels::SCAN_KEY as SCAN_KEY_ANNOTATION;
 /// Annotation on scan Jobs: the image reference the Job scans.
 pub const IMAGE_ANNOTATION: &str = "trivy-operator-rs.dev/image";
+/// Annotation on scan Jobs: the Trivy scanners the Job runs (`--scanners`), so that a Job
+/// made for other scanners is not adopted.
+pub const SCANNERS_ANNOTATION: &str = "trivy-operator-rs.dev/scanners";
+
+/// Which of Trivy's scanners a scan Job runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scanners {
+    /// Vulnerabilities only.
+    Vuln,
+    /// Vulnerabilities and exposed secrets, from one pass over the image.
+    VulnSecret,
+}
+
+impl Scanners {
+    /// The value of Trivy's `--scanners`.
+    pub fn as_arg(self) -> &'static str {
+        match self {
+            Self::Vuln => "vuln",
+            Self::VulnSecret => "vuln,secret",
+        }
+    }
+
+    /// The scanners of a task that does (or does not) want exposed secrets.
+    pub fn with_secrets(secrets: bool) -> Self {
+        if secrets {
+            Self::VulnSecret
+        } else {
+            Self::Vuln
+        }
+    }
+}
 /// Name of the scan container, whose log holds the result.
 pub const SCAN_CONTAINER: &str = "trivy";
 /// Name of the init container that downloads the vulnerability DB.
@@ -80,7 +111,7 @@ pub fn job_labels(scan_key: &str) -> BTreeMap<String, String> {
 }
 
 /// The Trivy arguments of the scan container (after `trivy`).
-pub fn scan_args(settings: &ScanSettings, image: &str) -> Vec<String> {
+pub fn scan_args(settings: &ScanSettings, image: &str, scanners: Scanners) -> Vec<String> {
     let timeout = common::cli::format_go_duration(settings.timeout);
     let mut args: Vec<String> = [
         "image",
@@ -88,6 +119,8 @@ pub fn scan_args(settings: &ScanSettings, image: &str) -> Vec<String> {
         CACHE_DIR,
         "--quiet",
         "--skip-db-update",
+        "--scanners",
+        scanners.as_arg(),
         "--format",
         "json",
         "--timeout",
@@ -102,8 +135,12 @@ pub fn scan_args(settings: &ScanSettings, image: &str) -> Vec<String> {
 
 /// `command` and `args` of the scan container: `trivy <args>`, or with compressed logs a shell
 /// that keeps Trivy's exit status and prints the JSON bzip2-compressed and base64-encoded.
-fn scan_command(settings: &ScanSettings, image: &str) -> (Vec<String>, Vec<String>) {
-    let args = scan_args(settings, image);
+fn scan_command(
+    settings: &ScanSettings,
+    image: &str,
+    scanners: Scanners,
+) -> (Vec<String>, Vec<String>) {
+    let args = scan_args(settings, image, scanners);
     if !settings.compress_logs {
         return (vec!["trivy".to_owned()], args);
     }
@@ -190,6 +227,7 @@ pub fn scan_job(
     scan_key: &str,
     image: &str,
     credentials: Option<&CredentialsRef>,
+    scanners: Scanners,
 ) -> Job {
     let labels = job_labels(scan_key);
     let timeout_secs = i64::try_from(settings.timeout.as_secs().max(1)).unwrap_or(i64::MAX);
@@ -221,7 +259,7 @@ pub fn scan_job(
         volume_mounts: Some(mounts.clone()),
         ..Container::default()
     };
-    let (command, args) = scan_command(settings, image);
+    let (command, args) = scan_command(settings, image, scanners);
     let env = credentials.map(|c| {
         vec![
             secret_env("TRIVY_USERNAME", &c.secret, &c.username_key),
@@ -271,6 +309,7 @@ pub fn scan_job(
             annotations: Some(BTreeMap::from([
                 (SCAN_KEY_ANNOTATION.to_owned(), scan_key.to_owned()),
                 (IMAGE_ANNOTATION.to_owned(), image.to_owned()),
+                (SCANNERS_ANNOTATION.to_owned(), scanners.as_arg().to_owned()),
             ])),
             ..ObjectMeta::default()
         },

@@ -33,7 +33,13 @@ fn names_are_deterministic_dns_labels() {
 
 #[test]
 fn manifest_with_defaults() {
-    let job = scan_job(&settings(&[]), KEY, "alpine:3.10", None);
+    let job = scan_job(
+        &settings(&[]),
+        KEY,
+        "alpine:3.10",
+        None,
+        Scanners::VulnSecret,
+    );
     let v = serde_json::to_value(&job).unwrap();
     assert_eq!(v["metadata"]["name"], job_name(KEY));
     assert_eq!(v["metadata"]["namespace"], "trivy-system");
@@ -45,6 +51,10 @@ fn manifest_with_defaults() {
     assert_eq!(
         v["metadata"]["annotations"][IMAGE_ANNOTATION],
         "alpine:3.10"
+    );
+    assert_eq!(
+        v["metadata"]["annotations"][SCANNERS_ANNOTATION],
+        "vuln,secret"
     );
     let spec = &v["spec"];
     assert_eq!(spec["backoffLimit"], 0);
@@ -81,6 +91,8 @@ fn manifest_with_defaults() {
             "/tmp/trivy/.cache",
             "--quiet",
             "--skip-db-update",
+            "--scanners",
+            "vuln,secret",
             "--format",
             "json",
             "--timeout",
@@ -141,7 +153,8 @@ fn flags_change_the_manifest() {
         "--scan-compress-logs",
     ]);
     assert_eq!(s.timeout, Duration::from_secs(3));
-    let v = serde_json::to_value(scan_job(&s, KEY, "it's:odd", None)).unwrap();
+    let v =
+        serde_json::to_value(scan_job(&s, KEY, "it's:odd", None, Scanners::VulnSecret)).unwrap();
     assert_eq!(v["spec"]["activeDeadlineSeconds"], 3);
     let pod = &v["spec"]["template"]["spec"];
     assert_eq!(pod["serviceAccountName"], "scanner");
@@ -172,8 +185,14 @@ fn credentials_become_secret_env() {
         username_key: "u".into(),
         password_key: "p".into(),
     };
-    let v =
-        serde_json::to_value(scan_job(&settings(&[]), KEY, "alpine:3.10", Some(&creds))).unwrap();
+    let v = serde_json::to_value(scan_job(
+        &settings(&[]),
+        KEY,
+        "alpine:3.10",
+        Some(&creds),
+        Scanners::VulnSecret,
+    ))
+    .unwrap();
     let env = &v["spec"]["template"]["spec"]["containers"][0]["env"];
     assert_eq!(env[0]["name"], "TRIVY_USERNAME");
     assert_eq!(env[0]["valueFrom"]["secretKeyRef"]["name"], "scan-creds");
@@ -193,6 +212,7 @@ fn trivy_is_asked_only_for_what_reports_keep() {
         KEY,
         "alpine:3.10",
         None,
+        Scanners::Vuln,
     );
     let v = serde_json::to_value(&job).unwrap();
     let args: Vec<&str> = v["spec"]["template"]["spec"]["containers"][0]["args"]
@@ -204,8 +224,21 @@ fn trivy_is_asked_only_for_what_reports_keep() {
     let at = args.iter().position(|a| *a == "--severity").unwrap();
     assert_eq!(args[at + 1], "HIGH,CRITICAL");
     assert!(args.contains(&"--ignore-unfixed"));
+    let at = args.iter().position(|a| *a == "--scanners").unwrap();
+    assert_eq!(
+        args[at + 1],
+        "vuln",
+        "no secret scan when no secret report is wanted"
+    );
     assert_eq!(args.last(), Some(&"alpine:3.10"), "the image comes last");
-    let plain = serde_json::to_value(scan_job(&settings(&[]), KEY, "alpine:3.10", None)).unwrap();
+    let plain = serde_json::to_value(scan_job(
+        &settings(&[]),
+        KEY,
+        "alpine:3.10",
+        None,
+        Scanners::VulnSecret,
+    ))
+    .unwrap();
     let plain_args = plain["spec"]["template"]["spec"]["containers"][0]["args"].to_string();
     assert!(!plain_args.contains("--severity") && !plain_args.contains("--ignore-unfixed"));
 }

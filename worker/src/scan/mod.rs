@@ -20,6 +20,7 @@ pub mod per_image;
 pub mod registry_secrets;
 pub mod reports;
 pub mod runner;
+pub mod secrets;
 mod settings;
 pub mod trim;
 mod write;
@@ -27,6 +28,7 @@ mod write;
 use std::collections::BTreeMap;
 
 use common::proto;
+use common::reports::exposed_secret::ExposedSecretReportData;
 use common::reports::vulnerability::VulnerabilityReportData;
 use common::trivy::ImageRef;
 use kube::Client;
@@ -103,13 +105,32 @@ pub async fn run_task(client: &Client, settings: &ScanSettings, task: &ScanTask)
             namespace,
             name,
             resource_version,
+            secret,
         } => {
-            let copied = copy_source(client, namespace, name, resource_version, task.per_image)
+            let copied = match (task.secrets, secret) {
+                (true, None) => Err(Error::SourceHasNoSecretReport {
+                    namespace: namespace.clone(),
+                    name: name.clone(),
+                }),
+                _ => copy_source(
+                    client,
+                    (namespace, name, resource_version),
+                    secret
+                        .as_ref()
+                        .filter(|_| task.secrets)
+                        .map(|(n, v)| (n.as_str(), v.as_str())),
+                    task.per_image,
+                )
                 .await
-                .map(|(data, at, image_report)| {
-                    existing_image_report = image_report;
-                    (data, at)
-                });
+                .map(|copied| {
+                    existing_image_report = copied.image_report;
+                    Found {
+                        vulnerabilities: copied.vulnerabilities,
+                        secrets: copied.secrets,
+                        scanned_at: copied.scanned_at,
+                    }
+                }),
+            };
             vec![(true, task.scan_key.clone(), all(), copied)]
         }
         ScanSource::Job => {
@@ -133,7 +154,11 @@ pub async fn run_task(client: &Client, settings: &ScanSettings, task: &ScanTask)
         }
     };
     for (shareable, job_key, members, scanned) in groups {
-        let (mut base, scanned_at) = match scanned {
+        let Found {
+            vulnerabilities: mut base,
+            secrets,
+            scanned_at,
+        } = match scanned {
             Ok(found) => found,
             Err(error) => {
                 let partial = failed(client, settings, &members, error).await;
@@ -142,6 +167,12 @@ pub async fn run_task(client: &Client, settings: &ScanSettings, task: &ScanTask)
             }
         };
         settings.detail.apply(&mut base);
+        let secrets = secrets.map(|mut s| {
+            if task.summary_only {
+                s.secrets.clear();
+            }
+            s
+        });
         if task.summary_only {
             // The summary counts what the scan found; the list is left out.
             base.vulnerabilities.clear();
@@ -182,29 +213,108 @@ pub async fn run_task(client: &Client, settings: &ScanSettings, task: &ScanTask)
             }
             trim::trim_report(&mut report, trim::MAX_REPORT_BYTES);
             common::reports::gauge::annotate_vulnerability_report(&mut report);
-            match write(client, s, &mut report).await {
-                Ok(resource_version) => outcome.written.push(proto::WrittenReport {
-                    namespace: s.workload.namespace.clone(),
-                    name: report.metadata.name.clone().unwrap_or_default(),
-                    resource_version,
-                    scan_key: task.scan_key.clone(),
-                    // A summary-only report has no list to copy: copying it would give
-                    // other workloads an empty list (and, recounted, a zero summary).
-                    shareable: shareable && !task.summary_only,
-                    scanned_at_unix: scanned_at.as_second(),
-                    workload_uid: s.workload.uid.clone(),
-                    container_name: s.container_name.clone(),
-                    resource_spec_hash: s.spec_hash.clone(),
-                    image_reference: reference.clone(),
-                }),
+            let written = match write(client, s, &mut report).await {
+                Ok(resource_version) => {
+                    let summary = &report.report.summary;
+                    tracing::info!(
+                        report = report.metadata.name.as_deref().unwrap_or_default(),
+                        namespace = %s.workload.namespace,
+                        workload = %described(s),
+                        critical = summary.critical_count,
+                        high = summary.high_count,
+                        "vulnerability report written"
+                    );
+                    proto::WrittenReport {
+                        namespace: s.workload.namespace.clone(),
+                        name: report.metadata.name.clone().unwrap_or_default(),
+                        resource_version,
+                        scan_key: task.scan_key.clone(),
+                        // A summary-only report has no list to copy: copying it would give
+                        // other workloads an empty list (and, recounted, a zero summary).
+                        shareable: shareable && !task.summary_only,
+                        scanned_at_unix: scanned_at.as_second(),
+                        workload_uid: s.workload.uid.clone(),
+                        container_name: s.container_name.clone(),
+                        resource_spec_hash: s.spec_hash.clone(),
+                        image_reference: reference.clone(),
+                        secret_report_name: String::new(),
+                        secret_resource_version: String::new(),
+                    }
+                }
                 Err(error) => {
                     tracing::warn!(%error, reason = error.reason(), "writing a vulnerability report failed");
                     outcome.error = outcome.error.or(Some(error));
+                    continue;
                 }
-            }
+            };
+            let written = match &secrets {
+                None => written,
+                Some(base) => {
+                    let name = written.name.clone();
+                    match write_secrets(
+                        client,
+                        settings,
+                        s,
+                        base,
+                        &image,
+                        (&task.scan_key, scanned_at),
+                        name,
+                        task.summary_only,
+                    )
+                    .await
+                    {
+                        Ok((name, resource_version)) => proto::WrittenReport {
+                            secret_report_name: name,
+                            secret_resource_version: resource_version,
+                            ..written
+                        },
+                        Err(error) => {
+                            tracing::warn!(%error, reason = error.reason(), "writing an exposed secret report failed");
+                            outcome.error = outcome.error.or(Some(error));
+                            // The VulnerabilityReport stands, but is no copy source: a copy
+                            // would lack the secrets.
+                            proto::WrittenReport {
+                                shareable: false,
+                                ..written
+                            }
+                        }
+                    }
+                }
+            };
+            outcome.written.push(written);
         }
     }
     outcome
+}
+
+/// What one scan (or a copied source) found.
+struct Found {
+    vulnerabilities: VulnerabilityReportData,
+    /// `None` when the task does not want secrets.
+    secrets: Option<ExposedSecretReportData>,
+    scanned_at: jiff::Timestamp,
+}
+
+/// Writes the ExposedSecretReport of `s` under its VulnerabilityReport's `name`; returns the
+/// name written and its resourceVersion.
+#[allow(clippy::too_many_arguments)]
+async fn write_secrets(
+    client: &Client,
+    settings: &ScanSettings,
+    s: &Subscriber,
+    base: &ExposedSecretReportData,
+    image: &ImageRef,
+    scan: (&str, jiff::Timestamp),
+    name: String,
+    summary_only: bool,
+) -> Result<(String, String), Error> {
+    let mut report = secrets::secret_report(s, base, image, scan, settings, name);
+    if summary_only {
+        common::reports::gauge::mark_summary_only(&mut report.metadata);
+    }
+    secrets::trim(&mut report, trim::MAX_REPORT_BYTES);
+    common::reports::gauge::annotate_exposed_secret_report(&mut report);
+    secrets::write(client, s, &mut report).await
 }
 
 /// The name of the image report of this group's scan (per-image mode): the one the copied
@@ -247,14 +357,26 @@ async fn scan_image(
     job_key: &str,
     image: &ImageRef,
     credentials: Option<&credentials::RegistryCredentials>,
-) -> Result<(VulnerabilityReportData, jiff::Timestamp), Error> {
-    let output = runner::scan(client, settings, job_key, &task.image, credentials).await?;
+) -> Result<Found, Error> {
+    let scanners = job::Scanners::with_secrets(task.secrets);
+    let output = runner::scan(
+        client,
+        settings,
+        job_key,
+        &task.image,
+        credentials,
+        scanners,
+    )
+    .await?;
     let scanner = common::reports::Scanner::trivy(settings.trivy_version.clone());
     let now = jiff::Timestamp::now();
-    Ok((
-        common::trivy::to_report_data(&output, image, scanner, now),
-        now,
-    ))
+    Ok(Found {
+        vulnerabilities: common::trivy::to_report_data(&output, image, scanner.clone(), now),
+        secrets: task
+            .secrets
+            .then(|| common::trivy::to_secret_data(&output, image, scanner, now)),
+        scanned_at: now,
+    })
 }
 
 /// The subscribers by credential identity (`None`: anonymous, first), with the credentials.

@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 use common::labels;
 use common::names::vulnerability_report_name;
 use common::owner::owner_reference;
-use common::reports::vulnerability::{Registry, VulnerabilityReport, VulnerabilityReportData};
+use common::reports::vulnerability::{
+    Artifact, Registry, VulnerabilityReport, VulnerabilityReportData,
+};
 use common::trivy::ImageRef;
 use kube::api::ObjectMeta;
 
@@ -25,18 +27,30 @@ pub fn for_subscriber(
     s: &Subscriber,
     fallback: &ImageRef,
 ) -> VulnerabilityReportData {
+    let mut data = base.clone();
+    point_at_subscriber(&mut data.registry, &mut data.artifact, s, fallback);
+    data
+}
+
+/// Points `registry` and `artifact` at the subscriber's own image reference (`fallback`, the
+/// scanned image, when it does not parse), keeping the scan's digest unless the reference
+/// has its own.
+pub fn point_at_subscriber(
+    registry: &mut Option<Registry>,
+    artifact: &mut Artifact,
+    s: &Subscriber,
+    fallback: &ImageRef,
+) {
     let parsed = ImageRef::parse(&s.image).ok();
     let image = parsed.as_ref().unwrap_or(fallback);
-    let mut data = base.clone();
-    data.registry = Some(Registry {
+    *registry = Some(Registry {
         server: image.registry().to_owned(),
     });
-    data.artifact.repository = image.repository().to_owned();
-    data.artifact.tag = image.tag().map(str::to_owned);
+    artifact.repository = image.repository().to_owned();
+    artifact.tag = image.tag().map(str::to_owned);
     if let Some(digest) = image.digest() {
-        data.artifact.digest = Some(digest.to_owned());
+        artifact.digest = Some(digest.to_owned());
     }
-    data
 }
 
 /// The report of `s`, scanned under `scan_key` at `scanned_at`.
@@ -47,6 +61,26 @@ pub fn vulnerability_report(
     scanned_at: jiff::Timestamp,
     settings: &ScanSettings,
 ) -> VulnerabilityReport {
+    let w = &s.workload;
+    let name = s
+        .report_name
+        .clone()
+        .unwrap_or_else(|| vulnerability_report_name(w.kind.as_str(), &w.name, &s.container_name));
+    VulnerabilityReport::new(
+        report_metadata(s, scan_key, scanned_at, settings, name),
+        data,
+    )
+}
+
+/// The metadata of a report of `s` from a scan (VulnerabilityReport or ExposedSecretReport):
+/// upstream's labels, owner and `report-ttl`, plus the scan key and scan time.
+pub fn report_metadata(
+    s: &Subscriber,
+    scan_key: &str,
+    scanned_at: jiff::Timestamp,
+    settings: &ScanSettings,
+    name: String,
+) -> ObjectMeta {
     let w = &s.workload;
     let kind = w.kind.as_str();
     let (mut report_labels, mut annotations) =
@@ -60,12 +94,8 @@ pub fn vulnerability_report(
     // Whole seconds, as Kubernetes writes times.
     let scanned_at = jiff::Timestamp::from_second(scanned_at.as_second()).unwrap_or(scanned_at);
     annotations.insert(SCANNED_AT_ANNOTATION.to_owned(), scanned_at.to_string());
-    let metadata = ObjectMeta {
-        name: Some(
-            s.report_name
-                .clone()
-                .unwrap_or_else(|| vulnerability_report_name(kind, &w.name, &s.container_name)),
-        ),
+    ObjectMeta {
+        name: Some(name),
         namespace: Some(w.namespace.clone()),
         labels: Some(report_labels),
         annotations: Some(annotations),
@@ -76,8 +106,7 @@ pub fn vulnerability_report(
             &w.uid,
         )]),
         ..ObjectMeta::default()
-    };
-    VulnerabilityReport::new(metadata, data)
+    }
 }
 
 /// The scan time of a report: its scanned-at annotation, if valid.

@@ -13,7 +13,9 @@ use kube::runtime::wait::await_condition;
 use kube::{Api, Client};
 
 use super::credentials::{self, RegistryCredentials};
-use super::job::{SCAN_CONTAINER, SCAN_KEY_ANNOTATION, job_name, scan_job};
+use super::job::{
+    SCAN_CONTAINER, SCAN_KEY_ANNOTATION, SCANNERS_ANNOTATION, Scanners, job_name, scan_job,
+};
 use super::{Error, ScanSettings};
 
 /// How much longer than the Job's own deadline the worker waits (scheduling, image pulls on
@@ -63,11 +65,18 @@ pub async fn scan(
     scan_key: &str,
     image: &str,
     credentials: Option<&RegistryCredentials>,
+    scanners: Scanners,
 ) -> Result<TrivyReport, Error> {
     let jobs: Api<Job> = Api::namespaced(client.clone(), &settings.namespace);
     let name = job_name(scan_key);
     // An existing Job is adopted only after checking it is this scan's (one read).
-    let job = create_or_adopt(&jobs, settings, scan_key, image, credentials.is_some()).await?;
+    let job = create_or_adopt(
+        &jobs,
+        settings,
+        (scan_key, image, scanners),
+        credentials.is_some(),
+    )
+    .await?;
     if let Some(c) = credentials
         && let Err(error) = create_secret(client, settings, &job, c).await
     {
@@ -110,13 +119,12 @@ async fn parse_output(log: String, job: String) -> Result<TrivyReport, Error> {
 async fn create_or_adopt(
     jobs: &Api<Job>,
     settings: &ScanSettings,
-    scan_key: &str,
-    image: &str,
+    (scan_key, image, scanners): (&str, &str, Scanners),
     with_credentials: bool,
 ) -> Result<Job, Error> {
     let name = job_name(scan_key);
     let credentials = with_credentials.then(|| credentials::credentials_ref(&name));
-    let manifest = scan_job(settings, scan_key, image, credentials.as_ref());
+    let manifest = scan_job(settings, scan_key, image, credentials.as_ref(), scanners);
     let failed = |source| Error::CreateJob {
         job: name.clone(),
         source,
@@ -149,6 +157,20 @@ async fn create_or_adopt(
                 return Err(Error::ForeignJob {
                     job: name.clone(),
                     found,
+                });
+            }
+            // Made for other scanners (the exposed-secret setting changed since): its output
+            // would lack what this scan must report, or hold what it must not. It is
+            // deleted, and the retry creates this scan's Job.
+            let runs = annotations
+                .and_then(|a| a.get(SCANNERS_ANNOTATION))
+                .map_or("", String::as_str);
+            if runs != scanners.as_arg() {
+                delete_job(jobs, &name).await;
+                return Err(Error::OutdatedJob {
+                    job: name.clone(),
+                    found: runs.to_owned(),
+                    wanted: scanners.as_arg(),
                 });
             }
             tracing::info!(job = %name, "scan job exists; adopting it");

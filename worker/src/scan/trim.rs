@@ -13,7 +13,8 @@ use super::reports::TRIMMED_ANNOTATION;
 /// Largest report JSON written (1 MiB; etcd refuses requests over 1.5 MiB).
 pub const MAX_REPORT_BYTES: usize = 1024 * 1024;
 
-fn json_len<T: serde::Serialize>(value: &T) -> usize {
+/// The size of a value's JSON (`usize::MAX` if it does not serialize).
+pub(super) fn json_len<T: serde::Serialize>(value: &T) -> usize {
     serde_json::to_vec(value).map_or(usize::MAX, |v| v.len())
 }
 
@@ -36,7 +37,7 @@ pub fn trim_report(report: &mut VulnerabilityReport, limit: usize) -> bool {
     for step in STEPS {
         report.report.vulnerabilities.iter_mut().for_each(step);
         if json_len(report) <= limit {
-            mark(report);
+            mark_trimmed(&mut report.metadata);
             return true;
         }
     }
@@ -51,13 +52,13 @@ pub fn trim_report(report: &mut VulnerabilityReport, limit: usize) -> bool {
         // The element and its separating comma.
         excess = excess.saturating_sub(json_len(&last) + 1);
     }
-    mark(report);
+    mark_trimmed(&mut report.metadata);
     true
 }
 
-fn mark(report: &mut VulnerabilityReport) {
-    report
-        .metadata
+/// Marks a report as trimmed ([`TRIMMED_ANNOTATION`]).
+pub(super) fn mark_trimmed(metadata: &mut kube::api::ObjectMeta) {
+    metadata
         .annotations
         .get_or_insert_default()
         .insert(TRIMMED_ANNOTATION.to_owned(), "true".to_owned());

@@ -1,19 +1,40 @@
-//! Writing a subscriber's VulnerabilityReport with server-side apply.
+//! Writing a subscriber's reports (VulnerabilityReport, ExposedSecretReport) with
+//! server-side apply.
 
-use common::reports::vulnerability::VulnerabilityReport;
 use common::retry;
 use kube::api::{Patch, PatchParams};
 use kube::{Api, Client};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 use super::{Error, FIELD_MANAGER};
 use crate::task::Subscriber;
 
-async fn apply_report(
-    api: &Api<VulnerabilityReport>,
+/// A namespaced report kind a scan writes.
+pub(super) trait Report:
+    kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+    + Serialize
+    + DeserializeOwned
+    + Clone
+    + std::fmt::Debug
+{
+}
+
+impl<K> Report for K where
+    K: kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Serialize
+        + DeserializeOwned
+        + Clone
+        + std::fmt::Debug
+{
+}
+
+async fn apply_report<K: Report>(
+    api: &Api<K>,
     name: &str,
     params: &PatchParams,
-    report: &VulnerabilityReport,
-) -> Result<VulnerabilityReport, kube::Error> {
+    report: &K,
+) -> Result<K, kube::Error> {
     let patch = Patch::Apply(report);
     retry::idempotent("write report", || api.patch(name, params, &patch)).await
 }
@@ -41,16 +62,16 @@ pub(super) fn described(s: &Subscriber) -> String {
 /// [`vulnerability_report_fallback_name`](common::names::vulnerability_report_fallback_name)
 /// instead (`report`'s name says which was used). The leader sends that name with later
 /// scans, so the workload keeps one report.
-pub(super) async fn write(
+pub(super) async fn write<K: Report>(
     client: &Client,
     s: &Subscriber,
-    report: &mut VulnerabilityReport,
+    report: &mut K,
 ) -> Result<String, Error> {
     let namespace = &s.workload.namespace;
-    let api: Api<VulnerabilityReport> = Api::namespaced(client.clone(), namespace);
+    let api: Api<K> = Api::namespaced(client.clone(), namespace);
     let manager = format!("{FIELD_MANAGER}/{}", s.workload.uid);
     let apply = PatchParams::apply(&manager).force();
-    let mut name = report.metadata.name.clone().unwrap_or_default();
+    let mut name = report.meta().name.clone().unwrap_or_default();
     let mut result = apply_report(&api, &name, &apply, report).await;
     if let Err(kube::Error::Api(status)) = &result
         && is_name_taken(status)
@@ -63,7 +84,7 @@ pub(super) async fn write(
         );
         tracing::warn!(report = %name, %fallback, workload = %described(s), "the report name belongs to another workload; writing under the fallback name");
         name = fallback;
-        report.metadata.name = Some(name.clone());
+        report.meta_mut().name = Some(name.clone());
         result = apply_report(&api, &name, &apply, report).await;
     }
     let written = result.map_err(|source| Error::WriteReport {
@@ -71,14 +92,5 @@ pub(super) async fn write(
         name: name.clone(),
         source,
     })?;
-    let summary = &report.report.summary;
-    tracing::info!(
-        report = %name,
-        %namespace,
-        workload = %described(s),
-        critical = summary.critical_count,
-        high = summary.high_count,
-        "vulnerability report written"
-    );
-    Ok(written.metadata.resource_version.unwrap_or_default())
+    Ok(written.meta().resource_version.clone().unwrap_or_default())
 }

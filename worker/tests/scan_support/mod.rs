@@ -87,6 +87,7 @@ pub async fn start(namespaces: &[&str]) -> Sim {
     for crd in [
         common::reports::crd::vulnerability_crd().unwrap(),
         common::reports::crd::image_vulnerability_crd().unwrap(),
+        common::reports::crd::exposed_secret_crd().unwrap(),
     ] {
         crds.create(&PostParams::default(), &crd).await.unwrap();
     }
@@ -309,6 +310,7 @@ pub fn task(image: &str, subscribers: Vec<Subscriber>) -> ScanTask {
         source: ScanSource::Job,
         summary_only: false,
         per_image: false,
+        secrets: false,
     }
 }
 

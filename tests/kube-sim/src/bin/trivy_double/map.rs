@@ -11,7 +11,7 @@
 //! what to do, so a scenario can run against a real cluster, where no per-test map reaches
 //! the scan Jobs' pods. `trivy-double.test/[sleep-<seconds>/]<output>[/<anything>]:<tag>`,
 //! where `<output>` is a file stem of the data directory (`alpine-310` →
-//! `alpine-310.json.golden`), `garbage` or `fail`; the rest of the path and the tag only make
+//! `alpine-310.json.golden`, else `<stem>.json`), `garbage` or `fail`; the rest of the path and the tag only make
 //! images distinct. E.g. `trivy-double.test/sleep-6/alpine-310/app1:1.0`.
 //!
 //! An entry is a file path (relative paths are relative to the map file) or a special entry:
@@ -222,10 +222,10 @@ impl ImageMap {
                 message: format!("scan of {reference} failed on purpose"),
             },
             stem if !stem.is_empty() && !stem.contains("..") => {
-                let file = self.data_dir.join(format!("{stem}.json.golden"));
-                if !file.is_file() {
-                    return None;
-                }
+                let file = [".json.golden", ".json"]
+                    .iter()
+                    .map(|ext| self.data_dir.join(format!("{stem}{ext}")))
+                    .find(|f| f.is_file())?;
                 Entry::File(file)
             }
             _ => return None,

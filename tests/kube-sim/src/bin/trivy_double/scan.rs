@@ -81,7 +81,26 @@ fn scan(inv: &Invocation, map: &ImageMap, image: &str, io: &mut Io<'_>) -> i32 {
         Ok(bytes) => bytes,
         Err(code) => return code,
     };
-    let (output, vulnerable) = filter_severities(output, &severities, inv.is_set("ignore-unfixed"));
+    // Trivy's default scanners for images.
+    let scanners: Vec<String> = inv
+        .value("scanners")
+        .unwrap_or("vuln,secret")
+        .split(',')
+        .map(|s| s.trim().to_owned())
+        .collect();
+    if let Some(bad) = scanners
+        .iter()
+        .find(|s| !["vuln", "secret", "misconfig", "license"].contains(&s.as_str()))
+    {
+        return fatal(io, &format!("unknown scanner: {bad}"));
+    }
+    let filter = Filter {
+        severities: &severities,
+        ignore_unfixed: inv.is_set("ignore-unfixed"),
+        vulns: scanners.iter().any(|s| s == "vuln"),
+        secrets: scanners.iter().any(|s| s == "secret"),
+    };
+    let (output, vulnerable) = filter.apply(output);
     if let Some(path) = inv.value("output") {
         if let Err(e) = std::fs::write(path, &output) {
             return fatal(io, &format!("failed to create an output file: {e}"));
@@ -165,53 +184,82 @@ fn read(path: &Path, io: &mut Io<'_>) -> Result<Vec<u8>, i32> {
     })
 }
 
-/// Drops vulnerabilities outside `severities`, like `--severity`. The bytes are returned
-/// unchanged when nothing is filtered out (the common case, so outputs stay byte-identical to
-/// the real files); a filtered report is re-serialized (keys sorted). Also says whether any
-/// vulnerability remains, for `--exit-code`.
-/// Keeps the vulnerabilities of these severities (and with `ignore_unfixed` only those with
-/// a fixed version), as Trivy's `--severity` and `--ignore-unfixed` do.
-fn filter_severities(
-    bytes: Vec<u8>,
-    severities: &[String],
+/// What Trivy's flags keep of a report: the findings of the scanners run (`--scanners`:
+/// without `vuln` no result has vulnerabilities, without `secret` no secret results), of
+/// these severities (`--severity`, vulnerabilities and secrets alike), and with
+/// `ignore_unfixed` only vulnerabilities with a fixed version.
+struct Filter<'a> {
+    severities: &'a [String],
     ignore_unfixed: bool,
-) -> (Vec<u8>, bool) {
-    let Ok(mut report) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
-        return (bytes, false);
-    };
-    let mut removed = false;
-    let mut remaining = false;
-    let results = report.get_mut("Results").and_then(|r| r.as_array_mut());
-    for result in results.into_iter().flatten() {
-        if let Some(vulns) = result
-            .get_mut("Vulnerabilities")
-            .and_then(|v| v.as_array_mut())
-        {
-            let before = vulns.len();
-            vulns.retain(|v| {
-                let sev = v
-                    .get("Severity")
-                    .and_then(|s| s.as_str())
-                    .unwrap_or("UNKNOWN");
-                let fixed = v
-                    .get("FixedVersion")
-                    .and_then(|f| f.as_str())
-                    .is_some_and(|f| !f.trim().is_empty());
-                severities.iter().any(|s| s == sev) && (fixed || !ignore_unfixed)
+    vulns: bool,
+    secrets: bool,
+}
+
+impl Filter<'_> {
+    fn keeps_severity(&self, finding: &serde_json::Value) -> bool {
+        let sev = finding
+            .get("Severity")
+            .and_then(|s| s.as_str())
+            .unwrap_or("UNKNOWN");
+        self.severities.iter().any(|s| s == sev)
+    }
+
+    /// Filters the report. The bytes are returned unchanged when nothing is filtered out
+    /// (the common case, so outputs stay byte-identical to the real files); a filtered
+    /// report is re-serialized. Also says whether any vulnerability or secret remains, for
+    /// `--exit-code`.
+    fn apply(&self, bytes: Vec<u8>) -> (Vec<u8>, bool) {
+        let Ok(mut report) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
+            return (bytes, false);
+        };
+        let mut removed = false;
+        let mut remaining = false;
+        if let Some(results) = report.get_mut("Results").and_then(|r| r.as_array_mut()) {
+            let before = results.len();
+            results.retain(|r| {
+                self.secrets || r.get("Class").and_then(|c| c.as_str()) != Some("secret")
             });
-            removed |= vulns.len() != before;
-            remaining |= !vulns.is_empty();
+            removed |= results.len() != before;
+            for result in results.iter_mut() {
+                let Some(fields) = result.as_object_mut() else {
+                    continue;
+                };
+                if !self.vulns && fields.remove("Vulnerabilities").is_some() {
+                    removed = true;
+                }
+                if let Some(vulns) = fields
+                    .get_mut("Vulnerabilities")
+                    .and_then(|v| v.as_array_mut())
+                {
+                    let before = vulns.len();
+                    vulns.retain(|v| {
+                        let fixed = v
+                            .get("FixedVersion")
+                            .and_then(|f| f.as_str())
+                            .is_some_and(|f| !f.trim().is_empty());
+                        self.keeps_severity(v) && (fixed || !self.ignore_unfixed)
+                    });
+                    removed |= vulns.len() != before;
+                    remaining |= !vulns.is_empty();
+                }
+                if let Some(secrets) = fields.get_mut("Secrets").and_then(|v| v.as_array_mut()) {
+                    let before = secrets.len();
+                    secrets.retain(|s| self.keeps_severity(s));
+                    removed |= secrets.len() != before;
+                    remaining |= !secrets.is_empty();
+                }
+            }
         }
-    }
-    if !removed {
-        return (bytes, remaining);
-    }
-    match serde_json::to_vec_pretty(&report) {
-        Ok(mut out) => {
-            out.push(b'\n');
-            (out, remaining)
+        if !removed {
+            return (bytes, remaining);
         }
-        Err(_) => (bytes, remaining),
+        match serde_json::to_vec_pretty(&report) {
+            Ok(mut out) => {
+                out.push(b'\n');
+                (out, remaining)
+            }
+            Err(_) => (bytes, remaining),
+        }
     }
 }
 
@@ -359,6 +407,42 @@ mod tests {
         assert!(err.contains("scan failed on purpose"));
         let (code, _, _) = run_line("image -q -f table alpine:3.10");
         assert_eq!(code, 1);
+    }
+
+    #[test]
+    fn scanners_decide_which_findings_are_printed() {
+        let image = "trivy-double.test/exposedsecret_report/app:1";
+        let secrets = |out: &[u8]| {
+            let report: serde_json::Value = serde_json::from_slice(out).unwrap();
+            report["Results"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["Secrets"].as_array().map_or(0, Vec::len))
+                .sum::<usize>()
+        };
+        // Trivy's default for images is vuln,secret: the real output, byte for byte.
+        let (code, out, err) = run_line(&format!("image -q -f json {image}"));
+        assert_eq!(code, 0, "{err}");
+        assert_eq!(
+            out,
+            std::fs::read(format!("{DATA}/exposedsecret_report.json")).unwrap()
+        );
+        assert_eq!(secrets(&out), 4);
+        let (_, out, _) = run_line(&format!("image -q -f json --scanners vuln,secret {image}"));
+        assert_eq!(secrets(&out), 4);
+        let (_, out, _) = run_line(&format!("image -q -f json --scanners vuln {image}"));
+        assert_eq!(secrets(&out), 0);
+        let (_, out, _) = run_line(&format!(
+            "image -q -f json --severity HIGH --scanners secret {image}"
+        ));
+        assert_eq!(secrets(&out), 1, "--severity filters secrets too");
+        let (_, out, _) = run_line("image -q -f json --scanners secret alpine:3.10");
+        let report: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert!(report["Results"][0].get("Vulnerabilities").is_none());
+        let (code, _, err) = run_line("image -q -f json --scanners vuln,bogus alpine:3.10");
+        assert_eq!(code, 1);
+        assert!(err.contains("unknown scanner"), "{err}");
     }
 
     #[test]
