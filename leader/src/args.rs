@@ -139,6 +139,15 @@ pub struct RunArgs {
     /// Plan vulnerability scans (`false`: config audits only).
     #[arg(long, env = "VULNERABILITY_SCANS_ENABLED", default_value_t = true, action = clap::ArgAction::Set)]
     pub vulnerability_scans: bool,
+    /// Scan images for exposed secrets too, from the same scan Job (`--scanners
+    /// vuln,secret`), and write an ExposedSecretReport beside each VulnerabilityReport
+    /// (upstream's `exposedSecretScannerEnabled`). Needs the ExposedSecretReport CRD.
+    #[arg(long, env = "EXPOSED_SECRET_SCANS_ENABLED", default_value_t = true, action = clap::ArgAction::Set)]
+    pub exposed_secret_scans: bool,
+    /// Also serve `trivy_exposedsecrets_info` (one series per secret found; upstream's
+    /// `metricsExposedSecretInfo`): the scrape lists the ExposedSecretReports.
+    #[arg(long, env = "METRICS_EXPOSED_SECRET_INFO_ENABLED", default_value_t = false, action = clap::ArgAction::Set)]
+    pub metrics_exposed_secret_info: bool,
     /// Rescan images whose VulnerabilityReport is older than this; `0` disables.
     #[arg(long, env = "REPORT_TTL", default_value = "24h", value_parser = parse_duration)]
     pub report_ttl: Duration,

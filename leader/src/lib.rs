@@ -304,6 +304,7 @@ fn lead(
     let scans = args.vulnerability_scans.then(|| ScanSettings {
         ttl: (!args.report_ttl.is_zero()).then_some(args.report_ttl),
         per_image,
+        secrets: args.exposed_secret_scans,
     });
     let identity = args.identity();
     let shared = Arc::new(
@@ -385,10 +386,13 @@ fn metrics_renderer(
     slot: grpc::LeaderSlot,
 ) -> impl Fn() -> std::pin::Pin<Box<dyn Future<Output = String> + Send>> + Send + Sync + 'static {
     let namespaces = args.scope.namespaces.clone();
+    let secrets = args.vulnerability_scans && args.exposed_secret_scans;
+    let info = secrets && args.metrics_exposed_secret_info;
     let gauges = Arc::new(report_metrics::CachedGauges::default());
+    let info_gauges = Arc::new(report_metrics::CachedGauges::default());
     move || {
         let (client, metrics, namespaces) = (client.clone(), metrics.clone(), namespaces.clone());
-        let gauges = gauges.clone();
+        let (gauges, info_gauges) = (gauges.clone(), info_gauges.clone());
         let shared = slot.get();
         Box::pin(async move {
             let Ok(shared) = shared else {
@@ -397,14 +401,24 @@ fn metrics_renderer(
             };
             metrics.set_snapshot(&shared.snapshot(Instant::now()));
             let from_state =
-                || report_metrics::render_observed(&shared.lock().observed, &namespaces);
-            let reports = gauges
-                .render(&client, &namespaces, report_metrics::MAX_AGE, from_state)
+                || report_metrics::render_observed(&shared.lock().observed, &namespaces, secrets);
+            let limits = (report_metrics::MAX_AGE, secrets);
+            let mut reports = gauges
+                .render(&client, &namespaces, limits, from_state)
                 .await
                 .unwrap_or_else(|error| {
                     tracing::warn!(%error, "could not list reports for metrics");
                     String::new()
                 });
+            if info {
+                let listed = report_metrics::render_secret_info(&client, &namespaces);
+                match info_gauges.cached(report_metrics::MAX_AGE, listed).await {
+                    Ok(text) => reports.push_str(&text),
+                    Err(error) => {
+                        tracing::warn!(%error, "could not list exposed secret reports for metrics")
+                    }
+                }
+            }
             metrics.encode_with(&reports)
         })
     }

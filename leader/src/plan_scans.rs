@@ -2,7 +2,8 @@
 //!
 //! A workload container needs a VulnerabilityReport when it has none, when the report's
 //! `resource-spec-hash` is stale, when the report's scan is older than the TTL, or when the
-//! ImageVulnerabilityReport it names was deleted ([`due_containers`]). Due containers are grouped by scan key — the image digest the
+//! ImageVulnerabilityReport it names was deleted; with exposed secrets on, likewise when its
+//! ExposedSecretReport is missing, stale or old ([`due_containers`]). Due containers are grouped by scan key — the image digest the
 //! workload's own Pods reported, else the normalized image reference — into one task per
 //! key ([`scan_task`]), so an image is scanned once for every workload that runs it. A task
 //! copies a trusted fresh report of the same image instead of scanning when the operator
@@ -25,6 +26,8 @@ pub struct ScanPolicy {
     /// Reports older than this are rescanned; `None` disables scheduled rescans.
     pub ttl: Option<Duration>,
     pub now: jiff::Timestamp,
+    /// Exposed secrets are scanned too: a container also needs a fresh ExposedSecretReport.
+    pub secrets: bool,
 }
 
 /// A workload container identified as a scan subscriber: (workload uid, container, spec
@@ -70,11 +73,15 @@ pub fn due_containers(
         let report = observed
             .vuln_reports_of(workload)
             .find(|v| v.container.as_deref() == Some(container.name.as_str()));
-        let fresh = report.is_some_and(|r| {
-            r.spec_hash.as_deref() == Some(workload.spec_hash.as_str())
-                && is_fresh(r, policy)
-                && !observed.image_reports.lost_for(r)
-        });
+        let current = |r: &VulnReportMeta| {
+            r.spec_hash.as_deref() == Some(workload.spec_hash.as_str()) && is_fresh(r, policy)
+        };
+        let fresh = report.is_some_and(|r| current(r) && !observed.image_reports.lost_for(r))
+            && (!policy.secrets
+                || observed
+                    .secret_reports_of(workload)
+                    .find(|r| r.container.as_deref() == Some(container.name.as_str()))
+                    .is_some_and(current));
         if fresh {
             continue;
         }
@@ -106,8 +113,12 @@ pub fn next_expiry(
     policy: ScanPolicy,
 ) -> Option<jiff::Timestamp> {
     let ttl = jiff::SignedDuration::try_from(policy.ttl?).ok()?;
+    let secrets = observed
+        .secret_reports_of(workload)
+        .filter(|_| policy.secrets);
     observed
         .vuln_reports_of(workload)
+        .chain(secrets)
         .filter_map(|r| r.scanned_at?.checked_add(ttl).ok())
         .filter(|expiry| *expiry > policy.now)
         .min()
@@ -128,11 +139,13 @@ fn fresh_at(at: jiff::Timestamp, ttl: Duration, now: jiff::Timestamp) -> bool {
         .is_ok_and(|ttl| at.checked_add(ttl).is_ok_and(|expiry| expiry > now))
 }
 
-/// Whether a trusted source is still fresh enough to copy.
+/// Whether a trusted source is still fresh enough to copy, and has everything a copy
+/// needs (with secrets on, a secret report written from the same scan).
 pub fn source_is_fresh(source: &Source, policy: ScanPolicy) -> bool {
-    policy
-        .ttl
-        .is_none_or(|ttl| fresh_at(source.scanned_at, ttl, policy.now))
+    (!policy.secrets || source.secret.is_some())
+        && policy
+            .ttl
+            .is_none_or(|ttl| fresh_at(source.scanned_at, ttl, policy.now))
 }
 
 /// The normalized form of an image reference (as written, if it does not parse).
@@ -193,8 +206,17 @@ pub fn scan_task(key: &str, members: &[&DueContainer], source: Option<&Source>) 
                 source_report_resource_version: source
                     .map(|s| s.resource_version.clone())
                     .unwrap_or_default(),
-                // The storage mode is set when the task is sent.
+                source_secret_report_name: source
+                    .and_then(|s| s.secret.as_ref())
+                    .map(|(name, _)| name.clone())
+                    .unwrap_or_default(),
+                source_secret_report_resource_version: source
+                    .and_then(|s| s.secret.as_ref())
+                    .map(|(_, rv)| rv.clone())
+                    .unwrap_or_default(),
+                // The storage mode and the scanners are set when the task is sent.
                 per_image: false,
+                secrets: false,
             })),
             ..Default::default()
         },

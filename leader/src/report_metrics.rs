@@ -1,6 +1,8 @@
 //! The upstream-compatible report gauges, computed at scrape time from the reports in the
-//! cluster: `trivy_image_vulnerabilities` (one series per VulnerabilityReport and severity)
-//! and `trivy_resource_configaudits` (one per ConfigAuditReport and severity), with upstream's
+//! cluster: `trivy_image_vulnerabilities` (one series per VulnerabilityReport and severity),
+//! `trivy_resource_configaudits` (one per ConfigAuditReport and severity),
+//! `trivy_image_exposedsecrets` (one per ExposedSecretReport and severity) and, when asked
+//! for, `trivy_exposedsecrets_info` (one per secret found, listed at scrape), with upstream's
 //! metric names, help texts, label names and severity values. They come from the leader's
 //! watches (each report's metadata carries its counts and image, see
 //! [`common::reports::gauge`]); while a report lacks them, reports are listed in pages
@@ -115,6 +117,49 @@ pub struct ConfigAuditViewData {
     pub summary: SeverityCounts,
 }
 
+/// An ExposedSecretReport as `trivy_image_exposedsecrets` needs it (the list is skipped).
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct SecretView {
+    pub metadata: ObjectMeta,
+    #[serde(default)]
+    pub report: VulnerabilityViewData,
+}
+
+/// An ExposedSecretReport as `trivy_exposedsecrets_info` needs it: with its secrets.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct SecretInfoView {
+    pub metadata: ObjectMeta,
+    #[serde(default)]
+    pub report: SecretInfoViewData,
+}
+
+/// The parts of an ExposedSecretReport's `report` the info series read.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct SecretInfoViewData {
+    #[serde(default)]
+    pub registry: Option<RegistryView>,
+    #[serde(default)]
+    pub artifact: ArtifactView,
+    #[serde(default)]
+    pub secrets: Vec<SecretFindingView>,
+}
+
+/// One secret of `report.secrets`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretFindingView {
+    #[serde(default)]
+    pub target: String,
+    #[serde(rename = "ruleID", default)]
+    pub rule_id: String,
+    #[serde(default)]
+    pub title: String,
+    #[serde(default)]
+    pub category: String,
+    #[serde(default)]
+    pub severity: String,
+}
+
 macro_rules! view_resource {
     ($ty:ident, kind = $kind:literal, plural = $plural:literal) => {
         impl k8s_openapi::Resource for $ty {
@@ -151,7 +196,20 @@ view_resource!(
     plural = "configauditreports"
 );
 
+view_resource!(
+    SecretView,
+    kind = "ExposedSecretReport",
+    plural = "exposedsecretreports"
+);
+view_resource!(
+    SecretInfoView,
+    kind = "ExposedSecretReport",
+    plural = "exposedsecretreports"
+);
+
 const VULN_NAME: &str = "trivy_image_vulnerabilities";
+const SECRET_NAME: &str = "trivy_image_exposedsecrets";
+const SECRET_INFO_NAME: &str = "trivy_exposedsecrets_info";
 const AUDIT_NAME: &str = "trivy_resource_configaudits";
 
 /// The labels and counts of one VulnerabilityReport's series.
@@ -181,58 +239,39 @@ pub struct AuditRow<'a> {
     pub counts: [u64; 4],
 }
 
-/// The two gauge families, built one report at a time.
+/// The gauge families, built one report at a time.
 #[derive(Debug, Default)]
 pub struct ReportGauges {
     vulnerabilities: String,
     config_audits: String,
+    secrets: String,
 }
 
 impl ReportGauges {
     /// Adds the five `trivy_image_vulnerabilities` series of one listed report.
     pub fn add_vulnerability(&mut self, r: &VulnerabilityView) {
-        let meta = &r.metadata;
-        let label = |key: &str| label_of(meta, key);
-        let artifact = &r.report.artifact;
-        let s = &r.report.summary;
-        self.add_vuln_row(&VulnRow {
-            namespace: meta.namespace.as_deref().unwrap_or(""),
-            name: meta.name.as_deref().unwrap_or(""),
-            resource_kind: label(labels::RESOURCE_KIND),
-            resource_name: label(labels::RESOURCE_NAME),
-            container_name: label(labels::CONTAINER_NAME),
-            registry: r.report.registry.as_ref().map_or("", |g| g.server.as_str()),
-            repository: artifact.repository.as_str(),
-            tag: artifact.tag.as_deref().unwrap_or(""),
-            digest: artifact.digest.as_deref().unwrap_or(""),
-            counts: [
-                s.critical_count,
-                s.high_count,
-                s.medium_count,
-                s.low_count,
-                s.unknown_count,
-            ],
-        });
+        self.add_vuln_row(&listed_row(&r.metadata, &r.report));
     }
 
     /// Adds the five `trivy_image_vulnerabilities` series of one report.
     pub fn add_vuln_row(&mut self, r: &VulnRow<'_>) {
-        let base = [
-            ("namespace", r.namespace),
-            ("name", r.name),
-            ("resource_kind", r.resource_kind),
-            ("resource_name", r.resource_name),
-            ("container_name", r.container_name),
-            ("image_registry", r.registry),
-            ("image_repository", r.repository),
-            ("image_tag", r.tag),
-            ("image_digest", r.digest),
-        ];
-        for (severity, count) in ["Critical", "High", "Medium", "Low", "Unknown"]
-            .into_iter()
-            .zip(r.counts)
-        {
+        let base = image_labels(r);
+        for (severity, count) in SEVERITY_LABELS.into_iter().zip(r.counts) {
             sample(&mut self.vulnerabilities, VULN_NAME, &base, severity, count);
+        }
+    }
+
+    /// Adds the four `trivy_image_exposedsecrets` series of one listed report.
+    pub fn add_secret(&mut self, r: &SecretView) {
+        self.add_secret_row(&listed_row(&r.metadata, &r.report));
+    }
+
+    /// Adds the four `trivy_image_exposedsecrets` series of one report (`counts[4]` is
+    /// ignored: secrets have no unknown severity).
+    pub fn add_secret_row(&mut self, r: &VulnRow<'_>) {
+        let base = image_labels(r);
+        for (severity, count) in SEVERITY_LABELS.into_iter().zip(r.counts).take(4) {
+            sample(&mut self.secrets, SECRET_NAME, &base, severity, count);
         }
     }
 
@@ -280,8 +319,130 @@ impl ReportGauges {
         );
         out.push_str("# TYPE trivy_resource_configaudits gauge\n");
         out.push_str(&self.config_audits);
+        out.push_str("# HELP trivy_image_exposedsecrets Number of image exposed secrets\n");
+        out.push_str("# TYPE trivy_image_exposedsecrets gauge\n");
+        out.push_str(&self.secrets);
         out
     }
+}
+
+/// The series labels and counts of a listed VulnerabilityReport or ExposedSecretReport.
+fn listed_row<'a>(meta: &'a ObjectMeta, report: &'a VulnerabilityViewData) -> VulnRow<'a> {
+    let label = |key: &str| label_of(meta, key);
+    let artifact = &report.artifact;
+    let s = &report.summary;
+    VulnRow {
+        namespace: meta.namespace.as_deref().unwrap_or(""),
+        name: meta.name.as_deref().unwrap_or(""),
+        resource_kind: label(labels::RESOURCE_KIND),
+        resource_name: label(labels::RESOURCE_NAME),
+        container_name: label(labels::CONTAINER_NAME),
+        registry: report.registry.as_ref().map_or("", |g| g.server.as_str()),
+        repository: artifact.repository.as_str(),
+        tag: artifact.tag.as_deref().unwrap_or(""),
+        digest: artifact.digest.as_deref().unwrap_or(""),
+        counts: [
+            s.critical_count,
+            s.high_count,
+            s.medium_count,
+            s.low_count,
+            s.unknown_count,
+        ],
+    }
+}
+
+/// Severity label values, upstream's spelling, most severe first.
+const SEVERITY_LABELS: [&str; 5] = ["Critical", "High", "Medium", "Low", "Unknown"];
+
+/// The labels of a report's image series, before `severity`.
+fn image_labels<'a>(r: &VulnRow<'a>) -> [(&'static str, &'a str); 9] {
+    [
+        ("namespace", r.namespace),
+        ("name", r.name),
+        ("resource_kind", r.resource_kind),
+        ("resource_name", r.resource_name),
+        ("container_name", r.container_name),
+        ("image_registry", r.registry),
+        ("image_repository", r.repository),
+        ("image_tag", r.tag),
+        ("image_digest", r.digest),
+    ]
+}
+
+/// `trivy_exposedsecrets_info`: one series of value 1 per distinct secret (category, rule,
+/// target, title and severity) of each report, as upstream's
+/// `metricsExposedSecretInfo` serves it.
+pub fn secret_info(reports: &[SecretInfoView]) -> String {
+    let mut out = String::from(
+        "# HELP trivy_exposedsecrets_info Number of container image exposed secrets group by secret rule id\n# TYPE trivy_exposedsecrets_info gauge\n",
+    );
+    for r in reports {
+        let meta = &r.metadata;
+        let artifact = &r.report.artifact;
+        let mut seen = std::collections::BTreeSet::new();
+        for secret in &r.report.secrets {
+            let severity = severity_label(&secret.severity);
+            let key = (
+                &secret.category,
+                &secret.rule_id,
+                &secret.target,
+                &secret.title,
+                severity,
+            );
+            if !seen.insert(key) {
+                continue;
+            }
+            let base = [
+                ("namespace", meta.namespace.as_deref().unwrap_or("")),
+                ("name", meta.name.as_deref().unwrap_or("")),
+                ("resource_kind", label_of(meta, labels::RESOURCE_KIND)),
+                ("resource_name", label_of(meta, labels::RESOURCE_NAME)),
+                ("container_name", label_of(meta, labels::CONTAINER_NAME)),
+                (
+                    "image_registry",
+                    r.report.registry.as_ref().map_or("", |g| g.server.as_str()),
+                ),
+                ("image_repository", artifact.repository.as_str()),
+                ("image_tag", artifact.tag.as_deref().unwrap_or("")),
+                ("image_digest", artifact.digest.as_deref().unwrap_or("")),
+                ("secret_category", secret.category.as_str()),
+                ("secret_rule_id", secret.rule_id.as_str()),
+                ("secret_target", secret.target.as_str()),
+                ("secret_title", secret.title.as_str()),
+            ];
+            sample(&mut out, SECRET_INFO_NAME, &base, severity, 1);
+        }
+    }
+    out
+}
+
+/// Upstream's severity label of a report severity (`CRITICAL` → `Critical`).
+fn severity_label(severity: &str) -> &'static str {
+    match severity {
+        "CRITICAL" => "Critical",
+        "HIGH" => "High",
+        "MEDIUM" => "Medium",
+        "LOW" => "Low",
+        _ => "Unknown",
+    }
+}
+
+/// Lists the ExposedSecretReports (with their secrets, a page at a time) and renders
+/// `trivy_exposedsecrets_info`.
+pub async fn render_secret_info(
+    client: &kube::Client,
+    namespaces: &[String],
+) -> Result<String, Error> {
+    let mut reports = Vec::new();
+    for api in apis::<SecretInfoView>(client, namespaces) {
+        for_each(&api, |r| reports.push(r.clone()))
+            .await
+            .map_err(|source| Error::List {
+                kind: "ExposedSecretReport",
+                source,
+            })?;
+    }
+    Ok(secret_info(&reports))
 }
 
 fn label_of<'a>(meta: &'a ObjectMeta, key: &str) -> &'a str {
@@ -327,7 +488,11 @@ fn escape_into(out: &mut String, value: &str) {
 
 /// Lists the reports (all namespaces when `namespaces` is empty, else only those) and
 /// renders both gauge families.
-pub async fn render(client: &kube::Client, namespaces: &[String]) -> Result<String, Error> {
+pub async fn render(
+    client: &kube::Client,
+    namespaces: &[String],
+    secrets: bool,
+) -> Result<String, Error> {
     let mut gauges = ReportGauges::default();
     for api in apis::<VulnerabilityView>(client, namespaces) {
         for_each(&api, |r| gauges.add_vulnerability(r))
@@ -344,6 +509,22 @@ pub async fn render(client: &kube::Client, namespaces: &[String]) -> Result<Stri
                 kind: "ConfigAuditReport",
                 source,
             })?;
+    }
+    for api in apis::<SecretView>(client, namespaces)
+        .into_iter()
+        .filter(|_| secrets)
+    {
+        match for_each(&api, |r| gauges.add_secret(r)).await {
+            Ok(()) => {}
+            // Its CRD is not installed (scans are paused meanwhile): no reports to count.
+            Err(kube::Error::Api(status)) if status.code == 404 => {}
+            Err(source) => {
+                return Err(Error::List {
+                    kind: "ExposedSecretReport",
+                    source,
+                });
+            }
+        }
     }
     Ok(gauges.finish())
 }

@@ -42,6 +42,8 @@ pub struct ScanSettings {
     pub ttl: Option<std::time::Duration>,
     /// Per-image storage mode (each image's list once, in its ImageVulnerabilityReport).
     pub per_image: bool,
+    /// Exposed secrets are scanned too (an ExposedSecretReport per container).
+    pub secrets: bool,
 }
 
 /// Everything behind the lock.
@@ -202,9 +204,14 @@ impl Shared {
             tracing::warn!(worker = %gone, "worker silent for too long, its namespaces move");
             st.streams.remove(&gone);
         }
-        let synced = crate::watch::required_syncs()
-            .iter()
-            .all(|s| st.observed.synced.contains(s));
+        // With secrets on, the secret reports must be known too: else every container
+        // would look as if it lacked one, and every image would be rescanned.
+        let secrets_known = !self.scans.as_ref().is_some_and(|s| s.secrets)
+            || st.observed.synced.contains(crate::watch::SECRET_REPORTS);
+        let synced = secrets_known
+            && crate::watch::required_syncs()
+                .iter()
+                .all(|s| st.observed.synced.contains(s));
         if synced {
             let full = st
                 .full_plan_at
@@ -224,7 +231,11 @@ impl Shared {
                     || st
                         .observed
                         .missing_crds
-                        .contains(crate::watch::IMAGE_REPORTS),
+                        .contains(crate::watch::IMAGE_REPORTS)
+                    || st
+                        .observed
+                        .missing_crds
+                        .contains(crate::watch::SECRET_REPORTS),
             );
             if paused != st.paused {
                 // Pausing drops the tasks of that kind; resuming plans them again.
@@ -241,6 +252,7 @@ impl Shared {
                     .map(|s| ScanPolicy {
                         ttl: s.ttl,
                         now: jiff::Timestamp::now(),
+                        secrets: s.secrets,
                     }),
                 now,
             };
@@ -259,11 +271,13 @@ impl Shared {
     pub fn dispatch(&self, st: &mut LeaderState, now: Instant) {
         let summary_only = st.storage.over();
         let per_image = self.scans.as_ref().is_some_and(|s| s.per_image);
+        let secrets = self.scans.as_ref().is_some_and(|s| s.secrets);
         for (worker, mut task) in st.dispatcher.next_sends(now) {
             attach_workload(&st.observed, &mut task);
             task.summary_only = summary_only;
             if let Some(scan) = &mut task.scan {
                 scan.per_image = per_image;
+                scan.secrets = secrets;
             }
             let task_id = task.task_id.clone();
             let kind = kind_label(task.kind);

@@ -6,6 +6,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use common::reports::config_audit::ConfigAuditReport;
+use common::reports::exposed_secret::ExposedSecretReport;
 use common::reports::image_vulnerability::ImageVulnerabilityReport;
 use common::reports::vulnerability::VulnerabilityReport;
 use common::resources::workload_api_resource;
@@ -25,8 +26,8 @@ use crate::state::Shared;
 mod folds;
 
 use folds::{
-    AccountFold, AuditReportFold, DeploymentFold, ImageReportFold, NamespaceFold, VulnReportFold,
-    WorkloadFold,
+    AccountFold, AuditReportFold, DeploymentFold, ImageReportFold, NamespaceFold, SecretReportFold,
+    VulnReportFold, WorkloadFold,
 };
 
 /// Names of the watches planning waits for.
@@ -58,9 +59,13 @@ pub(crate) const REPORT_WATCHES: [&str; 2] = ["audit-reports", "vuln-reports"];
 /// missing pauses scans as the VulnerabilityReport CRD's does.
 pub(crate) const IMAGE_REPORTS: &str = "image-reports";
 
+/// The watch of ExposedSecretReports, run when exposed secrets are scanned; its CRD
+/// missing pauses scans as the VulnerabilityReport CRD's does.
+pub(crate) const SECRET_REPORTS: &str = "secret-reports";
+
 /// Whether a watch's resource is a report kind whose CRD may be missing.
 fn is_report_watch(name: &str) -> bool {
-    REPORT_WATCHES.contains(&name) || name == IMAGE_REPORTS
+    REPORT_WATCHES.contains(&name) || name == IMAGE_REPORTS || name == SECRET_REPORTS
 }
 
 /// How often a missing report CRD is looked for.
@@ -95,6 +100,10 @@ fn spawn_crd_probe(client: Client, shared: Arc<Shared>, shutdown: CancellationTo
                         .await
                         .is_ok(),
                     IMAGE_REPORTS => Api::<ImageVulnerabilityReport>::all(client.clone())
+                        .list_metadata(&params)
+                        .await
+                        .is_ok(),
+                    SECRET_REPORTS => Api::<ExposedSecretReport>::all(client.clone())
                         .list_metadata(&params)
                         .await
                         .is_ok(),
@@ -183,6 +192,18 @@ pub fn spawn_all(client: &Client, shared: &Arc<Shared>, shutdown: &CancellationT
                 config(),
             ),
             ImageReportFold,
+            shared,
+            shutdown,
+        );
+    }
+    if shared.scans.as_ref().is_some_and(|s| s.secrets) {
+        spawn(
+            SECRET_REPORTS.into(),
+            watcher(
+                Api::<PartialObjectMeta<ExposedSecretReport>>::all(client.clone()),
+                config(),
+            ),
+            SecretReportFold,
             shared,
             shutdown,
         );

@@ -14,6 +14,9 @@ pub struct Source {
     pub name: String,
     pub resource_version: String,
     pub scanned_at: jiff::Timestamp,
+    /// The ExposedSecretReport written beside it from the same scan (same namespace), and
+    /// the resourceVersion of that write; `None` when none was written.
+    pub secret: Option<(String, String)>,
 }
 
 /// Trusted copy sources by scan key (and by the normalized image reference scanned).
@@ -22,6 +25,9 @@ pub struct Ledger {
     by_key: HashMap<String, Source>,
     /// The keys each report is a source for, by (namespace, name).
     keys_of: HashMap<(String, String), Vec<String>>,
+    /// The source report each secret report belongs to, by the secret report's (namespace,
+    /// name).
+    secret_of: HashMap<(String, String), (String, String)>,
 }
 
 impl Ledger {
@@ -37,6 +43,10 @@ impl Ledger {
                     list.retain(|k| k != key);
                 }
             }
+        }
+        if let Some((secret, _)) = &source.secret {
+            self.secret_of
+                .insert((source.namespace.clone(), secret.clone()), report.clone());
         }
         let list = self.keys_of.entry(report).or_default();
         for key in keys {
@@ -83,11 +93,92 @@ impl Ledger {
         keys
     }
 
+    /// Drops the source whose secret report is `(namespace, name)` unless that report still
+    /// has `resource_version`; returns the keys that lost their source.
+    pub fn observe_secret(
+        &mut self,
+        namespace: &str,
+        name: &str,
+        resource_version: Option<&str>,
+    ) -> Vec<String> {
+        let secret = (namespace.to_string(), name.to_string());
+        let Some(report) = self.secret_of.get(&secret).cloned() else {
+            return Vec::new();
+        };
+        let recorded = self
+            .keys_of
+            .get(&report)
+            .and_then(|keys| keys.first())
+            .and_then(|k| self.by_key.get(k))
+            .and_then(|s| s.secret.as_ref());
+        let recorded = match recorded {
+            Some((n, rv)) if n == name => rv.clone(),
+            // The source now has another secret report, or is gone: this one is not its.
+            _ => {
+                self.secret_of.remove(&secret);
+                return Vec::new();
+            }
+        };
+        if resource_version == Some(recorded.as_str()) {
+            return Vec::new();
+        }
+        self.secret_of.remove(&secret);
+        self.observe(&report.0, &report.1, None)
+    }
+
     pub fn len(&self) -> usize {
         self.by_key.len()
     }
 
     pub fn is_empty(&self) -> bool {
         self.by_key.is_empty()
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn source(name: &str, rv: &str, secret: Option<(&str, &str)>) -> Source {
+        Source {
+            namespace: "a".into(),
+            name: name.into(),
+            resource_version: rv.into(),
+            scanned_at: jiff::Timestamp::UNIX_EPOCH,
+            secret: secret.map(|(n, v)| (n.into(), v.into())),
+        }
+    }
+
+    #[test]
+    fn a_changed_or_deleted_secret_report_drops_its_source() {
+        let keys = vec!["sha256:1".to_string(), "nginx:1".to_string()];
+        let mut ledger = Ledger::default();
+        ledger.record(&keys, source("r", "1", Some(("r", "2"))));
+        // Its own write seen again: kept.
+        assert!(ledger.observe_secret("a", "r", Some("2")).is_empty());
+        // A secret report of that name in another namespace is not its.
+        assert!(ledger.observe_secret("b", "r", None).is_empty());
+        assert!(ledger.get("sha256:1").is_some());
+        // Edited: every key loses the source.
+        assert_eq!(ledger.observe_secret("a", "r", Some("3")), keys);
+        assert!(ledger.get("sha256:1").is_none() && ledger.get("nginx:1").is_none());
+
+        ledger.record(&keys, source("r", "5", Some(("r", "6"))));
+        assert_eq!(ledger.observe_secret("a", "r", None), keys, "deleted");
+        assert!(ledger.is_empty());
+    }
+
+    #[test]
+    fn a_source_rewritten_under_another_secret_report_ignores_the_old_one() {
+        let keys = vec!["k".to_string()];
+        let mut ledger = Ledger::default();
+        ledger.record(&keys, source("r", "1", Some(("r", "2"))));
+        ledger.record(&keys, source("r", "3", Some(("r-fallback", "4"))));
+        assert!(ledger.observe_secret("a", "r", None).is_empty());
+        assert_eq!(ledger.get("k").unwrap().resource_version, "3");
+        ledger.record(&keys, source("r", "5", None));
+        assert!(ledger.observe_secret("a", "r-fallback", None).is_empty());
+        assert!(ledger.get("k").is_some());
     }
 }

@@ -57,6 +57,7 @@ impl Harness {
             scans: Some(ScanPolicy {
                 ttl: Some(Duration::from_secs(24 * 3600)),
                 now: self.wall,
+                secrets: false,
             }),
             now: self.now,
         };
@@ -131,6 +132,7 @@ impl Harness {
                         container_name: s.container_name.clone(),
                         resource_spec_hash: s.resource_spec_hash.clone(),
                         image_reference: crate::plan_scans::normalized(&s.image),
+                        ..Default::default()
                     }
                 })
                 .collect();
@@ -332,6 +334,7 @@ fn a_new_workload_waits_for_the_scan_in_flight_then_copies_it() {
         container_name: "app".into(),
         resource_spec_hash: "spec-web".into(),
         image_reference: NGINX.into(),
+        ..Default::default()
     };
     let result = proto::TaskResult {
         task_id: task.task_id.clone(),

@@ -25,8 +25,23 @@ impl CachedGauges {
         &self,
         client: &kube::Client,
         namespaces: &[String],
-        max_age: Duration,
+        (max_age, secrets): (Duration, bool),
         from_state: impl FnOnce() -> Option<String>,
+    ) -> Result<String, Error> {
+        self.cached(max_age, async move {
+            match from_state() {
+                Some(text) => Ok(text),
+                None => render(client, namespaces, secrets).await,
+            }
+        })
+        .await
+    }
+
+    /// The cached text while it is younger than `max_age`, else `make`'s (cached).
+    pub async fn cached(
+        &self,
+        max_age: Duration,
+        make: impl std::future::Future<Output = Result<String, Error>>,
     ) -> Result<String, Error> {
         let mut last = self.last.lock().await;
         if let Some((at, text)) = last.as_ref()
@@ -34,10 +49,7 @@ impl CachedGauges {
         {
             return Ok(text.clone());
         }
-        let text = match from_state() {
-            Some(text) => text,
-            None => render(client, namespaces).await?,
-        };
+        let text = make.await?;
         *last = Some((Instant::now(), text.clone()));
         Ok(text)
     }

@@ -1,40 +1,35 @@
 //! The report gauges from the reports the leader's watches keep, without listing anything.
 
-use crate::observed::Observed;
+use crate::observed::{Observed, VulnReportMeta};
 
 use super::{AuditRow, ReportGauges, VulnRow};
 
-/// Both gauge families from `observed`, for reports in `namespaces` (all when empty);
+/// The gauge families from `observed` (exposed secrets when `secrets`), for reports in `namespaces` (all when empty);
 /// `None` when the watches cannot tell: a report watch has not synced yet, or a report
 /// lacks the gauge annotations (written by another operator or an older version), so the
 /// caller lists the reports instead.
-pub fn render_observed(observed: &Observed, namespaces: &[String]) -> Option<String> {
+pub fn render_observed(
+    observed: &Observed,
+    namespaces: &[String],
+    secrets: bool,
+) -> Option<String> {
+    let secret_watch = secrets.then_some(crate::watch::SECRET_REPORTS);
     let synced = crate::watch::REPORT_WATCHES
         .iter()
-        .all(|w| observed.synced.contains(*w) && !observed.missing_crds.contains(*w));
+        .copied()
+        .chain(secret_watch)
+        .all(|w| observed.synced.contains(w) && !observed.missing_crds.contains(w));
     if !synced {
         return None;
     }
     let in_scope = |ns: &str| namespaces.is_empty() || namespaces.iter().any(|n| n == ns);
-    let mut vulns: Vec<VulnRow<'_>> = Vec::new();
-    for r in observed.vuln_reports.values().flatten() {
-        if !in_scope(&r.namespace) {
-            continue;
-        }
-        let g = r.gauge.as_deref()?;
-        vulns.push(VulnRow {
-            namespace: &r.namespace,
-            name: &r.name,
-            resource_kind: &g.resource_kind,
-            resource_name: &g.resource_name,
-            container_name: r.container.as_deref().unwrap_or(""),
-            registry: &g.image.registry,
-            repository: &g.image.repository,
-            tag: &g.image.tag,
-            digest: &g.image.digest,
-            counts: g.counts.map(u64::from),
-        });
-    }
+    let vulns = image_rows(observed.vuln_reports.values().flatten(), in_scope)?;
+    let secret_reports = observed
+        .secret_reports
+        .values()
+        .flatten()
+        .filter(|_| secrets);
+    let secret_rows = image_rows(secret_reports, in_scope)?;
     let mut audits: Vec<AuditRow<'_>> = Vec::new();
     for r in observed.audit_reports.values().flatten() {
         if !in_scope(&r.namespace) {
@@ -50,10 +45,39 @@ pub fn render_observed(observed: &Observed, namespaces: &[String]) -> Option<Str
         });
     }
     // The order a listing has: by namespace, then name.
-    vulns.sort_unstable_by(|a, b| (a.namespace, a.name).cmp(&(b.namespace, b.name)));
     audits.sort_unstable_by(|a, b| (a.namespace, a.name).cmp(&(b.namespace, b.name)));
     let mut gauges = ReportGauges::default();
     vulns.iter().for_each(|r| gauges.add_vuln_row(r));
     audits.iter().for_each(|r| gauges.add_audit_row(r));
+    secret_rows.iter().for_each(|r| gauges.add_secret_row(r));
     Some(gauges.finish())
+}
+
+/// The series rows of watched VulnerabilityReports or ExposedSecretReports in scope, in a
+/// listing's order; `None` if one lacks the gauge annotations.
+fn image_rows<'a>(
+    reports: impl Iterator<Item = &'a VulnReportMeta>,
+    in_scope: impl Fn(&str) -> bool,
+) -> Option<Vec<VulnRow<'a>>> {
+    let mut rows = Vec::new();
+    for r in reports {
+        if !in_scope(&r.namespace) {
+            continue;
+        }
+        let g = r.gauge.as_deref()?;
+        rows.push(VulnRow {
+            namespace: &r.namespace,
+            name: &r.name,
+            resource_kind: &g.resource_kind,
+            resource_name: &g.resource_name,
+            container_name: r.container.as_deref().unwrap_or(""),
+            registry: &g.image.registry,
+            repository: &g.image.repository,
+            tag: &g.image.tag,
+            digest: &g.image.digest,
+            counts: g.counts.map(u64::from),
+        });
+    }
+    rows.sort_unstable_by(|a, b| (a.namespace, a.name).cmp(&(b.namespace, b.name)));
+    Some(rows)
 }

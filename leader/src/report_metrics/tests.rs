@@ -81,9 +81,13 @@ fn vulnerability_example_becomes_five_series() {
         "# HELP trivy_image_vulnerabilities Number of container image vulnerabilities\n\
          # TYPE trivy_image_vulnerabilities gauge\n"
     ));
-    // No config audits: the family is declared and empty.
+    // No config audits nor exposed secrets: the families are declared and empty.
     assert!(
-        text.ends_with("# TYPE trivy_resource_configaudits gauge\n"),
+        text.ends_with(
+            "# TYPE trivy_resource_configaudits gauge\n\
+             # HELP trivy_image_exposedsecrets Number of image exposed secrets\n\
+             # TYPE trivy_image_exposedsecrets gauge\n"
+        ),
         "{text}"
     );
 }
@@ -288,7 +292,7 @@ async fn render_lists_every_page_of_both_kinds() {
         ),
     ])
     .await;
-    let text = render(&client, &[]).await.unwrap();
+    let text = render(&client, &[], true).await.unwrap();
     assert!(text.contains("namespace=\"a\",name=\"pod-x-c\",resource_kind=\"Pod\",resource_name=\"\",container_name=\"c\""), "{text}");
     assert!(text.contains("name=\"pod-x-c\"") && text.contains("name=\"pod-y-c\""));
     assert!(
@@ -298,7 +302,9 @@ async fn render_lists_every_page_of_both_kinds() {
     assert!(text.contains("trivy_resource_configaudits{namespace=\"b\",name=\"pod-z\",resource_kind=\"\",resource_name=\"\",severity=\"High\"} 4\n"), "{text}");
     assert_eq!(text.matches("trivy_image_vulnerabilities{").count(), 10);
     let seen = seen.lock().unwrap().clone();
-    assert_eq!(seen.len(), 3, "{seen:?}");
+    // The exposed secret reports' list answered 404 (no CRD): no series, no error.
+    assert_eq!(text.matches("trivy_image_exposedsecrets{").count(), 0);
+    assert_eq!(seen.len(), 4, "{seen:?}");
     assert!(seen.iter().all(|t| t.contains("limit=500")), "{seen:?}");
     assert!(seen[1].contains("continue=page-2"), "{seen:?}");
 
@@ -313,7 +319,7 @@ async fn render_lists_every_page_of_both_kinds() {
         ),
     )])
     .await;
-    let err = render(&client, &["a".to_string()]).await.unwrap_err();
+    let err = render(&client, &["a".to_string()], true).await.unwrap_err();
     assert_eq!(err.kind(), "ListReports");
     assert!(
         err.to_string().starts_with("listing ConfigAuditReports"),
@@ -362,15 +368,19 @@ fn watched_gauges_equal_listed_gauges() {
     let now = jiff::Timestamp::now();
     let (uid, meta) = crate::observed::vuln_report_from_meta(&vuln.metadata, now).unwrap();
     observed.put_vuln_report(uid, meta);
-    assert_eq!(render_observed(&observed, &[]), None, "not synced yet");
+    assert_eq!(
+        render_observed(&observed, &[], false),
+        None,
+        "not synced yet"
+    );
     for watch in crate::watch::REPORT_WATCHES {
         observed.synced.insert(watch.to_owned());
     }
     let (uid, meta) = crate::observed::audit_report_from_meta(&audit.metadata).unwrap();
     observed.put_audit_report(uid, meta);
-    assert_eq!(render_observed(&observed, &[]).unwrap(), listed);
+    assert_eq!(render_observed(&observed, &[], false).unwrap(), listed);
     // Out of the scanned namespaces: left out, as a listing of those namespaces would.
-    let other = render_observed(&observed, &["elsewhere".to_owned()]).unwrap();
+    let other = render_observed(&observed, &["elsewhere".to_owned()], false).unwrap();
     assert!(!other.contains("severity"), "{other}");
 
     // A report without our annotations: the watches cannot tell, so list.
@@ -379,5 +389,101 @@ fn watched_gauges_equal_listed_gauges() {
     foreign.metadata.annotations = None;
     let (uid, meta) = crate::observed::audit_report_from_meta(&foreign.metadata).unwrap();
     observed.put_audit_report(uid, meta);
-    assert_eq!(render_observed(&observed, &[]), None);
+    assert_eq!(render_observed(&observed, &[], false), None);
+}
+
+fn secret_report() -> common::reports::exposed_secret::ExposedSecretReport {
+    let json = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/data/trivy-json/exposedsecret_report.json"
+    ))
+    .unwrap();
+    let trivy = common::trivy::parse_scanner_output(&json).unwrap();
+    let image = common::trivy::ImageRef::parse("alpine:3.10.2").unwrap();
+    let data = common::trivy::to_secret_data(
+        &trivy,
+        &image,
+        common::reports::Scanner::trivy("0.58.1"),
+        jiff::Timestamp::UNIX_EPOCH,
+    );
+    let mut report = common::reports::exposed_secret::ExposedSecretReport::new(
+        serde_yaml_ng::from_str(
+            r#"
+name: replicaset-web-6d4cf56db6-app
+namespace: prod
+labels:
+  trivy-operator.resource.kind: ReplicaSet
+  trivy-operator.resource.name: web-6d4cf56db6
+  trivy-operator.container.name: app
+ownerReferences: [{apiVersion: apps/v1, kind: ReplicaSet, name: web-6d4cf56db6, uid: uid-web, controller: true}]
+"#,
+        )
+        .unwrap(),
+        data,
+    );
+    common::reports::gauge::annotate_exposed_secret_report(&mut report);
+    report
+}
+
+#[test]
+fn exposed_secret_gauges_watched_equal_listed_with_upstreams_labels() {
+    let report = secret_report();
+    let mut listed = ReportGauges::default();
+    let view: SecretView = serde_json::from_value(serde_json::to_value(&report).unwrap()).unwrap();
+    listed.add_secret(&view);
+    let listed = listed.finish();
+    let labels = "namespace=\"prod\",name=\"replicaset-web-6d4cf56db6-app\",resource_kind=\"ReplicaSet\",resource_name=\"web-6d4cf56db6\",container_name=\"app\",image_registry=\"index.docker.io\",image_repository=\"library/alpine\",image_tag=\"3.10.2\",image_digest=\"sha256:72c42ed48c3a2db31b7dafe17d275b634664a708d901ec9fd57b1529280f01fb\"";
+    for (severity, n) in [("Critical", 3), ("High", 1), ("Medium", 0), ("Low", 0)] {
+        let line = format!("trivy_image_exposedsecrets{{{labels},severity=\"{severity}\"}} {n}\n");
+        assert!(listed.contains(&line), "{line} in {listed}");
+    }
+    assert_eq!(
+        listed.matches("trivy_image_exposedsecrets{").count(),
+        4,
+        "no Unknown series"
+    );
+    assert!(listed.contains("# TYPE trivy_image_exposedsecrets gauge\n"));
+
+    let mut observed = crate::observed::Observed::default();
+    for watch in crate::watch::REPORT_WATCHES {
+        observed.synced.insert(watch.to_owned());
+    }
+    let (uid, meta) =
+        crate::observed::vuln_report_from_meta(&report.metadata, jiff::Timestamp::now()).unwrap();
+    observed.put_secret_report(uid, meta);
+    assert_eq!(
+        render_observed(&observed, &[], true),
+        None,
+        "secret watch not synced"
+    );
+    observed
+        .synced
+        .insert(crate::watch::SECRET_REPORTS.to_owned());
+    assert_eq!(render_observed(&observed, &[], true).unwrap(), listed);
+    let off = render_observed(&observed, &[], false).unwrap();
+    assert_eq!(
+        off.matches("trivy_image_exposedsecrets{").count(),
+        0,
+        "secrets off"
+    );
+}
+
+#[test]
+fn exposed_secret_info_is_one_series_per_distinct_secret() {
+    let mut report = secret_report();
+    let first = report.report.secrets[0].clone();
+    report.report.secrets.push(first);
+    let view: SecretInfoView =
+        serde_json::from_value(serde_json::to_value(&report).unwrap()).unwrap();
+    let text = secret_info(&[view]);
+    assert!(
+        text.starts_with("# HELP trivy_exposedsecrets_info "),
+        "{text}"
+    );
+    assert_eq!(
+        text.matches("trivy_exposedsecrets_info{").count(),
+        4,
+        "the duplicate once: {text}"
+    );
+    assert!(text.contains("image_digest=\"sha256:72c42ed48c3a2db31b7dafe17d275b634664a708d901ec9fd57b1529280f01fb\",secret_category=\"AWS\",secret_rule_id=\"aws-access-key-id\",secret_target=\"/etc/apt/s3auth.conf\",secret_title=\"AWS Access Key ID\",severity=\"Critical\"} 1\n"), "{text}");
 }

@@ -2,6 +2,7 @@
 //! re-list can tell what disappeared.
 
 use common::reports::config_audit::ConfigAuditReport;
+use common::reports::exposed_secret::ExposedSecretReport;
 use common::reports::image_vulnerability::ImageVulnerabilityReport;
 use common::reports::vulnerability::VulnerabilityReport;
 use common::workload::WorkloadKind;
@@ -198,5 +199,35 @@ impl Fold<PartialObjectMeta<ImageVulnerabilityReport>> for ImageReportFold {
     }
     fn remove(&self, observed: &mut Observed, key: &str) {
         observed.remove_image_report(key);
+    }
+}
+
+pub(super) struct SecretReportFold;
+
+impl Fold<PartialObjectMeta<ExposedSecretReport>> for SecretReportFold {
+    fn key(&self, object: &PartialObjectMeta<ExposedSecretReport>) -> Option<String> {
+        let (owner, report) =
+            observed::vuln_report_from_meta(&object.metadata, jiff::Timestamp::now())?;
+        Some(format!("{owner}{KEY_SEPARATOR}{}", report.name))
+    }
+    fn upsert(
+        &self,
+        observed: &mut Observed,
+        object: &PartialObjectMeta<ExposedSecretReport>,
+    ) -> bool {
+        // The same metadata as a VulnerabilityReport's (an image report annotation aside).
+        match observed::vuln_report_from_meta(&object.metadata, jiff::Timestamp::now()) {
+            Some((owner, mut report)) => {
+                report.image_report = None;
+                observed.put_secret_report(owner, report);
+                true
+            }
+            None => false,
+        }
+    }
+    fn remove(&self, observed: &mut Observed, key: &str) {
+        if let Some((owner, name)) = key.split_once(KEY_SEPARATOR) {
+            observed.remove_secret_report(owner, name);
+        }
     }
 }

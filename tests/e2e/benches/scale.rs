@@ -408,6 +408,7 @@ async fn main() -> anyhow::Result<()> {
         for kind in [
             "aquasecurity.github.io/vulnerabilityreports",
             "aquasecurity.github.io/configauditreports",
+            "aquasecurity.github.io/exposedsecretreports",
             "trivy-operator-rs.dev/imagevulnerabilityreports",
         ] {
             let usage = storage.get(kind).copied().unwrap_or_default();

@@ -133,6 +133,7 @@ impl Cluster {
             "vulnerabilityreports.aquasecurity.github.io",
             "configauditreports.aquasecurity.github.io",
             "imagevulnerabilityreports.trivy-operator-rs.dev",
+            "exposedsecretreports.aquasecurity.github.io",
         ] {
             cluster.kubectl(&[
                 "wait",

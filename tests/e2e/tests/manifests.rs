@@ -119,6 +119,10 @@ fn renders_every_part_of_the_install() {
             "CustomResourceDefinition",
             "imagevulnerabilityreports.trivy-operator-rs.dev",
         ),
+        (
+            "CustomResourceDefinition",
+            "exposedsecretreports.aquasecurity.github.io",
+        ),
         ("ServiceAccount", "trivy-operator-leader"),
         ("ServiceAccount", "trivy-operator-worker"),
         ("ServiceAccount", "trivy-operator-scan"),
@@ -148,6 +152,7 @@ fn renders_every_part_of_the_install() {
         "vulnerabilityreports.aquasecurity.github.io",
         "configauditreports.aquasecurity.github.io",
         "imagevulnerabilityreports.trivy-operator-rs.dev",
+        "exposedsecretreports.aquasecurity.github.io",
     ] {
         let file = e2e::repo_root().join(format!("deploy/crds/{name}.yaml"));
         let committed = documents(&std::fs::read_to_string(file).unwrap());
