@@ -1,0 +1,174 @@
+//! Exposed secrets end to end: the one scan Job of an image gives every workload that runs
+//! it an ExposedSecretReport beside its VulnerabilityReport (same name, labels and owner),
+//! `kubectl get exposedsecrets` shows upstream's columns, a deleted secret report comes
+//! back, the leader's metrics carry `trivy_image_exposedsecrets`, and the reports go with
+//! their workload.
+
+#![allow(clippy::unwrap_used)]
+
+use std::time::Duration;
+
+use e2e::operator::http_get;
+use e2e::reports::{label, name, owner, uid};
+use e2e::workloads::deployment;
+use e2e::{Cluster, Operator, OperatorOptions, eventually};
+use serde_json::Value;
+
+const LONG: Duration = Duration::from_secs(300);
+/// Upstream's own ExposedSecretReport fixture (four secrets: three CRITICAL, one HIGH, no
+/// vulnerabilities), answered by the Trivy double for this name on any cluster.
+const IMAGE: &str = "trivy-double.test/exposedsecret_report/app:1";
+
+fn list(cluster: &Cluster, kind: &str, ns: &str) -> Result<Vec<Value>, String> {
+    cluster
+        .list(&[kind, "-n", ns])
+        .map_err(|e| e.to_string())
+}
+
+fn secret_rules(report: &Value) -> Vec<(String, String)> {
+    report["report"]["secrets"]
+        .as_array()
+        .map(|s| {
+            s.iter()
+                .map(|s| {
+                    (
+                        s["ruleID"].as_str().unwrap_or("").to_owned(),
+                        s["severity"].as_str().unwrap_or("").to_owned(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_scan_gives_every_workload_its_secret_report() {
+    let cluster = Cluster::start("secrets").await.unwrap();
+    let namespaces = vec![cluster.ns("sec-a"), cluster.ns("sec-b")];
+    cluster.create_namespaces(&namespaces).unwrap();
+    let options = OperatorOptions::new(e2e::binaries!(), &cluster, namespaces.clone()).workers(2, 2);
+    let jobs = e2e::jobs::watch_jobs(&cluster, &options.operator_namespace)
+        .await
+        .unwrap();
+    let op = Operator::start(&cluster, options).unwrap();
+    // Ten workloads over two namespaces, one image.
+    let manifest: String = namespaces
+        .iter()
+        .flat_map(|ns| (0..5).map(move |i| deployment(ns, &format!("app{i}"), "main", IMAGE)))
+        .collect();
+    cluster.apply(&manifest).unwrap();
+
+    let expected = vec![
+        ("stripe-publishable-token".to_owned(), "HIGH".to_owned()),
+        ("stripe-access-token".to_owned(), "CRITICAL".to_owned()),
+        ("aws-access-key-id".to_owned(), "CRITICAL".to_owned()),
+        ("aws-secret-access-key".to_owned(), "CRITICAL".to_owned()),
+    ];
+    eventually("ten secret reports beside ten vulnerability reports", LONG, || async {
+        let mut total = 0;
+        for ns in &namespaces {
+            let secrets = list(&cluster, "exposedsecretreports", ns)?;
+            let vulns = list(&cluster, "vulnerabilityreports", ns)?;
+            for s in &secrets {
+                if secret_rules(s) != expected {
+                    return Err(format!("{} has {:?}", name(s), secret_rules(s)));
+                }
+                let v = vulns
+                    .iter()
+                    .find(|v| name(v) == name(s))
+                    .ok_or_else(|| format!("no vulnerability report named {}", name(s)))?;
+                if owner(v) != owner(s) || v["metadata"]["labels"] != s["metadata"]["labels"] {
+                    return Err(format!("{} differs from its vulnerability report", name(s)));
+                }
+            }
+            total += secrets.len();
+        }
+        if total == 10 { Ok(()) } else { Err(format!("{total} secret reports")) }
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        jobs.lock().unwrap().seen.len(),
+        1,
+        "one scan Job for the image, secrets included"
+    );
+    let (a, b) = (&namespaces[0], &namespaces[1]);
+
+    // kubectl: the short name and upstream's columns (wide adds the counts).
+    let table = cluster
+        .kubectl(&["get", "exposedsecret", "-n", a, "-o", "wide"])
+        .unwrap();
+    let header: Vec<&str> = table.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(
+        header,
+        ["NAME", "REPOSITORY", "TAG", "SCANNER", "AGE", "CRITICAL", "HIGH", "MEDIUM", "LOW"],
+        "{table}"
+    );
+    let row: Vec<&str> = table.lines().nth(1).unwrap().split_whitespace().collect();
+    assert_eq!(row[1..4], ["exposedsecret_report/app", "1", "Trivy"], "{table}");
+    assert_eq!(row[5..], ["3", "1", "0", "0"], "{table}");
+    let all = cluster.kubectl(&["get", "exposedsecrets", "-A"]).unwrap();
+    assert!(all.contains(b.as_str()), "{all}");
+
+    // The leader's report metrics.
+    eventually("trivy_image_exposedsecrets in the metrics", LONG, || async {
+        let (_, metrics) = http_get(op.leader_admin_ports[0], "/metrics")
+            .await
+            .map_err(|e| e.to_string())?;
+        let critical: Vec<&str> = metrics
+            .lines()
+            .filter(|l| {
+                l.starts_with("trivy_image_exposedsecrets{")
+                    && l.contains(&format!("namespace=\"{a}\""))
+                    && l.contains("image_repository=\"exposedsecret_report/app\"")
+                    && l.contains("severity=\"Critical\"")
+            })
+            .collect();
+        match critical.as_slice() {
+            lines if lines.len() == 5 && lines.iter().all(|l| l.ends_with("} 3")) => Ok(()),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await
+    .unwrap();
+
+    // A deleted secret report comes back (a new object under the same name).
+    let gone = list(&cluster, "exposedsecretreports", b).unwrap().remove(0);
+    cluster
+        .kubectl(&["delete", "exposedsecretreport", name(&gone), "-n", b])
+        .unwrap();
+    eventually("the deleted secret report to come back", LONG, || async {
+        let back = list(&cluster, "exposedsecretreports", b)?
+            .into_iter()
+            .find(|r| name(r) == name(&gone))
+            .ok_or("not back yet")?;
+        if uid(&back) == uid(&gone) {
+            return Err("still the old object".to_string());
+        }
+        if secret_rules(&back) != expected {
+            return Err(format!("{:?}", secret_rules(&back)));
+        }
+        Ok(())
+    })
+    .await
+    .unwrap();
+
+    // The reports go with their workload.
+    let workload = label(&gone, "trivy-operator.resource.name").unwrap().to_owned();
+    let deployment_name = workload.rsplit_once('-').unwrap().0.to_owned();
+    cluster
+        .kubectl(&["delete", "deployment", &deployment_name, "-n", b])
+        .unwrap();
+    eventually("the secret report to go with its workload", LONG, || async {
+        let left = list(&cluster, "exposedsecretreports", b)?;
+        if left.iter().any(|r| name(r) == name(&gone)) {
+            Err(format!("{} still there", name(&gone)))
+        } else if left.len() == 4 {
+            Ok(())
+        } else {
+            Err(format!("{} left", left.len()))
+        }
+    })
+    .await
+    .unwrap();
+}
