@@ -34,6 +34,7 @@ pub const KNOWN_REASONS: &[&str] = &[
     "ScanJobGone",
     "ScanJobTimeout",
     "ScanJobFailed",
+    "TrivyServerUnavailable",
     "ReadLogsFailed",
     "ScanOutputInvalid",
     "ReadSourceReportFailed",

@@ -16,6 +16,8 @@ use crate::Cluster;
 pub struct Jobs {
     /// Uids of every Job seen.
     pub seen: BTreeSet<String>,
+    /// The last version seen of every Job, by uid.
+    pub objects: std::collections::BTreeMap<String, Job>,
     /// Uids of the Jobs that exist now.
     pub live: BTreeSet<String>,
     /// The most Jobs that existed at once.
@@ -28,6 +30,7 @@ impl Jobs {
     fn apply(&mut self, job: &Job) {
         let id = job.metadata.uid.clone().unwrap_or_default();
         self.seen.insert(id.clone());
+        self.objects.insert(id.clone(), job.clone());
         self.live.insert(id);
         self.max_live = self.max_live.max(self.live.len());
     }
@@ -38,6 +41,7 @@ impl Jobs {
             watcher::Event::InitApply(job) => {
                 let id = job.metadata.uid.clone().unwrap_or_default();
                 self.seen.insert(id.clone());
+                self.objects.insert(id.clone(), job.clone());
                 self.relisted.insert(id);
             }
             // After a re-list, exactly the listed Jobs exist: one deleted while the watch was

@@ -393,12 +393,50 @@ fn shipped_policies_are_the_documented_example() {
     assert!(shipped["data"]["policy.required_labels.kinds"].is_string());
 }
 
+/// Renders an overlay of `deploy/<base>` with the component `deploy/components/<component>`,
+/// written to a scratch directory named `name`, as a user's overlay would be.
+fn render_overlay(name: &str, base: &str, component: &str) -> Vec<Value> {
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    // kustomize takes only relative paths: from the overlay up to `/`, then down.
+    let up = "../".repeat(dir.components().count() - 1);
+    let root = e2e::repo_root().canonicalize().unwrap();
+    let deploy = format!(
+        "{up}{}",
+        root.join("deploy")
+            .to_string_lossy()
+            .trim_start_matches('/')
+    );
+    let base = if base.is_empty() {
+        deploy.clone()
+    } else {
+        format!("{deploy}/{base}")
+    };
+    std::fs::write(
+        dir.join("kustomization.yaml"),
+        format!("resources: [{base}]\ncomponents: [{deploy}/components/{component}]\n"),
+    )
+    .unwrap();
+    let out = std::process::Command::new("kubectl")
+        .args(["kustomize", &dir.to_string_lossy()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    documents(&String::from_utf8(out.stdout).unwrap())
+}
+
 #[path = "manifests/availability.rs"]
 mod availability;
 #[path = "manifests/rbac.rs"]
 mod rbac;
 #[path = "manifests/tls.rs"]
 mod tls;
+#[path = "manifests/trivy_server.rs"]
+mod trivy_server;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_object_passes_a_server_side_dry_run() {

@@ -18,6 +18,18 @@ pub struct ScanArgs {
     /// Trivy version written as `scanner.version` in VulnerabilityReports.
     #[arg(long, env = "TRIVY_VERSION", default_value = "0.58.1")]
     pub trivy_version: String,
+    /// ClientServer mode: the URL of a Trivy server (`trivy server`) that holds the
+    /// vulnerability DB; scan Jobs run `trivy image --server <url>` and download no DB.
+    /// Unset: standalone (each Job downloads the DB in an init container).
+    #[arg(long, env = "TRIVY_SERVER_URL", value_parser = super::server::parse_server_url)]
+    pub trivy_server_url: Option<String>,
+    /// ClientServer mode: the Secret in the operator namespace whose key `token` holds the
+    /// Trivy server's token (passed to scan Jobs as `TRIVY_TOKEN`). Unset: no token.
+    #[arg(long, env = "TRIVY_SERVER_TOKEN_SECRET", requires = "trivy_server_url")]
+    pub trivy_server_token_secret: Option<String>,
+    /// ClientServer mode: the HTTP header the token is sent in (Trivy's `--token-header`).
+    #[arg(long, env = "TRIVY_SERVER_TOKEN_HEADER", default_value = "Trivy-Token", value_parser = super::server::parse_token_header)]
+    pub trivy_server_token_header: String,
     /// How long a scan Job may run (its `activeDeadlineSeconds`) before it fails.
     #[arg(long, env = "SCAN_JOB_TIMEOUT", default_value = "5m", value_parser = parse_duration)]
     pub scan_job_timeout: Duration,

@@ -50,6 +50,14 @@ pub enum Error {
         found: String,
         wanted: &'static str,
     },
+    /// The scan Job failed because the Trivy server (ClientServer mode) could not be
+    /// reached or refused the client.
+    #[error("scan job {job} failed: the trivy server {server} could not be used: {detail}")]
+    TrivyServerUnavailable {
+        job: String,
+        server: String,
+        detail: String,
+    },
     /// The scan container's log could not be read.
     #[error("reading the log of scan job {job}: {detail}")]
     ReadLogs { job: String, detail: String },
@@ -108,6 +116,7 @@ impl Error {
             Self::JobFailed { .. } => "ScanJobFailed",
             Self::ForeignJob { .. } => "ScanJobNameTaken",
             Self::OutdatedJob { .. } => "ScanJobOutdated",
+            Self::TrivyServerUnavailable { .. } => "TrivyServerUnavailable",
             Self::ReadLogs { .. } => "ReadLogsFailed",
             Self::InvalidOutput {
                 source: common::trivy::Error::TooLarge { .. },

@@ -2,7 +2,8 @@
 //!
 //! Like upstream, an init container downloads the vulnerability DB into an `emptyDir` cache
 //! and the scan container runs `trivy image --skip-db-update --format json` against it, so a
-//! scan never updates the DB half-way. Both run under a PSS-restricted security context with
+//! scan never updates the DB half-way; in ClientServer mode there is no init container and
+//! the scan container runs `trivy image --server <url>`. Both run under a PSS-restricted security context with
 //! `/tmp` (cache and scratch space) as the only writable path.
 
 use std::collections::BTreeMap;
@@ -113,21 +114,30 @@ pub fn job_labels(scan_key: &str) -> BTreeMap<String, String> {
 /// The Trivy arguments of the scan container (after `trivy`).
 pub fn scan_args(settings: &ScanSettings, image: &str, scanners: Scanners) -> Vec<String> {
     let timeout = common::cli::format_go_duration(settings.timeout);
-    let mut args: Vec<String> = [
-        "image",
-        "--cache-dir",
-        CACHE_DIR,
-        "--quiet",
-        "--skip-db-update",
-        "--scanners",
-        scanners.as_arg(),
-        "--format",
-        "json",
-        "--timeout",
-        &timeout,
-    ]
-    .map(str::to_owned)
-    .to_vec();
+    let mut args: Vec<String> = ["image", "--cache-dir", CACHE_DIR, "--quiet"]
+        .map(str::to_owned)
+        .to_vec();
+    match &settings.server {
+        // The server has the DB: the client downloads none.
+        Some(server) => args.extend([
+            "--server".to_owned(),
+            server.url.clone(),
+            "--token-header".to_owned(),
+            server.token_header.clone(),
+        ]),
+        None => args.push("--skip-db-update".to_owned()),
+    }
+    args.extend(
+        [
+            "--scanners",
+            scanners.as_arg(),
+            "--format",
+            "json",
+            "--timeout",
+            &timeout,
+        ]
+        .map(str::to_owned),
+    );
     args.extend(settings.detail.trivy_args());
     args.push(image.to_owned());
     args
@@ -260,12 +270,22 @@ pub fn scan_job(
         ..Container::default()
     };
     let (command, args) = scan_command(settings, image, scanners);
-    let env = credentials.map(|c| {
-        vec![
-            secret_env("TRIVY_USERNAME", &c.secret, &c.username_key),
-            secret_env("TRIVY_PASSWORD", &c.secret, &c.password_key),
-        ]
-    });
+    let mut env: Vec<EnvVar> = credentials
+        .map(|c| {
+            vec![
+                secret_env("TRIVY_USERNAME", &c.secret, &c.username_key),
+                secret_env("TRIVY_PASSWORD", &c.secret, &c.password_key),
+            ]
+        })
+        .unwrap_or_default();
+    if let Some(secret) = settings
+        .server
+        .as_ref()
+        .and_then(|s| s.token_secret.as_ref())
+    {
+        env.push(secret_env("TRIVY_TOKEN", secret, super::server::TOKEN_KEY));
+    }
+    let env = (!env.is_empty()).then_some(env);
     let scan = Container {
         name: SCAN_CONTAINER.to_owned(),
         image: Some(settings.trivy_image.clone()),
@@ -289,7 +309,8 @@ pub fn scan_job(
             seccomp_profile: Some(runtime_default()),
             ..PodSecurityContext::default()
         }),
-        init_containers: Some(vec![db]),
+        // With a Trivy server, no DB is downloaded.
+        init_containers: settings.server.is_none().then(|| vec![db]),
         containers: vec![scan],
         volumes: Some(vec![Volume {
             name: "tmp".to_owned(),

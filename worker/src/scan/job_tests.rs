@@ -242,3 +242,46 @@ fn trivy_is_asked_only_for_what_reports_keep() {
     let plain_args = plain["spec"]["template"]["spec"]["containers"][0]["args"].to_string();
     assert!(!plain_args.contains("--severity") && !plain_args.contains("--ignore-unfixed"));
 }
+
+#[test]
+fn client_server_mode_downloads_no_db_and_passes_the_token_from_its_secret() {
+    let s = settings(&[
+        "--trivy-server-url",
+        "http://trivy-server.trivy-system:4954",
+        "--trivy-server-token-secret",
+        "trivy-server-token",
+    ]);
+    let v =
+        serde_json::to_value(scan_job(&s, KEY, "alpine:3.10", None, Scanners::VulnSecret)).unwrap();
+    let pod = &v["spec"]["template"]["spec"];
+    assert!(pod.get("initContainers").is_none(), "no DB download: {pod}");
+    let scan = &pod["containers"][0];
+    let args: Vec<&str> = scan["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    let at = args.iter().position(|a| *a == "--server").unwrap();
+    assert_eq!(args[at + 1], "http://trivy-server.trivy-system:4954");
+    let at = args.iter().position(|a| *a == "--token-header").unwrap();
+    assert_eq!(args[at + 1], "Trivy-Token");
+    assert!(!args.contains(&"--skip-db-update") && !args.contains(&"--download-db-only"));
+    assert_eq!(args.last(), Some(&"alpine:3.10"));
+    let env = scan["env"].as_array().unwrap();
+    assert_eq!(env.len(), 1);
+    assert_eq!(env[0]["name"], "TRIVY_TOKEN");
+    assert_eq!(
+        env[0]["valueFrom"]["secretKeyRef"]["name"],
+        "trivy-server-token"
+    );
+    assert_eq!(env[0]["valueFrom"]["secretKeyRef"]["key"], "token");
+    // Without a token Secret: no token at all.
+    let s = settings(&["--trivy-server-url", "http://trivy-server:4954"]);
+    let v = serde_json::to_value(scan_job(&s, KEY, "alpine:3.10", None, Scanners::Vuln)).unwrap();
+    assert!(
+        v["spec"]["template"]["spec"]["containers"][0]
+            .get("env")
+            .is_none()
+    );
+}

@@ -21,6 +21,7 @@ pub mod registry_secrets;
 pub mod reports;
 pub mod runner;
 pub mod secrets;
+pub mod server;
 mod settings;
 pub mod trim;
 mod write;

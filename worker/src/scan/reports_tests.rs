@@ -28,6 +28,7 @@ fn settings(ttl: Duration) -> ScanSettings {
             ephemeral_storage_limit: "1Gi".into(),
         },
         service_account: None,
+        server: None,
         registry_secrets: Default::default(),
         detail: Default::default(),
         reporting_instance: None,

@@ -233,7 +233,17 @@ async fn wait_and_read(
         Some(Finished::Failed { reason, message }) => {
             let detail = failure_detail(&pods, name, &reason, &message).await;
             // Trivy's own `--timeout` (the same length) may end it first.
-            if reason == "DeadlineExceeded" || detail.contains("context deadline exceeded") {
+            if let Some(server) = settings
+                .server
+                .as_ref()
+                .filter(|s| super::server::is_server_failure(s, &detail))
+            {
+                Err(Error::TrivyServerUnavailable {
+                    job: name.to_owned(),
+                    server: server.url.clone(),
+                    detail,
+                })
+            } else if reason == "DeadlineExceeded" || detail.contains("context deadline exceeded") {
                 Err(Error::JobTimeout {
                     job: name.to_owned(),
                     timeout: settings.timeout,

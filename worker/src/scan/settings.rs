@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use super::{ScanArgs, detail, events, registry_secrets};
+use super::{ScanArgs, detail, events, registry_secrets, server};
 
 /// Resource requests and limits of scan containers (Kubernetes quantities).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,6 +35,8 @@ pub struct ScanSettings {
     pub resources: JobResources,
     /// Service account of scan Jobs.
     pub service_account: Option<String>,
+    /// ClientServer mode: the Trivy server scan Jobs use; `None`: standalone.
+    pub server: Option<server::TrivyServer>,
     /// Which Secrets scans may read for registry credentials.
     pub registry_secrets: registry_secrets::SecretSource,
     /// What reports keep of a scan.
@@ -55,6 +57,7 @@ impl std::fmt::Debug for ScanSettings {
             .field("timeout", &self.timeout)
             .field("report_ttl", &self.report_ttl)
             .field("compress_logs", &self.compress_logs)
+            .field("server", &self.server)
             .field("reporting_instance", &self.reporting_instance)
             .finish_non_exhaustive()
     }
@@ -85,6 +88,14 @@ impl ScanSettings {
                 ephemeral_storage_limit: args.scan_job_ephemeral_storage_limit.clone(),
             },
             service_account: args.scan_job_service_account.clone(),
+            server: args
+                .trivy_server_url
+                .as_ref()
+                .map(|url| server::TrivyServer {
+                    url: url.clone(),
+                    token_secret: args.trivy_server_token_secret.clone(),
+                    token_header: args.trivy_server_token_header.clone(),
+                }),
             detail: detail::Detail {
                 severities: args.trivy_severity.clone(),
                 ignore_unfixed: args.trivy_ignore_unfixed,

@@ -279,6 +279,7 @@ pub fn settings(timeout: Duration) -> ScanSettings {
             ephemeral_storage_limit: "1Gi".into(),
         },
         service_account: None,
+        server: None,
         registry_secrets: Default::default(),
         detail: Default::default(),
         reporting_instance: Some("worker-test".into()),

@@ -11,7 +11,7 @@ use e2e::workloads::{all_pods_audited, apply_pods};
 use e2e::{Cluster, Operator, OperatorOptions, audits_only};
 use serde_json::Value;
 
-use super::{NS, documents, find, render, render_dir};
+use super::{NS, documents, find, render, render_dir, render_overlay};
 
 fn container_env(d: &Value) -> Vec<Value> {
     d["spec"]["template"]["spec"]["containers"][0]["env"]
@@ -181,32 +181,7 @@ async fn the_script_certificates_carry_the_leader_and_its_workers() {
 /// requires the scan ServiceAccount the worker is configured with.
 #[test]
 fn the_scan_job_policy_names_the_shipped_accounts() {
-    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("scan-job-policy");
-    std::fs::create_dir_all(&dir).unwrap();
-    // kustomize takes only relative paths: from the overlay up to `/`, then down.
-    let up = "../".repeat(dir.components().count() - 1);
-    let root = e2e::repo_root().canonicalize().unwrap();
-    let deploy = format!(
-        "{up}{}",
-        root.join("deploy")
-            .to_string_lossy()
-            .trim_start_matches('/')
-    );
-    std::fs::write(
-        dir.join("kustomization.yaml"),
-        format!("resources: [{deploy}/tls]\ncomponents: [{deploy}/components/scan-job-policy]\n"),
-    )
-    .unwrap();
-    let out = Command::new("kubectl")
-        .args(["kustomize", &dir.to_string_lossy()])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let objects = documents(&String::from_utf8(out.stdout).unwrap());
+    let objects = render_overlay("scan-job-policy", "tls", "scan-job-policy");
     let policy = find(
         &objects,
         "ValidatingAdmissionPolicy",

@@ -73,6 +73,11 @@ fn scan(inv: &Invocation, map: &ImageMap, image: &str, io: &mut Io<'_>) -> i32 {
     if !inv.is_set("quiet") {
         info(io, "[vuln] Vulnerability scanning is enabled");
     }
+    if let Some(server) = inv.value("server")
+        && let Err(e) = reach_server(server)
+    {
+        return fatal(io, &e);
+    }
     let Some(entry) = map.lookup(image) else {
         return fatal(io, &unknown_image(image));
     };
@@ -263,6 +268,47 @@ impl Filter<'_> {
     }
 }
 
+/// ClientServer mode (`--server URL`): the client sends its first RPC to the server, as
+/// Trivy does; the double only opens a TCP connection to the URL's host and port (2 s at
+/// most) and fails with Trivy's client error when it cannot.
+fn reach_server(url: &str) -> Result<(), String> {
+    let (default_port, rest) = match url.split_once("://") {
+        Some(("http", rest)) => (80, rest),
+        Some(("https", rest)) => (443, rest),
+        _ => {
+            return Err(format!(
+                "invalid argument \"server\": {url:?} is not an http(s) URL"
+            ));
+        }
+    };
+    let authority = rest.split('/').next().unwrap_or_default();
+    let address = match authority.rsplit_once(':') {
+        Some((_, port)) if port.parse::<u16>().is_ok() => authority.to_owned(),
+        _ => format!("{authority}:{default_port}"),
+    };
+    let rpc = format!(
+        "{}/twirp/trivy.cache.v1.Cache/MissingBlobs",
+        url.trim_end_matches('/')
+    );
+    let failed = |why: String| {
+        format!(
+            "run error: image scan error: scan error: scan failed: failed analysis: analyze error: pipeline error: failed to analyze layer: unable to get missing layers: twirp error internal: failed to do request: Post \"{rpc}\": dial tcp {address}: {why}"
+        )
+    };
+    use std::net::ToSocketAddrs;
+    let resolved: Vec<std::net::SocketAddr> = address
+        .to_socket_addrs()
+        .map_err(|e| failed(format!("lookup: {e}")))?
+        .collect();
+    let timeout = Duration::from_secs(2);
+    for addr in &resolved {
+        if std::net::TcpStream::connect_timeout(addr, timeout).is_ok() {
+            return Ok(());
+        }
+    }
+    Err(failed("connect: connection refused".to_owned()))
+}
+
 /// Parses Go-style durations: `5m`, `300s`, `1m30s`, `500ms`, `1h`.
 pub fn parse_duration(text: &str) -> Option<Duration> {
     let mut total = 0f64;
@@ -443,6 +489,28 @@ mod tests {
         let (code, _, err) = run_line("image -q -f json --scanners vuln,bogus alpine:3.10");
         assert_eq!(code, 1);
         assert!(err.contains("unknown scanner"), "{err}");
+    }
+
+    #[test]
+    fn client_server_mode_needs_a_reachable_server() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let (code, out, err) = run_line(&format!(
+            "image -q -f json --server {url} --token-header Trivy-Token alpine:3.10"
+        ));
+        assert_eq!(code, 0, "{err}");
+        assert_eq!(
+            out,
+            std::fs::read(format!("{DATA}/alpine-310.json.golden")).unwrap()
+        );
+        drop(listener);
+        let (code, out, err) = run_line(&format!("image -q -f json --server {url} alpine:3.10"));
+        assert_eq!(code, 1);
+        assert!(out.is_empty());
+        assert!(
+            err.contains("twirp error internal") && err.contains(&format!("{url}/twirp/")),
+            "{err}"
+        );
     }
 
     #[test]
