@@ -251,6 +251,60 @@ const EXPOSED_SECRET: Expect = Expect {
     ],
 };
 
+/// Upstream's `deploy/helm/crds/aquasecurity.github.io_sbomreports.yaml` (v0.32).
+const SBOM: Expect = Expect {
+    name: "sbomreports.aquasecurity.github.io",
+    kind: "SbomReport",
+    plural: "sbomreports",
+    singular: "sbomreport",
+    short_names: &["sbom", "sboms"],
+    columns: &[
+        ("Repository", ".report.artifact.repository", "string", 0),
+        ("Tag", ".report.artifact.tag", "string", 0),
+        ("Scanner", ".report.scanner.name", "string", 0),
+        ("Age", ".metadata.creationTimestamp", "date", 0),
+        (
+            "Components",
+            ".report.summary.componentsCount",
+            "integer",
+            1,
+        ),
+        (
+            "Dependencies",
+            ".report.summary.dependenciesCount",
+            "integer",
+            1,
+        ),
+    ],
+    required: &[
+        (&[], &["report"]),
+        (
+            &["report"],
+            &[
+                "artifact",
+                "components",
+                "scanner",
+                "summary",
+                "updateTimestamp",
+            ],
+        ),
+        (&["report", "components"], &["bomFormat", "specVersion"]),
+        (&["report", "scanner"], &["name", "vendor", "version"]),
+        (
+            &["report", "summary"],
+            &["componentsCount", "dependenciesCount"],
+        ),
+        (&["report", "components", "components", "[]"], &[]),
+        (&["report", "components", "dependencies", "[]"], &[]),
+        (&["report", "components", "metadata", "component"], &[]),
+    ],
+    enums: &[],
+    counters: &[
+        &["report", "summary", "componentsCount"],
+        &["report", "summary", "dependenciesCount"],
+    ],
+};
+
 fn check(crd: &CustomResourceDefinition, want: &Expect) {
     assert_eq!(crd.metadata.name.as_deref(), Some(want.name));
     let spec = &crd.spec;
@@ -341,7 +395,8 @@ fn generated_crds_match_upstream_contract() {
         find("ExposedSecretReport").expect("ExposedSecretReport CRD"),
         &EXPOSED_SECRET,
     );
-    assert_eq!(crds.len(), 4);
+    check(find("SbomReport").expect("SbomReport CRD"), &SBOM);
+    assert_eq!(crds.len(), 5);
 }
 
 #[test]

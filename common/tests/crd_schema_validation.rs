@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use common::reports::Scanner;
 use common::reports::config_audit::{Check, ConfigAuditReport, ConfigAuditReportData};
-use common::reports::crd::{config_audit_crd, exposed_secret_crd, vulnerability_crd};
+use common::reports::crd::{config_audit_crd, exposed_secret_crd, sbom_crd, vulnerability_crd};
 use common::reports::vulnerability::VulnerabilityReport;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use serde_json::{Value, json};
@@ -188,6 +188,39 @@ fn exposed_secret_reports_validate() {
         "{:?}",
         violations(&crd, &bad)
     );
+}
+
+#[test]
+fn sbom_reports_validate() {
+    let crd = sbom_crd().unwrap();
+    for file in [
+        "alpine_sbom.json",
+        "fluentd-multiple-lockfiles.cdx.json.golden",
+    ] {
+        let json = std::fs::read(format!(
+            "{}/../tests/data/trivy-cyclonedx/{file}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap();
+        let bom = common::trivy::parse_cyclonedx(&json).unwrap();
+        let data = common::trivy::to_sbom_data(
+            bom,
+            None,
+            Default::default(),
+            Scanner::trivy("0.58.1"),
+            jiff::Timestamp::UNIX_EPOCH,
+        );
+        let report = common::reports::sbom::SbomReport::new(
+            kube::api::ObjectMeta {
+                name: Some("replicaset-web-abc-app".into()),
+                namespace: Some("default".into()),
+                ..Default::default()
+            },
+            data,
+        );
+        let value = serde_json::to_value(&report).unwrap();
+        assert_eq!(violations(&crd, &value), Vec::<String>::new(), "{file}");
+    }
 }
 
 #[test]

@@ -14,8 +14,11 @@ use serde_json::{Value, json};
 use super::VERSION;
 use super::config_audit::ConfigAuditReportData;
 pub use super::crd_contract::VULNERABILITY_SEVERITIES;
-use super::crd_contract::{CONFIG_AUDIT, EXPOSED_SECRET, IMAGE_VULNERABILITY, Spec, VULNERABILITY};
+use super::crd_contract::{
+    CONFIG_AUDIT, EXPOSED_SECRET, IMAGE_VULNERABILITY, SBOM, Spec, VULNERABILITY,
+};
 use super::exposed_secret::ExposedSecretReportData;
+use super::sbom::SbomReportData;
 use super::schema::{check_structural, clear_required, node_mut, structural_schema};
 use super::vulnerability::VulnerabilityReportData;
 
@@ -85,6 +88,11 @@ pub fn exposed_secret_crd() -> Result<CustomResourceDefinition, Error> {
     build::<ExposedSecretReportData>(&EXPOSED_SECRET)
 }
 
+/// The CRD of `SbomReport`.
+pub fn sbom_crd() -> Result<CustomResourceDefinition, Error> {
+    build::<SbomReportData>(&SBOM)
+}
+
 /// Every report CRD, in a fixed order.
 pub fn all_crds() -> Result<Vec<CustomResourceDefinition>, Error> {
     Ok(vec![
@@ -92,6 +100,7 @@ pub fn all_crds() -> Result<Vec<CustomResourceDefinition>, Error> {
         config_audit_crd()?,
         image_vulnerability_crd()?,
         exposed_secret_crd()?,
+        sbom_crd()?,
     ])
 }
 

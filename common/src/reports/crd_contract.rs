@@ -320,3 +320,74 @@ pub(super) const EXPOSED_SECRET: Spec = Spec {
     enums: &[(&["secrets", "[]", "severity"], &SECRET_SEVERITIES)],
     counters: &[&["summary"]],
 };
+
+pub(super) const SBOM: Spec = Spec {
+    group: super::GROUP,
+    namespaced: true,
+    kind: "SbomReport",
+    plural: "sbomreports",
+    singular: "sbomreport",
+    short_names: &["sbom", "sboms"],
+    description: "SbomReport summarizes components and dependencies found in container image",
+    columns: &[
+        (
+            "Repository",
+            ".report.artifact.repository",
+            "string",
+            "The name of image repository",
+            0,
+        ),
+        (
+            "Tag",
+            ".report.artifact.tag",
+            "string",
+            "The name of image tag",
+            0,
+        ),
+        (
+            "Scanner",
+            ".report.scanner.name",
+            "string",
+            "The name of the sbom generation scanner",
+            0,
+        ),
+        (
+            "Age",
+            ".metadata.creationTimestamp",
+            "date",
+            "The age of the report",
+            0,
+        ),
+        (
+            "Components",
+            ".report.summary.componentsCount",
+            "integer",
+            "The number of dependencies in bom",
+            1,
+        ),
+        (
+            "Dependencies",
+            ".report.summary.dependenciesCount",
+            "integer",
+            "The the number of components in bom",
+            1,
+        ),
+    ],
+    required: &[
+        (
+            &[],
+            &[
+                "artifact",
+                "components",
+                "scanner",
+                "summary",
+                "updateTimestamp",
+            ],
+        ),
+        (&["components"], &["bomFormat", "specVersion"]),
+        (&["scanner"], &["name", "vendor", "version"]),
+        (&["summary"], &["componentsCount", "dependenciesCount"]),
+    ],
+    enums: &[],
+    counters: &[&["summary"]],
+};

@@ -5,12 +5,14 @@
 //! [`parse_scanner_output`] does the first two.
 
 mod convert;
+mod cyclonedx;
 mod decode;
 mod image_ref;
 mod json;
 mod secrets;
 
 pub use convert::{score_from_cvss, severity_of, to_report_data};
+pub use cyclonedx::{parse_cyclonedx, to_sbom_data};
 pub use decode::{MAX_DECODED_LEN, decode_scanner_output, parse_report, parse_scanner_output};
 pub use image_ref::{DEFAULT_TAG, DOCKER_HUB, ImageRef, ImageRefError, is_valid_digest};
 pub use json::{
@@ -64,6 +66,12 @@ pub enum Error {
         /// What the document had, e.g. `1` or `missing`.
         found: String,
     },
+    /// A CycloneDX document (`--format cyclonedx`) is not a CycloneDX BOM.
+    #[error("not a cyclonedx bom: {reason}")]
+    NotCycloneDx {
+        /// What is wrong.
+        reason: String,
+    },
     /// A field has the wrong type or a required field is missing.
     #[error("invalid trivy json at {path}: {message}")]
     InvalidField {
@@ -87,6 +95,7 @@ impl Error {
             Self::Json { .. } => "json",
             Self::UnsupportedSchemaVersion { .. } => "unsupported_schema_version",
             Self::InvalidField { .. } => "invalid_field",
+            Self::NotCycloneDx { .. } => "not_cyclonedx",
         }
     }
 }

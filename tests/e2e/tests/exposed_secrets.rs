@@ -20,9 +20,7 @@ const LONG: Duration = Duration::from_secs(300);
 const IMAGE: &str = "trivy-double.test/exposedsecret_report/app:1";
 
 fn list(cluster: &Cluster, kind: &str, ns: &str) -> Result<Vec<Value>, String> {
-    cluster
-        .list(&[kind, "-n", ns])
-        .map_err(|e| e.to_string())
+    cluster.list(&[kind, "-n", ns]).map_err(|e| e.to_string())
 }
 
 fn secret_rules(report: &Value) -> Vec<(String, String)> {
@@ -46,7 +44,8 @@ async fn one_scan_gives_every_workload_its_secret_report() {
     let cluster = Cluster::start("secrets").await.unwrap();
     let namespaces = vec![cluster.ns("sec-a"), cluster.ns("sec-b")];
     cluster.create_namespaces(&namespaces).unwrap();
-    let options = OperatorOptions::new(e2e::binaries!(), &cluster, namespaces.clone()).workers(2, 2);
+    let options =
+        OperatorOptions::new(e2e::binaries!(), &cluster, namespaces.clone()).workers(2, 2);
     let jobs = e2e::jobs::watch_jobs(&cluster, &options.operator_namespace)
         .await
         .unwrap();
@@ -64,27 +63,35 @@ async fn one_scan_gives_every_workload_its_secret_report() {
         ("aws-access-key-id".to_owned(), "CRITICAL".to_owned()),
         ("aws-secret-access-key".to_owned(), "CRITICAL".to_owned()),
     ];
-    eventually("ten secret reports beside ten vulnerability reports", LONG, || async {
-        let mut total = 0;
-        for ns in &namespaces {
-            let secrets = list(&cluster, "exposedsecretreports", ns)?;
-            let vulns = list(&cluster, "vulnerabilityreports", ns)?;
-            for s in &secrets {
-                if secret_rules(s) != expected {
-                    return Err(format!("{} has {:?}", name(s), secret_rules(s)));
+    eventually(
+        "ten secret reports beside ten vulnerability reports",
+        LONG,
+        || async {
+            let mut total = 0;
+            for ns in &namespaces {
+                let secrets = list(&cluster, "exposedsecretreports", ns)?;
+                let vulns = list(&cluster, "vulnerabilityreports", ns)?;
+                for s in &secrets {
+                    if secret_rules(s) != expected {
+                        return Err(format!("{} has {:?}", name(s), secret_rules(s)));
+                    }
+                    let v = vulns
+                        .iter()
+                        .find(|v| name(v) == name(s))
+                        .ok_or_else(|| format!("no vulnerability report named {}", name(s)))?;
+                    if owner(v) != owner(s) || v["metadata"]["labels"] != s["metadata"]["labels"] {
+                        return Err(format!("{} differs from its vulnerability report", name(s)));
+                    }
                 }
-                let v = vulns
-                    .iter()
-                    .find(|v| name(v) == name(s))
-                    .ok_or_else(|| format!("no vulnerability report named {}", name(s)))?;
-                if owner(v) != owner(s) || v["metadata"]["labels"] != s["metadata"]["labels"] {
-                    return Err(format!("{} differs from its vulnerability report", name(s)));
-                }
+                total += secrets.len();
             }
-            total += secrets.len();
-        }
-        if total == 10 { Ok(()) } else { Err(format!("{total} secret reports")) }
-    })
+            if total == 10 {
+                Ok(())
+            } else {
+                Err(format!("{total} secret reports"))
+            }
+        },
+    )
     .await
     .unwrap();
     assert_eq!(
@@ -101,34 +108,52 @@ async fn one_scan_gives_every_workload_its_secret_report() {
     let header: Vec<&str> = table.lines().next().unwrap().split_whitespace().collect();
     assert_eq!(
         header,
-        ["NAME", "REPOSITORY", "TAG", "SCANNER", "AGE", "CRITICAL", "HIGH", "MEDIUM", "LOW"],
+        [
+            "NAME",
+            "REPOSITORY",
+            "TAG",
+            "SCANNER",
+            "AGE",
+            "CRITICAL",
+            "HIGH",
+            "MEDIUM",
+            "LOW"
+        ],
         "{table}"
     );
     let row: Vec<&str> = table.lines().nth(1).unwrap().split_whitespace().collect();
-    assert_eq!(row[1..4], ["exposedsecret_report/app", "1", "Trivy"], "{table}");
+    assert_eq!(
+        row[1..4],
+        ["exposedsecret_report/app", "1", "Trivy"],
+        "{table}"
+    );
     assert_eq!(row[5..], ["3", "1", "0", "0"], "{table}");
     let all = cluster.kubectl(&["get", "exposedsecrets", "-A"]).unwrap();
     assert!(all.contains(b.as_str()), "{all}");
 
     // The leader's report metrics.
-    eventually("trivy_image_exposedsecrets in the metrics", LONG, || async {
-        let (_, metrics) = http_get(op.leader_admin_ports[0], "/metrics")
-            .await
-            .map_err(|e| e.to_string())?;
-        let critical: Vec<&str> = metrics
-            .lines()
-            .filter(|l| {
-                l.starts_with("trivy_image_exposedsecrets{")
-                    && l.contains(&format!("namespace=\"{a}\""))
-                    && l.contains("image_repository=\"exposedsecret_report/app\"")
-                    && l.contains("severity=\"Critical\"")
-            })
-            .collect();
-        match critical.as_slice() {
-            lines if lines.len() == 5 && lines.iter().all(|l| l.ends_with("} 3")) => Ok(()),
-            other => Err(format!("{other:?}")),
-        }
-    })
+    eventually(
+        "trivy_image_exposedsecrets in the metrics",
+        LONG,
+        || async {
+            let (_, metrics) = http_get(op.leader_admin_ports[0], "/metrics")
+                .await
+                .map_err(|e| e.to_string())?;
+            let critical: Vec<&str> = metrics
+                .lines()
+                .filter(|l| {
+                    l.starts_with("trivy_image_exposedsecrets{")
+                        && l.contains(&format!("namespace=\"{a}\""))
+                        && l.contains("image_repository=\"exposedsecret_report/app\"")
+                        && l.contains("severity=\"Critical\"")
+                })
+                .collect();
+            match critical.as_slice() {
+                lines if lines.len() == 5 && lines.iter().all(|l| l.ends_with("} 3")) => Ok(()),
+                other => Err(format!("{other:?}")),
+            }
+        },
+    )
     .await
     .unwrap();
 
@@ -154,21 +179,27 @@ async fn one_scan_gives_every_workload_its_secret_report() {
     .unwrap();
 
     // The reports go with their workload.
-    let workload = label(&gone, "trivy-operator.resource.name").unwrap().to_owned();
+    let workload = label(&gone, "trivy-operator.resource.name")
+        .unwrap()
+        .to_owned();
     let deployment_name = workload.rsplit_once('-').unwrap().0.to_owned();
     cluster
         .kubectl(&["delete", "deployment", &deployment_name, "-n", b])
         .unwrap();
-    eventually("the secret report to go with its workload", LONG, || async {
-        let left = list(&cluster, "exposedsecretreports", b)?;
-        if left.iter().any(|r| name(r) == name(&gone)) {
-            Err(format!("{} still there", name(&gone)))
-        } else if left.len() == 4 {
-            Ok(())
-        } else {
-            Err(format!("{} left", left.len()))
-        }
-    })
+    eventually(
+        "the secret report to go with its workload",
+        LONG,
+        || async {
+            let left = list(&cluster, "exposedsecretreports", b)?;
+            if left.iter().any(|r| name(r) == name(&gone)) {
+                Err(format!("{} still there", name(&gone)))
+            } else if left.len() == 4 {
+                Ok(())
+            } else {
+                Err(format!("{} left", left.len()))
+            }
+        },
+    )
     .await
     .unwrap();
 }
