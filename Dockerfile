@@ -48,7 +48,8 @@ ENTRYPOINT ["/usr/local/bin/trivy-operator-worker"]
 
 FROM gcr.io/distroless/cc-debian12:nonroot AS trivy-double
 COPY --from=double-builder /out/trivy /usr/local/bin/trivy
-COPY tests/data/trivy-json /usr/share/trivy-double
-ENV TRIVY_DOUBLE_DATA=/usr/share/trivy-double
+COPY tests/data/trivy-json /usr/share/trivy-double/trivy-json
+COPY tests/data/trivy-cyclonedx /usr/share/trivy-double/trivy-cyclonedx
+ENV TRIVY_DOUBLE_DATA=/usr/share/trivy-double/trivy-json
 USER 65532:65532
 ENTRYPOINT ["/usr/local/bin/trivy"]

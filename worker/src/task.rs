@@ -74,6 +74,8 @@ pub enum ScanSource {
         /// The source's ExposedSecretReport (same namespace) and the resourceVersion this
         /// operator wrote, when the task wants secrets.
         secret: Option<(String, String)>,
+        /// The source's SbomReport and resourceVersion, when the task wants an SBOM.
+        sbom: Option<(String, String)>,
     },
 }
 
@@ -93,6 +95,8 @@ pub struct ScanTask {
     pub per_image: bool,
     /// Scan for exposed secrets too and write each subscriber an ExposedSecretReport.
     pub secrets: bool,
+    /// Record the image's SBOM too and write each subscriber an SbomReport.
+    pub sbom: bool,
 }
 
 /// Any task a worker runs.
@@ -198,19 +202,21 @@ impl TryFrom<proto::Task> for ScanTask {
                 namespace: scan.source_report_namespace,
                 name: scan.source_report_name,
                 resource_version: scan.source_report_resource_version,
-                secret: match scan.source_secret_report_name.is_empty() {
-                    true => None,
-                    false => Some((
-                        std::mem::take(&mut scan.source_secret_report_name),
-                        std::mem::take(&mut scan.source_secret_report_resource_version),
-                    )),
-                },
+                secret: pinned(
+                    &mut scan.source_secret_report_name,
+                    &mut scan.source_secret_report_resource_version,
+                ),
+                sbom: pinned(
+                    &mut scan.source_sbom_report_name,
+                    &mut scan.source_sbom_report_resource_version,
+                ),
             },
             _ => ScanSource::Job,
         };
         Ok(Self {
             per_image: scan.per_image,
             secrets: scan.secrets,
+            sbom: scan.sbom,
             task_id: id,
             scan_key: scan.scan_key,
             image: scan.image,
@@ -219,6 +225,12 @@ impl TryFrom<proto::Task> for ScanTask {
             summary_only,
         })
     }
+}
+
+/// A source report of another kind and the resourceVersion to pin it to; `None` when the
+/// leader named none.
+fn pinned(name: &mut String, resource_version: &mut String) -> Option<(String, String)> {
+    (!name.is_empty()).then(|| (std::mem::take(name), std::mem::take(resource_version)))
 }
 
 impl TryFrom<proto::Task> for AuditTask {
@@ -359,6 +371,7 @@ mod tests {
             name: "replicaset-x-nginx".into(),
             resource_version: String::new(),
             secret: None,
+            sbom: None,
         };
         assert_eq!(copy.source, expected);
         let mut with_secrets = scan_task();

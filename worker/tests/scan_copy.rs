@@ -47,6 +47,7 @@ async fn copies_keep_the_data_and_use_each_subscribers_artifact() {
         name: "replicaset-web-app".into(),
         resource_version: source.metadata.resource_version.clone().unwrap(),
         secret: None,
+        sbom: None,
     };
     let written = run(&sim, &settings, &copy).await.unwrap();
     assert_eq!(
@@ -96,6 +97,7 @@ async fn a_missing_source_is_retryable() {
         name: "replicaset-gone-app".into(),
         resource_version: String::new(),
         secret: None,
+        sbom: None,
     };
     let error = run(&sim, &settings(Duration::from_secs(120)), &copy)
         .await
@@ -145,6 +147,7 @@ async fn a_source_edited_since_it_was_written_is_not_copied() {
         name: "replicaset-web-app".into(),
         resource_version: written.metadata.resource_version.clone().unwrap(),
         secret: None,
+        sbom: None,
     };
     let error = run(&sim, &settings, &copy).await.unwrap_err();
     assert_eq!(error.reason(), "SourceReportChanged");

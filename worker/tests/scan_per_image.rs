@@ -87,6 +87,7 @@ async fn scans_store_the_list_once_and_copies_read_it_back() {
         name: "replicaset-web-app".into(),
         resource_version: source.metadata.resource_version.clone().unwrap(),
         secret: None,
+        sbom: None,
     };
     run(&sim, &settings, &copy).await.unwrap();
     assert!(counter.uids(&sim).await.is_empty(), "a copy runs no Job");

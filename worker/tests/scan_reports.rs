@@ -123,7 +123,7 @@ async fn an_existing_job_is_adopted_and_concurrent_runs_share_one_job() {
     let counter = sim.job_counter().await;
 
     // A Job left by another worker (same deterministic name) is adopted.
-    let existing = scan_job(&settings, &t.scan_key, &t.image, None, Scanners::Vuln);
+    let existing = scan_job(&settings, &t.scan_key, &t.image, None, Scanners::VULN);
     let created = sim
         .jobs()
         .create(&PostParams::default(), &existing)
@@ -170,7 +170,7 @@ async fn an_existing_job_is_adopted_and_concurrent_runs_share_one_job() {
         "index.docker.io/library/evil:1",
         &t.image,
         None,
-        Scanners::Vuln,
+        Scanners::VULN,
     );
     foreign.metadata.name = Some(name.clone());
     sim.jobs()

@@ -108,6 +108,7 @@ async fn one_scan_writes_both_reports_and_copies_keep_the_secrets() {
             written.secret_report_name.clone(),
             written.secret_resource_version.clone(),
         )),
+        sbom: None,
     };
     let outcome = run_task(&sim, &copy).await;
     assert!(outcome.error.is_none(), "{:?}", outcome.error);
@@ -142,7 +143,7 @@ async fn one_scan_writes_both_reports_and_copies_keep_the_secrets() {
         *secret = None;
     }
     let outcome = run_task(&sim, &bare).await;
-    assert_eq!(outcome.error.unwrap().reason(), "SourceSecretReportMissing");
+    assert_eq!(outcome.error.unwrap().reason(), "SourceReportIncomplete");
     assert!(outcome.written.is_empty());
 }
 
@@ -167,7 +168,7 @@ async fn without_secrets_no_secret_report_and_a_job_for_other_scanners_is_replac
     // A Job of this scan left from before secrets were turned on: its output has no
     // secrets, so it is deleted rather than adopted, and the retry scans for both.
     let settings = settings(Duration::from_secs(120));
-    let old = scan_job(&settings, &t.scan_key, &t.image, None, Scanners::Vuln);
+    let old = scan_job(&settings, &t.scan_key, &t.image, None, Scanners::VULN);
     sim.jobs()
         .create(&PostParams::default(), &old)
         .await

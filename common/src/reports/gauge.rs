@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 
 use super::config_audit::ConfigAuditReport;
 use super::exposed_secret::ExposedSecretReport;
+use super::sbom::SbomReport;
 use super::vulnerability::{Artifact, Registry, VulnerabilityReport};
 
 /// Annotation with `critical,high,medium,low,unknown` counts (config audits: four counts).
@@ -163,6 +164,13 @@ pub fn annotate_exposed_secret_report(report: &mut ExposedSecretReport) {
     let image = Image::of(report.report.registry.as_ref(), &report.report.artifact);
     annotate(&mut report.metadata.annotations, SUMMARY, counts.format());
     annotate(&mut report.metadata.annotations, IMAGE, image.format());
+    let size = written_size(report);
+    annotate(&mut report.metadata.annotations, BYTES, size.to_string());
+}
+
+/// Writes the size annotation of an SbomReport (there is no SBOM gauge; its size counts in
+/// the storage budget).
+pub fn annotate_sbom_report(report: &mut SbomReport) {
     let size = written_size(report);
     annotate(&mut report.metadata.annotations, BYTES, size.to_string());
 }

@@ -1,6 +1,7 @@
 //! Copying a fresh report of the same image instead of scanning it again.
 
 use common::reports::exposed_secret::{ExposedSecretReport, ExposedSecretReportData};
+use common::reports::sbom::{Bom, SbomReport};
 use common::reports::vulnerability::{VulnerabilityReport, VulnerabilityReportData};
 use common::retry;
 use kube::{Api, Client};
@@ -12,10 +13,15 @@ pub(super) struct Copied {
     pub(super) vulnerabilities: VulnerabilityReportData,
     /// The source's exposed secrets, when the task wants them.
     pub(super) secrets: Option<ExposedSecretReportData>,
+    /// The source's BOM, when the task wants it.
+    pub(super) sbom: Option<Bom>,
     pub(super) scanned_at: jiff::Timestamp,
     /// The image report the source names (per-image mode), to refer to.
     pub(super) image_report: Option<String>,
 }
+
+/// A source report's name and the resourceVersion this operator's write of it returned.
+pub(super) type Pinned<'a> = (&'a str, &'a str);
 
 /// Reads a source report, if it is still the one this operator wrote (same
 /// resourceVersion; an empty one is not checked).
@@ -58,11 +64,11 @@ where
 /// still the one this operator wrote. In per-image mode, a source that names its image
 /// report gives that report's whole list (and, in per-image mode, its name, to refer to).
 /// With `secret` (the source's ExposedSecretReport and its resourceVersion), its secrets
-/// too, under the same check.
+/// too, and with `sbom` (its SbomReport and resourceVersion) its BOM, under the same check.
 pub(super) async fn copy_source(
     client: &Client,
     (namespace, name, resource_version): (&str, &str, &str),
-    secret: Option<(&str, &str)>,
+    (secret, sbom): (Option<Pinned<'_>>, Option<Pinned<'_>>),
     per_image: bool,
 ) -> Result<Copied, Error> {
     let source: VulnerabilityReport =
@@ -72,6 +78,15 @@ pub(super) async fn copy_source(
             read_source::<ExposedSecretReport>(client, namespace, secret_name, secret_version)
                 .await?
                 .report,
+        ),
+        None => None,
+    };
+    let sbom = match sbom {
+        Some((sbom_name, sbom_version)) => Some(
+            read_source::<SbomReport>(client, namespace, sbom_name, sbom_version)
+                .await?
+                .report
+                .components,
         ),
         None => None,
     };
@@ -91,6 +106,7 @@ pub(super) async fn copy_source(
     Ok(Copied {
         vulnerabilities,
         secrets,
+        sbom,
         scanned_at,
         image_report,
     })

@@ -48,7 +48,7 @@ pub enum Error {
     OutdatedJob {
         job: String,
         found: String,
-        wanted: &'static str,
+        wanted: String,
     },
     /// The scan Job failed because the Trivy server (ClientServer mode) could not be
     /// reached or refused the client.
@@ -80,10 +80,14 @@ pub enum Error {
     /// The VulnerabilityReport to copy changed since this operator wrote it.
     #[error("source report {namespace}/{name} changed since it was written; not copied")]
     SourceReportChanged { namespace: String, name: String },
-    /// The task wants exposed secrets but its source report came with no ExposedSecretReport
-    /// to copy them from.
-    #[error("source report {namespace}/{name} has no exposed secret report to copy")]
-    SourceHasNoSecretReport { namespace: String, name: String },
+    /// The task wants a report kind (exposed secrets, an SBOM) that its source report came
+    /// without.
+    #[error("source report {namespace}/{name} has no {kind} report to copy")]
+    SourceLacksReport {
+        namespace: String,
+        name: String,
+        kind: &'static str,
+    },
     /// Writing a report failed.
     #[error("writing report {namespace}/{name}: {source}")]
     WriteReport {
@@ -126,7 +130,7 @@ impl Error {
             Self::ReadSourceReport { .. } => "ReadSourceReportFailed",
             Self::SourceReportGone { .. } => "SourceReportGone",
             Self::SourceReportChanged { .. } => "SourceReportChanged",
-            Self::SourceHasNoSecretReport { .. } => "SourceSecretReportMissing",
+            Self::SourceLacksReport { .. } => "SourceReportIncomplete",
             Self::WriteReport { .. } => "WriteReportFailed",
             Self::WriteImageReport { .. } => "WriteImageReportFailed",
             Self::ReadImageReport { .. } => "ReadImageReportFailed",

@@ -35,37 +35,53 @@ pub const IMAGE_ANNOTATION: &str = "trivy-operator-rs.dev/image";
 /// made for other scanners is not adopted.
 pub const SCANNERS_ANNOTATION: &str = "trivy-operator-rs.dev/scanners";
 
-/// Which of Trivy's scanners a scan Job runs.
+/// What a scan Job produces besides the vulnerabilities: exposed secrets (Trivy's secret
+/// scanner, in the same pass over the image) and a CycloneDX SBOM (an init container,
+/// whose analysis of the layers the scan container then reuses from the shared cache).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scanners {
-    /// Vulnerabilities only.
-    Vuln,
-    /// Vulnerabilities and exposed secrets, from one pass over the image.
-    VulnSecret,
+pub struct Scanners {
+    pub secret: bool,
+    pub sbom: bool,
 }
 
 impl Scanners {
-    /// The value of Trivy's `--scanners`.
+    /// Vulnerabilities only.
+    pub const VULN: Self = Self {
+        secret: false,
+        sbom: false,
+    };
+    /// Vulnerabilities and exposed secrets.
+    pub const VULN_SECRET: Self = Self {
+        secret: true,
+        sbom: false,
+    };
+
+    /// The value of Trivy's `--scanners` for the scan container.
     pub fn as_arg(self) -> &'static str {
-        match self {
-            Self::Vuln => "vuln",
-            Self::VulnSecret => "vuln,secret",
+        if self.secret { "vuln,secret" } else { "vuln" }
+    }
+
+    /// The value of [`SCANNERS_ANNOTATION`]: `--scanners`, plus `;sbom` with an SBOM.
+    pub fn annotation(self) -> String {
+        if self.sbom {
+            format!("{};sbom", self.as_arg())
+        } else {
+            self.as_arg().to_owned()
         }
     }
 
-    /// The scanners of a task that does (or does not) want exposed secrets.
-    pub fn with_secrets(secrets: bool) -> Self {
-        if secrets {
-            Self::VulnSecret
-        } else {
-            Self::Vuln
-        }
+    /// The outputs of a task that does (or does not) want exposed secrets and an SBOM.
+    pub fn of(secret: bool, sbom: bool) -> Self {
+        Self { secret, sbom }
     }
 }
+
 /// Name of the scan container, whose log holds the result.
 pub const SCAN_CONTAINER: &str = "trivy";
 /// Name of the init container that downloads the vulnerability DB.
 pub const DB_CONTAINER: &str = "trivy-db";
+/// Name of the init container that writes the image's CycloneDX SBOM to its log.
+pub const SBOM_CONTAINER: &str = "trivy-sbom";
 /// Where the writable scratch volume is mounted.
 const TMP_DIR: &str = "/tmp";
 /// Trivy's cache (DB) directory, inside the scratch volume.
@@ -143,14 +159,29 @@ pub fn scan_args(settings: &ScanSettings, image: &str, scanners: Scanners) -> Ve
     args
 }
 
-/// `command` and `args` of the scan container: `trivy <args>`, or with compressed logs a shell
-/// that keeps Trivy's exit status and prints the JSON bzip2-compressed and base64-encoded.
-fn scan_command(
-    settings: &ScanSettings,
-    image: &str,
-    scanners: Scanners,
-) -> (Vec<String>, Vec<String>) {
-    let args = scan_args(settings, image, scanners);
+/// The Trivy arguments of the SBOM container (after `trivy`): the image's CycloneDX BOM,
+/// no vulnerability scan (so no DB), locally even in ClientServer mode.
+pub fn sbom_args(settings: &ScanSettings, image: &str) -> Vec<String> {
+    let timeout = common::cli::format_go_duration(settings.timeout);
+    [
+        "image",
+        "--cache-dir",
+        CACHE_DIR,
+        "--quiet",
+        "--format",
+        "cyclonedx",
+        "--timeout",
+        &timeout,
+        image,
+    ]
+    .map(str::to_owned)
+    .to_vec()
+}
+
+/// `command` and `args` of a container running `trivy <args>`, or with compressed logs a
+/// shell that keeps Trivy's exit status and prints its output bzip2-compressed and
+/// base64-encoded.
+fn trivy_command(settings: &ScanSettings, args: Vec<String>) -> (Vec<String>, Vec<String>) {
     if !settings.compress_logs {
         return (vec!["trivy".to_owned()], args);
     }
@@ -269,7 +300,7 @@ pub fn scan_job(
         volume_mounts: Some(mounts.clone()),
         ..Container::default()
     };
-    let (command, args) = scan_command(settings, image, scanners);
+    let (command, args) = trivy_command(settings, scan_args(settings, image, scanners));
     let mut env: Vec<EnvVar> = credentials
         .map(|c| {
             vec![
@@ -286,6 +317,20 @@ pub fn scan_job(
         env.push(secret_env("TRIVY_TOKEN", secret, super::server::TOKEN_KEY));
     }
     let env = (!env.is_empty()).then_some(env);
+    let sbom = scanners.sbom.then(|| {
+        let (command, args) = trivy_command(settings, sbom_args(settings, image));
+        Container {
+            name: SBOM_CONTAINER.to_owned(),
+            image: Some(settings.trivy_image.clone()),
+            command: Some(command),
+            args: Some(args),
+            env: env.clone(),
+            resources: Some(resources(settings)),
+            security_context: Some(security_context()),
+            volume_mounts: Some(mounts.clone()),
+            ..Container::default()
+        }
+    });
     let scan = Container {
         name: SCAN_CONTAINER.to_owned(),
         image: Some(settings.trivy_image.clone()),
@@ -297,6 +342,14 @@ pub fn scan_job(
         volume_mounts: Some(mounts),
         ..Container::default()
     };
+    // With a Trivy server, no DB is downloaded; the SBOM needs none.
+    let init: Vec<Container> = settings
+        .server
+        .is_none()
+        .then_some(db)
+        .into_iter()
+        .chain(sbom)
+        .collect();
     let pod = PodSpec {
         restart_policy: Some("Never".to_owned()),
         automount_service_account_token: Some(false),
@@ -309,8 +362,7 @@ pub fn scan_job(
             seccomp_profile: Some(runtime_default()),
             ..PodSecurityContext::default()
         }),
-        // With a Trivy server, no DB is downloaded.
-        init_containers: settings.server.is_none().then(|| vec![db]),
+        init_containers: (!init.is_empty()).then_some(init),
         containers: vec![scan],
         volumes: Some(vec![Volume {
             name: "tmp".to_owned(),
@@ -330,7 +382,7 @@ pub fn scan_job(
             annotations: Some(BTreeMap::from([
                 (SCAN_KEY_ANNOTATION.to_owned(), scan_key.to_owned()),
                 (IMAGE_ANNOTATION.to_owned(), image.to_owned()),
-                (SCANNERS_ANNOTATION.to_owned(), scanners.as_arg().to_owned()),
+                (SCANNERS_ANNOTATION.to_owned(), scanners.annotation()),
             ])),
             ..ObjectMeta::default()
         },

@@ -38,7 +38,7 @@ fn manifest_with_defaults() {
         KEY,
         "alpine:3.10",
         None,
-        Scanners::VulnSecret,
+        Scanners::VULN_SECRET,
     );
     let v = serde_json::to_value(&job).unwrap();
     assert_eq!(v["metadata"]["name"], job_name(KEY));
@@ -154,7 +154,7 @@ fn flags_change_the_manifest() {
     ]);
     assert_eq!(s.timeout, Duration::from_secs(3));
     let v =
-        serde_json::to_value(scan_job(&s, KEY, "it's:odd", None, Scanners::VulnSecret)).unwrap();
+        serde_json::to_value(scan_job(&s, KEY, "it's:odd", None, Scanners::VULN_SECRET)).unwrap();
     assert_eq!(v["spec"]["activeDeadlineSeconds"], 3);
     let pod = &v["spec"]["template"]["spec"];
     assert_eq!(pod["serviceAccountName"], "scanner");
@@ -190,7 +190,7 @@ fn credentials_become_secret_env() {
         KEY,
         "alpine:3.10",
         Some(&creds),
-        Scanners::VulnSecret,
+        Scanners::VULN_SECRET,
     ))
     .unwrap();
     let env = &v["spec"]["template"]["spec"]["containers"][0]["env"];
@@ -212,7 +212,7 @@ fn trivy_is_asked_only_for_what_reports_keep() {
         KEY,
         "alpine:3.10",
         None,
-        Scanners::Vuln,
+        Scanners::VULN,
     );
     let v = serde_json::to_value(&job).unwrap();
     let args: Vec<&str> = v["spec"]["template"]["spec"]["containers"][0]["args"]
@@ -236,7 +236,7 @@ fn trivy_is_asked_only_for_what_reports_keep() {
         KEY,
         "alpine:3.10",
         None,
-        Scanners::VulnSecret,
+        Scanners::VULN_SECRET,
     ))
     .unwrap();
     let plain_args = plain["spec"]["template"]["spec"]["containers"][0]["args"].to_string();
@@ -251,8 +251,14 @@ fn client_server_mode_downloads_no_db_and_passes_the_token_from_its_secret() {
         "--trivy-server-token-secret",
         "trivy-server-token",
     ]);
-    let v =
-        serde_json::to_value(scan_job(&s, KEY, "alpine:3.10", None, Scanners::VulnSecret)).unwrap();
+    let v = serde_json::to_value(scan_job(
+        &s,
+        KEY,
+        "alpine:3.10",
+        None,
+        Scanners::VULN_SECRET,
+    ))
+    .unwrap();
     let pod = &v["spec"]["template"]["spec"];
     assert!(pod.get("initContainers").is_none(), "no DB download: {pod}");
     let scan = &pod["containers"][0];
@@ -278,10 +284,53 @@ fn client_server_mode_downloads_no_db_and_passes_the_token_from_its_secret() {
     assert_eq!(env[0]["valueFrom"]["secretKeyRef"]["key"], "token");
     // Without a token Secret: no token at all.
     let s = settings(&["--trivy-server-url", "http://trivy-server:4954"]);
-    let v = serde_json::to_value(scan_job(&s, KEY, "alpine:3.10", None, Scanners::Vuln)).unwrap();
+    let v = serde_json::to_value(scan_job(&s, KEY, "alpine:3.10", None, Scanners::VULN)).unwrap();
     assert!(
         v["spec"]["template"]["spec"]["containers"][0]
             .get("env")
             .is_none()
     );
+}
+
+#[test]
+fn an_sbom_comes_from_an_init_container_before_the_scan() {
+    let scanners = Scanners::of(true, true);
+    let v =
+        serde_json::to_value(scan_job(&settings(&[]), KEY, "alpine:3.10", None, scanners)).unwrap();
+    assert_eq!(
+        v["metadata"]["annotations"][SCANNERS_ANNOTATION],
+        "vuln,secret;sbom"
+    );
+    let pod = &v["spec"]["template"]["spec"];
+    let init = pod["initContainers"].as_array().unwrap();
+    let names: Vec<&str> = init.iter().map(|c| c["name"].as_str().unwrap()).collect();
+    assert_eq!(names, [DB_CONTAINER, SBOM_CONTAINER]);
+    let sbom = &init[1];
+    let args: Vec<&str> = sbom["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    let at = args.iter().position(|a| *a == "--format").unwrap();
+    assert_eq!(args[at + 1], "cyclonedx");
+    assert!(
+        !args.contains(&"--scanners"),
+        "no vulnerability scan: {args:?}"
+    );
+    assert_eq!(args.last(), Some(&"alpine:3.10"));
+    // Same volume (the shared cache), same restrictions as the scan container.
+    let scan = &pod["containers"][0];
+    assert_eq!(sbom["volumeMounts"], scan["volumeMounts"]);
+    assert_eq!(sbom["securityContext"], scan["securityContext"]);
+    assert_eq!(sbom["resources"], scan["resources"]);
+    // With a Trivy server: the SBOM container only.
+    let s = settings(&["--trivy-server-url", "http://trivy-server:4954"]);
+    let v = serde_json::to_value(scan_job(&s, KEY, "alpine:3.10", None, scanners)).unwrap();
+    let init = v["spec"]["template"]["spec"]["initContainers"]
+        .as_array()
+        .unwrap();
+    assert_eq!(init.len(), 1);
+    assert_eq!(init[0]["name"], SBOM_CONTAINER);
+    assert!(!init[0]["args"].to_string().contains("--server"));
 }

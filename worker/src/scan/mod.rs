@@ -10,6 +10,7 @@
 //! `settings` and `error` hold what a scan needs and why it failed.
 
 mod args;
+mod companions;
 mod copy;
 pub mod credentials;
 pub mod detail;
@@ -20,6 +21,7 @@ pub mod per_image;
 pub mod registry_secrets;
 pub mod reports;
 pub mod runner;
+pub mod sbom;
 pub mod secrets;
 pub mod server;
 mod settings;
@@ -107,19 +109,31 @@ pub async fn run_task(client: &Client, settings: &ScanSettings, task: &ScanTask)
             name,
             resource_version,
             secret,
+            sbom,
         } => {
-            let copied = match (task.secrets, secret) {
-                (true, None) => Err(Error::SourceHasNoSecretReport {
+            fn wanted(on: bool, source: &Option<(String, String)>) -> Option<(&str, &str)> {
+                source
+                    .as_ref()
+                    .filter(|_| on)
+                    .map(|(n, v)| (n.as_str(), v.as_str()))
+            }
+            let missing = if task.secrets && secret.is_none() {
+                Some("exposed secret")
+            } else if task.sbom && sbom.is_none() {
+                Some("sbom")
+            } else {
+                None
+            };
+            let copied = match missing {
+                Some(kind) => Err(Error::SourceLacksReport {
                     namespace: namespace.clone(),
                     name: name.clone(),
+                    kind,
                 }),
-                _ => copy_source(
+                None => copy_source(
                     client,
                     (namespace, name, resource_version),
-                    secret
-                        .as_ref()
-                        .filter(|_| task.secrets)
-                        .map(|(n, v)| (n.as_str(), v.as_str())),
+                    (wanted(task.secrets, secret), wanted(task.sbom, sbom)),
                     task.per_image,
                 )
                 .await
@@ -128,6 +142,7 @@ pub async fn run_task(client: &Client, settings: &ScanSettings, task: &ScanTask)
                     Found {
                         vulnerabilities: copied.vulnerabilities,
                         secrets: copied.secrets,
+                        sbom: copied.sbom,
                         scanned_at: copied.scanned_at,
                     }
                 }),
@@ -158,6 +173,7 @@ pub async fn run_task(client: &Client, settings: &ScanSettings, task: &ScanTask)
         let Found {
             vulnerabilities: mut base,
             secrets,
+            sbom,
             scanned_at,
         } = match scanned {
             Ok(found) => found,
@@ -238,8 +254,8 @@ pub async fn run_task(client: &Client, settings: &ScanSettings, task: &ScanTask)
                         container_name: s.container_name.clone(),
                         resource_spec_hash: s.spec_hash.clone(),
                         image_reference: reference.clone(),
-                        secret_report_name: String::new(),
-                        secret_resource_version: String::new(),
+                        // Filled in by the reports written beside it.
+                        ..Default::default()
                     }
                 }
                 Err(error) => {
@@ -248,40 +264,16 @@ pub async fn run_task(client: &Client, settings: &ScanSettings, task: &ScanTask)
                     continue;
                 }
             };
-            let written = match &secrets {
-                None => written,
-                Some(base) => {
-                    let name = written.name.clone();
-                    match write_secrets(
-                        client,
-                        settings,
-                        s,
-                        base,
-                        &image,
-                        (&task.scan_key, scanned_at),
-                        name,
-                        task.summary_only,
-                    )
-                    .await
-                    {
-                        Ok((name, resource_version)) => proto::WrittenReport {
-                            secret_report_name: name,
-                            secret_resource_version: resource_version,
-                            ..written
-                        },
-                        Err(error) => {
-                            tracing::warn!(%error, reason = error.reason(), "writing an exposed secret report failed");
-                            outcome.error = outcome.error.or(Some(error));
-                            // The VulnerabilityReport stands, but is no copy source: a copy
-                            // would lack the secrets.
-                            proto::WrittenReport {
-                                shareable: false,
-                                ..written
-                            }
-                        }
-                    }
-                }
+            let beside = companions::Beside {
+                secrets: secrets.as_ref(),
+                sbom: sbom.as_ref(),
+                vulnerabilities: &report.report,
+                image: &image,
+                scan: (&task.scan_key, scanned_at),
+                summary_only: task.summary_only,
             };
+            let (written, error) = companions::write(client, settings, s, &beside, written).await;
+            outcome.error = outcome.error.or(error);
             outcome.written.push(written);
         }
     }
@@ -293,29 +285,9 @@ struct Found {
     vulnerabilities: VulnerabilityReportData,
     /// `None` when the task does not want secrets.
     secrets: Option<ExposedSecretReportData>,
+    /// `None` when the task does not want an SBOM.
+    sbom: Option<common::reports::sbom::Bom>,
     scanned_at: jiff::Timestamp,
-}
-
-/// Writes the ExposedSecretReport of `s` under its VulnerabilityReport's `name`; returns the
-/// name written and its resourceVersion.
-#[allow(clippy::too_many_arguments)]
-async fn write_secrets(
-    client: &Client,
-    settings: &ScanSettings,
-    s: &Subscriber,
-    base: &ExposedSecretReportData,
-    image: &ImageRef,
-    scan: (&str, jiff::Timestamp),
-    name: String,
-    summary_only: bool,
-) -> Result<(String, String), Error> {
-    let mut report = secrets::secret_report(s, base, image, scan, settings, name);
-    if summary_only {
-        common::reports::gauge::mark_summary_only(&mut report.metadata);
-    }
-    secrets::trim(&mut report, trim::MAX_REPORT_BYTES);
-    common::reports::gauge::annotate_exposed_secret_report(&mut report);
-    secrets::write(client, s, &mut report).await
 }
 
 /// The name of the image report of this group's scan (per-image mode): the one the copied
@@ -359,7 +331,7 @@ async fn scan_image(
     image: &ImageRef,
     credentials: Option<&credentials::RegistryCredentials>,
 ) -> Result<Found, Error> {
-    let scanners = job::Scanners::with_secrets(task.secrets);
+    let scanners = job::Scanners::of(task.secrets, task.sbom);
     let output = runner::scan(
         client,
         settings,
@@ -372,10 +344,11 @@ async fn scan_image(
     let scanner = common::reports::Scanner::trivy(settings.trivy_version.clone());
     let now = jiff::Timestamp::now();
     Ok(Found {
-        vulnerabilities: common::trivy::to_report_data(&output, image, scanner.clone(), now),
+        vulnerabilities: common::trivy::to_report_data(&output.report, image, scanner.clone(), now),
         secrets: task
             .secrets
-            .then(|| common::trivy::to_secret_data(&output, image, scanner, now)),
+            .then(|| common::trivy::to_secret_data(&output.report, image, scanner, now)),
+        sbom: output.sbom,
         scanned_at: now,
     })
 }

@@ -14,7 +14,8 @@ use kube::{Api, Client};
 
 use super::credentials::{self, RegistryCredentials};
 use super::job::{
-    SCAN_CONTAINER, SCAN_KEY_ANNOTATION, SCANNERS_ANNOTATION, Scanners, job_name, scan_job,
+    DB_CONTAINER, SBOM_CONTAINER, SCAN_CONTAINER, SCAN_KEY_ANNOTATION, SCANNERS_ANNOTATION,
+    Scanners, job_name, scan_job,
 };
 use super::{Error, ScanSettings};
 
@@ -57,6 +58,14 @@ pub fn finished(job: &Job) -> Option<Finished> {
         })
 }
 
+/// What a scan Job produced: Trivy's JSON report, and the CycloneDX BOM when one was asked
+/// for.
+#[derive(Debug)]
+pub struct Output {
+    pub report: TrivyReport,
+    pub sbom: Option<common::reports::sbom::Bom>,
+}
+
 /// Runs (or adopts) the scan Job of `scan_key` for `image` and returns Trivy's parsed output.
 /// The Job is deleted once it has finished, whatever the result.
 pub async fn scan(
@@ -66,7 +75,7 @@ pub async fn scan(
     image: &str,
     credentials: Option<&RegistryCredentials>,
     scanners: Scanners,
-) -> Result<TrivyReport, Error> {
+) -> Result<Output, Error> {
     let jobs: Api<Job> = Api::namespaced(client.clone(), &settings.namespace);
     let name = job_name(scan_key);
     // An existing Job is adopted only after checking it is this scan's (one read).
@@ -83,17 +92,29 @@ pub async fn scan(
         delete_job(&jobs, &name).await;
         return Err(error);
     }
-    let result = wait_and_read(client, settings, &jobs, &name).await;
+    let result = wait_and_read(client, settings, &jobs, &name, scanners.sbom).await;
     if !matches!(result, Err(Error::JobGone { .. })) {
         delete_job(&jobs, &name).await;
     }
-    let log = result?;
-    parse_output(log, name).await
+    let (log, sbom_log) = result?;
+    let report = parse_output(log, name.clone(), |log| {
+        common::trivy::parse_scanner_output(log)
+    })
+    .await?;
+    let sbom = match sbom_log {
+        Some(log) => Some(parse_output(log, name, common::trivy::parse_cyclonedx).await?),
+        None => None,
+    };
+    Ok(Output { report, sbom })
 }
 
 /// Parses a scan log on the blocking pool (large ones one at a time), so that neither
 /// heartbeats nor other tasks wait for it and concurrent large outputs cannot add up.
-async fn parse_output(log: String, job: String) -> Result<TrivyReport, Error> {
+async fn parse_output<T: Send + 'static>(
+    log: String,
+    job: String,
+    parse: fn(&[u8]) -> Result<T, common::trivy::Error>,
+) -> Result<T, Error> {
     if log.len() > common::trivy::MAX_DECODED_LEN {
         let source = common::trivy::Error::TooLarge {
             limit: common::trivy::MAX_DECODED_LEN,
@@ -105,9 +126,7 @@ async fn parse_output(log: String, job: String) -> Result<TrivyReport, Error> {
     } else {
         None
     };
-    match tokio::task::spawn_blocking(move || common::trivy::parse_scanner_output(log.as_bytes()))
-        .await
-    {
+    match tokio::task::spawn_blocking(move || parse(log.as_bytes())).await {
         Ok(parsed) => parsed.map_err(|source| Error::InvalidOutput { job, source }),
         Err(e) => Err(Error::ReadLogs {
             job,
@@ -165,12 +184,13 @@ async fn create_or_adopt(
             let runs = annotations
                 .and_then(|a| a.get(SCANNERS_ANNOTATION))
                 .map_or("", String::as_str);
-            if runs != scanners.as_arg() {
+            let wanted = scanners.annotation();
+            if runs != wanted {
                 delete_job(jobs, &name).await;
                 return Err(Error::OutdatedJob {
                     job: name.clone(),
                     found: runs.to_owned(),
-                    wanted: scanners.as_arg(),
+                    wanted,
                 });
             }
             tracing::info!(job = %name, "scan job exists; adopting it");
@@ -203,7 +223,8 @@ async fn wait_and_read(
     settings: &ScanSettings,
     jobs: &Api<Job>,
     name: &str,
-) -> Result<String, Error> {
+    sbom: bool,
+) -> Result<(String, Option<String>), Error> {
     let done = |job: Option<&Job>| job.is_none_or(|j| finished(j).is_some());
     let limit = settings.timeout + WAIT_MARGIN;
     let job = match tokio::time::timeout(limit, await_condition(jobs.clone(), name, done)).await {
@@ -229,7 +250,7 @@ async fn wait_and_read(
     };
     let pods: Api<Pod> = Api::namespaced(client.clone(), &settings.namespace);
     match finished(&job) {
-        Some(Finished::Complete) => read_log(&pods, name).await,
+        Some(Finished::Complete) => read_log(&pods, name, sbom).await,
         Some(Finished::Failed { reason, message }) => {
             let detail = failure_detail(&pods, name, &reason, &message).await;
             // Trivy's own `--timeout` (the same length) may end it first.
@@ -274,14 +295,16 @@ async fn job_pods(pods: &Api<Pod>, name: &str) -> Result<Vec<Pod>, kube::Error> 
     Ok(Vec::new())
 }
 
-/// Exit code of the scan container of `pod`, if it terminated.
-fn scan_exit_code(pod: &Pod) -> Option<i32> {
-    pod.status
-        .as_ref()?
+/// Exit code of the container `container` of `pod` (an init container or not), if it
+/// terminated.
+fn exit_code(pod: &Pod, container: &str) -> Option<i32> {
+    let status = pod.status.as_ref()?;
+    status
         .container_statuses
-        .as_ref()?
         .iter()
-        .find(|c| c.name == SCAN_CONTAINER)?
+        .chain(status.init_container_statuses.iter())
+        .flatten()
+        .find(|c| c.name == container)?
         .state
         .as_ref()?
         .terminated
@@ -289,7 +312,17 @@ fn scan_exit_code(pod: &Pod) -> Option<i32> {
         .map(|t| t.exit_code)
 }
 
-async fn read_log(pods: &Api<Pod>, job: &str) -> Result<String, Error> {
+fn scan_exit_code(pod: &Pod) -> Option<i32> {
+    exit_code(pod, SCAN_CONTAINER)
+}
+
+/// The scan container's log, and with `sbom` the SBOM container's, of the Job's pod that
+/// succeeded.
+async fn read_log(
+    pods: &Api<Pod>,
+    job: &str,
+    sbom: bool,
+) -> Result<(String, Option<String>), Error> {
     let failed = |detail: String| Error::ReadLogs {
         job: job.to_owned(),
         detail,
@@ -304,14 +337,26 @@ async fn read_log(pods: &Api<Pod>, job: &str) -> Result<String, Error> {
         )));
     };
     let pod_name = pod.metadata.name.clone().unwrap_or_default();
-    let params = LogParams {
-        container: Some(SCAN_CONTAINER.to_owned()),
-        limit_bytes: Some(MAX_LOG_BYTES),
-        ..LogParams::default()
+    let log_of = |container: &str| {
+        let params = LogParams {
+            container: Some(container.to_owned()),
+            limit_bytes: Some(MAX_LOG_BYTES),
+            ..LogParams::default()
+        };
+        let pod_name = pod_name.clone();
+        let container = container.to_owned();
+        async move {
+            retry::idempotent("read scan log", || pods.logs(&pod_name, &params))
+                .await
+                .map_err(|e| failed(format!("pod {pod_name} container {container}: {e}")))
+        }
     };
-    retry::idempotent("read scan log", || pods.logs(&pod_name, &params))
-        .await
-        .map_err(|e| failed(format!("pod {pod_name}: {e}")))
+    let log = log_of(SCAN_CONTAINER).await?;
+    let sbom_log = match sbom {
+        true => Some(log_of(SBOM_CONTAINER).await?),
+        false => None,
+    };
+    Ok((log, sbom_log))
 }
 
 /// Why a Job failed: its condition, the scan container's exit code and last log lines.
@@ -322,18 +367,34 @@ async fn failure_detail(pods: &Api<Pod>, job: &str, reason: &str, message: &str)
     };
     for pod in &candidates {
         let pod_name = pod.metadata.name.clone().unwrap_or_default();
-        if let Some(code) = scan_exit_code(pod) {
-            detail.push_str(&format!("; {SCAN_CONTAINER} exited {code}"));
-        }
-        let params = LogParams {
-            container: Some(SCAN_CONTAINER.to_owned()),
-            tail_lines: Some(FAILURE_LOG_LINES),
-            ..LogParams::default()
-        };
-        if let Ok(log) = pods.logs(&pod_name, &params).await {
-            let log = log.trim();
-            if !log.is_empty() {
-                detail.push_str(&format!("; log: {}", log.replace('\n', " | ")));
+        // The containers that failed: the scan container, or an init container before it.
+        let failed: Vec<(&str, i32)> = [DB_CONTAINER, SBOM_CONTAINER, SCAN_CONTAINER]
+            .into_iter()
+            .filter_map(|c| {
+                exit_code(pod, c)
+                    .filter(|code| *code != 0)
+                    .map(|code| (c, code))
+            })
+            .collect();
+        let scan = [(SCAN_CONTAINER, scan_exit_code(pod).unwrap_or(0))];
+        for (container, code) in if failed.is_empty() {
+            &scan[..]
+        } else {
+            &failed[..]
+        } {
+            if exit_code(pod, container).is_some() {
+                detail.push_str(&format!("; {container} exited {code}"));
+            }
+            let params = LogParams {
+                container: Some((*container).to_owned()),
+                tail_lines: Some(FAILURE_LOG_LINES),
+                ..LogParams::default()
+            };
+            if let Ok(log) = pods.logs(&pod_name, &params).await {
+                let log = log.trim();
+                if !log.is_empty() {
+                    detail.push_str(&format!("; log: {}", log.replace('\n', " | ")));
+                }
             }
         }
     }

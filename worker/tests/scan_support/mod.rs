@@ -88,6 +88,7 @@ pub async fn start(namespaces: &[&str]) -> Sim {
         common::reports::crd::vulnerability_crd().unwrap(),
         common::reports::crd::image_vulnerability_crd().unwrap(),
         common::reports::crd::exposed_secret_crd().unwrap(),
+        common::reports::crd::sbom_crd().unwrap(),
     ] {
         crds.create(&PostParams::default(), &crd).await.unwrap();
     }
@@ -312,6 +313,7 @@ pub fn task(image: &str, subscribers: Vec<Subscriber>) -> ScanTask {
         summary_only: false,
         per_image: false,
         secrets: false,
+        sbom: false,
     }
 }
 

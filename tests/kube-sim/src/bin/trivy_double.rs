@@ -1,6 +1,6 @@
-//! A test double for the Trivy CLI: accepts the `trivy image --format json ... IMAGE` command
-//! lines scan Jobs use (and `--download-db-only`, `--version`), prints real Trivy JSON for
-//! known images and fails like real Trivy for unknown ones.
+//! A test double for the Trivy CLI: accepts the `trivy image --format json|cyclonedx ...
+//! IMAGE` command lines scan Jobs use (and `--download-db-only`, `--version`, `--server`),
+//! prints real Trivy outputs for known images and fails like real Trivy for unknown ones.
 //!
 //! Environment: `TRIVY_DOUBLE_MAP` (extra image → entry map, JSON or YAML, see `map.rs`),
 //! `TRIVY_DOUBLE_DATA` (directory of the built-in reports), `TRIVY_DOUBLE_VERSION`, and the
@@ -8,6 +8,8 @@
 
 #[path = "trivy_double/cli.rs"]
 mod cli;
+#[path = "trivy_double/cyclonedx.rs"]
+mod cyclonedx;
 // The kubelet's image-reference rules, shared so digests agree; not all of it is used here.
 #[allow(dead_code)]
 #[path = "../kubelet/image.rs"]

@@ -141,6 +141,11 @@ pub struct ImageMap {
 }
 
 impl ImageMap {
+    /// The directory of the built-in outputs.
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
     /// The built-in entries (files under `data_dir`) plus those of `map_file`, if any.
     pub fn load(data_dir: &Path, map_file: Option<&Path>) -> Result<ImageMap, Error> {
         let mut map = ImageMap {
@@ -237,6 +242,18 @@ impl ImageMap {
             },
             None => entry,
         })
+    }
+}
+
+impl Entry {
+    /// The output file this entry prints (through a sleep or a credentials check), if any.
+    pub fn file(&self) -> Option<&Path> {
+        match self {
+            Entry::File(path) | Entry::Truncate(path) => Some(path),
+            Entry::Private { then, .. } => then.file(),
+            Entry::Sleep { then, .. } => then.as_deref().and_then(Entry::file),
+            Entry::Garbage | Entry::Fail { .. } => None,
+        }
     }
 }
 

@@ -49,10 +49,10 @@ pub fn run(inv: &Invocation, map: &ImageMap, version: &str, io: &mut Io<'_>) -> 
 
 fn scan(inv: &Invocation, map: &ImageMap, image: &str, io: &mut Io<'_>) -> i32 {
     let format = inv.value("format").unwrap_or("table");
-    if format != "json" {
+    if format != "json" && format != "cyclonedx" {
         return fatal(
             io,
-            &format!("the trivy double only produces --format json, not {format:?}"),
+            &format!("the trivy double only produces --format json or cyclonedx, not {format:?}"),
         );
     }
     let timeout = match inv.value("timeout").map(parse_duration) {
@@ -86,6 +86,25 @@ fn scan(inv: &Invocation, map: &ImageMap, image: &str, io: &mut Io<'_>) -> i32 {
         Ok(bytes) => bytes,
         Err(code) => return code,
     };
+    if format == "cyclonedx" {
+        let bom = match crate::cyclonedx::recorded(map.data_dir(), image, entry.file()) {
+            Some(path) => match read(&path, io) {
+                Ok(bytes) => bytes,
+                Err(code) => return code,
+            },
+            None => match serde_json::from_slice::<serde_json::Value>(&output) {
+                Ok(report) => {
+                    let bom = crate::cyclonedx::from_report(image, &report, &now());
+                    let mut bytes = serde_json::to_vec_pretty(&bom).unwrap_or_default();
+                    bytes.push(b'\n');
+                    bytes
+                }
+                // Garbage in, garbage out (a truncated or garbage entry).
+                Err(_) => output,
+            },
+        };
+        return emit(inv, &bom, io).map_or_else(|code| code, |()| 0);
+    }
     // Trivy's default scanners for images.
     let scanners: Vec<String> = inv
         .value("scanners")
@@ -106,21 +125,25 @@ fn scan(inv: &Invocation, map: &ImageMap, image: &str, io: &mut Io<'_>) -> i32 {
         secrets: scanners.iter().any(|s| s == "secret"),
     };
     let (output, vulnerable) = filter.apply(output);
-    if let Some(path) = inv.value("output") {
-        if let Err(e) = std::fs::write(path, &output) {
-            return fatal(io, &format!("failed to create an output file: {e}"));
-        }
-    } else if io
-        .out
-        .write_all(&output)
-        .and_then(|()| io.out.flush())
-        .is_err()
-    {
-        return 1;
+    if let Err(code) = emit(inv, &output, io) {
+        return code;
     }
     match inv.value("exit-code").and_then(|c| c.parse::<i32>().ok()) {
         Some(code) if vulnerable && code != 0 => code,
         _ => 0,
+    }
+}
+
+/// Writes the output to `--output`, or to standard output.
+fn emit(inv: &Invocation, output: &[u8], io: &mut Io<'_>) -> Result<(), i32> {
+    if let Some(path) = inv.value("output") {
+        std::fs::write(path, output)
+            .map_err(|e| fatal(io, &format!("failed to create an output file: {e}")))
+    } else {
+        io.out
+            .write_all(output)
+            .and_then(|()| io.out.flush())
+            .map_err(|_| 1)
     }
 }
 
@@ -511,6 +534,26 @@ mod tests {
             err.contains("twirp error internal") && err.contains(&format!("{url}/twirp/")),
             "{err}"
         );
+    }
+
+    #[test]
+    fn cyclonedx_is_the_recorded_bom_or_one_made_from_the_report() {
+        let (code, out, err) =
+            run_line("image -q -f cyclonedx trivy-double.test/alpine-310/sbom-alpine_sbom/app:1");
+        assert_eq!(code, 0, "{err}");
+        assert_eq!(
+            out,
+            std::fs::read(format!("{DATA}/../trivy-cyclonedx/alpine_sbom.json")).unwrap()
+        );
+        let (code, out, err) = run_line("image -q --format cyclonedx alpine:3.10");
+        assert_eq!(code, 0, "{err}");
+        let bom: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(bom["components"][0]["type"], "operating-system");
+        assert_eq!(bom["components"][0]["name"], "alpine");
+        let (code, _, err) = run_line("image -q -f cyclonedx fail:1");
+        assert_eq!(code, 1, "{err}");
+        let (code, _, _) = run_line("image -q -f spdx alpine:3.10");
+        assert_eq!(code, 1);
     }
 
     #[test]
