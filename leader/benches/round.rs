@@ -96,7 +96,7 @@ fn shared(observed: Observed) -> Shared {
         Some(ScanSettings {
             ttl: Some(Duration::from_secs(24 * 3600)),
             per_image: false,
-            secrets: false,
+            companions: Default::default(),
         }),
         Arc::new(LeaderMetrics::new()),
         Arc::new(AtomicU64::new(0)),

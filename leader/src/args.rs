@@ -144,6 +144,11 @@ pub struct RunArgs {
     /// (upstream's `exposedSecretScannerEnabled`). Needs the ExposedSecretReport CRD.
     #[arg(long, env = "EXPOSED_SECRET_SCANS_ENABLED", default_value_t = true, action = clap::ArgAction::Set)]
     pub exposed_secret_scans: bool,
+    /// Record each image's software bill of materials (CycloneDX, `trivy image --format
+    /// cyclonedx` in the same scan Job) and write an SbomReport beside each
+    /// VulnerabilityReport (upstream's `sbomGenerationEnabled`). Needs the SbomReport CRD.
+    #[arg(long, env = "SBOM_GENERATION_ENABLED", default_value_t = true, action = clap::ArgAction::Set)]
+    pub sbom_generation: bool,
     /// Also serve `trivy_exposedsecrets_info` (one series per secret found; upstream's
     /// `metricsExposedSecretInfo`): the scrape lists the ExposedSecretReports.
     #[arg(long, env = "METRICS_EXPOSED_SECRET_INFO_ENABLED", default_value_t = false, action = clap::ArgAction::Set)]

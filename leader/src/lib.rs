@@ -304,7 +304,10 @@ fn lead(
     let scans = args.vulnerability_scans.then(|| ScanSettings {
         ttl: (!args.report_ttl.is_zero()).then_some(args.report_ttl),
         per_image,
-        secrets: args.exposed_secret_scans,
+        companions: observed::Companions {
+            secret: args.exposed_secret_scans,
+            sbom: args.sbom_generation,
+        },
     });
     let identity = args.identity();
     let shared = Arc::new(

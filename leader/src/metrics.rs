@@ -40,7 +40,7 @@ pub const KNOWN_REASONS: &[&str] = &[
     "ReadSourceReportFailed",
     "SourceReportGone",
     "SourceReportChanged",
-    "SourceSecretReportMissing",
+    "SourceReportIncomplete",
     "ScanJobNameTaken",
     "ScanJobOutdated",
     "ScanOutputTooLarge",

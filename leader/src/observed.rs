@@ -8,12 +8,13 @@ use common::workload::{self, DEPLOYMENT_REVISION_ANNOTATION, WorkloadKind};
 use kube::api::{DynamicObject, ObjectMeta};
 
 mod audit_objects;
+mod companions;
 pub mod gauges;
 mod image_reports;
 mod ledger;
-mod secret_reports;
 
 pub use audit_objects::{AUDIT_OBJECT_BUDGET, AUDIT_OBJECT_MAX, AuditObjects};
+pub use companions::{Companion, CompanionReports, Companions};
 pub use image_reports::{ImageReportMeta, ImageReports, image_report_from_meta};
 pub use ledger::{Ledger, Source};
 
@@ -100,8 +101,8 @@ pub struct Observed {
     pub audit_reports: HashMap<String, Vec<AuditReportMeta>>,
     /// VulnerabilityReports by owner uid (one per container).
     pub vuln_reports: HashMap<String, Vec<VulnReportMeta>>,
-    /// ExposedSecretReports by owner uid (one per container), with the same metadata.
-    pub secret_reports: HashMap<String, Vec<VulnReportMeta>>,
+    /// ExposedSecretReports and SbomReports by owner uid (one per container).
+    pub companions: CompanionReports,
     /// Image digests seen in Pod statuses, by the uid of the workload the Pod belongs to
     /// (its controller, or the bare Pod itself): (container name, digest), by name.
     pub image_ids: HashMap<String, Vec<(String, String)>>,
@@ -134,8 +135,6 @@ pub struct Observed {
     pub lost_sources: Vec<String>,
     /// Bytes of the reports seen, as written: (VulnerabilityReports, ConfigAuditReports).
     report_bytes: (u64, u64),
-    /// Bytes of the ExposedSecretReports seen, as written.
-    secret_bytes: u64,
     /// The image labels of the report gauges, one copy per image.
     images: gauges::ImagePool,
     /// The pool's size after its last clean-up.
@@ -270,6 +269,13 @@ pub fn audit_report_from_meta(meta: &ObjectMeta) -> Option<(String, AuditReportM
             bytes: report_bytes(meta),
         },
     ))
+}
+
+/// A report written beside another, with the resourceVersion its write returned; `None`
+/// when none was written.
+fn pinned(name: &str, resource_version: &str) -> Option<(String, String)> {
+    (!name.is_empty() && !resource_version.is_empty())
+        .then(|| (name.to_owned(), resource_version.to_owned()))
 }
 
 /// Replaces the item with the same name in a small vector, or appends it; returns the
@@ -476,7 +482,10 @@ impl Observed {
 
     /// Bytes of the reports seen, as written, every kind together.
     pub fn report_bytes(&self) -> u64 {
-        self.report_bytes.0 + self.report_bytes.1 + self.secret_bytes + self.image_reports.bytes()
+        self.report_bytes.0
+            + self.report_bytes.1
+            + self.companions.bytes()
+            + self.image_reports.bytes()
     }
 
     /// Records or replaces a VulnerabilityReport; a trusted source it was stops being one
@@ -570,14 +579,8 @@ impl Observed {
                     resource_version: w.resource_version.clone(),
                     // Never later than now, whatever the worker's clock says.
                     scanned_at: scanned_at.min(now),
-                    secret: (!w.secret_report_name.is_empty()
-                        && !w.secret_resource_version.is_empty())
-                    .then(|| {
-                        (
-                            w.secret_report_name.clone(),
-                            w.secret_resource_version.clone(),
-                        )
-                    }),
+                    secret: pinned(&w.secret_report_name, &w.secret_resource_version),
+                    sbom: pinned(&w.sbom_report_name, &w.sbom_resource_version),
                 },
             );
             keys.extend(names);

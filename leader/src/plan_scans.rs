@@ -2,8 +2,8 @@
 //!
 //! A workload container needs a VulnerabilityReport when it has none, when the report's
 //! `resource-spec-hash` is stale, when the report's scan is older than the TTL, or when the
-//! ImageVulnerabilityReport it names was deleted; with exposed secrets on, likewise when its
-//! ExposedSecretReport is missing, stale or old ([`due_containers`]). Due containers are grouped by scan key — the image digest the
+//! ImageVulnerabilityReport it names was deleted; likewise when a report written beside it
+//! (ExposedSecretReport, SbomReport, when on) is missing, stale or old ([`due_containers`]). Due containers are grouped by scan key — the image digest the
 //! workload's own Pods reported, else the normalized image reference — into one task per
 //! key ([`scan_task`]), so an image is scanned once for every workload that runs it. A task
 //! copies a trusted fresh report of the same image instead of scanning when the operator
@@ -17,7 +17,7 @@ use common::names::short_hash;
 use common::proto;
 use common::trivy::ImageRef;
 
-use crate::observed::{Observed, Source, VulnReportMeta, Workload};
+use crate::observed::{Companion, Companions, Observed, Source, VulnReportMeta, Workload};
 use crate::plan::{DueTask, workload_ref};
 
 /// What scan planning looks at besides the observed cluster.
@@ -26,8 +26,9 @@ pub struct ScanPolicy {
     /// Reports older than this are rescanned; `None` disables scheduled rescans.
     pub ttl: Option<Duration>,
     pub now: jiff::Timestamp,
-    /// Exposed secrets are scanned too: a container also needs a fresh ExposedSecretReport.
-    pub secrets: bool,
+    /// The reports written beside each VulnerabilityReport (ExposedSecretReport,
+    /// SbomReport): a container needs a fresh one of each too.
+    pub companions: Companions,
 }
 
 /// A workload container identified as a scan subscriber: (workload uid, container, spec
@@ -77,11 +78,12 @@ pub fn due_containers(
             r.spec_hash.as_deref() == Some(workload.spec_hash.as_str()) && is_fresh(r, policy)
         };
         let fresh = report.is_some_and(|r| current(r) && !observed.image_reports.lost_for(r))
-            && (!policy.secrets
-                || observed
-                    .secret_reports_of(workload)
+            && policy.companions.enabled().all(|kind| {
+                observed
+                    .companions_of(kind, workload)
                     .find(|r| r.container.as_deref() == Some(container.name.as_str()))
-                    .is_some_and(current));
+                    .is_some_and(current)
+            });
         if fresh {
             continue;
         }
@@ -113,12 +115,13 @@ pub fn next_expiry(
     policy: ScanPolicy,
 ) -> Option<jiff::Timestamp> {
     let ttl = jiff::SignedDuration::try_from(policy.ttl?).ok()?;
-    let secrets = observed
-        .secret_reports_of(workload)
-        .filter(|_| policy.secrets);
+    let companions = policy
+        .companions
+        .enabled()
+        .flat_map(|kind| observed.companions_of(kind, workload));
     observed
         .vuln_reports_of(workload)
-        .chain(secrets)
+        .chain(companions)
         .filter_map(|r| r.scanned_at?.checked_add(ttl).ok())
         .filter(|expiry| *expiry > policy.now)
         .min()
@@ -140,9 +143,12 @@ fn fresh_at(at: jiff::Timestamp, ttl: Duration, now: jiff::Timestamp) -> bool {
 }
 
 /// Whether a trusted source is still fresh enough to copy, and has everything a copy
-/// needs (with secrets on, a secret report written from the same scan).
+/// needs (a report of each companion kind written from the same scan).
 pub fn source_is_fresh(source: &Source, policy: ScanPolicy) -> bool {
-    (!policy.secrets || source.secret.is_some())
+    policy
+        .companions
+        .enabled()
+        .all(|kind| source.companion(kind).is_some())
         && policy
             .ttl
             .is_none_or(|ttl| fresh_at(source.scanned_at, ttl, policy.now))
@@ -206,21 +212,26 @@ pub fn scan_task(key: &str, members: &[&DueContainer], source: Option<&Source>) 
                 source_report_resource_version: source
                     .map(|s| s.resource_version.clone())
                     .unwrap_or_default(),
-                source_secret_report_name: source
-                    .and_then(|s| s.secret.as_ref())
-                    .map(|(name, _)| name.clone())
-                    .unwrap_or_default(),
-                source_secret_report_resource_version: source
-                    .and_then(|s| s.secret.as_ref())
-                    .map(|(_, rv)| rv.clone())
-                    .unwrap_or_default(),
-                // The storage mode and the scanners are set when the task is sent.
+                source_secret_report_name: pinned(source, Companion::Secret).0,
+                source_secret_report_resource_version: pinned(source, Companion::Secret).1,
+                source_sbom_report_name: pinned(source, Companion::Sbom).0,
+                source_sbom_report_resource_version: pinned(source, Companion::Sbom).1,
+                // The storage mode and the reports beside are set when the task is sent.
                 per_image: false,
                 secrets: false,
+                sbom: false,
             })),
             ..Default::default()
         },
     }
+}
+
+/// The name and resourceVersion of the source's companion report of `kind` (empty: none).
+fn pinned(source: Option<&Source>, kind: Companion) -> (String, String) {
+    source
+        .and_then(|s| s.companion(kind))
+        .cloned()
+        .unwrap_or_default()
 }
 
 /// Whether a scan task runs a Job (rather than copying a fresh report).

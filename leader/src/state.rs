@@ -42,8 +42,9 @@ pub struct ScanSettings {
     pub ttl: Option<std::time::Duration>,
     /// Per-image storage mode (each image's list once, in its ImageVulnerabilityReport).
     pub per_image: bool,
-    /// Exposed secrets are scanned too (an ExposedSecretReport per container).
-    pub secrets: bool,
+    /// The reports written beside each VulnerabilityReport from the same scan
+    /// (ExposedSecretReport, SbomReport).
+    pub companions: crate::observed::Companions,
 }
 
 /// Everything behind the lock.
@@ -204,11 +205,17 @@ impl Shared {
             tracing::warn!(worker = %gone, "worker silent for too long, its namespaces move");
             st.streams.remove(&gone);
         }
-        // With secrets on, the secret reports must be known too: else every container
-        // would look as if it lacked one, and every image would be rescanned.
-        let secrets_known = !self.scans.as_ref().is_some_and(|s| s.secrets)
-            || st.observed.synced.contains(crate::watch::SECRET_REPORTS);
-        let synced = secrets_known
+        // The reports written beside VulnerabilityReports must be known too: else every
+        // container would look as if it lacked one, and every image would be rescanned.
+        let companions = self
+            .scans
+            .as_ref()
+            .map(|s| s.companions)
+            .unwrap_or_default();
+        let companions_known = companions
+            .enabled()
+            .all(|c| st.observed.synced.contains(c.watch()));
+        let synced = companions_known
             && crate::watch::required_syncs()
                 .iter()
                 .all(|s| st.observed.synced.contains(s));
@@ -232,10 +239,9 @@ impl Shared {
                         .observed
                         .missing_crds
                         .contains(crate::watch::IMAGE_REPORTS)
-                    || st
-                        .observed
-                        .missing_crds
-                        .contains(crate::watch::SECRET_REPORTS),
+                    || companions
+                        .enabled()
+                        .any(|c| st.observed.missing_crds.contains(c.watch())),
             );
             if paused != st.paused {
                 // Pausing drops the tasks of that kind; resuming plans them again.
@@ -252,7 +258,7 @@ impl Shared {
                     .map(|s| ScanPolicy {
                         ttl: s.ttl,
                         now: jiff::Timestamp::now(),
-                        secrets: s.secrets,
+                        companions: s.companions,
                     }),
                 now,
             };
@@ -271,13 +277,18 @@ impl Shared {
     pub fn dispatch(&self, st: &mut LeaderState, now: Instant) {
         let summary_only = st.storage.over();
         let per_image = self.scans.as_ref().is_some_and(|s| s.per_image);
-        let secrets = self.scans.as_ref().is_some_and(|s| s.secrets);
+        let companions = self
+            .scans
+            .as_ref()
+            .map(|s| s.companions)
+            .unwrap_or_default();
         for (worker, mut task) in st.dispatcher.next_sends(now) {
             attach_workload(&st.observed, &mut task);
             task.summary_only = summary_only;
             if let Some(scan) = &mut task.scan {
                 scan.per_image = per_image;
-                scan.secrets = secrets;
+                scan.secrets = companions.secret;
+                scan.sbom = companions.sbom;
             }
             let task_id = task.task_id.clone();
             let kind = kind_label(task.kind);

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use common::reports::config_audit::ConfigAuditReport;
 use common::reports::exposed_secret::ExposedSecretReport;
 use common::reports::image_vulnerability::ImageVulnerabilityReport;
+use common::reports::sbom::SbomReport;
 use common::reports::vulnerability::VulnerabilityReport;
 use common::resources::workload_api_resource;
 use common::workload::WorkloadKind;
@@ -20,13 +21,13 @@ use kube::core::PartialObjectMeta;
 use kube::runtime::{WatchStreamExt, watcher};
 use tokio_util::sync::CancellationToken;
 
-use crate::observed::Observed;
+use crate::observed::{Companion, Observed};
 use crate::state::Shared;
 
 mod folds;
 
 use folds::{
-    AccountFold, AuditReportFold, DeploymentFold, ImageReportFold, NamespaceFold, SecretReportFold,
+    AccountFold, AuditReportFold, CompanionFold, DeploymentFold, ImageReportFold, NamespaceFold,
     VulnReportFold, WorkloadFold,
 };
 
@@ -59,13 +60,13 @@ pub(crate) const REPORT_WATCHES: [&str; 2] = ["audit-reports", "vuln-reports"];
 /// missing pauses scans as the VulnerabilityReport CRD's does.
 pub(crate) const IMAGE_REPORTS: &str = "image-reports";
 
-/// The watch of ExposedSecretReports, run when exposed secrets are scanned; its CRD
-/// missing pauses scans as the VulnerabilityReport CRD's does.
-pub(crate) const SECRET_REPORTS: &str = "secret-reports";
-
-/// Whether a watch's resource is a report kind whose CRD may be missing.
+/// Whether a watch's resource is a report kind whose CRD may be missing. The watches of the
+/// reports written beside VulnerabilityReports (`Companion::watch`) run only when those are
+/// written; a missing CRD of theirs pauses scans as the VulnerabilityReport CRD's does.
 fn is_report_watch(name: &str) -> bool {
-    REPORT_WATCHES.contains(&name) || name == IMAGE_REPORTS || name == SECRET_REPORTS
+    REPORT_WATCHES.contains(&name)
+        || name == IMAGE_REPORTS
+        || Companion::ALL.iter().any(|c| c.watch() == name)
 }
 
 /// How often a missing report CRD is looked for.
@@ -103,10 +104,18 @@ fn spawn_crd_probe(client: Client, shared: Arc<Shared>, shutdown: CancellationTo
                         .list_metadata(&params)
                         .await
                         .is_ok(),
-                    SECRET_REPORTS => Api::<ExposedSecretReport>::all(client.clone())
-                        .list_metadata(&params)
-                        .await
-                        .is_ok(),
+                    name if name == Companion::Secret.watch() => {
+                        Api::<ExposedSecretReport>::all(client.clone())
+                            .list_metadata(&params)
+                            .await
+                            .is_ok()
+                    }
+                    name if name == Companion::Sbom.watch() => {
+                        Api::<SbomReport>::all(client.clone())
+                            .list_metadata(&params)
+                            .await
+                            .is_ok()
+                    }
                     _ => false,
                 };
                 if served && shared.update(|st| st.observed.missing_crds.remove(&name)) {
@@ -196,14 +205,31 @@ pub fn spawn_all(client: &Client, shared: &Arc<Shared>, shutdown: &CancellationT
             shutdown,
         );
     }
-    if shared.scans.as_ref().is_some_and(|s| s.secrets) {
+    let companions = shared
+        .scans
+        .as_ref()
+        .map(|s| s.companions)
+        .unwrap_or_default();
+    if companions.secret {
         spawn(
-            SECRET_REPORTS.into(),
+            Companion::Secret.watch().into(),
             watcher(
                 Api::<PartialObjectMeta<ExposedSecretReport>>::all(client.clone()),
                 config(),
             ),
-            SecretReportFold,
+            CompanionFold(Companion::Secret, std::marker::PhantomData),
+            shared,
+            shutdown,
+        );
+    }
+    if companions.sbom {
+        spawn(
+            Companion::Sbom.watch().into(),
+            watcher(
+                Api::<PartialObjectMeta<SbomReport>>::all(client.clone()),
+                config(),
+            ),
+            CompanionFold(Companion::Sbom, std::marker::PhantomData),
             shared,
             shutdown,
         );

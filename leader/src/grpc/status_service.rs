@@ -159,7 +159,7 @@ fn missing_reports(
         let policy = crate::plan_scans::ScanPolicy {
             ttl: scans.ttl,
             now: jiff::Timestamp::now(),
-            secrets: scans.secrets,
+            companions: scans.companions,
         };
         for due in crate::plan_scans::due_containers(observed, workload, policy) {
             let waiting = if st.dispatcher.alias_running(&due.key)
@@ -233,7 +233,7 @@ mod tests {
             Some(crate::state::ScanSettings {
                 ttl: None,
                 per_image: false,
-                secrets: false,
+                companions: Default::default(),
             }),
         )
     }

@@ -72,6 +72,7 @@ fn a_deleted_image_report_makes_its_workloads_due_and_stops_copies() {
             resource_version: "1".into(),
             scanned_at: now(),
             secret: None,
+            sbom: None,
         },
     );
     assert!(due_containers(&o, &a, policy()).is_empty());

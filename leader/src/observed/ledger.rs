@@ -3,6 +3,8 @@
 
 use std::collections::HashMap;
 
+use super::Companion;
+
 /// A VulnerabilityReport this operator wrote from a scan it ran without registry
 /// credentials: the only kind of report copied to other workloads (and namespaces). Built
 /// from workers' results, never from annotations on reports in the cluster, and dropped as
@@ -17,6 +19,18 @@ pub struct Source {
     /// The ExposedSecretReport written beside it from the same scan (same namespace), and
     /// the resourceVersion of that write; `None` when none was written.
     pub secret: Option<(String, String)>,
+    /// The SbomReport written beside it, likewise.
+    pub sbom: Option<(String, String)>,
+}
+
+impl Source {
+    /// The report of `kind` written beside it, with the resourceVersion of that write.
+    pub fn companion(&self, kind: Companion) -> Option<&(String, String)> {
+        match kind {
+            Companion::Secret => self.secret.as_ref(),
+            Companion::Sbom => self.sbom.as_ref(),
+        }
+    }
 }
 
 /// Trusted copy sources by scan key (and by the normalized image reference scanned).
@@ -25,9 +39,9 @@ pub struct Ledger {
     by_key: HashMap<String, Source>,
     /// The keys each report is a source for, by (namespace, name).
     keys_of: HashMap<(String, String), Vec<String>>,
-    /// The source report each secret report belongs to, by the secret report's (namespace,
-    /// name).
-    secret_of: HashMap<(String, String), (String, String)>,
+    /// The source report each companion report belongs to, by the companion's kind,
+    /// namespace and name.
+    companion_of: HashMap<(Companion, String, String), (String, String)>,
 }
 
 impl Ledger {
@@ -44,9 +58,13 @@ impl Ledger {
                 }
             }
         }
-        if let Some((secret, _)) = &source.secret {
-            self.secret_of
-                .insert((source.namespace.clone(), secret.clone()), report.clone());
+        for kind in Companion::ALL {
+            if let Some((name, _)) = source.companion(kind) {
+                self.companion_of.insert(
+                    (kind, source.namespace.clone(), name.clone()),
+                    report.clone(),
+                );
+            }
         }
         let list = self.keys_of.entry(report).or_default();
         for key in keys {
@@ -93,16 +111,17 @@ impl Ledger {
         keys
     }
 
-    /// Drops the source whose secret report is `(namespace, name)` unless that report still
-    /// has `resource_version`; returns the keys that lost their source.
-    pub fn observe_secret(
+    /// Drops the source whose companion report of `kind` is `(namespace, name)` unless that
+    /// report still has `resource_version`; returns the keys that lost their source.
+    pub fn observe_companion(
         &mut self,
+        kind: Companion,
         namespace: &str,
         name: &str,
         resource_version: Option<&str>,
     ) -> Vec<String> {
-        let secret = (namespace.to_string(), name.to_string());
-        let Some(report) = self.secret_of.get(&secret).cloned() else {
+        let companion = (kind, namespace.to_string(), name.to_string());
+        let Some(report) = self.companion_of.get(&companion).cloned() else {
             return Vec::new();
         };
         let recorded = self
@@ -110,19 +129,19 @@ impl Ledger {
             .get(&report)
             .and_then(|keys| keys.first())
             .and_then(|k| self.by_key.get(k))
-            .and_then(|s| s.secret.as_ref());
+            .and_then(|s| s.companion(kind));
         let recorded = match recorded {
             Some((n, rv)) if n == name => rv.clone(),
             // The source now has another secret report, or is gone: this one is not its.
             _ => {
-                self.secret_of.remove(&secret);
+                self.companion_of.remove(&companion);
                 return Vec::new();
             }
         };
         if resource_version == Some(recorded.as_str()) {
             return Vec::new();
         }
-        self.secret_of.remove(&secret);
+        self.companion_of.remove(&companion);
         self.observe(&report.0, &report.1, None)
     }
 
@@ -147,6 +166,7 @@ mod tests {
             resource_version: rv.into(),
             scanned_at: jiff::Timestamp::UNIX_EPOCH,
             secret: secret.map(|(n, v)| (n.into(), v.into())),
+            sbom: Some(("s".into(), "9".into())),
         }
     }
 
@@ -156,16 +176,31 @@ mod tests {
         let mut ledger = Ledger::default();
         ledger.record(&keys, source("r", "1", Some(("r", "2"))));
         // Its own write seen again: kept.
-        assert!(ledger.observe_secret("a", "r", Some("2")).is_empty());
+        assert!(
+            ledger
+                .observe_companion(Companion::Secret, "a", "r", Some("2"))
+                .is_empty()
+        );
         // A secret report of that name in another namespace is not its.
-        assert!(ledger.observe_secret("b", "r", None).is_empty());
+        assert!(
+            ledger
+                .observe_companion(Companion::Secret, "b", "r", None)
+                .is_empty()
+        );
         assert!(ledger.get("sha256:1").is_some());
         // Edited: every key loses the source.
-        assert_eq!(ledger.observe_secret("a", "r", Some("3")), keys);
+        assert_eq!(
+            ledger.observe_companion(Companion::Secret, "a", "r", Some("3")),
+            keys
+        );
         assert!(ledger.get("sha256:1").is_none() && ledger.get("nginx:1").is_none());
 
         ledger.record(&keys, source("r", "5", Some(("r", "6"))));
-        assert_eq!(ledger.observe_secret("a", "r", None), keys, "deleted");
+        assert_eq!(
+            ledger.observe_companion(Companion::Secret, "a", "r", None),
+            keys,
+            "deleted"
+        );
         assert!(ledger.is_empty());
     }
 
@@ -175,10 +210,28 @@ mod tests {
         let mut ledger = Ledger::default();
         ledger.record(&keys, source("r", "1", Some(("r", "2"))));
         ledger.record(&keys, source("r", "3", Some(("r-fallback", "4"))));
-        assert!(ledger.observe_secret("a", "r", None).is_empty());
+        assert!(
+            ledger
+                .observe_companion(Companion::Secret, "a", "r", None)
+                .is_empty()
+        );
         assert_eq!(ledger.get("k").unwrap().resource_version, "3");
         ledger.record(&keys, source("r", "5", None));
-        assert!(ledger.observe_secret("a", "r-fallback", None).is_empty());
+        assert!(
+            ledger
+                .observe_companion(Companion::Secret, "a", "r-fallback", None)
+                .is_empty()
+        );
         assert!(ledger.get("k").is_some());
+        // Its SbomReport changed: the source goes.
+        assert!(
+            ledger
+                .observe_companion(Companion::Sbom, "a", "s", Some("9"))
+                .is_empty()
+        );
+        assert_eq!(
+            ledger.observe_companion(Companion::Sbom, "a", "s", Some("10")),
+            keys
+        );
     }
 }

@@ -20,7 +20,7 @@ pub(crate) fn policy() -> ScanPolicy {
     ScanPolicy {
         ttl: Some(24 * HOUR),
         now: now(),
-        secrets: false,
+        companions: Companions::default(),
     }
 }
 
@@ -89,7 +89,7 @@ fn containers_without_a_current_fresh_report_are_due() {
     let no_ttl = ScanPolicy {
         ttl: None,
         now: now(),
-        secrets: false,
+        companions: Companions::default(),
     };
     assert_eq!(names(&due_containers(&o, &w, no_ttl)), ["side"]);
     // A changed spec makes every report stale.
@@ -178,6 +178,7 @@ fn one_task_per_key_sorted_and_sharded_by_the_first_subscriber() {
         resource_version: "42".into(),
         scanned_at: now(),
         secret: None,
+        sbom: None,
     };
     let copy = scan_task(NGINX, &members, Some(&source));
     assert!(!runs_job(&copy.task));
@@ -200,7 +201,20 @@ fn the_first_fresh_report_to_expire_sets_the_rescan_time() {
 
 fn with_secrets() -> ScanPolicy {
     ScanPolicy {
-        secrets: true,
+        companions: Companions {
+            secret: true,
+            sbom: false,
+        },
+        ..policy()
+    }
+}
+
+fn with_both() -> ScanPolicy {
+    ScanPolicy {
+        companions: Companions {
+            secret: true,
+            sbom: true,
+        },
         ..policy()
     }
 }
@@ -214,24 +228,24 @@ fn with_secrets_on_a_container_also_needs_a_current_fresh_secret_report() {
     let due = due_containers(&o, &w, with_secrets());
     assert_eq!(names(&due), ["nginx"], "no secret report yet");
     assert_eq!(due[0].report_name.as_deref(), Some("replicaset-web-nginx"));
-    o.put_secret_report(w.uid.clone(), report(&w, "nginx", 2));
+    o.put_companion(Companion::Secret, w.uid.clone(), report(&w, "nginx", 2));
     assert!(due_containers(&o, &w, with_secrets()).is_empty());
     // Older than the TTL, or of another spec: due again.
-    o.put_secret_report(w.uid.clone(), report(&w, "nginx", 25));
+    o.put_companion(Companion::Secret, w.uid.clone(), report(&w, "nginx", 25));
     assert_eq!(names(&due_containers(&o, &w, with_secrets())), ["nginx"]);
     let mut stale = report(&w, "nginx", 1);
     stale.spec_hash = Some("old".into());
-    o.put_secret_report(w.uid.clone(), stale);
+    o.put_companion(Companion::Secret, w.uid.clone(), stale);
     assert_eq!(names(&due_containers(&o, &w, with_secrets())), ["nginx"]);
     // Deleted: due again.
-    o.put_secret_report(w.uid.clone(), report(&w, "nginx", 1));
+    o.put_companion(Companion::Secret, w.uid.clone(), report(&w, "nginx", 1));
     assert!(due_containers(&o, &w, with_secrets()).is_empty());
-    o.remove_secret_report(&w.uid, "replicaset-web-nginx");
+    o.remove_companion(Companion::Secret, &w.uid, "replicaset-web-nginx");
     assert_eq!(names(&due_containers(&o, &w, with_secrets())), ["nginx"]);
     // A secret report in another namespace naming the uid is not this workload's.
     let mut elsewhere = report(&w, "nginx", 1);
     elsewhere.namespace = "b".into();
-    o.put_secret_report(w.uid.clone(), elsewhere);
+    o.put_companion(Companion::Secret, w.uid.clone(), elsewhere);
     assert_eq!(names(&due_containers(&o, &w, with_secrets())), ["nginx"]);
 }
 
@@ -240,7 +254,7 @@ fn the_secret_report_expiring_first_sets_the_rescan_time() {
     let w = workload("a", "web", &[("one", "nginx:1.16")]);
     let mut o = observed(std::slice::from_ref(&w));
     o.put_vuln_report(w.uid.clone(), report(&w, "one", 2));
-    o.put_secret_report(w.uid.clone(), report(&w, "one", 5));
+    o.put_companion(Companion::Secret, w.uid.clone(), report(&w, "one", 5));
     let ttl = jiff::SignedDuration::from_hours(24);
     let at = |hours: i64| now() - jiff::SignedDuration::from_hours(hours) + ttl;
     assert_eq!(next_expiry(&o, &w, policy()), Some(at(2)));
@@ -255,6 +269,7 @@ fn with_secrets_on_only_sources_with_a_secret_report_are_copied() {
         resource_version: "42".into(),
         scanned_at: now(),
         secret: None,
+        sbom: None,
     };
     assert!(source_is_fresh(&source, policy()));
     assert!(!source_is_fresh(&source, with_secrets()));
@@ -267,5 +282,36 @@ fn with_secrets_on_only_sources_with_a_secret_report_are_copied() {
     let copy = scan_task(NGINX, &members, Some(&source));
     let scan = copy.task.scan.unwrap();
     assert_eq!(scan.source_secret_report_name, "replicaset-web-nginx");
+    assert_eq!(scan.source_secret_report_resource_version, "43");
+}
+
+#[test]
+fn with_sboms_on_a_container_also_needs_its_sbom_report_and_sources_theirs() {
+    let w = workload("a", "web", &[("nginx", "nginx:1.16")]);
+    let mut o = observed(std::slice::from_ref(&w));
+    o.put_vuln_report(w.uid.clone(), report(&w, "nginx", 1));
+    o.put_companion(Companion::Secret, w.uid.clone(), report(&w, "nginx", 1));
+    assert!(due_containers(&o, &w, with_secrets()).is_empty());
+    assert_eq!(names(&due_containers(&o, &w, with_both())), ["nginx"]);
+    o.put_companion(Companion::Sbom, w.uid.clone(), report(&w, "nginx", 1));
+    assert!(due_containers(&o, &w, with_both()).is_empty());
+    o.remove_companion(Companion::Sbom, &w.uid, "replicaset-web-nginx");
+    assert_eq!(names(&due_containers(&o, &w, with_both())), ["nginx"]);
+
+    let mut source = Source {
+        namespace: "a".into(),
+        name: "replicaset-web-nginx".into(),
+        resource_version: "42".into(),
+        scanned_at: now(),
+        secret: Some(("replicaset-web-nginx".into(), "43".into())),
+        sbom: None,
+    };
+    assert!(!source_is_fresh(&source, with_both()));
+    source.sbom = Some(("replicaset-web-nginx".into(), "44".into()));
+    assert!(source_is_fresh(&source, with_both()));
+    let due = due_containers(&o, &w, with_both());
+    let members: Vec<&DueContainer> = due.iter().collect();
+    let scan = scan_task(NGINX, &members, Some(&source)).task.scan.unwrap();
+    assert_eq!(scan.source_sbom_report_resource_version, "44");
     assert_eq!(scan.source_secret_report_resource_version, "43");
 }

@@ -57,7 +57,7 @@ impl Harness {
             scans: Some(ScanPolicy {
                 ttl: Some(Duration::from_secs(24 * 3600)),
                 now: self.wall,
-                secrets: false,
+                companions: Default::default(),
             }),
             now: self.now,
         };

@@ -1,6 +1,6 @@
 //! The report gauges from the reports the leader's watches keep, without listing anything.
 
-use crate::observed::{Observed, VulnReportMeta};
+use crate::observed::{Companion, Observed, VulnReportMeta};
 
 use super::{AuditRow, ReportGauges, VulnRow};
 
@@ -13,7 +13,7 @@ pub fn render_observed(
     namespaces: &[String],
     secrets: bool,
 ) -> Option<String> {
-    let secret_watch = secrets.then_some(crate::watch::SECRET_REPORTS);
+    let secret_watch = secrets.then_some(Companion::Secret.watch());
     let synced = crate::watch::REPORT_WATCHES
         .iter()
         .copied()
@@ -25,9 +25,8 @@ pub fn render_observed(
     let in_scope = |ns: &str| namespaces.is_empty() || namespaces.iter().any(|n| n == ns);
     let vulns = image_rows(observed.vuln_reports.values().flatten(), in_scope)?;
     let secret_reports = observed
-        .secret_reports
-        .values()
-        .flatten()
+        .companions
+        .all(Companion::Secret)
         .filter(|_| secrets);
     let secret_rows = image_rows(secret_reports, in_scope)?;
     let mut audits: Vec<AuditRow<'_>> = Vec::new();

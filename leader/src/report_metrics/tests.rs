@@ -450,7 +450,7 @@ fn exposed_secret_gauges_watched_equal_listed_with_upstreams_labels() {
     }
     let (uid, meta) =
         crate::observed::vuln_report_from_meta(&report.metadata, jiff::Timestamp::now()).unwrap();
-    observed.put_secret_report(uid, meta);
+    observed.put_companion(crate::observed::Companion::Secret, uid, meta);
     assert_eq!(
         render_observed(&observed, &[], true),
         None,
@@ -458,7 +458,7 @@ fn exposed_secret_gauges_watched_equal_listed_with_upstreams_labels() {
     );
     observed
         .synced
-        .insert(crate::watch::SECRET_REPORTS.to_owned());
+        .insert(crate::observed::Companion::Secret.watch().to_owned());
     assert_eq!(render_observed(&observed, &[], true).unwrap(), listed);
     let off = render_observed(&observed, &[], false).unwrap();
     assert_eq!(

@@ -2,7 +2,6 @@
 //! re-list can tell what disappeared.
 
 use common::reports::config_audit::ConfigAuditReport;
-use common::reports::exposed_secret::ExposedSecretReport;
 use common::reports::image_vulnerability::ImageVulnerabilityReport;
 use common::reports::vulnerability::VulnerabilityReport;
 use common::workload::WorkloadKind;
@@ -12,7 +11,7 @@ use kube::api::DynamicObject;
 use kube::core::PartialObjectMeta;
 
 use super::Fold;
-use crate::observed::{self, Observed};
+use crate::observed::{self, Companion, Observed};
 
 pub(super) struct WorkloadFold(pub(super) WorkloadKind);
 
@@ -202,24 +201,21 @@ impl Fold<PartialObjectMeta<ImageVulnerabilityReport>> for ImageReportFold {
     }
 }
 
-pub(super) struct SecretReportFold;
+/// The fold of a companion report kind (`K`: ExposedSecretReport or SbomReport): the same
+/// metadata as a VulnerabilityReport's (an image report annotation aside).
+pub(super) struct CompanionFold<K>(pub(super) Companion, pub(super) std::marker::PhantomData<K>);
 
-impl Fold<PartialObjectMeta<ExposedSecretReport>> for SecretReportFold {
-    fn key(&self, object: &PartialObjectMeta<ExposedSecretReport>) -> Option<String> {
+impl<K: Send + 'static> Fold<PartialObjectMeta<K>> for CompanionFold<K> {
+    fn key(&self, object: &PartialObjectMeta<K>) -> Option<String> {
         let (owner, report) =
             observed::vuln_report_from_meta(&object.metadata, jiff::Timestamp::now())?;
         Some(format!("{owner}{KEY_SEPARATOR}{}", report.name))
     }
-    fn upsert(
-        &self,
-        observed: &mut Observed,
-        object: &PartialObjectMeta<ExposedSecretReport>,
-    ) -> bool {
-        // The same metadata as a VulnerabilityReport's (an image report annotation aside).
+    fn upsert(&self, observed: &mut Observed, object: &PartialObjectMeta<K>) -> bool {
         match observed::vuln_report_from_meta(&object.metadata, jiff::Timestamp::now()) {
             Some((owner, mut report)) => {
                 report.image_report = None;
-                observed.put_secret_report(owner, report);
+                observed.put_companion(self.0, owner, report);
                 true
             }
             None => false,
@@ -227,7 +223,7 @@ impl Fold<PartialObjectMeta<ExposedSecretReport>> for SecretReportFold {
     }
     fn remove(&self, observed: &mut Observed, key: &str) {
         if let Some((owner, name)) = key.split_once(KEY_SEPARATOR) {
-            observed.remove_secret_report(owner, name);
+            observed.remove_companion(self.0, owner, name);
         }
     }
 }

@@ -409,6 +409,7 @@ async fn main() -> anyhow::Result<()> {
             "aquasecurity.github.io/vulnerabilityreports",
             "aquasecurity.github.io/configauditreports",
             "aquasecurity.github.io/exposedsecretreports",
+            "aquasecurity.github.io/sbomreports",
             "trivy-operator-rs.dev/imagevulnerabilityreports",
         ] {
             let usage = storage.get(kind).copied().unwrap_or_default();

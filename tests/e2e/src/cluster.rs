@@ -134,6 +134,7 @@ impl Cluster {
             "configauditreports.aquasecurity.github.io",
             "imagevulnerabilityreports.trivy-operator-rs.dev",
             "exposedsecretreports.aquasecurity.github.io",
+            "sbomreports.aquasecurity.github.io",
         ] {
             cluster.kubectl(&[
                 "wait",

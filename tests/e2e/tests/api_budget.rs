@@ -1,7 +1,7 @@
 //! The operator's load on the API server, counted by kube-sim (`/_sim/stats`): a first full
 //! coverage costs at most three requests per workload for its ConfigAuditReport and
 //! VulnerabilityReport, plus one write per report of each kind written from the same scan
-//! (ExposedSecretReports: no read, no extra Job) (collection reads — lists, watches — and
+//! (ExposedSecretReports, SbomReports: no read, no extra Job) (collection reads — lists, watches — and
 //! Lease renewals are fixed costs, not per workload), and after it, changing one
 //! workload among many costs a small, bounded number of requests, and a flood of `/metrics`
 //! scrapes lists no report at all (the gauges come from the leader's watches). kube-sim
@@ -25,7 +25,10 @@ fn image(i: usize) -> String {
 }
 
 /// Report kinds written from the same scan as the VulnerabilityReport.
-const COMPANIONS: [&str; 1] = ["aquasecurity.github.io/exposedsecretreports"];
+const COMPANIONS: [&str; 2] = [
+    "aquasecurity.github.io/exposedsecretreports",
+    "aquasecurity.github.io/sbomreports",
+];
 
 /// Requests by the operator's processes on `resource` that grow with the work, by verb.
 fn requests_on(stats: &Value, resource: &str) -> Vec<(String, u64)> {

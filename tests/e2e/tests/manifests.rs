@@ -123,6 +123,10 @@ fn renders_every_part_of_the_install() {
             "CustomResourceDefinition",
             "exposedsecretreports.aquasecurity.github.io",
         ),
+        (
+            "CustomResourceDefinition",
+            "sbomreports.aquasecurity.github.io",
+        ),
         ("ServiceAccount", "trivy-operator-leader"),
         ("ServiceAccount", "trivy-operator-worker"),
         ("ServiceAccount", "trivy-operator-scan"),
@@ -153,6 +157,7 @@ fn renders_every_part_of_the_install() {
         "configauditreports.aquasecurity.github.io",
         "imagevulnerabilityreports.trivy-operator-rs.dev",
         "exposedsecretreports.aquasecurity.github.io",
+        "sbomreports.aquasecurity.github.io",
     ] {
         let file = e2e::repo_root().join(format!("deploy/crds/{name}.yaml"));
         let committed = documents(&std::fs::read_to_string(file).unwrap());

@@ -309,6 +309,9 @@ pub fn scan_job(
             ]
         })
         .unwrap_or_default();
+    // Registry credentials for both containers that read the image; the server's token for
+    // the scan container only (the SBOM is made locally).
+    let sbom_env = (!env.is_empty()).then(|| env.clone());
     if let Some(secret) = settings
         .server
         .as_ref()
@@ -324,7 +327,7 @@ pub fn scan_job(
             image: Some(settings.trivy_image.clone()),
             command: Some(command),
             args: Some(args),
-            env: env.clone(),
+            env: sbom_env,
             resources: Some(resources(settings)),
             security_context: Some(security_context()),
             volume_mounts: Some(mounts.clone()),

@@ -333,4 +333,15 @@ fn an_sbom_comes_from_an_init_container_before_the_scan() {
     assert_eq!(init.len(), 1);
     assert_eq!(init[0]["name"], SBOM_CONTAINER);
     assert!(!init[0]["args"].to_string().contains("--server"));
+    // The server's token only where it is used.
+    let s = settings(&[
+        "--trivy-server-url",
+        "http://trivy-server:4954",
+        "--trivy-server-token-secret",
+        "t",
+    ]);
+    let v = serde_json::to_value(scan_job(&s, KEY, "alpine:3.10", None, scanners)).unwrap();
+    let pod = &v["spec"]["template"]["spec"];
+    assert!(pod["initContainers"][0].get("env").is_none());
+    assert_eq!(pod["containers"][0]["env"][0]["name"], "TRIVY_TOKEN");
 }

@@ -36,7 +36,7 @@ const EXPECTED: &[Row] = &[
     (LEADER, "*", "", &["pods", "replicationcontrollers", "namespaces", "serviceaccounts"], &["list", "watch"], &[]),
     (LEADER, "*", "apps", &["replicasets", "statefulsets", "daemonsets", "deployments"], &["list", "watch"], &[]),
     (LEADER, "*", "batch", &["jobs", "cronjobs"], &["list", "watch"], &[]),
-    (LEADER, "*", "aquasecurity.github.io", &["vulnerabilityreports", "exposedsecretreports"], &["list", "watch"], &[]),
+    (LEADER, "*", "aquasecurity.github.io", &["vulnerabilityreports", "exposedsecretreports", "sbomreports"], &["list", "watch"], &[]),
     (LEADER, "*", "aquasecurity.github.io", &["configauditreports"], &["list", "watch", "delete"], &[]),
     // per-image storage mode: watch image reports, delete those no workload report names.
     (LEADER, "*", "trivy-operator-rs.dev", &["imagevulnerabilityreports"], &["list", "watch", "delete"], &[]),
@@ -51,7 +51,7 @@ const EXPECTED: &[Row] = &[
     (WORKER, "*", "", &["pods", "replicationcontrollers", "secrets"], &["get"], &[]),
     (WORKER, "*", "apps", &["replicasets", "statefulsets", "daemonsets"], &["get"], &[]),
     (WORKER, "*", "batch", &["jobs", "cronjobs"], &["get"], &[]),
-    (WORKER, "*", "aquasecurity.github.io", &["vulnerabilityreports", "configauditreports", "exposedsecretreports"], &["get", "create", "patch"], &[]),
+    (WORKER, "*", "aquasecurity.github.io", &["vulnerabilityreports", "configauditreports", "exposedsecretreports", "sbomreports"], &["get", "create", "patch"], &[]),
     (WORKER, "*", "trivy-operator-rs.dev", &["imagevulnerabilityreports"], &["get", "create", "patch"], &[]),
     (WORKER, "*", "events.k8s.io", &["events"], &["create", "patch"], &[]),
     // worker, operator namespace: scan Jobs, their pods and logs, credentials Secrets.

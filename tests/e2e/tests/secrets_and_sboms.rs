@@ -1,8 +1,8 @@
-//! Exposed secrets end to end: the one scan Job of an image gives every workload that runs
-//! it an ExposedSecretReport beside its VulnerabilityReport (same name, labels and owner),
-//! `kubectl get exposedsecrets` shows upstream's columns, a deleted secret report comes
-//! back, the leader's metrics carry `trivy_image_exposedsecrets`, and the reports go with
-//! their workload.
+//! Exposed secrets and SBOMs end to end: the one scan Job of an image gives every workload
+//! that runs it an ExposedSecretReport and an SbomReport beside its VulnerabilityReport
+//! (same name, labels and owner), `kubectl get exposedsecrets` and `kubectl get sbomreports`
+//! show upstream's columns, a deleted report of either kind comes back, the leader's metrics
+//! carry `trivy_image_exposedsecrets`, and the reports go with their workload.
 
 #![allow(clippy::unwrap_used)]
 
@@ -16,8 +16,36 @@ use serde_json::Value;
 
 const LONG: Duration = Duration::from_secs(300);
 /// Upstream's own ExposedSecretReport fixture (four secrets: three CRITICAL, one HIGH, no
-/// vulnerabilities), answered by the Trivy double for this name on any cluster.
-const IMAGE: &str = "trivy-double.test/exposedsecret_report/app:1";
+/// vulnerabilities) for the scan, and upstream's alpine BOM (16 components, 17 dependency
+/// entries) for the SBOM, answered by the Trivy double for this name on any cluster.
+const IMAGE: &str = "trivy-double.test/exposedsecret_report/sbom-alpine_sbom/app:1";
+
+/// Every SbomReport of `ns` is the image's BOM, beside a VulnerabilityReport of its name,
+/// labels and owner; returns how many there are.
+fn sboms_beside_vulnerability_reports(cluster: &Cluster, ns: &str) -> Result<usize, String> {
+    let sboms = list(cluster, "sbomreports", ns)?;
+    let vulns = list(cluster, "vulnerabilityreports", ns)?;
+    for s in &sboms {
+        let components = s["report"]["components"]["components"]
+            .as_array()
+            .map_or(0, Vec::len);
+        let v = vulns
+            .iter()
+            .find(|v| name(v) == name(s))
+            .ok_or_else(|| format!("no vulnerability report named {}", name(s)))?;
+        if components != 16
+            || s["report"]["summary"]["componentsCount"] != 17
+            || owner(v) != owner(s)
+            || v["metadata"]["labels"] != s["metadata"]["labels"]
+        {
+            return Err(format!(
+                "SBOM {} is not the image's beside its report",
+                name(s)
+            ));
+        }
+    }
+    Ok(sboms.len())
+}
 
 fn list(cluster: &Cluster, kind: &str, ns: &str) -> Result<Vec<Value>, String> {
     cluster.list(&[kind, "-n", ns]).map_err(|e| e.to_string())
@@ -40,7 +68,7 @@ fn secret_rules(report: &Value) -> Vec<(String, String)> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn one_scan_gives_every_workload_its_secret_report() {
+async fn one_scan_gives_every_workload_its_secret_and_sbom_reports() {
     let cluster = Cluster::start("secrets").await.unwrap();
     let namespaces = vec![cluster.ns("sec-a"), cluster.ns("sec-b")];
     cluster.create_namespaces(&namespaces).unwrap();
@@ -83,6 +111,9 @@ async fn one_scan_gives_every_workload_its_secret_report() {
                         return Err(format!("{} differs from its vulnerability report", name(s)));
                     }
                 }
+                if sboms_beside_vulnerability_reports(&cluster, ns)? != secrets.len() {
+                    return Err(format!("not every workload of {ns} has its SBOM yet"));
+                }
                 total += secrets.len();
             }
             if total == 10 {
@@ -97,8 +128,39 @@ async fn one_scan_gives_every_workload_its_secret_report() {
     assert_eq!(
         jobs.lock().unwrap().seen.len(),
         1,
-        "one scan Job for the image, secrets included"
+        "one scan Job for the image, secrets and SBOM included"
     );
+    let sbom_table = cluster
+        .kubectl(&["get", "sbom", "-n", &namespaces[0], "-o", "wide"])
+        .unwrap();
+    let header: Vec<&str> = sbom_table
+        .lines()
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    assert_eq!(
+        header,
+        [
+            "NAME",
+            "REPOSITORY",
+            "TAG",
+            "SCANNER",
+            "AGE",
+            "COMPONENTS",
+            "DEPENDENCIES"
+        ],
+        "{sbom_table}"
+    );
+    let row: Vec<&str> = sbom_table
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    assert_eq!(row[5..], ["17", "17"], "{sbom_table}");
+    let all = cluster.kubectl(&["get", "sbomreports", "-A"]).unwrap();
+    assert!(all.contains(&namespaces[1]), "{all}");
     let (a, b) = (&namespaces[0], &namespaces[1]);
 
     // kubectl: the short name and upstream's columns (wide adds the counts).
@@ -124,7 +186,7 @@ async fn one_scan_gives_every_workload_its_secret_report() {
     let row: Vec<&str> = table.lines().nth(1).unwrap().split_whitespace().collect();
     assert_eq!(
         row[1..4],
-        ["exposedsecret_report/app", "1", "Trivy"],
+        ["exposedsecret_report/sbom-alpine_sbom/app", "1", "Trivy"],
         "{table}"
     );
     assert_eq!(row[5..], ["3", "1", "0", "0"], "{table}");
@@ -144,7 +206,9 @@ async fn one_scan_gives_every_workload_its_secret_report() {
                 .filter(|l| {
                     l.starts_with("trivy_image_exposedsecrets{")
                         && l.contains(&format!("namespace=\"{a}\""))
-                        && l.contains("image_repository=\"exposedsecret_report/app\"")
+                        && l.contains(
+                            "image_repository=\"exposedsecret_report/sbom-alpine_sbom/app\"",
+                        )
                         && l.contains("severity=\"Critical\"")
                 })
                 .collect();
@@ -178,6 +242,23 @@ async fn one_scan_gives_every_workload_its_secret_report() {
     .await
     .unwrap();
 
+    // A deleted SBOM comes back too.
+    let sbom = list(&cluster, "sbomreports", b).unwrap().remove(0);
+    cluster
+        .kubectl(&["delete", "sbomreport", name(&sbom), "-n", b])
+        .unwrap();
+    eventually("the deleted SBOM to come back", LONG, || async {
+        let back = list(&cluster, "sbomreports", b)?
+            .into_iter()
+            .find(|r| name(r) == name(&sbom))
+            .ok_or("not back yet")?;
+        (uid(&back) != uid(&sbom) && back["report"]["summary"]["componentsCount"] == 17)
+            .then_some(())
+            .ok_or_else(|| "still the old object".to_string())
+    })
+    .await
+    .unwrap();
+
     // The reports go with their workload.
     let workload = label(&gone, "trivy-operator.resource.name")
         .unwrap()
@@ -191,12 +272,13 @@ async fn one_scan_gives_every_workload_its_secret_report() {
         LONG,
         || async {
             let left = list(&cluster, "exposedsecretreports", b)?;
-            if left.iter().any(|r| name(r) == name(&gone)) {
+            let sboms = list(&cluster, "sbomreports", b)?;
+            if left.iter().chain(&sboms).any(|r| name(r) == name(&gone)) {
                 Err(format!("{} still there", name(&gone)))
-            } else if left.len() == 4 {
+            } else if left.len() == 4 && sboms.len() == 4 {
                 Ok(())
             } else {
-                Err(format!("{} left", left.len()))
+                Err(format!("{} and {} left", left.len(), sboms.len()))
             }
         },
     )
