@@ -10,6 +10,10 @@
 mod cli;
 #[path = "trivy_double/cyclonedx.rs"]
 mod cyclonedx;
+#[path = "trivy_double/filter.rs"]
+mod filter;
+#[path = "trivy_double/server.rs"]
+mod server;
 // The kubelet's image-reference rules, shared so digests agree; not all of it is used here.
 #[allow(dead_code)]
 #[path = "../kubelet/image.rs"]

@@ -91,6 +91,8 @@ pub enum Command {
     DownloadDb,
     /// `trivy image IMAGE`.
     ScanImage(String),
+    /// `trivy sbom FILE`: the vulnerabilities of the packages a CycloneDX BOM lists.
+    ScanSbom(String),
 }
 
 /// A parsed command line: the command and every flag that was set (flags given on the command
@@ -125,7 +127,7 @@ pub enum Error {
     #[error("flag needs an argument: {0}")]
     MissingValue(String),
     /// A subcommand the double does not implement.
-    #[error("unknown command {0:?} for \"trivy\" (the double implements: image, version)")]
+    #[error("unknown command {0:?} for \"trivy\" (the double implements: image, sbom, version)")]
     UnknownCommand(String),
     /// `trivy image` with no image and no `--download-db-only`.
     #[error("\"trivy image\" requires at least 1 argument")]
@@ -203,6 +205,14 @@ pub fn parse(args: &[String], env: impl Fn(&str) -> Option<String>) -> Result<In
                 0 if download_only => Command::DownloadDb,
                 0 => return Err(Error::MissingImage),
                 1 => Command::ScanImage(images.into_iter().next().unwrap_or_default()),
+                n => return Err(Error::TooManyArgs(n)),
+            }
+        }
+        Some("sbom") => {
+            let files: Vec<String> = positional.collect();
+            match files.len() {
+                0 => return Err(Error::MissingImage),
+                1 => Command::ScanSbom(files.into_iter().next().unwrap_or_default()),
                 n => return Err(Error::TooManyArgs(n)),
             }
         }

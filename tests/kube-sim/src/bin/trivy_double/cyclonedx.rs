@@ -37,6 +37,19 @@ pub fn recorded(data_dir: &Path, reference: &str, json_file: Option<&Path>) -> O
         .find(|f| f.is_file())
 }
 
+/// The image a BOM file describes (`metadata.component.name`), for `trivy sbom`.
+pub fn image_of(path: &Path) -> Result<String, String> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| format!("sbom scan error: unable to open {}: {e}", path.display()))?;
+    let bom: Value = serde_json::from_slice(&bytes)
+        .map_err(|e| format!("sbom scan error: failed to decode the CycloneDX BOM: {e}"))?;
+    bom["metadata"]["component"]["name"]
+        .as_str()
+        .filter(|n| !n.is_empty())
+        .map(str::to_owned)
+        .ok_or_else(|| "sbom scan error: the BOM names no image (metadata.component.name)".into())
+}
+
 /// A BOM laid out as Trivy lays out one, from a Trivy JSON report of `reference`.
 pub fn from_report(reference: &str, report: &Value, now: &str) -> Value {
     let hash = |what: &str| {

@@ -43,11 +43,24 @@ pub fn run(inv: &Invocation, map: &ImageMap, version: &str, io: &mut Io<'_>) -> 
             }
             0
         }
-        Command::ScanImage(image) => scan(inv, map, image, io),
+        Command::ScanImage(image) => scan(inv, map, image, "vuln,secret", io),
+        Command::ScanSbom(file) => match crate::cyclonedx::image_of(Path::new(file)) {
+            // The vulnerabilities of the BOM's packages are those of the image it describes
+            // (the double has no vulnerability DB to match packages against); `trivy sbom`
+            // scans for vulnerabilities only.
+            Ok(image) => scan(inv, map, &image, "vuln", io),
+            Err(e) => fatal(io, &e),
+        },
     }
 }
 
-fn scan(inv: &Invocation, map: &ImageMap, image: &str, io: &mut Io<'_>) -> i32 {
+fn scan(
+    inv: &Invocation,
+    map: &ImageMap,
+    image: &str,
+    default_scanners: &str,
+    io: &mut Io<'_>,
+) -> i32 {
     let format = inv.value("format").unwrap_or("table");
     if format != "json" && format != "cyclonedx" {
         return fatal(
@@ -74,7 +87,7 @@ fn scan(inv: &Invocation, map: &ImageMap, image: &str, io: &mut Io<'_>) -> i32 {
         info(io, "[vuln] Vulnerability scanning is enabled");
     }
     if let Some(server) = inv.value("server")
-        && let Err(e) = reach_server(server)
+        && let Err(e) = crate::server::reach(server)
     {
         return fatal(io, &e);
     }
@@ -108,7 +121,7 @@ fn scan(inv: &Invocation, map: &ImageMap, image: &str, io: &mut Io<'_>) -> i32 {
     // Trivy's default scanners for images.
     let scanners: Vec<String> = inv
         .value("scanners")
-        .unwrap_or("vuln,secret")
+        .unwrap_or(default_scanners)
         .split(',')
         .map(|s| s.trim().to_owned())
         .collect();
@@ -118,7 +131,7 @@ fn scan(inv: &Invocation, map: &ImageMap, image: &str, io: &mut Io<'_>) -> i32 {
     {
         return fatal(io, &format!("unknown scanner: {bad}"));
     }
-    let filter = Filter {
+    let filter = crate::filter::Filter {
         severities: &severities,
         ignore_unfixed: inv.is_set("ignore-unfixed"),
         vulns: scanners.iter().any(|s| s == "vuln"),
@@ -210,126 +223,6 @@ fn read(path: &Path, io: &mut Io<'_>) -> Result<Vec<u8>, i32> {
             &format!("the trivy double cannot read {}: {e}", path.display()),
         )
     })
-}
-
-/// What Trivy's flags keep of a report: the findings of the scanners run (`--scanners`:
-/// without `vuln` no result has vulnerabilities, without `secret` no secret results), of
-/// these severities (`--severity`, vulnerabilities and secrets alike), and with
-/// `ignore_unfixed` only vulnerabilities with a fixed version.
-struct Filter<'a> {
-    severities: &'a [String],
-    ignore_unfixed: bool,
-    vulns: bool,
-    secrets: bool,
-}
-
-impl Filter<'_> {
-    fn keeps_severity(&self, finding: &serde_json::Value) -> bool {
-        let sev = finding
-            .get("Severity")
-            .and_then(|s| s.as_str())
-            .unwrap_or("UNKNOWN");
-        self.severities.iter().any(|s| s == sev)
-    }
-
-    /// Filters the report. The bytes are returned unchanged when nothing is filtered out
-    /// (the common case, so outputs stay byte-identical to the real files); a filtered
-    /// report is re-serialized. Also says whether any vulnerability or secret remains, for
-    /// `--exit-code`.
-    fn apply(&self, bytes: Vec<u8>) -> (Vec<u8>, bool) {
-        let Ok(mut report) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
-            return (bytes, false);
-        };
-        let mut removed = false;
-        let mut remaining = false;
-        if let Some(results) = report.get_mut("Results").and_then(|r| r.as_array_mut()) {
-            let before = results.len();
-            results.retain(|r| {
-                self.secrets || r.get("Class").and_then(|c| c.as_str()) != Some("secret")
-            });
-            removed |= results.len() != before;
-            for result in results.iter_mut() {
-                let Some(fields) = result.as_object_mut() else {
-                    continue;
-                };
-                if !self.vulns && fields.remove("Vulnerabilities").is_some() {
-                    removed = true;
-                }
-                if let Some(vulns) = fields
-                    .get_mut("Vulnerabilities")
-                    .and_then(|v| v.as_array_mut())
-                {
-                    let before = vulns.len();
-                    vulns.retain(|v| {
-                        let fixed = v
-                            .get("FixedVersion")
-                            .and_then(|f| f.as_str())
-                            .is_some_and(|f| !f.trim().is_empty());
-                        self.keeps_severity(v) && (fixed || !self.ignore_unfixed)
-                    });
-                    removed |= vulns.len() != before;
-                    remaining |= !vulns.is_empty();
-                }
-                if let Some(secrets) = fields.get_mut("Secrets").and_then(|v| v.as_array_mut()) {
-                    let before = secrets.len();
-                    secrets.retain(|s| self.keeps_severity(s));
-                    removed |= secrets.len() != before;
-                    remaining |= !secrets.is_empty();
-                }
-            }
-        }
-        if !removed {
-            return (bytes, remaining);
-        }
-        match serde_json::to_vec_pretty(&report) {
-            Ok(mut out) => {
-                out.push(b'\n');
-                (out, remaining)
-            }
-            Err(_) => (bytes, remaining),
-        }
-    }
-}
-
-/// ClientServer mode (`--server URL`): the client sends its first RPC to the server, as
-/// Trivy does; the double only opens a TCP connection to the URL's host and port (2 s at
-/// most) and fails with Trivy's client error when it cannot.
-fn reach_server(url: &str) -> Result<(), String> {
-    let (default_port, rest) = match url.split_once("://") {
-        Some(("http", rest)) => (80, rest),
-        Some(("https", rest)) => (443, rest),
-        _ => {
-            return Err(format!(
-                "invalid argument \"server\": {url:?} is not an http(s) URL"
-            ));
-        }
-    };
-    let authority = rest.split('/').next().unwrap_or_default();
-    let address = match authority.rsplit_once(':') {
-        Some((_, port)) if port.parse::<u16>().is_ok() => authority.to_owned(),
-        _ => format!("{authority}:{default_port}"),
-    };
-    let rpc = format!(
-        "{}/twirp/trivy.cache.v1.Cache/MissingBlobs",
-        url.trim_end_matches('/')
-    );
-    let failed = |why: String| {
-        format!(
-            "run error: image scan error: scan error: scan failed: failed analysis: analyze error: pipeline error: failed to analyze layer: unable to get missing layers: twirp error internal: failed to do request: Post \"{rpc}\": dial tcp {address}: {why}"
-        )
-    };
-    use std::net::ToSocketAddrs;
-    let resolved: Vec<std::net::SocketAddr> = address
-        .to_socket_addrs()
-        .map_err(|e| failed(format!("lookup: {e}")))?
-        .collect();
-    let timeout = Duration::from_secs(2);
-    for addr in &resolved {
-        if std::net::TcpStream::connect_timeout(addr, timeout).is_ok() {
-            return Ok(());
-        }
-    }
-    Err(failed("connect: connection refused".to_owned()))
 }
 
 /// Parses Go-style durations: `5m`, `300s`, `1m30s`, `500ms`, `1h`.
@@ -554,6 +447,30 @@ mod tests {
         assert_eq!(code, 1, "{err}");
         let (code, _, _) = run_line("image -q -f spdx alpine:3.10");
         assert_eq!(code, 1);
+    }
+
+    #[test]
+    fn an_sbom_scan_reports_the_vulnerabilities_of_the_image_it_describes() {
+        let (code, bom, err) = run_line("image -q -f cyclonedx alpine:3.10");
+        assert_eq!(code, 0, "{err}");
+        let dir = std::env::temp_dir().join(format!("trivy-double-sbom-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("bom.json");
+        std::fs::write(&file, &bom).unwrap();
+        let (code, out, err) = run_line(&format!("sbom -q -f json {}", file.display()));
+        assert_eq!(code, 0, "{err}");
+        assert_eq!(
+            out,
+            std::fs::read(format!("{DATA}/alpine-310.json.golden")).unwrap()
+        );
+        std::fs::write(&file, b"{}").unwrap();
+        let (code, _, err) = run_line(&format!("sbom -q -f json {}", file.display()));
+        assert_eq!(code, 1);
+        assert!(err.contains("names no image"), "{err}");
+        let (code, _, err) = run_line("sbom -q -f json /nonexistent/bom.json");
+        assert_eq!(code, 1);
+        assert!(err.contains("unable to open"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
