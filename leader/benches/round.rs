@@ -65,7 +65,6 @@ fn observed(workloads: usize, with_reports: bool) -> Observed {
                 name: format!("replicaset-{name}-app"),
                 container: Some("app".into()),
                 spec_hash: Some(w.spec_hash.clone()),
-                scan_key: Some(w.containers[0].image.clone()),
                 scanned_at: Some(now),
                 resource_version: Some("1".into()),
             };

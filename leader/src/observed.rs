@@ -53,8 +53,6 @@ pub struct VulnReportMeta {
     pub name: String,
     pub container: Option<String>,
     pub spec_hash: Option<String>,
-    /// The scan it came from (image digest or normalized reference).
-    pub scan_key: Option<String>,
     /// When that scan ran (never later than when the report was first observed).
     pub scanned_at: Option<jiff::Timestamp>,
     pub resource_version: Option<String>,
@@ -228,7 +226,6 @@ pub fn vuln_report_from_meta(
             name: meta.name.clone()?,
             container: label(labels::CONTAINER_NAME),
             spec_hash: label(labels::RESOURCE_SPEC_HASH),
-            scan_key: annotation(meta, labels::SCAN_KEY),
             scanned_at: annotation(meta, labels::SCANNED_AT)
                 .and_then(|t| t.parse::<jiff::Timestamp>().ok())
                 .map(|t| t.min(now)),

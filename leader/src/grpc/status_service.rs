@@ -317,7 +317,6 @@ mod tests {
                     name: "replicaset-web-app".into(),
                     container: Some("app".into()),
                     spec_hash: Some("s1".into()),
-                    scan_key: Some("k".into()),
                     scanned_at: Some(jiff::Timestamp::now()),
                     resource_version: Some("1".into()),
                 },

@@ -62,7 +62,6 @@ pub(crate) fn report(w: &Workload, container: &str, hours_ago: i64) -> VulnRepor
         name: format!("replicaset-{}-{container}", w.name),
         container: Some(container.into()),
         spec_hash: Some(w.spec_hash.clone()),
-        scan_key: Some(NGINX.into()),
         scanned_at: Some(now() - jiff::SignedDuration::from_hours(hours_ago)),
         resource_version: Some("1".into()),
     }

@@ -2,7 +2,8 @@
 //! namespaces each holding Deployments (with replicas) and StatefulSets over a set of
 //! distinct images, all created **before** the operator starts, as a new user meets it.
 //! Then one leader and N workers run against kube-sim with the Trivy double, and the
-//! benchmark prints time to full coverage per report kind, scan Jobs against distinct
+//! benchmark prints time to full coverage per report kind (ExposedSecretReports and
+//! SbomReports too, unless `BENCH_LEADER_ARGS` turns them off), scan Jobs against distinct
 //! images, API requests per workload (counted by kube-sim's `/_sim/stats`, operator user
 //! agents only) and the peak RSS of every process.
 //!
@@ -324,6 +325,16 @@ async fn main() -> anyhow::Result<()> {
         ),
         workloads,
     );
+    let secrets = count_until(
+        Api::<PartialObjectMeta<common::reports::exposed_secret::ExposedSecretReport>>::all(
+            cluster.client.clone(),
+        ),
+        workloads,
+    );
+    let sboms = count_until(
+        Api::<PartialObjectMeta<common::reports::sbom::SbomReport>>::all(cluster.client.clone()),
+        workloads,
+    );
     let jobs = count_until(
         Api::<PartialObjectMeta<Job>>::namespaced(cluster.client.clone(), &operator_namespace),
         usize::MAX,
@@ -354,6 +365,14 @@ async fn main() -> anyhow::Result<()> {
         })
     );
     leader_args.extend(extra_args("BENCH_LEADER_ARGS", "leader"));
+    // The kinds written beside VulnerabilityReports count towards coverage unless turned off.
+    let off = |flag: &str| {
+        leader_args
+            .windows(2)
+            .any(|w| w[0] == flag && w[1] == "false")
+            || leader_args.iter().any(|a| *a == format!("{flag}=false"))
+    };
+    let (want_secrets, want_sboms) = (!off("--exposed-secret-scans"), !off("--sbom-generation"));
     let worker_args = extra_args("BENCH_WORKER_ARGS", "worker");
     let options = OperatorOptions::new(binaries, &cluster, Vec::new())
         .workers(shape.workers, shape.capacity as u32)
@@ -369,7 +388,11 @@ async fn main() -> anyhow::Result<()> {
         (s.0.len(), s.1)
     };
     while Instant::now() < deadline {
-        if done(&audits).1.is_some() && done(&vulns).1.is_some() {
+        if done(&audits).1.is_some()
+            && done(&vulns).1.is_some()
+            && (!want_secrets || done(&secrets).1.is_some())
+            && (!want_sboms || done(&sboms).1.is_some())
+        {
             break;
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
@@ -390,6 +413,20 @@ async fn main() -> anyhow::Result<()> {
         "VulnerabilityReports {n_vulns}/{workloads} after {}",
         since(t_vulns)
     );
+    let (n_secrets, t_secrets) = done(&secrets);
+    let (n_sboms, t_sboms) = done(&sboms);
+    if want_secrets {
+        println!(
+            "ExposedSecretReports {n_secrets}/{workloads} after {}",
+            since(t_secrets)
+        );
+    }
+    if want_sboms {
+        println!(
+            "SbomReports          {n_sboms}/{workloads} after {}",
+            since(t_sboms)
+        );
+    }
     println!(
         "scan Jobs            {} for {} distinct images",
         done(&jobs).0,
@@ -454,7 +491,11 @@ async fn main() -> anyhow::Result<()> {
     let sim_cpu = cpu_seconds("self").unwrap_or(0.0) - sim_cpu_before;
     println!("CPU of kube-sim and this benchmark while the operator ran: {sim_cpu:.1} s");
     let _ = std::fs::remove_dir_all(&output_dir);
-    if t_audits.is_none() || t_vulns.is_none() {
+    if t_audits.is_none()
+        || t_vulns.is_none()
+        || (want_secrets && t_secrets.is_none())
+        || (want_sboms && t_sboms.is_none())
+    {
         anyhow::bail!("coverage not reached within {timeout:?}");
     }
     Ok(())
