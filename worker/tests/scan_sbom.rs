@@ -6,27 +6,15 @@
 
 mod scan_support;
 
-use std::time::Duration;
-
 use common::reports::exposed_secret::ExposedSecretReport;
 use common::reports::sbom::SbomReport;
 use common::reports::vulnerability::VulnerabilityReport;
 use kube::api::Api;
 use scan_support::*;
-use worker::task::{ScanSource, ScanTask};
+use worker::task::ScanSource;
 
 /// Upstream's secret fixture for the scan, upstream's alpine BOM for the SBOM.
 const IMAGE: &str = "trivy-double.test/exposedsecret_report/sbom-alpine_sbom/app:1";
-
-async fn run_task(sim: &Sim, t: &ScanTask) -> worker::scan::Outcome {
-    let settings = settings(Duration::from_secs(120));
-    tokio::time::timeout(
-        Duration::from_secs(120),
-        worker::scan::run_task(&sim.client, &settings, t),
-    )
-    .await
-    .expect("scan finished in time")
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_job_writes_all_three_reports_and_copies_keep_the_sbom() {

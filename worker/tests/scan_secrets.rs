@@ -14,21 +14,11 @@ use common::reports::vulnerability::VulnerabilityReport;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use scan_support::*;
 use worker::scan::job::{Scanners, job_name, scan_job};
-use worker::task::{ScanSource, ScanTask};
+use worker::task::ScanSource;
 
 /// An image whose Trivy output (upstream's own fixture) has four secrets and no
 /// vulnerabilities; the double answers for it by its name.
 const IMAGE: &str = "trivy-double.test/exposedsecret_report/app:1";
-
-async fn run_task(sim: &Sim, t: &ScanTask) -> worker::scan::Outcome {
-    let settings = settings(Duration::from_secs(120));
-    tokio::time::timeout(
-        Duration::from_secs(120),
-        worker::scan::run_task(&sim.client, &settings, t),
-    )
-    .await
-    .expect("scan finished in time")
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_scan_writes_both_reports_and_copies_keep_the_secrets() {

@@ -144,10 +144,7 @@ pub fn annotate_vulnerability_report(report: &mut VulnerabilityReport) {
         unknown: Some(s.unknown_count),
     };
     let image = Image::of(report.report.registry.as_ref(), &report.report.artifact);
-    annotate(&mut report.metadata.annotations, SUMMARY, counts.format());
-    annotate(&mut report.metadata.annotations, IMAGE, image.format());
-    let size = written_size(report);
-    annotate(&mut report.metadata.annotations, BYTES, size.to_string());
+    annotate_image_report(report, counts, image);
 }
 
 /// Writes the gauge annotations of an ExposedSecretReport from its data (four counts, the
@@ -162,10 +159,24 @@ pub fn annotate_exposed_secret_report(report: &mut ExposedSecretReport) {
         unknown: None,
     };
     let image = Image::of(report.report.registry.as_ref(), &report.report.artifact);
-    annotate(&mut report.metadata.annotations, SUMMARY, counts.format());
-    annotate(&mut report.metadata.annotations, IMAGE, image.format());
+    annotate_image_report(report, counts, image);
+}
+
+/// Writes the counts, the image and (last, as it counts them) the size of a report of an
+/// image.
+fn annotate_image_report<R>(report: &mut R, counts: Counts, image: Image)
+where
+    R: serde::Serialize + k8s_openapi::Metadata<Ty = kube::api::ObjectMeta>,
+{
+    let annotations = &mut report.metadata_mut().annotations;
+    annotate(annotations, SUMMARY, counts.format());
+    annotate(annotations, IMAGE, image.format());
     let size = written_size(report);
-    annotate(&mut report.metadata.annotations, BYTES, size.to_string());
+    annotate(
+        &mut report.metadata_mut().annotations,
+        BYTES,
+        size.to_string(),
+    );
 }
 
 /// Writes the size annotation of an SbomReport (there is no SBOM gauge; its size counts in

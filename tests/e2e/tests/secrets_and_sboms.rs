@@ -67,6 +67,34 @@ fn secret_rules(report: &Value) -> Vec<(String, String)> {
         .unwrap_or_default()
 }
 
+/// Deletes the first report of `kind` in `ns` with kubectl; returns it.
+fn delete_first(cluster: &Cluster, kind: &str, ns: &str) -> Value {
+    let report = list(cluster, &format!("{kind}s"), ns).unwrap().remove(0);
+    cluster
+        .kubectl(&["delete", kind, name(&report), "-n", ns])
+        .unwrap();
+    report
+}
+
+/// Waits for a new object under the name of the deleted report `gone`; returns it.
+async fn comes_back(cluster: &Cluster, resource: &str, ns: &str, gone: &Value) -> Value {
+    eventually(
+        &format!("the deleted {} to come back", name(gone)),
+        LONG,
+        || async {
+            let back = list(cluster, resource, ns)?
+                .into_iter()
+                .find(|r| name(r) == name(gone))
+                .ok_or("not back yet")?;
+            (uid(&back) != uid(gone))
+                .then_some(back)
+                .ok_or_else(|| "still the old object".to_string())
+        },
+    )
+    .await
+    .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_scan_gives_every_workload_its_secret_and_sbom_reports() {
     let cluster = Cluster::start("secrets").await.unwrap();
@@ -221,43 +249,13 @@ async fn one_scan_gives_every_workload_its_secret_and_sbom_reports() {
     .await
     .unwrap();
 
-    // A deleted secret report comes back (a new object under the same name).
-    let gone = list(&cluster, "exposedsecretreports", b).unwrap().remove(0);
-    cluster
-        .kubectl(&["delete", "exposedsecretreport", name(&gone), "-n", b])
-        .unwrap();
-    eventually("the deleted secret report to come back", LONG, || async {
-        let back = list(&cluster, "exposedsecretreports", b)?
-            .into_iter()
-            .find(|r| name(r) == name(&gone))
-            .ok_or("not back yet")?;
-        if uid(&back) == uid(&gone) {
-            return Err("still the old object".to_string());
-        }
-        if secret_rules(&back) != expected {
-            return Err(format!("{:?}", secret_rules(&back)));
-        }
-        Ok(())
-    })
-    .await
-    .unwrap();
-
-    // A deleted SBOM comes back too.
-    let sbom = list(&cluster, "sbomreports", b).unwrap().remove(0);
-    cluster
-        .kubectl(&["delete", "sbomreport", name(&sbom), "-n", b])
-        .unwrap();
-    eventually("the deleted SBOM to come back", LONG, || async {
-        let back = list(&cluster, "sbomreports", b)?
-            .into_iter()
-            .find(|r| name(r) == name(&sbom))
-            .ok_or("not back yet")?;
-        (uid(&back) != uid(&sbom) && back["report"]["summary"]["componentsCount"] == 17)
-            .then_some(())
-            .ok_or_else(|| "still the old object".to_string())
-    })
-    .await
-    .unwrap();
+    // A deleted report of either kind comes back: a new object under the same name.
+    let gone = delete_first(&cluster, "exposedsecretreport", b);
+    let back = comes_back(&cluster, "exposedsecretreports", b, &gone).await;
+    assert_eq!(secret_rules(&back), expected);
+    let sbom = delete_first(&cluster, "sbomreport", b);
+    let back = comes_back(&cluster, "sbomreports", b, &sbom).await;
+    assert_eq!(back["report"]["summary"]["componentsCount"], 17);
 
     // The reports go with their workload.
     let workload = label(&gone, "trivy-operator.resource.name")

@@ -9,6 +9,7 @@ use common::reports::vulnerability::VulnerabilityReportData;
 use common::trivy::ImageRef;
 use kube::Client;
 
+use super::write::write as apply;
 use super::{Error, ScanSettings, sbom, secrets, trim};
 use crate::task::Subscriber;
 
@@ -52,9 +53,11 @@ pub(super) async fn write(
         }
         secrets::trim(&mut report, trim::MAX_REPORT_BYTES);
         common::reports::gauge::annotate_exposed_secret_report(&mut report);
-        match secrets::write(client, s, &mut report).await {
-            Ok((name, rv)) => {
-                written.secret_report_name = name;
+        match apply(client, s, &mut report).await {
+            Ok(rv) => {
+                let summary = &report.report.summary;
+                tracing::info!(report = %written.name, namespace = %s.workload.namespace, critical = summary.critical_count, high = summary.high_count, "exposed secret report written");
+                written.secret_report_name = report.metadata.name.clone().unwrap_or_default();
                 written.secret_resource_version = rv;
             }
             Err(error) => failed(error, "exposed secret"),
@@ -70,9 +73,11 @@ pub(super) async fn write(
         }
         sbom::trim(&mut report, trim::MAX_REPORT_BYTES);
         common::reports::gauge::annotate_sbom_report(&mut report);
-        match sbom::write(client, s, &mut report).await {
-            Ok((name, rv)) => {
-                written.sbom_report_name = name;
+        match apply(client, s, &mut report).await {
+            Ok(rv) => {
+                let components = report.report.summary.components_count;
+                tracing::info!(report = %written.name, namespace = %s.workload.namespace, components, "sbom report written");
+                written.sbom_report_name = report.metadata.name.clone().unwrap_or_default();
                 written.sbom_resource_version = rv;
             }
             Err(error) => failed(error, "sbom"),

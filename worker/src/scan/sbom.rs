@@ -5,11 +5,10 @@
 use common::reports::Scanner;
 use common::reports::sbom::{Bom, SbomReport, SbomReportData};
 use common::reports::vulnerability::VulnerabilityReportData;
-use kube::Client;
 
+use super::ScanSettings;
 use super::reports::report_metadata;
 use super::trim::{json_len, mark_trimmed};
-use super::{Error, ScanSettings};
 use crate::task::Subscriber;
 
 /// The SbomReport of `s` named `name` (its VulnerabilityReport's name), with the registry
@@ -68,26 +67,6 @@ pub fn trim(report: &mut SbomReport, limit: usize) -> bool {
     report.report.components.dependencies = None;
     while json_len(report) > limit && report.report.components.components.pop().is_some() {}
     true
-}
-
-/// Writes the report with server-side apply (see [`super::write::write`]); returns the name
-/// it was written under and the resourceVersion the write produced.
-pub async fn write(
-    client: &Client,
-    s: &Subscriber,
-    report: &mut SbomReport,
-) -> Result<(String, String), Error> {
-    let resource_version = super::write::write(client, s, report).await?;
-    tracing::info!(
-        report = report.metadata.name.as_deref().unwrap_or_default(),
-        namespace = %s.workload.namespace,
-        components = report.report.summary.components_count,
-        "sbom report written"
-    );
-    Ok((
-        report.metadata.name.clone().unwrap_or_default(),
-        resource_version,
-    ))
 }
 
 #[cfg(test)]

@@ -4,11 +4,10 @@
 
 use common::reports::exposed_secret::{ExposedSecretReport, ExposedSecretReportData};
 use common::trivy::ImageRef;
-use kube::Client;
 
+use super::ScanSettings;
 use super::reports::{point_at_subscriber, report_metadata};
 use super::trim::{json_len, mark_trimmed};
-use super::{Error, ScanSettings};
 use crate::task::Subscriber;
 
 /// Longest `match` line kept when a report must shrink (minified files can match on lines of
@@ -50,28 +49,6 @@ pub fn trim(report: &mut ExposedSecretReport, limit: usize) -> bool {
     report.report.secrets.sort_by_key(|s| s.severity);
     while json_len(report) > limit && report.report.secrets.pop().is_some() {}
     true
-}
-
-/// Writes the report with server-side apply (see [`super::write::write`]); returns the name
-/// it was written under and the resourceVersion the write produced.
-pub async fn write(
-    client: &Client,
-    s: &Subscriber,
-    report: &mut ExposedSecretReport,
-) -> Result<(String, String), Error> {
-    let resource_version = super::write::write(client, s, report).await?;
-    let summary = &report.report.summary;
-    tracing::info!(
-        report = report.metadata.name.as_deref().unwrap_or_default(),
-        namespace = %s.workload.namespace,
-        critical = summary.critical_count,
-        high = summary.high_count,
-        "exposed secret report written"
-    );
-    Ok((
-        report.metadata.name.clone().unwrap_or_default(),
-        resource_version,
-    ))
 }
 
 #[cfg(test)]

@@ -328,6 +328,18 @@ pub async fn run(
         .expect("scan finished in time")
 }
 
+/// Runs a scan with two-minute Jobs and returns everything it achieved (the reports
+/// written, with those beside them, and the first failure), bounded by the deadline.
+pub async fn run_task(sim: &Sim, task: &ScanTask) -> worker::scan::Outcome {
+    let settings = settings(Duration::from_secs(120));
+    tokio::time::timeout(
+        DEADLINE,
+        worker::scan::run_task(&sim.client, &settings, task),
+    )
+    .await
+    .expect("scan finished in time")
+}
+
 /// Polls `check` until it returns `Some` or the deadline passes.
 pub async fn eventually<T, F, Fut>(what: &str, check: F) -> T
 where
