@@ -265,6 +265,16 @@ impl Planner {
             .filter_map(|a| observed.ledger.get(a))
             .find(|s| plan_scans::source_is_fresh(s, policy));
         let task = plan_scans::scan_task(key, &members, source);
+        if source.is_none() {
+            // Another key's scan of the same image may go out first (the dispatcher then
+            // holds this one back): its end re-plans this key, which then copies it.
+            for alias in aliases.iter().filter(|a| a.as_str() != key) {
+                self.waiting
+                    .entry(alias.clone())
+                    .or_default()
+                    .insert(key.to_string());
+            }
+        }
         dispatcher.upsert(&slot, Some(task), inputs.now);
     }
 }

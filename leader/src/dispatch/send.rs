@@ -102,7 +102,9 @@ impl Dispatcher {
     /// The scan Job `worker_id` runs next: a re-send that still holds its slot first, else —
     /// while the cluster-wide limit allows — the oldest ready task of the namespace with the
     /// fewest Jobs running (so one namespace's slow images cannot hold every slot), never
-    /// one of a namespace at its cap.
+    /// one of a namespace at its cap, and never one of an image being scanned now under
+    /// another key (one queued for the image's reference while its digest's went out in the
+    /// same fill): it waits, and is planned again — to copy — when that scan ends.
     fn fair_job(
         &self,
         worker_id: &str,
@@ -117,7 +119,15 @@ impl Dispatcher {
             if jobs_full {
                 return None;
             }
-            let namespace = self.tasks.get(id)?.namespace.as_str();
+            let task = self.tasks.get(id)?;
+            if task
+                .aliases
+                .iter()
+                .any(|a| self.running_aliases.contains_key(a))
+            {
+                return None;
+            }
+            let namespace = task.namespace.as_str();
             let n = running.get(namespace).copied().unwrap_or(0);
             (cap == 0 || n < cap).then_some(n)
         })

@@ -480,3 +480,30 @@ fn namespaces_share_the_scan_slots_fairly_and_within_their_cap() {
     );
     assert_eq!(d.next_sends(now).len(), 1);
 }
+
+#[test]
+fn two_keys_of_one_image_never_run_two_jobs_at_once() {
+    let mut d = Dispatcher::new(config());
+    let now = Instant::now();
+    d.add_worker("w1", 10, 1, now);
+    // The image's reference and its digest, queued together (Pods reported the digest for
+    // some workloads only).
+    let mut by_reference = scan("a", "ref");
+    by_reference.aliases = vec!["nginx:1".into()];
+    let mut by_digest = scan("b", "digest");
+    by_digest.aliases = vec!["nginx@sha256:1".into(), "nginx:1".into()];
+    set(&mut d, vec![by_reference, by_digest], now);
+    let sent = d.next_sends(now);
+    assert_eq!(sent.len(), 1, "one Job for the image: {sent:?}");
+    assert!(d.next_sends(now).is_empty(), "the other waits");
+    let (worker, task) = &sent[0];
+    d.on_result(
+        worker,
+        &result(&task.task_id, proto::Outcome::Succeeded, ""),
+        now,
+    );
+    let released = d.take_released();
+    assert!(released.contains(&"nginx:1".to_string()), "{released:?}");
+    // Its end lets the other go (the planner re-plans it first, to copy).
+    assert_eq!(d.next_sends(now).len(), 1);
+}

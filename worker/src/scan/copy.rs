@@ -7,6 +7,7 @@ use common::retry;
 use kube::{Api, Client};
 
 use super::{Error, per_image, reports};
+use crate::task::ScanTask;
 
 /// What a copied source gives every subscriber.
 pub(super) struct Copied {
@@ -19,9 +20,6 @@ pub(super) struct Copied {
     /// The image report the source names (per-image mode), to refer to.
     pub(super) image_report: Option<String>,
 }
-
-/// A source report's name and the resourceVersion this operator's write of it returned.
-pub(super) type Pinned<'a> = (&'a str, &'a str);
 
 /// Reads a source report, if it is still the one this operator wrote (same
 /// resourceVersion; an empty one is not checked).
@@ -60,17 +58,51 @@ where
     Ok(source)
 }
 
+/// A source report to copy and what it was written with.
+pub(super) struct Source<'a> {
+    pub(super) namespace: &'a str,
+    pub(super) name: &'a str,
+    pub(super) resource_version: &'a str,
+    /// Its ExposedSecretReport and the resourceVersion this operator wrote, if any.
+    pub(super) secret: Option<&'a (String, String)>,
+    /// Its SbomReport and resourceVersion, if any.
+    pub(super) sbom: Option<&'a (String, String)>,
+}
+
+/// The pinned source report of a kind the task wants (`Err`: the source has none), or
+/// `None` when the task does not want that kind.
+fn wanted(on: bool, pinned: Option<&(String, String)>) -> Result<Option<(&str, &str)>, ()> {
+    match (on, pinned) {
+        (false, _) => Ok(None),
+        (true, Some((n, v))) => Ok(Some((n.as_str(), v.as_str()))),
+        (true, None) => Err(()),
+    }
+}
+
 /// The `report` of the source VulnerabilityReport and its scan time, if the report is
 /// still the one this operator wrote. In per-image mode, a source that names its image
 /// report gives that report's whole list (and, in per-image mode, its name, to refer to).
-/// With `secret` (the source's ExposedSecretReport and its resourceVersion), its secrets
-/// too, and with `sbom` (its SbomReport and resourceVersion) its BOM, under the same check.
+/// The task's secrets and SBOM come from the source's reports of those kinds, under the
+/// same check; a source without one the task wants is not copied.
 pub(super) async fn copy_source(
     client: &Client,
-    (namespace, name, resource_version): (&str, &str, &str),
-    (secret, sbom): (Option<Pinned<'_>>, Option<Pinned<'_>>),
-    per_image: bool,
+    task: &ScanTask,
+    source: Source<'_>,
 ) -> Result<Copied, Error> {
+    let Source {
+        namespace,
+        name,
+        resource_version,
+        ..
+    } = source;
+    let lacks = |kind| Error::SourceLacksReport {
+        namespace: namespace.to_owned(),
+        name: name.to_owned(),
+        kind,
+    };
+    let secret = wanted(task.secrets, source.secret).map_err(|()| lacks("exposed secret"))?;
+    let sbom = wanted(task.sbom, source.sbom).map_err(|()| lacks("sbom"))?;
+    let per_image = task.per_image;
     let source: VulnerabilityReport =
         read_source(client, namespace, name, resource_version).await?;
     let secrets = match secret {

@@ -111,42 +111,22 @@ pub async fn run_task(client: &Client, settings: &ScanSettings, task: &ScanTask)
             secret,
             sbom,
         } => {
-            fn wanted(on: bool, source: &Option<(String, String)>) -> Option<(&str, &str)> {
-                source
-                    .as_ref()
-                    .filter(|_| on)
-                    .map(|(n, v)| (n.as_str(), v.as_str()))
-            }
-            let missing = if task.secrets && secret.is_none() {
-                Some("exposed secret")
-            } else if task.sbom && sbom.is_none() {
-                Some("sbom")
-            } else {
-                None
+            let source = copy::Source {
+                namespace,
+                name,
+                resource_version,
+                secret: secret.as_ref(),
+                sbom: sbom.as_ref(),
             };
-            let copied = match missing {
-                Some(kind) => Err(Error::SourceLacksReport {
-                    namespace: namespace.clone(),
-                    name: name.clone(),
-                    kind,
-                }),
-                None => copy_source(
-                    client,
-                    (namespace, name, resource_version),
-                    (wanted(task.secrets, secret), wanted(task.sbom, sbom)),
-                    task.per_image,
-                )
-                .await
-                .map(|copied| {
-                    existing_image_report = copied.image_report;
-                    Found {
-                        vulnerabilities: copied.vulnerabilities,
-                        secrets: copied.secrets,
-                        sbom: copied.sbom,
-                        scanned_at: copied.scanned_at,
-                    }
-                }),
-            };
+            let copied = copy_source(client, task, source).await.map(|copied| {
+                existing_image_report = copied.image_report;
+                Found {
+                    vulnerabilities: copied.vulnerabilities,
+                    secrets: copied.secrets,
+                    sbom: copied.sbom,
+                    scanned_at: copied.scanned_at,
+                }
+            });
             vec![(true, task.scan_key.clone(), all(), copied)]
         }
         ScanSource::Job => {
