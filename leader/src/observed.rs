@@ -269,16 +269,72 @@ pub fn audit_report_from_meta(meta: &ObjectMeta) -> Option<(String, AuditReportM
     ))
 }
 
-/// Replaces the item with the same name in a small vector, or appends it; returns the
-/// item replaced.
-fn upsert_named<T>(items: &mut Vec<T>, item: T, name: impl Fn(&T) -> &String) -> Option<T> {
-    match items.iter().position(|i| name(i) == name(&item)) {
+/// A report's record, kept by owner uid in a small vector and counted in a bytes total.
+trait Stored {
+    fn name(&self) -> &str;
+    fn bytes(&self) -> u32;
+}
+
+impl Stored for VulnReportMeta {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn bytes(&self) -> u32 {
+        self.bytes
+    }
+}
+
+impl Stored for AuditReportMeta {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn bytes(&self) -> u32 {
+        self.bytes
+    }
+}
+
+/// Records `item` under `owner`, replacing the one of its name (a small vector: a map would
+/// allocate a node for eleven), and keeps `total` the bytes of everything recorded; returns
+/// the item replaced.
+fn put_stored<T: Stored>(
+    reports: &mut HashMap<String, Vec<T>>,
+    owner: String,
+    item: T,
+    total: &mut u64,
+) -> Option<T> {
+    *total += u64::from(item.bytes());
+    let items = reports.entry(owner).or_default();
+    let old = match items.iter().position(|i| i.name() == item.name()) {
         Some(at) => Some(std::mem::replace(&mut items[at], item)),
         None => {
             items.push(item);
             None
         }
+    };
+    *total = total.saturating_sub(old.as_ref().map_or(0, |o| u64::from(o.bytes())));
+    old
+}
+
+/// Forgets the item `name` of `owner` (and the owner, once it has none), keeping `total`;
+/// returns it.
+fn remove_stored<T: Stored>(
+    reports: &mut HashMap<String, Vec<T>>,
+    owner: &str,
+    name: &str,
+    total: &mut u64,
+) -> Option<T> {
+    let items = reports.get_mut(owner)?;
+    let removed = items
+        .iter()
+        .position(|r| r.name() == name)
+        .map(|at| items.swap_remove(at));
+    if let Some(r) = &removed {
+        *total = total.saturating_sub(u64::from(r.bytes()));
     }
+    if items.is_empty() {
+        reports.remove(owner);
+    }
+    removed
 }
 
 fn label(meta: &ObjectMeta, key: &str) -> Option<String> {
@@ -459,16 +515,12 @@ impl Observed {
     /// Records or replaces a ConfigAuditReport.
     pub fn put_audit_report(&mut self, owner_uid: String, report: AuditReportMeta) {
         self.mark_dirty(&owner_uid);
-        self.report_bytes.1 += u64::from(report.bytes);
-        let old = upsert_named(
-            self.audit_reports.entry(owner_uid).or_default(),
+        put_stored(
+            &mut self.audit_reports,
+            owner_uid,
             report,
-            |r| &r.name,
+            &mut self.report_bytes.1,
         );
-        self.report_bytes.1 = self
-            .report_bytes
-            .1
-            .saturating_sub(old.map_or(0, |o| u64::from(o.bytes)));
     }
 
     /// Bytes of the reports seen, as written, every kind together.
@@ -483,6 +535,28 @@ impl Observed {
     /// unless it is unchanged.
     pub fn put_vuln_report(&mut self, owner_uid: String, mut report: VulnReportMeta) {
         self.mark_dirty(&owner_uid);
+        self.share_image(&mut report);
+        let lost = self.ledger.observe(
+            &report.namespace,
+            &report.name,
+            report.resource_version.as_deref(),
+        );
+        self.lost_sources.extend(lost);
+        self.image_reports.name(report.image_report.as_deref());
+        let old = put_stored(
+            &mut self.vuln_reports,
+            owner_uid,
+            report,
+            &mut self.report_bytes.0,
+        );
+        if let Some(old) = &old {
+            self.image_reports.unname(old.image_report.as_deref());
+        }
+    }
+
+    /// Points a report's gauge at the one shared copy of its image's labels (the pool is
+    /// swept of unused images as it doubles).
+    fn share_image(&mut self, report: &mut VulnReportMeta) {
         if let Some(gauge) = &mut report.gauge {
             gauge.image = self.images.intern(&gauge.image);
             if self.images.len() > 2 * self.image_pool_mark.max(1024) {
@@ -490,57 +564,33 @@ impl Observed {
                 self.image_pool_mark = self.images.len();
             }
         }
-        let lost = self.ledger.observe(
-            &report.namespace,
-            &report.name,
-            report.resource_version.as_deref(),
-        );
-        self.lost_sources.extend(lost);
-        self.report_bytes.0 += u64::from(report.bytes);
-        self.image_reports.name(report.image_report.as_deref());
-        let old = upsert_named(
-            self.vuln_reports.entry(owner_uid).or_default(),
-            report,
-            |r| &r.name,
-        );
-        if let Some(old) = &old {
-            self.image_reports.unname(old.image_report.as_deref());
-        }
-        self.report_bytes.0 = self
-            .report_bytes
-            .0
-            .saturating_sub(old.map_or(0, |o| u64::from(o.bytes)));
     }
 
     /// Forgets a VulnerabilityReport (and any trusted source it was).
     pub fn remove_vuln_report(&mut self, owner_uid: &str, name: &str) {
         self.mark_dirty(owner_uid);
-        if let Some(reports) = self.vuln_reports.get_mut(owner_uid) {
-            if let Some(at) = reports.iter().position(|r| r.name == name) {
-                let report = reports.swap_remove(at);
-                self.report_bytes.0 = self.report_bytes.0.saturating_sub(u64::from(report.bytes));
-                self.image_reports.unname(report.image_report.as_deref());
-                let lost = self.ledger.observe(&report.namespace, name, None);
-                self.lost_sources.extend(lost);
-            }
-            if reports.is_empty() {
-                self.vuln_reports.remove(owner_uid);
-            }
+        let removed = remove_stored(
+            &mut self.vuln_reports,
+            owner_uid,
+            name,
+            &mut self.report_bytes.0,
+        );
+        if let Some(report) = removed {
+            self.image_reports.unname(report.image_report.as_deref());
+            let lost = self.ledger.observe(&report.namespace, name, None);
+            self.lost_sources.extend(lost);
         }
     }
 
     /// Forgets a ConfigAuditReport.
     pub fn remove_audit_report(&mut self, owner_uid: &str, name: &str) {
         self.mark_dirty(owner_uid);
-        if let Some(reports) = self.audit_reports.get_mut(owner_uid) {
-            if let Some(at) = reports.iter().position(|r| r.name == name) {
-                let report = reports.swap_remove(at);
-                self.report_bytes.1 = self.report_bytes.1.saturating_sub(u64::from(report.bytes));
-            }
-            if reports.is_empty() {
-                self.audit_reports.remove(owner_uid);
-            }
-        }
+        remove_stored(
+            &mut self.audit_reports,
+            owner_uid,
+            name,
+            &mut self.report_bytes.1,
+        );
     }
 
     /// The ConfigAuditReports of a workload: owned by its uid and in its namespace (a

@@ -1,12 +1,12 @@
 //! The reports written beside each VulnerabilityReport from the same scan — ExposedSecretReports
 //! and SbomReports, its "companions" — in the observed state: kept by owner uid like
-//! VulnerabilityReports (the same metadata: container, spec hash, scan key and time, gauge
-//! counts and image), so planning can tell which containers' companions are missing or
+//! VulnerabilityReports (the same metadata: container, spec hash, scan time, gauge counts
+//! and image), so planning can tell which containers' companions are missing or
 //! stale, and a companion edited or deleted stops its scan being a copy source.
 
 use std::collections::HashMap;
 
-use super::{Observed, VulnReportMeta, Workload, upsert_named};
+use super::{Observed, VulnReportMeta, Workload, put_stored, remove_stored};
 
 /// A report kind written beside the VulnerabilityReport.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -82,9 +82,7 @@ impl Observed {
         mut report: VulnReportMeta,
     ) {
         self.mark_dirty(&owner_uid);
-        if let Some(gauge) = &mut report.gauge {
-            gauge.image = self.images.intern(&gauge.image);
-        }
+        self.share_image(&mut report);
         let lost = self.ledger.observe_companion(
             kind,
             &report.namespace,
@@ -94,31 +92,19 @@ impl Observed {
         self.lost_sources.extend(lost);
         let c = &mut self.companions;
         let i = kind.index();
-        c.bytes[i] += u64::from(report.bytes);
-        let old = upsert_named(c.by_kind[i].entry(owner_uid).or_default(), report, |r| {
-            &r.name
-        });
-        c.bytes[i] = c.bytes[i].saturating_sub(old.map_or(0, |o| u64::from(o.bytes)));
+        put_stored(&mut c.by_kind[i], owner_uid, report, &mut c.bytes[i]);
     }
 
     /// Forgets a companion report (and the trusted source it belonged to).
     pub fn remove_companion(&mut self, kind: Companion, owner_uid: &str, name: &str) {
         self.mark_dirty(owner_uid);
+        let c = &mut self.companions;
         let i = kind.index();
-        let Some(reports) = self.companions.by_kind[i].get_mut(owner_uid) else {
-            return;
-        };
-        if let Some(at) = reports.iter().position(|r| r.name == name) {
-            let report = reports.swap_remove(at);
-            let bytes = &mut self.companions.bytes[i];
-            *bytes = bytes.saturating_sub(u64::from(report.bytes));
+        if let Some(report) = remove_stored(&mut c.by_kind[i], owner_uid, name, &mut c.bytes[i]) {
             let lost = self
                 .ledger
                 .observe_companion(kind, &report.namespace, name, None);
             self.lost_sources.extend(lost);
-        }
-        if reports.is_empty() {
-            self.companions.by_kind[i].remove(owner_uid);
         }
     }
 

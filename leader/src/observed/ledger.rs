@@ -132,7 +132,7 @@ impl Ledger {
             .and_then(|s| s.companion(kind));
         let recorded = match recorded {
             Some((n, rv)) if n == name => rv.clone(),
-            // The source now has another secret report, or is gone: this one is not its.
+            // The source now has another report of this kind, or is gone: this one is not its.
             _ => {
                 self.companion_of.remove(&companion);
                 return Vec::new();

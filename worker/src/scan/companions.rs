@@ -49,6 +49,8 @@ pub(super) async fn write(
         let name = written.name.clone();
         let mut report = secrets::secret_report(s, base, beside.image, beside.scan, settings, name);
         if beside.summary_only {
+            // The summary counts what the scan found; the list is left out.
+            report.report.secrets.clear();
             common::reports::gauge::mark_summary_only(&mut report.metadata);
         }
         secrets::trim(&mut report, trim::MAX_REPORT_BYTES);

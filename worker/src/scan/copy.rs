@@ -1,23 +1,18 @@
 //! Copying a fresh report of the same image instead of scanning it again.
 
-use common::reports::exposed_secret::{ExposedSecretReport, ExposedSecretReportData};
-use common::reports::sbom::{Bom, SbomReport};
-use common::reports::vulnerability::{VulnerabilityReport, VulnerabilityReportData};
+use common::reports::exposed_secret::ExposedSecretReport;
+use common::reports::sbom::SbomReport;
+use common::reports::vulnerability::VulnerabilityReport;
 use common::retry;
 use kube::{Api, Client};
 
-use super::{Error, per_image, reports};
+use super::{Error, Found, per_image, reports};
 use crate::task::ScanTask;
 
-/// What a copied source gives every subscriber.
+/// What a copied source gives every subscriber: what its scan found, and the image report
+/// the source names (per-image mode), to refer to.
 pub(super) struct Copied {
-    pub(super) vulnerabilities: VulnerabilityReportData,
-    /// The source's exposed secrets, when the task wants them.
-    pub(super) secrets: Option<ExposedSecretReportData>,
-    /// The source's BOM, when the task wants it.
-    pub(super) sbom: Option<Bom>,
-    pub(super) scanned_at: jiff::Timestamp,
-    /// The image report the source names (per-image mode), to refer to.
+    pub(super) found: Found,
     pub(super) image_report: Option<String>,
 }
 
@@ -136,10 +131,12 @@ pub(super) async fn copy_source(
         None => (source.report, None),
     };
     Ok(Copied {
-        vulnerabilities,
-        secrets,
-        sbom,
-        scanned_at,
+        found: Found {
+            vulnerabilities,
+            secrets,
+            sbom,
+            scanned_at,
+        },
         image_report,
     })
 }

@@ -120,12 +120,7 @@ pub async fn run_task(client: &Client, settings: &ScanSettings, task: &ScanTask)
             };
             let copied = copy_source(client, task, source).await.map(|copied| {
                 existing_image_report = copied.image_report;
-                Found {
-                    vulnerabilities: copied.vulnerabilities,
-                    secrets: copied.secrets,
-                    sbom: copied.sbom,
-                    scanned_at: copied.scanned_at,
-                }
+                copied.found
             });
             vec![(true, task.scan_key.clone(), all(), copied)]
         }
@@ -164,12 +159,6 @@ pub async fn run_task(client: &Client, settings: &ScanSettings, task: &ScanTask)
             }
         };
         settings.detail.apply(&mut base);
-        let secrets = secrets.map(|mut s| {
-            if task.summary_only {
-                s.secrets.clear();
-            }
-            s
-        });
         if task.summary_only {
             // The summary counts what the scan found; the list is left out.
             base.vulnerabilities.clear();

@@ -312,10 +312,6 @@ fn exit_code(pod: &Pod, container: &str) -> Option<i32> {
         .map(|t| t.exit_code)
 }
 
-fn scan_exit_code(pod: &Pod) -> Option<i32> {
-    exit_code(pod, SCAN_CONTAINER)
-}
-
 /// The scan container's log, and with `sbom` the SBOM container's, of the Job's pod that
 /// succeeded.
 async fn read_log(
@@ -330,7 +326,10 @@ async fn read_log(
     let candidates = job_pods(pods, job)
         .await
         .map_err(|e| failed(e.to_string()))?;
-    let Some(pod) = candidates.iter().find(|p| scan_exit_code(p) == Some(0)) else {
+    let Some(pod) = candidates
+        .iter()
+        .find(|p| exit_code(p, SCAN_CONTAINER) == Some(0))
+    else {
         return Err(failed(format!(
             "none of its {} pods has a {SCAN_CONTAINER} container that exited 0",
             candidates.len()
@@ -367,26 +366,23 @@ async fn failure_detail(pods: &Api<Pod>, job: &str, reason: &str, message: &str)
     };
     for pod in &candidates {
         let pod_name = pod.metadata.name.clone().unwrap_or_default();
-        // The containers that failed: the scan container, or an init container before it.
-        let failed: Vec<(&str, i32)> = [DB_CONTAINER, SBOM_CONTAINER, SCAN_CONTAINER]
+        // The containers that failed (the scan container, or an init container before it),
+        // else the scan container.
+        let failed: Vec<&str> = [DB_CONTAINER, SBOM_CONTAINER, SCAN_CONTAINER]
             .into_iter()
-            .filter_map(|c| {
-                exit_code(pod, c)
-                    .filter(|code| *code != 0)
-                    .map(|code| (c, code))
-            })
+            .filter(|c| exit_code(pod, c).is_some_and(|code| code != 0))
             .collect();
-        let scan = [(SCAN_CONTAINER, scan_exit_code(pod).unwrap_or(0))];
-        for (container, code) in if failed.is_empty() {
-            &scan[..]
+        let described = if failed.is_empty() {
+            vec![SCAN_CONTAINER]
         } else {
-            &failed[..]
-        } {
-            if exit_code(pod, container).is_some() {
+            failed
+        };
+        for container in described {
+            if let Some(code) = exit_code(pod, container) {
                 detail.push_str(&format!("; {container} exited {code}"));
             }
             let params = LogParams {
-                container: Some((*container).to_owned()),
+                container: Some(container.to_owned()),
                 tail_lines: Some(FAILURE_LOG_LINES),
                 ..LogParams::default()
             };
