@@ -149,6 +149,11 @@ pub struct RunArgs {
     /// VulnerabilityReport (upstream's `sbomGenerationEnabled`). Needs the SbomReport CRD.
     #[arg(long, env = "SBOM_GENERATION_ENABLED", default_value_t = true, action = clap::ArgAction::Set)]
     pub sbom_generation: bool,
+    /// Beyond upstream: a rescan by age of an image digest whose SbomReport this operator
+    /// wrote scans that SBOM (`trivy sbom`) instead of pulling and analysing the image again;
+    /// the secrets found by the earlier scan are kept. Only with `--sbom-generation`.
+    #[arg(long, env = "SBOM_RESCANS_ENABLED", default_value_t = true, action = clap::ArgAction::Set)]
+    pub sbom_rescans: bool,
     /// Also serve `trivy_exposedsecrets_info` (one series per secret found; upstream's
     /// `metricsExposedSecretInfo`): the scrape lists the ExposedSecretReports.
     #[arg(long, env = "METRICS_EXPOSED_SECRET_INFO_ENABLED", default_value_t = false, action = clap::ArgAction::Set)]

@@ -308,6 +308,7 @@ fn lead(
             secret: args.exposed_secret_scans,
             sbom: args.sbom_generation,
         },
+        sbom_rescans: args.sbom_rescans,
     });
     let identity = args.identity();
     let shared = Arc::new(

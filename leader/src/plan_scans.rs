@@ -29,6 +29,9 @@ pub struct ScanPolicy {
     /// The reports written beside each VulnerabilityReport (ExposedSecretReport,
     /// SbomReport): a container needs a fresh one of each too.
     pub companions: Companions,
+    /// A rescan of an image digest whose SBOM this operator stored scans that SBOM
+    /// ([`stored_bom`]).
+    pub sbom_rescans: bool,
 }
 
 /// A workload container identified as a scan subscriber: (workload uid, container, spec
@@ -154,6 +157,42 @@ pub fn source_is_fresh(source: &Source, policy: ScanPolicy) -> bool {
             .is_none_or(|ttl| fresh_at(source.scanned_at, ttl, policy.now))
 }
 
+/// The SBOM a rescan of `key` scans instead of pulling the image again: that of `source`,
+/// the trusted source recorded under `key` itself, when `key` names an image's content (ends
+/// in a digest: a tag may name another image by now), the source wrote an SbomReport, and
+/// wrote every other report a copy would need (so it is stale only by age). The secrets
+/// found in that scan are carried over (a BOM has none to find).
+pub fn stored_bom(
+    key: &str,
+    source: Option<&Source>,
+    policy: ScanPolicy,
+) -> Option<proto::StoredBom> {
+    let source = source?;
+    let (sbom_name, sbom_version) = source.sbom.as_ref()?;
+    let digest = key.rsplit_once('@').map_or(key, |(_, d)| d);
+    let usable = policy.sbom_rescans
+        && policy.companions.sbom
+        && common::trivy::is_valid_digest(digest)
+        && policy
+            .companions
+            .enabled()
+            .all(|kind| source.companion(kind).is_some());
+    usable.then(|| {
+        let (secret_name, secret_version) = if policy.companions.secret {
+            pinned(Some(source), Companion::Secret)
+        } else {
+            Default::default()
+        };
+        proto::StoredBom {
+            namespace: source.namespace.clone(),
+            sbom_report_name: sbom_name.clone(),
+            sbom_report_resource_version: sbom_version.clone(),
+            secret_report_name: secret_name,
+            secret_report_resource_version: secret_version,
+        }
+    })
+}
+
 /// The normalized form of an image reference (as written, if it does not parse).
 pub fn normalized(image: &str) -> String {
     ImageRef::parse(image).map_or_else(|_| image.to_string(), |r| r.normalized())
@@ -216,6 +255,7 @@ pub fn scan_task(key: &str, members: &[&DueContainer], source: Option<&Source>) 
                 source_secret_report_resource_version: pinned(source, Companion::Secret).1,
                 source_sbom_report_name: pinned(source, Companion::Sbom).0,
                 source_sbom_report_resource_version: pinned(source, Companion::Sbom).1,
+                stored_bom: None,
                 // The storage mode and the reports beside are set when the task is sent.
                 per_image: false,
                 secrets: false,

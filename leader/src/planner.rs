@@ -264,7 +264,12 @@ impl Planner {
             .iter()
             .filter_map(|a| observed.ledger.get(a))
             .find(|s| plan_scans::source_is_fresh(s, policy));
-        let task = plan_scans::scan_task(key, &members, source);
+        let mut task = plan_scans::scan_task(key, &members, source);
+        if source.is_none()
+            && let Some(scan) = task.task.scan.as_mut()
+        {
+            scan.stored_bom = plan_scans::stored_bom(key, observed.ledger.get(key), policy);
+        }
         if source.is_none() {
             // Another key's scan of the same image may go out first (the dispatcher then
             // holds this one back): its end re-plans this key, which then copies it.

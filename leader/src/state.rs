@@ -45,6 +45,8 @@ pub struct ScanSettings {
     /// The reports written beside each VulnerabilityReport from the same scan
     /// (ExposedSecretReport, SbomReport).
     pub companions: crate::observed::Companions,
+    /// Rescans of stored SBOMs instead of images (`--sbom-rescans`).
+    pub sbom_rescans: bool,
 }
 
 /// Everything behind the lock.
@@ -259,6 +261,7 @@ impl Shared {
                         ttl: s.ttl,
                         now: jiff::Timestamp::now(),
                         companions: s.companions,
+                        sbom_rescans: s.sbom_rescans,
                     }),
                 now,
             };

@@ -160,6 +160,7 @@ fn missing_reports(
             ttl: scans.ttl,
             now: jiff::Timestamp::now(),
             companions: scans.companions,
+            sbom_rescans: scans.sbom_rescans,
         };
         for due in crate::plan_scans::due_containers(observed, workload, policy) {
             let waiting = if st.dispatcher.alias_running(&due.key)
@@ -234,6 +235,7 @@ mod tests {
                 ttl: None,
                 per_image: false,
                 companions: Default::default(),
+                sbom_rescans: true,
             }),
         )
     }

@@ -21,6 +21,7 @@ pub(crate) fn policy() -> ScanPolicy {
         ttl: Some(24 * HOUR),
         now: now(),
         companions: Companions::default(),
+        sbom_rescans: true,
     }
 }
 
@@ -87,8 +88,7 @@ fn containers_without_a_current_fresh_report_are_due() {
     assert_eq!(names(&due_containers(&o, &w, policy())), ["nginx", "side"]);
     let no_ttl = ScanPolicy {
         ttl: None,
-        now: now(),
-        companions: Companions::default(),
+        ..policy()
     };
     assert_eq!(names(&due_containers(&o, &w, no_ttl)), ["side"]);
     // A changed spec makes every report stale.
@@ -313,4 +313,67 @@ fn with_sboms_on_a_container_also_needs_its_sbom_report_and_sources_theirs() {
     let scan = scan_task(NGINX, &members, Some(&source)).task.scan.unwrap();
     assert_eq!(scan.source_sbom_report_resource_version, "44");
     assert_eq!(scan.source_secret_report_resource_version, "43");
+}
+
+#[test]
+fn a_stale_digest_with_a_stored_sbom_is_rescanned_from_it() {
+    let digest = format!("docker.io/library/nginx@sha256:{}", "a".repeat(64));
+    let stale = Source {
+        namespace: "a".into(),
+        name: "replicaset-web-nginx".into(),
+        resource_version: "42".into(),
+        scanned_at: now() - 25 * HOUR,
+        secret: Some(("replicaset-web-nginx".into(), "43".into())),
+        sbom: Some(("replicaset-web-nginx".into(), "44".into())),
+    };
+    assert!(!source_is_fresh(&stale, with_both()));
+    let bom = stored_bom(&digest, Some(&stale), with_both()).unwrap();
+    assert_eq!(
+        (
+            bom.namespace.as_str(),
+            bom.sbom_report_name.as_str(),
+            bom.sbom_report_resource_version.as_str(),
+            bom.secret_report_name.as_str(),
+            bom.secret_report_resource_version.as_str()
+        ),
+        (
+            "a",
+            "replicaset-web-nginx",
+            "44",
+            "replicaset-web-nginx",
+            "43"
+        )
+    );
+    // A bare image ID is content too; without secrets none is carried over.
+    let id = format!("sha256:{}", "b".repeat(64));
+    let sbom_only = ScanPolicy {
+        companions: Companions {
+            secret: false,
+            sbom: true,
+        },
+        ..policy()
+    };
+    let bom = stored_bom(&id, Some(&stale), sbom_only).unwrap();
+    assert!(bom.secret_report_name.is_empty() && bom.secret_report_resource_version.is_empty());
+    // Not: a tag (may name another image by now), no source, turned off, no SBOM made.
+    assert!(stored_bom(NGINX, Some(&stale), with_both()).is_none());
+    assert!(stored_bom(&digest, None, with_both()).is_none());
+    let off = ScanPolicy {
+        sbom_rescans: false,
+        ..with_both()
+    };
+    assert!(stored_bom(&digest, Some(&stale), off).is_none());
+    assert!(stored_bom(&digest, Some(&stale), with_secrets()).is_none());
+    // A source without its SBOM, or without the secret report the task wants: a full scan.
+    let no_sbom = Source {
+        sbom: None,
+        ..stale.clone()
+    };
+    assert!(stored_bom(&digest, Some(&no_sbom), with_both()).is_none());
+    let no_secret = Source {
+        secret: None,
+        ..stale
+    };
+    assert!(stored_bom(&digest, Some(&no_secret), with_both()).is_none());
+    assert!(stored_bom(&digest, Some(&no_secret), sbom_only).is_some());
 }

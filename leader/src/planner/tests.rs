@@ -23,6 +23,8 @@ struct Harness {
     hashes: ConfigHashes,
     now: Instant,
     wall: jiff::Timestamp,
+    /// The reports written beside VulnerabilityReports (none by default).
+    companions: crate::observed::Companions,
 }
 
 impl Harness {
@@ -47,6 +49,7 @@ impl Harness {
                 .collect(),
             now: Instant::now(),
             wall: "2026-11-27T12:00:00Z".parse().unwrap(),
+            companions: Default::default(),
         }
     }
 
@@ -57,7 +60,8 @@ impl Harness {
             scans: Some(ScanPolicy {
                 ttl: Some(Duration::from_secs(24 * 3600)),
                 now: self.wall,
-                companions: Default::default(),
+                companions: self.companions,
+                sbom_rescans: true,
             }),
             now: self.now,
         };
@@ -124,7 +128,7 @@ impl Harness {
                     proto::WrittenReport {
                         namespace: w.namespace.clone(),
                         resource_version: format!("rv-{name}"),
-                        name,
+                        name: name.clone(),
                         scan_key: scan.scan_key.clone(),
                         shareable,
                         scanned_at_unix: self.wall.as_second(),
@@ -132,6 +136,16 @@ impl Harness {
                         container_name: s.container_name.clone(),
                         resource_spec_hash: s.resource_spec_hash.clone(),
                         image_reference: crate::plan_scans::normalized(&s.image),
+                        sbom_report_name: if self.companions.sbom {
+                            name.clone()
+                        } else {
+                            String::new()
+                        },
+                        sbom_resource_version: if self.companions.sbom {
+                            format!("rv-sbom-{name}")
+                        } else {
+                            String::new()
+                        },
                         ..Default::default()
                     }
                 })
@@ -483,6 +497,51 @@ fn reports_ageing_past_the_ttl_are_rescanned_without_other_events() {
     let stats = h.round();
     assert_eq!(stats.workloads, 1, "the expiry timer re-planned it");
     assert_eq!(h.scans()[0].0, "job", "the only source is stale too");
+}
+
+#[test]
+fn a_digest_ageing_past_the_ttl_is_rescanned_from_its_stored_sbom() {
+    let mut h = Harness::new();
+    h.companions = crate::observed::Companions {
+        secret: false,
+        sbom: true,
+    };
+    let pinned = format!("nginx@sha256:{}", "c".repeat(64));
+    h.add(workload("a", "web", &pinned));
+    h.add(workload("a", "tagged", "nginx:1.16"));
+    h.round();
+    h.run_scans(true);
+    // The watch sees the SBOMs too.
+    for name in ["web", "tagged"] {
+        let w = workload("a", name, "");
+        let mut meta = h.o.vuln_reports_of(&w).next().unwrap().clone();
+        meta.resource_version = Some(format!("rv-sbom-{}", meta.name));
+        h.o.put_companion(crate::observed::Companion::Sbom, w.uid.clone(), meta);
+    }
+    h.now += Duration::from_secs(61);
+    h.round();
+    assert!(h.scans().is_empty());
+    h.wall += jiff::SignedDuration::from_hours(25);
+    h.round();
+    let boms: Vec<(String, Option<proto::StoredBom>)> =
+        h.d.tasks()
+            .values()
+            .filter_map(|t| t.task.scan.as_ref())
+            .map(|s| (s.scan_key.clone(), s.stored_bom.clone()))
+            .collect();
+    assert_eq!(boms.len(), 2, "{boms:?}");
+    for (key, bom) in boms {
+        if key.contains("@sha256:") {
+            let bom = bom.expect("the digest's rescan scans its stored SBOM");
+            assert_eq!(bom.sbom_report_name, "replicaset-web-app");
+            assert_eq!(
+                bom.sbom_report_resource_version,
+                "rv-sbom-replicaset-web-app"
+            );
+        } else {
+            assert_eq!(bom, None, "a tag's rescan pulls the image: {key}");
+        }
+    }
 }
 
 #[test]
