@@ -96,6 +96,7 @@ fn shared(observed: Observed) -> Shared {
             ttl: Some(Duration::from_secs(24 * 3600)),
             per_image: false,
             companions: Default::default(),
+            sbom_rescans: true,
         }),
         Arc::new(LeaderMetrics::new()),
         Arc::new(AtomicU64::new(0)),

@@ -77,6 +77,20 @@ pub enum ScanSource {
         /// The source's SbomReport and resourceVersion, when the task wants an SBOM.
         sbom: Option<(String, String)>,
     },
+    /// Run a scan Job for the SBOM this operator stored of the image's digest (a rescan by
+    /// age), unless that SBOM is no longer usable: then for the image.
+    StoredBom(StoredBom),
+}
+
+/// The reports an earlier scan of an image digest wrote (one namespace), each pinned to
+/// the resourceVersion this operator's write returned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredBom {
+    pub namespace: String,
+    /// The SbomReport.
+    pub sbom: (String, String),
+    /// The ExposedSecretReport, when the task wants secrets.
+    pub secret: Option<(String, String)>,
 }
 
 /// A vulnerability scan of one image for every subscriber.
@@ -211,7 +225,24 @@ impl TryFrom<proto::Task> for ScanTask {
                     &mut scan.source_sbom_report_resource_version,
                 ),
             },
-            _ => ScanSource::Job,
+            _ => match scan.stored_bom.take() {
+                Some(mut bom)
+                    if !bom.namespace.is_empty()
+                        && !bom.sbom_report_name.is_empty()
+                        && !bom.sbom_report_resource_version.is_empty() =>
+                {
+                    ScanSource::StoredBom(StoredBom {
+                        namespace: bom.namespace,
+                        sbom: (bom.sbom_report_name, bom.sbom_report_resource_version),
+                        secret: pinned(
+                            &mut bom.secret_report_name,
+                            &mut bom.secret_report_resource_version,
+                        ),
+                    })
+                }
+                // Not pinned: nothing to trust it by.
+                _ => ScanSource::Job,
+            },
         };
         Ok(Self {
             per_image: scan.per_image,
@@ -389,6 +420,37 @@ mod tests {
             panic!("not a copy")
         };
         assert_eq!(secret, Some(("replicaset-x-nginx".into(), "7".into())));
+    }
+
+    #[test]
+    fn a_pinned_stored_bom_is_scanned_and_an_unpinned_one_is_not_trusted() {
+        let mut rescan = scan_task();
+        let bom = proto::StoredBom {
+            namespace: "ns".into(),
+            sbom_report_name: "replicaset-x-nginx".into(),
+            sbom_report_resource_version: "8".into(),
+            secret_report_name: "replicaset-x-nginx".into(),
+            secret_report_resource_version: "9".into(),
+        };
+        rescan.scan.as_mut().unwrap().stored_bom = Some(bom.clone());
+        let WorkerTask::Scan(rescan) = WorkerTask::try_from(rescan).unwrap() else {
+            panic!("not a scan")
+        };
+        let expected = StoredBom {
+            namespace: "ns".into(),
+            sbom: ("replicaset-x-nginx".into(), "8".into()),
+            secret: Some(("replicaset-x-nginx".into(), "9".into())),
+        };
+        assert_eq!(rescan.source, ScanSource::StoredBom(expected));
+        let mut unpinned = scan_task();
+        unpinned.scan.as_mut().unwrap().stored_bom = Some(proto::StoredBom {
+            sbom_report_resource_version: String::new(),
+            ..bom
+        });
+        let WorkerTask::Scan(unpinned) = WorkerTask::try_from(unpinned).unwrap() else {
+            panic!("not a scan")
+        };
+        assert_eq!(unpinned.source, ScanSource::Job);
     }
 
     #[test]

@@ -11,7 +11,7 @@ use common::reports::sbom::SbomReport;
 use common::reports::vulnerability::VulnerabilityReport;
 use kube::api::Api;
 use scan_support::*;
-use worker::task::ScanSource;
+use worker::task::{ScanSource, StoredBom};
 
 /// Upstream's secret fixture for the scan, upstream's alpine BOM for the SBOM.
 const IMAGE: &str = "trivy-double.test/exposedsecret_report/sbom-alpine_sbom/app:1";
@@ -108,4 +108,111 @@ async fn one_job_writes_all_three_reports_and_copies_keep_the_sbom() {
     }
     let outcome = run_task(&sim, &bare).await;
     assert_eq!(outcome.error.unwrap().reason(), "SourceReportIncomplete");
+}
+
+/// Vulnerabilities (Trivy's alpine 3.10 output) and upstream's alpine BOM.
+const VULNERABLE: &str = "trivy-double.test/alpine-310/sbom-alpine_sbom/app:1";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rescan_scans_the_stored_sbom_for_vulnerabilities() {
+    let (vulnerabilities, secrets) = rescan_from_the_stored_sbom(VULNERABLE).await;
+    assert_eq!((vulnerabilities, secrets), (4, 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rescan_from_the_stored_sbom_keeps_the_secrets_of_its_scan() {
+    // `trivy sbom` finds no secrets: they are those of the scan the SBOM came from.
+    let (vulnerabilities, secrets) = rescan_from_the_stored_sbom(IMAGE).await;
+    assert_eq!((vulnerabilities, secrets), (0, 4));
+}
+
+/// Scans `image`, rescans it from its stored SBOM (checking the reports are those of the
+/// first scan, written again), then from an SBOM edited since (the image is scanned);
+/// returns the vulnerabilities and secrets reported.
+async fn rescan_from_the_stored_sbom(image: &str) -> (usize, usize) {
+    let sim = start(&["apps"]).await;
+    let web = sim.replicaset("apps", "web", &[("app", image)]).await;
+    let mut t = task(image, vec![subscriber(&web, "app", image)]);
+    t.secrets = true;
+    t.sbom = true;
+    let first = run_task(&sim, &t).await;
+    assert!(first.error.is_none(), "{:?}", first.error);
+    let written = first.written[0].clone();
+    let vulns: Api<VulnerabilityReport> = Api::namespaced(sim.client.clone(), "apps");
+    let secrets: Api<ExposedSecretReport> = Api::namespaced(sim.client.clone(), "apps");
+    let sboms: Api<SbomReport> = Api::namespaced(sim.client.clone(), "apps");
+    let name = "replicaset-web-app";
+    let (vuln, secret, sbom) = (
+        vulns.get(name).await.unwrap(),
+        secrets.get(name).await.unwrap(),
+        sboms.get(name).await.unwrap(),
+    );
+
+    // The rescan: one Job, of the stored SBOM (no image read, no SBOM container).
+    let counter = sim.job_counter().await;
+    let mut rescan = t.clone();
+    rescan.source = ScanSource::StoredBom(StoredBom {
+        namespace: "apps".into(),
+        sbom: (
+            written.sbom_report_name.clone(),
+            written.sbom_resource_version.clone(),
+        ),
+        secret: Some((
+            written.secret_report_name.clone(),
+            written.secret_resource_version.clone(),
+        )),
+    });
+    let outcome = run_task(&sim, &rescan).await;
+    assert!(outcome.error.is_none(), "{:?}", outcome.error);
+    let jobs: Vec<String> = counter.jobs(&sim).await.into_values().collect();
+    assert_eq!(jobs, ["vuln;from-sbom"]);
+    sim.no_jobs_left().await;
+    let again = vulns.get(name).await.unwrap();
+    assert_eq!(again.report.vulnerabilities, vuln.report.vulnerabilities);
+    assert_eq!(again.report.summary, vuln.report.summary);
+    assert!(again.report.update_timestamp >= vuln.report.update_timestamp);
+    // The secrets of the scan the SBOM came from, and the SBOM itself, written again.
+    assert_eq!(
+        secrets.get(name).await.unwrap().report.secrets,
+        secret.report.secrets
+    );
+    assert_eq!(
+        sboms.get(name).await.unwrap().report.components,
+        sbom.report.components
+    );
+    let rewritten = &outcome.written[0];
+    assert!(rewritten.shareable);
+    assert_eq!(rewritten.sbom_report_name, name);
+    assert_eq!(rewritten.secret_report_name, name);
+    // The BOM's Secret goes with its Job.
+    let all: Api<k8s_openapi::api::core::v1::Secret> =
+        Api::namespaced(sim.client.clone(), OPERATOR_NS);
+    eventually("the BOM secret to be collected with its Job", || {
+        let all = all.clone();
+        async move {
+            let list = all.list(&Default::default()).await.unwrap();
+            (!list
+                .items
+                .iter()
+                .any(|s| s.metadata.name.as_deref().unwrap_or("").ends_with("-bom")))
+            .then_some(())
+        }
+    })
+    .await;
+
+    // A stored SBOM edited since this operator wrote it is not trusted: the image is
+    // scanned as on a first scan.
+    let counter = sim.job_counter().await;
+    let mut edited = rescan.clone();
+    if let ScanSource::StoredBom(stored) = &mut edited.source {
+        stored.sbom.1 = "1".into();
+    }
+    let outcome = run_task(&sim, &edited).await;
+    assert!(outcome.error.is_none(), "{:?}", outcome.error);
+    let jobs: Vec<String> = counter.jobs(&sim).await.into_values().collect();
+    assert_eq!(jobs, ["vuln,secret;sbom"]);
+    (
+        vuln.report.vulnerabilities.len(),
+        secret.report.secrets.len(),
+    )
 }

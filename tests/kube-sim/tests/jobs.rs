@@ -64,6 +64,66 @@ async fn shell_job_completes_and_its_log_is_readable() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secret_volume_is_waited_for_then_read_at_its_mount_path() {
+    let sim = start(&[], None).await;
+    let ns = sim.namespace("h4-volume").await;
+    let yaml = "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: reader\nspec:\n  \
+                backoffLimit: 0\n  template:\n    spec:\n      restartPolicy: Never\n      \
+                containers:\n      - name: main\n        image: busybox:1.36\n        \
+                command: [sh, -c, 'cat /data/msg /data/other /data/sub/renamed 2>/dev/null; true']\n        \
+                volumeMounts:\n        - {name: data, mountPath: /data, readOnly: true}\n      \
+                volumes:\n      - name: data\n        secret:\n          secretName: later\n";
+    sim.apply(&ns, yaml).await;
+    // No Secret yet: the container waits, as the kubelet's volume mount does.
+    eventually("the pod waits for its volume", || async {
+        let pods = sim
+            .items(&["pods", "-n", &ns, "-l", "job-name=reader"])
+            .await;
+        let waiting = &pods.first()?["status"]["containerStatuses"][0]["state"]["waiting"];
+        (waiting["reason"] == "ContainerCreating"
+            && waiting["message"]
+                .as_str()?
+                .contains("secret \"later\" not found"))
+        .then_some(())
+    })
+    .await;
+    sim.ok(&[
+        "create",
+        "secret",
+        "generic",
+        "later",
+        "-n",
+        &ns,
+        "--from-literal=msg=hello ",
+        "--from-literal=other=there",
+    ])
+    .await;
+    // With items, only the keys named, at their paths.
+    let items = yaml.replace("name: reader", "name: items").replace(
+        "secretName: later\n",
+        "secretName: later\n          items: [{key: other, path: sub/renamed}]\n",
+    );
+    sim.apply(&ns, &items).await;
+    for job in ["reader", "items"] {
+        sim.ok(&[
+            "wait",
+            "-n",
+            &ns,
+            "--for=condition=complete",
+            &format!("job/{job}"),
+            "--timeout=60s",
+        ])
+        .await;
+    }
+    // Without items every key is a file at its name.
+    assert_eq!(
+        sim.ok(&["logs", "-n", &ns, "job/reader"]).await,
+        "hello there"
+    );
+    assert_eq!(sim.ok(&["logs", "-n", &ns, "job/items"]).await, "there");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failing_command_fails_the_job_and_retries_up_to_the_backoff_limit() {
     let sim = start(&[], None).await;
     let ns = sim.namespace("h4-fail").await;

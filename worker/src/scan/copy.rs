@@ -18,7 +18,7 @@ pub(super) struct Copied {
 
 /// Reads a source report, if it is still the one this operator wrote (same
 /// resourceVersion; an empty one is not checked).
-async fn read_source<K>(
+pub(super) async fn read_source<K>(
     client: &Client,
     namespace: &str,
     name: &str,

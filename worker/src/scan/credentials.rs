@@ -155,6 +155,27 @@ pub async fn lookup(
 
 /// The credentials Secret of scan Job `job` (uid `job_uid`) in `namespace`, owned by the Job.
 pub fn secret(namespace: &str, job: &str, job_uid: &str, c: &RegistryCredentials) -> Secret {
+    let data = BTreeMap::from([
+        (
+            USERNAME_KEY.to_owned(),
+            ByteString(c.username.clone().into_bytes()),
+        ),
+        (
+            PASSWORD_KEY.to_owned(),
+            ByteString(c.password.clone().into_bytes()),
+        ),
+    ]);
+    job_secret(namespace, &secret_name(job), (job, job_uid), data)
+}
+
+/// A Secret named `name` in the operator namespace, owned by the Job `(name, uid)` (deleted
+/// with it by garbage collection), holding `data`.
+pub fn job_secret(
+    namespace: &str,
+    name: &str,
+    (job, job_uid): (&str, &str),
+    data: BTreeMap<String, ByteString>,
+) -> Secret {
     let owner = k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference {
         api_version: "batch/v1".to_owned(),
         kind: "Job".to_owned(),
@@ -165,7 +186,7 @@ pub fn secret(namespace: &str, job: &str, job_uid: &str, c: &RegistryCredentials
     };
     Secret {
         metadata: ObjectMeta {
-            name: Some(secret_name(job)),
+            name: Some(name.to_owned()),
             namespace: Some(namespace.to_owned()),
             labels: Some(BTreeMap::from([(
                 common::labels::MANAGED_BY.to_owned(),
@@ -174,16 +195,7 @@ pub fn secret(namespace: &str, job: &str, job_uid: &str, c: &RegistryCredentials
             owner_references: Some(vec![owner]),
             ..ObjectMeta::default()
         },
-        data: Some(BTreeMap::from([
-            (
-                USERNAME_KEY.to_owned(),
-                ByteString(c.username.clone().into_bytes()),
-            ),
-            (
-                PASSWORD_KEY.to_owned(),
-                ByteString(c.password.clone().into_bytes()),
-            ),
-        ])),
+        data: Some(data),
         type_: Some("Opaque".to_owned()),
         ..Secret::default()
     }

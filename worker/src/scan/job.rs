@@ -3,8 +3,10 @@
 //! Like upstream, an init container downloads the vulnerability DB into an `emptyDir` cache
 //! and the scan container runs `trivy image --skip-db-update --format json` against it, so a
 //! scan never updates the DB half-way; in ClientServer mode there is no init container and
-//! the scan container runs `trivy image --server <url>`. Both run under a PSS-restricted security context with
-//! `/tmp` (cache and scratch space) as the only writable path.
+//! the scan container runs `trivy image --server <url>`. A rescan of a stored SBOM runs
+//! `trivy sbom` on the BOM mounted from its Secret instead of reading the image. Every
+//! container runs under a PSS-restricted security context with `/tmp` (cache and scratch
+//! space) as the only writable path.
 
 use std::collections::BTreeMap;
 
@@ -13,7 +15,7 @@ use k8s_openapi::api::batch::v1::{Job, JobSpec};
 use k8s_openapi::api::core::v1::{
     Capabilities, Container, EmptyDirVolumeSource, EnvVar, EnvVarSource, PodSecurityContext,
     PodSpec, PodTemplateSpec, ResourceRequirements, SeccompProfile, SecretKeySelector,
-    SecurityContext, Volume, VolumeMount,
+    SecretVolumeSource, SecurityContext, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use kube::api::ObjectMeta;
@@ -37,11 +39,13 @@ pub const SCANNERS_ANNOTATION: &str = "trivy-operator-rs.dev/scanners";
 
 /// What a scan Job produces besides the vulnerabilities: exposed secrets (Trivy's secret
 /// scanner, in the same pass over the image) and a CycloneDX SBOM (an init container,
-/// whose analysis of the layers the scan container then reuses from the shared cache).
+/// whose analysis of the layers the scan container then reuses from the shared cache); or,
+/// `from_bom`, the vulnerabilities of a stored SBOM (`trivy sbom`, no image pulled).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Scanners {
     pub secret: bool,
     pub sbom: bool,
+    pub from_bom: bool,
 }
 
 impl Scanners {
@@ -49,11 +53,19 @@ impl Scanners {
     pub const VULN: Self = Self {
         secret: false,
         sbom: false,
+        from_bom: false,
     };
     /// Vulnerabilities and exposed secrets.
     pub const VULN_SECRET: Self = Self {
         secret: true,
         sbom: false,
+        from_bom: false,
+    };
+    /// The vulnerabilities of the stored SBOM mounted at [`super::bom::BOM_PATH`].
+    pub const FROM_BOM: Self = Self {
+        secret: false,
+        sbom: false,
+        from_bom: true,
     };
 
     /// The value of Trivy's `--scanners` for the scan container.
@@ -61,18 +73,23 @@ impl Scanners {
         if self.secret { "vuln,secret" } else { "vuln" }
     }
 
-    /// The value of [`SCANNERS_ANNOTATION`]: `--scanners`, plus `;sbom` with an SBOM.
+    /// The value of [`SCANNERS_ANNOTATION`]: `--scanners`, plus `;sbom` with an SBOM, or
+    /// `;from-sbom` for a scan of a stored SBOM.
     pub fn annotation(self) -> String {
-        if self.sbom {
-            format!("{};sbom", self.as_arg())
-        } else {
-            self.as_arg().to_owned()
+        match (self.from_bom, self.sbom) {
+            (true, _) => format!("{};from-sbom", self.as_arg()),
+            (false, true) => format!("{};sbom", self.as_arg()),
+            (false, false) => self.as_arg().to_owned(),
         }
     }
 
     /// The outputs of a task that does (or does not) want exposed secrets and an SBOM.
     pub fn of(secret: bool, sbom: bool) -> Self {
-        Self { secret, sbom }
+        Self {
+            secret,
+            sbom,
+            from_bom: false,
+        }
     }
 }
 
@@ -82,6 +99,8 @@ pub const SCAN_CONTAINER: &str = "trivy";
 pub const DB_CONTAINER: &str = "trivy-db";
 /// Name of the init container that writes the image's CycloneDX SBOM to its log.
 pub const SBOM_CONTAINER: &str = "trivy-sbom";
+/// The volume of a stored SBOM's Secret.
+const BOM_VOLUME: &str = "bom";
 /// Where the writable scratch volume is mounted.
 const TMP_DIR: &str = "/tmp";
 /// Trivy's cache (DB) directory, inside the scratch volume.
@@ -127,10 +146,16 @@ pub fn job_labels(scan_key: &str) -> BTreeMap<String, String> {
     ])
 }
 
-/// The Trivy arguments of the scan container (after `trivy`).
+/// The Trivy arguments of the scan container (after `trivy`): `trivy image` of `image`, or
+/// `trivy sbom` of the mounted BOM.
 pub fn scan_args(settings: &ScanSettings, image: &str, scanners: Scanners) -> Vec<String> {
     let timeout = common::cli::format_go_duration(settings.timeout);
-    let mut args: Vec<String> = ["image", "--cache-dir", CACHE_DIR, "--quiet"]
+    let (command, target) = if scanners.from_bom {
+        ("sbom", super::bom::BOM_PATH)
+    } else {
+        ("image", image)
+    };
+    let mut args: Vec<String> = [command, "--cache-dir", CACHE_DIR, "--quiet"]
         .map(str::to_owned)
         .to_vec();
     match &settings.server {
@@ -155,7 +180,7 @@ pub fn scan_args(settings: &ScanSettings, image: &str, scanners: Scanners) -> Ve
         .map(str::to_owned),
     );
     args.extend(settings.detail.trivy_args());
-    args.push(image.to_owned());
+    args.push(target.to_owned());
     args
 }
 
@@ -262,6 +287,30 @@ fn secret_env(name: &str, secret: &str, key: &str) -> EnvVar {
     }
 }
 
+/// The Job's volumes: the scratch space, and for a scan of a stored SBOM its Secret
+/// (readable by the scan user through `fsGroup`).
+fn volumes(settings: &ScanSettings, scan_key: &str, scanners: Scanners) -> Vec<Volume> {
+    let tmp = Volume {
+        name: "tmp".to_owned(),
+        empty_dir: Some(EmptyDirVolumeSource {
+            size_limit: Some(Quantity(settings.resources.ephemeral_storage_limit.clone())),
+            ..EmptyDirVolumeSource::default()
+        }),
+        ..Volume::default()
+    };
+    let bom = scanners.from_bom.then(|| Volume {
+        name: BOM_VOLUME.to_owned(),
+        secret: Some(SecretVolumeSource {
+            secret_name: Some(super::bom::secret_name(&job_name(scan_key))),
+            default_mode: Some(0o440),
+            optional: Some(false),
+            ..SecretVolumeSource::default()
+        }),
+        ..Volume::default()
+    });
+    std::iter::once(tmp).chain(bom).collect()
+}
+
 /// The scan Job for `image` under `scan_key`, in the operator namespace.
 pub fn scan_job(
     settings: &ScanSettings,
@@ -280,6 +329,18 @@ pub fn scan_job(
         mount_path: TMP_DIR.to_owned(),
         ..VolumeMount::default()
     }];
+    // A scan of a stored SBOM reads it from its Secret.
+    let bom_mount = VolumeMount {
+        name: BOM_VOLUME.to_owned(),
+        mount_path: super::bom::BOM_DIR.to_owned(),
+        read_only: Some(true),
+        ..VolumeMount::default()
+    };
+    let scan_mounts: Vec<VolumeMount> = mounts
+        .iter()
+        .cloned()
+        .chain(scanners.from_bom.then_some(bom_mount))
+        .collect();
     let db = Container {
         name: DB_CONTAINER.to_owned(),
         image: Some(settings.trivy_image.clone()),
@@ -342,7 +403,7 @@ pub fn scan_job(
         env,
         resources: Some(resources(settings)),
         security_context: Some(security_context()),
-        volume_mounts: Some(mounts),
+        volume_mounts: Some(scan_mounts),
         ..Container::default()
     };
     // With a Trivy server, no DB is downloaded; the SBOM needs none.
@@ -367,14 +428,7 @@ pub fn scan_job(
         }),
         init_containers: (!init.is_empty()).then_some(init),
         containers: vec![scan],
-        volumes: Some(vec![Volume {
-            name: "tmp".to_owned(),
-            empty_dir: Some(EmptyDirVolumeSource {
-                size_limit: Some(Quantity(settings.resources.ephemeral_storage_limit.clone())),
-                ..EmptyDirVolumeSource::default()
-            }),
-            ..Volume::default()
-        }]),
+        volumes: Some(volumes(settings, scan_key, scanners)),
         ..PodSpec::default()
     };
     Job {

@@ -345,3 +345,74 @@ fn an_sbom_comes_from_an_init_container_before_the_scan() {
     assert!(pod["initContainers"][0].get("env").is_none());
     assert_eq!(pod["containers"][0]["env"][0]["name"], "TRIVY_TOKEN");
 }
+
+#[test]
+fn a_stored_sbom_is_scanned_from_its_secret_without_reading_the_image() {
+    let v = serde_json::to_value(scan_job(
+        &settings(&[]),
+        KEY,
+        "alpine:3.10",
+        None,
+        Scanners::FROM_BOM,
+    ))
+    .unwrap();
+    assert_eq!(
+        v["metadata"]["annotations"][SCANNERS_ANNOTATION],
+        "vuln;from-sbom"
+    );
+    let pod = &v["spec"]["template"]["spec"];
+    // The DB still (standalone), no SBOM container: the SBOM is what is scanned.
+    let init = pod["initContainers"].as_array().unwrap();
+    let names: Vec<&str> = init.iter().map(|c| c["name"].as_str().unwrap()).collect();
+    assert_eq!(names, [DB_CONTAINER]);
+    let scan = &pod["containers"][0];
+    let args: Vec<&str> = scan["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    assert_eq!(args[0], "sbom");
+    assert_eq!(args.last(), Some(&super::super::bom::BOM_PATH));
+    let at = args.iter().position(|a| *a == "--scanners").unwrap();
+    assert_eq!(args[at + 1], "vuln");
+    assert!(args.contains(&"--skip-db-update"));
+    assert!(
+        !args.contains(&"alpine:3.10"),
+        "the image is not read: {args:?}"
+    );
+    // The BOM's Secret, mounted read-only where the args point, readable by the scan user.
+    let mounts = scan["volumeMounts"].as_array().unwrap();
+    let bom = mounts.iter().find(|m| m["name"] == "bom").unwrap();
+    assert_eq!(bom["mountPath"], super::super::bom::BOM_DIR);
+    assert_eq!(bom["readOnly"], true);
+    let volume = pod["volumes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == "bom")
+        .unwrap();
+    assert_eq!(
+        volume["secret"]["secretName"],
+        format!("{}-bom", job_name(KEY))
+    );
+    assert_eq!(volume["secret"]["defaultMode"], 0o440);
+    assert_eq!(pod["securityContext"]["fsGroup"], 65534);
+    assert!(scan.get("env").is_none(), "no registry credentials");
+    // An image scan has no such volume.
+    let image = serde_json::to_value(scan_job(
+        &settings(&[]),
+        KEY,
+        "alpine:3.10",
+        None,
+        Scanners::VULN,
+    ))
+    .unwrap();
+    assert_eq!(
+        image["spec"]["template"]["spec"]["volumes"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}

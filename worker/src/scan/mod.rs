@@ -10,6 +10,7 @@
 //! `settings` and `error` hold what a scan needs and why it failed.
 
 mod args;
+pub mod bom;
 mod companions;
 mod copy;
 pub mod credentials;
@@ -124,24 +125,13 @@ pub async fn run_task(client: &Client, settings: &ScanSettings, task: &ScanTask)
             });
             vec![(true, task.scan_key.clone(), all(), copied)]
         }
-        ScanSource::Job => {
-            let mut groups = Vec::new();
-            for (identity, (credentials, members)) in
-                credential_groups(client, &settings.registry_secrets, task, image.registry()).await
-            {
-                let job_key = credentials::job_key(&task.scan_key, identity.as_deref());
-                let scanned = scan_image(
-                    client,
-                    settings,
-                    task,
-                    &job_key,
-                    &image,
-                    credentials.as_ref(),
-                )
-                .await;
-                groups.push((identity.is_none(), job_key, members, scanned));
+        ScanSource::Job => image_scans(client, settings, task, &image).await,
+        ScanSource::StoredBom(stored) => {
+            match bom::rescan(client, settings, task, &image, stored).await {
+                // Like a copy: every subscriber gets the scan of the image's content.
+                Some(scanned) => vec![(true, task.scan_key.clone(), all(), scanned)],
+                None => image_scans(client, settings, task, &image).await,
             }
-            groups
         }
     };
     for (shareable, job_key, members, scanned) in groups {
@@ -249,6 +239,33 @@ pub async fn run_task(client: &Client, settings: &ScanSettings, task: &ScanTask)
     outcome
 }
 
+/// One scan of the task's image per credential identity: whether its reports may be
+/// shared, its Job key, its subscribers and what it found.
+async fn image_scans<'a>(
+    client: &Client,
+    settings: &ScanSettings,
+    task: &'a ScanTask,
+    image: &ImageRef,
+) -> Vec<(bool, String, Vec<&'a Subscriber>, Result<Found, Error>)> {
+    let mut groups = Vec::new();
+    for (identity, (credentials, members)) in
+        credential_groups(client, &settings.registry_secrets, task, image.registry()).await
+    {
+        let job_key = credentials::job_key(&task.scan_key, identity.as_deref());
+        let scanned = scan_image(
+            client,
+            settings,
+            task,
+            &job_key,
+            image,
+            credentials.as_ref(),
+        )
+        .await;
+        groups.push((identity.is_none(), job_key, members, scanned));
+    }
+    groups
+}
+
 /// What one scan (or a copied source) found.
 struct Found {
     vulnerabilities: VulnerabilityReportData,
@@ -301,25 +318,33 @@ async fn scan_image(
     credentials: Option<&credentials::RegistryCredentials>,
 ) -> Result<Found, Error> {
     let scanners = job::Scanners::of(task.secrets, task.sbom);
-    let output = runner::scan(
-        client,
-        settings,
-        job_key,
-        &task.image,
+    let input = runner::JobInput {
+        scan_key: job_key,
+        image: &task.image,
         credentials,
-        scanners,
-    )
-    .await?;
+        bom: None,
+    };
+    let output = runner::scan(client, settings, input, scanners).await?;
+    let mut found = found(&output.report, image, settings, task.secrets);
+    found.sbom = output.sbom;
+    Ok(found)
+}
+
+/// What Trivy's `report` of `image` found, now (the secrets only with `secrets`).
+fn found(
+    report: &common::trivy::TrivyReport,
+    image: &ImageRef,
+    settings: &ScanSettings,
+    secrets: bool,
+) -> Found {
     let scanner = common::reports::Scanner::trivy(settings.trivy_version.clone());
     let now = jiff::Timestamp::now();
-    Ok(Found {
-        vulnerabilities: common::trivy::to_report_data(&output.report, image, scanner.clone(), now),
-        secrets: task
-            .secrets
-            .then(|| common::trivy::to_secret_data(&output.report, image, scanner, now)),
-        sbom: output.sbom,
+    Found {
+        vulnerabilities: common::trivy::to_report_data(report, image, scanner.clone(), now),
+        secrets: secrets.then(|| common::trivy::to_secret_data(report, image, scanner, now)),
+        sbom: None,
         scanned_at: now,
-    })
+    }
 }
 
 /// The subscribers by credential identity (`None`: anonymous, first), with the credentials.

@@ -66,16 +66,32 @@ pub struct Output {
     pub sbom: Option<common::reports::sbom::Bom>,
 }
 
-/// Runs (or adopts) the scan Job of `scan_key` for `image` and returns Trivy's parsed output.
-/// The Job is deleted once it has finished, whatever the result.
+/// What a scan Job scans: the image of `scan_key` (with registry credentials), or the
+/// image's stored SBOM.
+#[derive(Debug, Clone, Copy)]
+pub struct JobInput<'a> {
+    pub scan_key: &'a str,
+    /// The image reference.
+    pub image: &'a str,
+    pub credentials: Option<&'a RegistryCredentials>,
+    /// The CycloneDX document to scan instead of the image (with [`Scanners::FROM_BOM`]).
+    pub bom: Option<&'a [u8]>,
+}
+
+/// Runs (or adopts) the scan Job of `input` and returns Trivy's parsed output. The Job is
+/// deleted once it has finished, whatever the result.
 pub async fn scan(
     client: &Client,
     settings: &ScanSettings,
-    scan_key: &str,
-    image: &str,
-    credentials: Option<&RegistryCredentials>,
+    input: JobInput<'_>,
     scanners: Scanners,
 ) -> Result<Output, Error> {
+    let JobInput {
+        scan_key,
+        image,
+        credentials,
+        bom,
+    } = input;
     let jobs: Api<Job> = Api::namespaced(client.clone(), &settings.namespace);
     let name = job_name(scan_key);
     // An existing Job is adopted only after checking it is this scan's (one read).
@@ -86,8 +102,20 @@ pub async fn scan(
         credentials.is_some(),
     )
     .await?;
-    if let Some(c) = credentials
-        && let Err(error) = create_secret(client, settings, &job, c).await
+    // The Secrets the Job's pod waits for, owned by the Job (an adopted Job's may be there).
+    let uid = job.metadata.uid.as_deref().unwrap_or_default();
+    let secret = match (credentials, bom) {
+        (Some(c), _) => Some(credentials::secret(&settings.namespace, &name, uid, c)),
+        (None, Some(document)) => Some(super::bom::secret(
+            &settings.namespace,
+            &name,
+            uid,
+            document.to_vec(),
+        )),
+        (None, None) => None,
+    };
+    if let Some(secret) = secret
+        && let Err(error) = create_secret(client, settings, &name, &secret).await
     {
         delete_job(&jobs, &name).await;
         return Err(error);
@@ -200,21 +228,21 @@ async fn create_or_adopt(
     }
 }
 
-/// Creates the Job's credentials Secret, owned by the Job (kept if it already exists).
+/// Creates a Secret of Job `job` (kept if it already exists).
 async fn create_secret(
     client: &Client,
     settings: &ScanSettings,
-    job: &Job,
-    c: &RegistryCredentials,
+    job: &str,
+    secret: &Secret,
 ) -> Result<(), Error> {
-    let name = job.metadata.name.clone().unwrap_or_default();
-    let uid = job.metadata.uid.clone().unwrap_or_default();
     let secrets: Api<Secret> = Api::namespaced(client.clone(), &settings.namespace);
-    let secret = credentials::secret(&settings.namespace, &name, &uid, c);
-    match secrets.create(&PostParams::default(), &secret).await {
+    match secrets.create(&PostParams::default(), secret).await {
         Ok(_) => Ok(()),
         Err(kube::Error::Api(status)) if status.is_already_exists() => Ok(()),
-        Err(source) => Err(Error::CreateSecret { job: name, source }),
+        Err(source) => Err(Error::CreateSecret {
+            job: job.to_owned(),
+            source,
+        }),
     }
 }
 

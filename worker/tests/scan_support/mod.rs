@@ -162,10 +162,15 @@ impl Sim {
                         | watcher::Event::Delete(job),
                     ) => {
                         let meta = job.metadata;
+                        let scanners = meta
+                            .annotations
+                            .unwrap_or_default()
+                            .remove(worker::scan::job::SCANNERS_ANNOTATION)
+                            .unwrap_or_default();
                         seen2
                             .lock()
                             .unwrap()
-                            .insert(meta.uid.unwrap(), meta.name.unwrap());
+                            .insert(meta.uid.unwrap(), (meta.name.unwrap(), scanners));
                     }
                     Ok(watcher::Event::InitDone) => {
                         if let Some(tx) = ready.take() {
@@ -208,8 +213,8 @@ impl Sim {
 
 /// Distinct Job uids seen by a watcher.
 pub struct JobCounter {
-    /// uid → name.
-    seen: Arc<Mutex<BTreeMap<String, String>>>,
+    /// uid → (name, the Trivy scanners it runs).
+    seen: Arc<Mutex<BTreeMap<String, (String, String)>>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -221,6 +226,11 @@ impl JobCounter {
     /// now is a barrier: the watch is ordered, so once the watcher has seen the sentinel it
     /// has seen every earlier Job event.
     pub async fn uids(&self, sim: &Sim) -> BTreeSet<String> {
+        self.jobs(sim).await.into_keys().collect()
+    }
+
+    /// The scanners annotation of every scan Job that existed up to now, by uid.
+    pub async fn jobs(&self, sim: &Sim) -> BTreeMap<String, String> {
         let name = format!(
             "{SENTINEL_PREFIX}{}",
             SENTINELS.fetch_add(1, Ordering::Relaxed)
@@ -241,7 +251,7 @@ impl JobCounter {
             .await
             .unwrap();
         eventually("the counter to see the sentinel job", || {
-            let found = self.seen.lock().unwrap().values().any(|n| *n == name);
+            let found = self.seen.lock().unwrap().values().any(|(n, _)| *n == name);
             async move { found.then_some(()) }
         })
         .await;
@@ -250,8 +260,8 @@ impl JobCounter {
             .lock()
             .unwrap()
             .iter()
-            .filter(|(_, n)| !n.starts_with(SENTINEL_PREFIX))
-            .map(|(uid, _)| uid.clone())
+            .filter(|(_, (n, _))| !n.starts_with(SENTINEL_PREFIX))
+            .map(|(uid, (_, scanners))| (uid.clone(), scanners.clone()))
             .collect()
     }
 }

@@ -15,6 +15,7 @@ mod pod;
 pub mod process;
 pub mod runtime;
 pub mod status;
+pub mod volumes;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;

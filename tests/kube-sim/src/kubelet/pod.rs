@@ -14,6 +14,7 @@ use super::env::{container_env, expand};
 use super::process::{self, ProcessSpec};
 use super::runtime::{RuntimeMap, plan};
 use super::status::{PodModel, State, terminated};
+use super::volumes;
 use crate::SimState;
 use crate::store::meta::now_rfc3339;
 use crate::store::{GroupResource, StoreError};
@@ -36,6 +37,17 @@ struct Shared {
     model: Mutex<PodModel>,
     namespace: String,
     name: String,
+    /// Where the pod's Secret and ConfigMap volumes are projected (removed at its end).
+    volumes: VolumeDir,
+}
+
+/// A pod's volume directory on the host, removed when the pod's run ends.
+struct VolumeDir(std::path::PathBuf);
+
+impl Drop for VolumeDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 impl Shared {
@@ -71,11 +83,22 @@ pub async fn run(run: PodRun, mut kill: watch::Receiver<bool>) {
         .and_then(Value::as_str)
         .unwrap_or("")
         .to_string();
+    let uid = pod
+        .pointer("/metadata/uid")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    let volumes = VolumeDir(
+        std::env::temp_dir()
+            .join("kube-sim-volumes")
+            .join(format!("{namespace}-{name}-{uid}")),
+    );
     let shared = Arc::new(Shared {
         model: Mutex::new(PodModel::pending(&pod)),
         run,
         namespace,
         name,
+        volumes,
     });
     if !shared.update(|_| {}) {
         return;
@@ -153,8 +176,27 @@ async fn run_container(
         if *kill.borrow() {
             return None;
         }
-        let env = match container_env(&shared.run.state.store, &shared.run.pod, spec) {
-            Ok(env) => env,
+        let store = &shared.run.state.store;
+        let configured = container_env(store, &shared.run.pod, spec).and_then(|env| {
+            let mounts = volumes::project(store, &shared.run.pod, spec, &shared.volumes.0)?;
+            Ok((env, mounts))
+        });
+        let (env, mounts) = match configured {
+            Ok(configured) => configured,
+            Err(e) if e.0.starts_with("MountVolume") => {
+                // Like the kubelet: the container waits for its volume.
+                let waiting = State::Waiting {
+                    reason: "ContainerCreating".into(),
+                    message: e.0,
+                };
+                if !set(waiting, false) {
+                    return None;
+                }
+                tokio::select! {
+                    () = tokio::time::sleep(Duration::from_secs(1)) => continue,
+                    _ = kill.changed() => return None,
+                }
+            }
             Err(e) => {
                 // Like the kubelet: wait for the Secret/ConfigMap to appear.
                 let waiting = State::Waiting {
@@ -175,7 +217,7 @@ async fn run_container(
                 .and_then(Value::as_array)
                 .map(|a| {
                     a.iter()
-                        .map(|v| expand(v.as_str().unwrap_or(""), &env))
+                        .map(|v| mounts.translate(&expand(v.as_str().unwrap_or(""), &env)))
                         .collect()
                 })
                 .unwrap_or_default()

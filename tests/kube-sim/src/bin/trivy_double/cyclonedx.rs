@@ -37,6 +37,23 @@ pub fn recorded(data_dir: &Path, reference: &str, json_file: Option<&Path>) -> O
         .find(|f| f.is_file())
 }
 
+/// A recorded BOM with `metadata.component.name` set to `image` (unchanged when it is not a
+/// JSON object with a `metadata.component`).
+pub fn named(bytes: Vec<u8>, image: &str) -> Vec<u8> {
+    let Ok(mut bom) = serde_json::from_slice::<Value>(&bytes) else {
+        return bytes;
+    };
+    match bom.pointer_mut("/metadata/component") {
+        Some(Value::Object(component)) => {
+            component.insert("name".into(), Value::String(image.to_owned()));
+        }
+        _ => return bytes,
+    }
+    let mut out = serde_json::to_vec_pretty(&bom).unwrap_or(bytes);
+    out.push(b'\n');
+    out
+}
+
 /// The image a BOM file describes (`metadata.component.name`), for `trivy sbom`.
 pub fn image_of(path: &Path) -> Result<String, String> {
     let bytes = std::fs::read(path)
