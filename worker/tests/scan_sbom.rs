@@ -172,9 +172,11 @@ async fn rescan_from_the_stored_sbom(image: &str) -> (usize, usize) {
     assert_eq!(again.report.summary, vuln.report.summary);
     assert!(again.report.update_timestamp >= vuln.report.update_timestamp);
     // The secrets of the scan the SBOM came from, and the SBOM itself, written again.
+    let secrets_again = secrets.get(name).await.unwrap();
+    assert_eq!(secrets_again.report.secrets, secret.report.secrets);
     assert_eq!(
-        secrets.get(name).await.unwrap().report.secrets,
-        secret.report.secrets
+        secrets_again.report.update_timestamp,
+        again.report.update_timestamp
     );
     assert_eq!(
         sboms.get(name).await.unwrap().report.components,

@@ -283,3 +283,140 @@ async fn one_scan_gives_every_workload_its_secret_and_sbom_reports() {
     .await
     .unwrap();
 }
+
+/// Trivy's alpine 3.10 output (vulnerabilities, no secrets) and upstream's alpine BOM.
+const VULNERABLE: &str = "trivy-double.test/alpine-310/sbom-alpine_sbom/app:1";
+
+/// The reports of `ns` by kind: (VulnerabilityReport, ExposedSecretReport, SbomReport) of
+/// its one workload, once all three exist.
+fn three_reports(cluster: &Cluster, ns: &str) -> Result<(Value, Value, Value), String> {
+    let one = |kind: &str| -> Result<Value, String> {
+        let mut all = list(cluster, kind, ns)?;
+        match all.len() {
+            1 => Ok(all.remove(0)),
+            n => Err(format!("{n} {kind} in {ns}")),
+        }
+    };
+    Ok((
+        one("vulnerabilityreports")?,
+        one("exposedsecretreports")?,
+        one("sbomreports")?,
+    ))
+}
+
+/// The Trivy scanners a scan Job runs (its annotation) and its scan container's arguments.
+fn job_kind(job: &k8s_openapi::api::batch::v1::Job) -> (String, Vec<String>) {
+    let scanners = job
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get("trivy-operator-rs.dev/scanners"))
+        .cloned()
+        .unwrap_or_default();
+    let pod = job
+        .spec
+        .as_ref()
+        .and_then(|s| s.template.spec.as_ref())
+        .cloned()
+        .unwrap_or_default();
+    let args = pod
+        .containers
+        .iter()
+        .find(|c| c.name == "trivy")
+        .and_then(|c| c.args.clone())
+        .unwrap_or_default();
+    (scanners, args)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rescan_by_age_scans_the_stored_sbom_instead_of_the_image() {
+    let cluster = Cluster::start("sbom-rescan").await.unwrap();
+    let (vulnerable, secretive) = (cluster.ns("rescan-v"), cluster.ns("rescan-s"));
+    let namespaces = vec![vulnerable.clone(), secretive.clone()];
+    cluster.create_namespaces(&namespaces).unwrap();
+    let ttl = ["--report-ttl", "20s"].map(String::from).to_vec();
+    let options = OperatorOptions::new(e2e::binaries!(), &cluster, namespaces.clone())
+        .workers(1, 2)
+        .leader_args(ttl.clone())
+        .worker_args(ttl);
+    let jobs = e2e::jobs::watch_jobs(&cluster, &options.operator_namespace)
+        .await
+        .unwrap();
+    let _op = Operator::start(&cluster, options).unwrap();
+    cluster
+        .apply(&format!(
+            "{}{}",
+            deployment(&vulnerable, "web", "main", VULNERABLE),
+            deployment(&secretive, "api", "main", IMAGE),
+        ))
+        .unwrap();
+    let mut first = Vec::new();
+    for ns in &namespaces {
+        let reports = eventually("all three reports", LONG, || async {
+            three_reports(&cluster, ns)
+        })
+        .await
+        .unwrap();
+        first.push(reports);
+    }
+    // Both rescanned by age: every report written again (a later scan time).
+    let timestamp = |r: &Value| {
+        r["report"]["updateTimestamp"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned()
+    };
+    let mut again = Vec::new();
+    for (ns, (vuln, secret, sbom)) in namespaces.iter().zip(&first) {
+        let reports = eventually("the reports to be rescanned", LONG, || async {
+            let (v, s, b) = three_reports(&cluster, ns)?;
+            let newer = [(&v, vuln), (&s, secret), (&b, sbom)]
+                .iter()
+                .all(|(now, then)| timestamp(now) != timestamp(then));
+            newer
+                .then_some((v, s, b))
+                .ok_or_else(|| "not rescanned yet".to_string())
+        })
+        .await
+        .unwrap();
+        again.push(reports);
+    }
+    // The rescans scanned the stored SBOMs: no image was read again.
+    let kinds: Vec<(String, Vec<String>)> = jobs
+        .lock()
+        .unwrap()
+        .objects
+        .values()
+        .map(job_kind)
+        .collect();
+    let image_scans = kinds
+        .iter()
+        .filter(|(s, _)| s == "vuln,secret;sbom")
+        .count();
+    assert_eq!(image_scans, 2, "one image scan per image: {kinds:?}");
+    let sbom_scans: Vec<&Vec<String>> = kinds
+        .iter()
+        .filter(|(s, _)| s == "vuln;from-sbom")
+        .map(|(_, args)| args)
+        .collect();
+    assert!(sbom_scans.len() >= 2, "{kinds:?}");
+    for args in sbom_scans {
+        assert_eq!(args.first().map(String::as_str), Some("sbom"), "{args:?}");
+        assert_eq!(args.last().map(String::as_str), Some("/bom/bom.json"));
+    }
+    // The same findings: the vulnerabilities of the BOM's packages, the secrets of the
+    // image scan, the same BOM.
+    for ((v, s, b), (v2, s2, b2)) in first.iter().zip(&again) {
+        assert_eq!(
+            v["report"]["vulnerabilities"],
+            v2["report"]["vulnerabilities"]
+        );
+        assert_eq!(secret_rules(s), secret_rules(s2));
+        assert_eq!(b["report"]["components"], b2["report"]["components"]);
+    }
+    let found = first[0].0["report"]["vulnerabilities"]
+        .as_array()
+        .map_or(0, Vec::len);
+    assert!(found > 0, "the vulnerable image has vulnerabilities");
+    assert_eq!(secret_rules(&again[1].1).len(), 4, "the secrets kept");
+}

@@ -171,7 +171,11 @@ pub(super) async fn rescan(
     match output {
         Ok(output) => {
             let mut found = super::found(&output.report, image, settings, false);
-            found.secrets = usable.secrets.filter(|_| task.secrets);
+            // The secrets of the scan the SBOM came from, in a report of this scan's time.
+            found.secrets = usable.secrets.filter(|_| task.secrets).map(|mut secrets| {
+                secrets.update_timestamp = found.vulnerabilities.update_timestamp;
+                secrets
+            });
             found.sbom = task.sbom.then_some(usable.bom);
             tracing::info!("rescanned from the stored SBOM");
             Some(Ok(found))
