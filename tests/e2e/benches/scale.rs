@@ -11,7 +11,8 @@
 //! `BENCH_NAMESPACES` (1125), `BENCH_DEPLOYMENTS` per namespace (3), `BENCH_REPLICAS` (3),
 //! `BENCH_STATEFULSETS` per namespace (1), `BENCH_IMAGES` (300), `BENCH_WORKERS` (4),
 //! `BENCH_CAPACITY` per worker (4), `BENCH_MAX_SCANS` (10), `BENCH_TIMEOUT_SECS` (1800);
-//! `BENCH_VULNS`: vulnerabilities per image (default: the 4 of a real alpine 3.10 output;
+//! `BENCH_RESCAN_TTL_SECS`: a report TTL, then a rescan round is measured after coverage (see
+//! `scale/rescan.rs`); `BENCH_VULNS`: vulnerabilities per image (default: the 4 of a real alpine 3.10 output;
 //! N: N real records repeated under new IDs); `BENCH_API_QPS`: the operator's `--kube-api-qps` (default: the operator's default; `0`:
 //! no budget); `BENCH_WORKER_ARGS`: extra worker flags, space-separated (e.g.
 //! `--vulnerability-report-omit description,links`); `BENCH_LEADER_ARGS`: extra leader
@@ -36,6 +37,8 @@ use serde_json::{Value, json};
 
 #[path = "scale/realistic.rs"]
 mod realistic;
+#[path = "scale/rescan.rs"]
+mod rescan;
 
 /// A directory of this run for generated files.
 fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
@@ -373,7 +376,17 @@ async fn main() -> anyhow::Result<()> {
             || leader_args.iter().any(|a| *a == format!("{flag}=false"))
     };
     let (want_secrets, want_sboms) = (!off("--exposed-secret-scans"), !off("--sbom-generation"));
-    let worker_args = extra_args("BENCH_WORKER_ARGS", "worker");
+    let mut worker_args = extra_args("BENCH_WORKER_ARGS", "worker");
+    // A rescan round after coverage, with this report TTL.
+    let rescan_ttl = env("BENCH_RESCAN_TTL_SECS", 0);
+    if rescan_ttl > 0 {
+        let ttl = ["--report-ttl".to_owned(), format!("{rescan_ttl}s")];
+        leader_args.extend(ttl.clone());
+        worker_args.extend(ttl);
+        println!("report TTL           {rescan_ttl}s (a rescan round follows coverage)");
+    }
+    let rounds =
+        (rescan_ttl > 0).then(|| rescan::Watch::start(&cluster.client, &operator_namespace));
     let options = OperatorOptions::new(binaries, &cluster, Vec::new())
         .workers(shape.workers, shape.capacity as u32)
         .operator_namespace(operator_namespace)
@@ -487,6 +500,29 @@ async fn main() -> anyhow::Result<()> {
             Some(rss) => println!("peak RSS {name:<11} {rss:.1} MiB, CPU {cpu:.1} s"),
             None => println!("peak RSS {name:<11} (exited)"),
         }
+    }
+    if let Some(rounds) = rounds.filter(|_| t_vulns.is_some()) {
+        let since = rounds.snapshot();
+        let (before, _) = operator_requests(&cluster)?;
+        let round = rounds.round(&since, Instant::now() + timeout).await;
+        let (after, _) = operator_requests(&cluster)?;
+        println!(
+            "rescan round         {}/{} VulnerabilityReports written again in {}",
+            round.rewritten,
+            round.of,
+            round.took.map_or("-".into(), |t| format!(
+                "{:.1}s (first to last)",
+                t.as_secs_f64()
+            ))
+        );
+        for (scanners, n) in &round.jobs {
+            println!("rescan Jobs          {n} running {scanners}");
+        }
+        println!(
+            "rescan API requests  {} = {:.2} per workload",
+            after - before,
+            (after - before) as f64 / workloads as f64
+        );
     }
     let sim_cpu = cpu_seconds("self").unwrap_or(0.0) - sim_cpu_before;
     println!("CPU of kube-sim and this benchmark while the operator ran: {sim_cpu:.1} s");
