@@ -3,7 +3,8 @@
 //!   bare pods by default) are marked Running and ready without executing anything;
 //! - pods with `restartPolicy: Never` or `OnFailure` (Jobs) are executed: each container runs
 //!   as a local process through the runtime map ([`runtime`]), its output becomes the pod log,
-//!   its exit code the container state, and the pod ends `Succeeded` or `Failed`.
+//!   its exit code the container state, and the pod ends `Succeeded` or `Failed`; its Secret
+//!   and ConfigMap volumes are projected into a host directory ([`volumes`]).
 //!
 //! A deleted pod's processes are killed (a Job's deadline kills pods by deleting them), and
 //! its logs are dropped. While `kubelet_paused` is set no pod is started or marked Running;
