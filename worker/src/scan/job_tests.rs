@@ -399,6 +399,17 @@ fn a_stored_sbom_is_scanned_from_its_secret_without_reading_the_image() {
     assert_eq!(volume["secret"]["defaultMode"], 0o440);
     assert_eq!(pod["securityContext"]["fsGroup"], 65534);
     assert!(scan.get("env").is_none(), "no registry credentials");
+    // With a Trivy server: no container but the scan, which asks the server.
+    let s = settings(&["--trivy-server-url", "http://trivy-server:4954"]);
+    let v =
+        serde_json::to_value(scan_job(&s, KEY, "alpine:3.10", None, Scanners::FROM_BOM)).unwrap();
+    let pod = &v["spec"]["template"]["spec"];
+    assert!(pod.get("initContainers").is_none());
+    let args = pod["containers"][0]["args"].to_string();
+    assert!(
+        args.starts_with("[\"sbom\"") && args.contains("--server"),
+        "{args}"
+    );
     // An image scan has no such volume.
     let image = serde_json::to_value(scan_job(
         &settings(&[]),
