@@ -3,21 +3,27 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-use common::labels;
-use common::workload::{self, DEPLOYMENT_REVISION_ANNOTATION, WorkloadKind};
-use kube::api::{DynamicObject, ObjectMeta};
+use common::workload::WorkloadKind;
 
 mod audit_objects;
 mod companions;
+mod from_objects;
 pub mod gauges;
 mod image_reports;
 mod ledger;
 mod sources;
+mod stored;
 
 pub use audit_objects::{AUDIT_OBJECT_BUDGET, AUDIT_OBJECT_MAX, AuditObjects};
 pub use companions::{Companion, CompanionReports, Companions};
+use from_objects::{annotation, report_bytes};
+pub use from_objects::{
+    audit_report_from_meta, deployment_revision, pod_image_ids, vuln_report_from_meta,
+    workload_from_object,
+};
 pub use image_reports::{ImageReportMeta, ImageReports, image_report_from_meta};
 pub use ledger::{Ledger, Source};
+use stored::{put_stored, remove_stored};
 
 /// A workload that may need reports, reduced to what planning needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -138,211 +144,6 @@ pub struct Observed {
     images: gauges::ImagePool,
     /// The pool's size after its last clean-up.
     image_pool_mark: usize,
-}
-
-/// Reduces a workload object to a [`Workload`]; `None` when it is not scanned itself (a Pod or
-/// Job covered by its controller) or has no pod spec. Whether a ReplicaSet is its
-/// Deployment's current one is decided at planning time, when both are known.
-pub fn workload_from_object(kind: WorkloadKind, object: &DynamicObject) -> Option<Workload> {
-    let meta = &object.metadata;
-    let covered = match kind {
-        WorkloadKind::Pod => !workload::pod_disposition(meta).is_scan(),
-        WorkloadKind::Job => !workload::job_disposition(meta).is_scan(),
-        _ => false,
-    };
-    if covered {
-        return None;
-    }
-    let pod_spec = workload::pod_spec_of(kind, &object.data)?;
-    let deployment = match (kind, workload::controller_of(meta)) {
-        (WorkloadKind::ReplicaSet, Some(owner)) if owner.kind == "Deployment" => {
-            Some(DeploymentLink {
-                uid: owner.uid.clone(),
-                revision: annotation(meta, DEPLOYMENT_REVISION_ANNOTATION),
-            })
-        }
-        _ => None,
-    };
-    Some(Workload {
-        kind,
-        namespace: meta.namespace.clone()?,
-        name: meta.name.clone()?,
-        uid: meta.uid.clone()?,
-        spec_hash: common::hash::resource_spec_hash(pod_spec),
-        containers: workload::container_images(pod_spec, None)
-            .into_iter()
-            .map(|c| Container {
-                name: c.container_name,
-                image: c.image,
-            })
-            .collect(),
-        deployment,
-        pull_secrets: pod_spec
-            .get("imagePullSecrets")
-            .and_then(serde_json::Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(|r| r.get("name").and_then(serde_json::Value::as_str))
-            .filter(|n| !n.is_empty())
-            .map(str::to_string)
-            .collect(),
-        service_account: pod_spec
-            .get("serviceAccountName")
-            .and_then(serde_json::Value::as_str)
-            .filter(|n| !n.is_empty())
-            .map(str::to_string),
-    })
-}
-
-/// The image digests of a Pod's containers, with the uid of the workload they belong to:
-/// its controller's, or its own for a bare Pod.
-pub fn pod_image_ids(object: &DynamicObject) -> Option<(String, BTreeMap<String, String>)> {
-    let owner = match workload::controller_of(&object.metadata) {
-        Some(controller) => controller.uid.clone(),
-        None => object.metadata.uid.clone()?,
-    };
-    let spec = object.data.get("spec")?;
-    let ids: BTreeMap<String, String> = workload::container_images(spec, object.data.get("status"))
-        .into_iter()
-        .filter_map(|c| Some((c.container_name, c.image_id?)))
-        .collect();
-    (!ids.is_empty()).then_some((owner, ids))
-}
-
-/// Reduces a VulnerabilityReport's metadata to what planning compares, with the uid of the
-/// workload that owns it. A `scanned-at` later than `now` (a clock skew, or a report
-/// written to dodge rescans) counts as `now`, so the TTL still runs from when it was seen.
-pub fn vuln_report_from_meta(
-    meta: &ObjectMeta,
-    now: jiff::Timestamp,
-) -> Option<(String, VulnReportMeta)> {
-    let owner = workload::controller_of(meta)?;
-    let label = |key: &str| label(meta, key);
-    Some((
-        owner.uid.clone(),
-        VulnReportMeta {
-            gauge: gauges::vuln_gauge(meta),
-            namespace: meta.namespace.clone()?,
-            name: meta.name.clone()?,
-            container: label(labels::CONTAINER_NAME),
-            spec_hash: label(labels::RESOURCE_SPEC_HASH),
-            scanned_at: annotation(meta, labels::SCANNED_AT)
-                .and_then(|t| t.parse::<jiff::Timestamp>().ok())
-                .map(|t| t.min(now)),
-            resource_version: meta.resource_version.clone(),
-            bytes: report_bytes(meta),
-            image_report: annotation(meta, common::reports::image_vulnerability::IMAGE_REPORT)
-                .map(String::into_boxed_str),
-        },
-    ))
-}
-
-/// A report's size from its `bytes` annotation (0 when missing or not a number).
-fn report_bytes(meta: &ObjectMeta) -> u32 {
-    annotation(meta, common::reports::gauge::BYTES)
-        .and_then(|b| b.parse().ok())
-        .unwrap_or(0)
-}
-
-/// The Deployment's current revision, from its annotation.
-pub fn deployment_revision(meta: &ObjectMeta) -> Option<String> {
-    annotation(meta, DEPLOYMENT_REVISION_ANNOTATION)
-}
-
-/// Reduces a ConfigAuditReport's metadata to the labels planning compares, with the uid
-/// of the workload that owns it.
-pub fn audit_report_from_meta(meta: &ObjectMeta) -> Option<(String, AuditReportMeta)> {
-    let owner = workload::controller_of(meta)?;
-    let label = |key: &str| label(meta, key);
-    Some((
-        owner.uid.clone(),
-        AuditReportMeta {
-            gauge: gauges::audit_gauge(meta),
-            namespace: meta.namespace.clone()?,
-            name: meta.name.clone()?,
-            kind: label(labels::RESOURCE_KIND).unwrap_or_else(|| owner.kind.clone()),
-            spec_hash: label(labels::RESOURCE_SPEC_HASH),
-            config_hash: label(labels::PLUGIN_CONFIG_HASH),
-            resource_version: meta.resource_version.clone(),
-            bytes: report_bytes(meta),
-        },
-    ))
-}
-
-/// A report's record, kept by owner uid in a small vector and counted in a bytes total.
-trait Stored {
-    fn name(&self) -> &str;
-    fn bytes(&self) -> u32;
-}
-
-impl Stored for VulnReportMeta {
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn bytes(&self) -> u32 {
-        self.bytes
-    }
-}
-
-impl Stored for AuditReportMeta {
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn bytes(&self) -> u32 {
-        self.bytes
-    }
-}
-
-/// Records `item` under `owner`, replacing the one of its name (a small vector: a map would
-/// allocate a node for eleven), and keeps `total` the bytes of everything recorded; returns
-/// the item replaced.
-fn put_stored<T: Stored>(
-    reports: &mut HashMap<String, Vec<T>>,
-    owner: String,
-    item: T,
-    total: &mut u64,
-) -> Option<T> {
-    *total += u64::from(item.bytes());
-    let items = reports.entry(owner).or_default();
-    let old = match items.iter().position(|i| i.name() == item.name()) {
-        Some(at) => Some(std::mem::replace(&mut items[at], item)),
-        None => {
-            items.push(item);
-            None
-        }
-    };
-    *total = total.saturating_sub(old.as_ref().map_or(0, |o| u64::from(o.bytes())));
-    old
-}
-
-/// Forgets the item `name` of `owner` (and the owner, once it has none), keeping `total`;
-/// returns it.
-fn remove_stored<T: Stored>(
-    reports: &mut HashMap<String, Vec<T>>,
-    owner: &str,
-    name: &str,
-    total: &mut u64,
-) -> Option<T> {
-    let items = reports.get_mut(owner)?;
-    let removed = items
-        .iter()
-        .position(|r| r.name() == name)
-        .map(|at| items.swap_remove(at));
-    if let Some(r) = &removed {
-        *total = total.saturating_sub(u64::from(r.bytes()));
-    }
-    if items.is_empty() {
-        reports.remove(owner);
-    }
-    removed
-}
-
-fn label(meta: &ObjectMeta, key: &str) -> Option<String> {
-    meta.labels.as_ref().and_then(|l| l.get(key)).cloned()
-}
-
-fn annotation(meta: &ObjectMeta, key: &str) -> Option<String> {
-    meta.annotations.as_ref().and_then(|a| a.get(key)).cloned()
 }
 
 impl Observed {

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used)]
 
 use super::*;
+use kube::api::{DynamicObject, ObjectMeta};
 
 fn object(yaml: &str) -> DynamicObject {
     serde_yaml_ng::from_str(yaml).unwrap()
