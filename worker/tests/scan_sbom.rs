@@ -133,6 +133,8 @@ async fn rescan_from_the_stored_sbom(image: &str) -> (usize, usize) {
     let sim = start(&["apps"]).await;
     let web = sim.replicaset("apps", "web", &[("app", image)]).await;
     let mut t = task(image, vec![subscriber(&web, "app", image)]);
+    // Keyed as the leader keys it: by the digest the workload's Pods run (kube-sim's).
+    t.scan_key = kube_sim::kubelet::image::image_id(image);
     t.secrets = true;
     t.sbom = true;
     let first = run_task(&sim, &t).await;

@@ -36,6 +36,11 @@ pub struct ScanArgs {
     /// Rescan interval written as the `report-ttl` annotation on reports; 0 disables it.
     #[arg(long, env = "REPORT_TTL", default_value = "24h", value_parser = parse_duration)]
     pub report_ttl: Duration,
+    /// A stored SBOM is rescanned (`trivy sbom`, when the leader asks) only while it is
+    /// younger than this (the BOM's own `metadata.timestamp`); an older one, or one made by
+    /// another Trivy version, gives way to a scan of the image, which makes the SBOM again.
+    #[arg(long, env = "SBOM_RESCAN_MAX_AGE", default_value = "168h", value_parser = parse_duration)]
+    pub sbom_rescan_max_age: Duration,
     /// Compress scan output in the Job (`trivy ... | bzip2 | base64`) to stay under log size
     /// limits. Needs a shell, bzip2 and base64 in the Trivy image (the official one has them).
     #[arg(long, env = "SCAN_COMPRESS_LOGS")]

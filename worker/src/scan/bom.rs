@@ -30,15 +30,22 @@ pub const BOM_PATH: &str = "/bom/bom.json";
 /// margin for the base64 form within etcd's 1.5 MiB request limit.
 pub const MAX_BOM_BYTES: usize = 768 * 1024;
 
-/// The name of the Secret holding the BOM of Job `job`.
-pub fn secret_name(job: &str) -> String {
-    format!("{job}-bom")
+/// The name of the Secret holding the BOM of Job `job`: unique to each Job created
+/// (`unique`, e.g. a hash of when it was made), so that a Secret left by an earlier Job of
+/// the same name (deleted, its Secret not yet collected) is never taken for this one's.
+pub fn secret_name(job: &str, unique: &str) -> String {
+    format!("{job}-bom-{unique}")
 }
 
-/// The Secret holding `document` for Job `(job, uid)`, owned by it.
-pub fn secret(namespace: &str, job: &str, job_uid: &str, document: Vec<u8>) -> Secret {
+/// The Secret `name` holding `document` for Job `(job, uid)`, owned by it.
+pub fn secret(
+    namespace: &str,
+    name: &str,
+    (job, job_uid): (&str, &str),
+    document: Vec<u8>,
+) -> Secret {
     let data = BTreeMap::from([(BOM_KEY.to_owned(), ByteString(document))]);
-    super::credentials::job_secret(namespace, &secret_name(job), (job, job_uid), data)
+    super::credentials::job_secret(namespace, name, (job, job_uid), data)
 }
 
 /// Why a stored SBOM is not scanned (the image is, instead).
@@ -56,6 +63,15 @@ pub enum Unusable {
     /// Larger than a Secret can carry.
     #[error("the stored SBOM is {0} bytes, over the {MAX_BOM_BYTES} bytes a Secret carries")]
     TooLarge(usize),
+    /// Recorded as the SBOM of another image digest than the one rescanned.
+    #[error("the stored SBOM is of {stored}, not of the digest rescanned ({wanted})")]
+    OtherImage { stored: String, wanted: String },
+    /// Made by another Trivy version (an upgrade may find more packages): made again.
+    #[error("the stored SBOM was made by Trivy {0:?}, the scanner is now another version")]
+    OtherScanner(String),
+    /// Made too long ago (or when is not known): made again.
+    #[error("the stored SBOM was made {0}, longer ago than the rescan limit")]
+    TooOld(String),
     /// Not a CycloneDX document Trivy reads.
     #[error("the stored SBOM is not a CycloneDX BOM (bomFormat {0:?})")]
     NotCycloneDx(String),
@@ -71,6 +87,8 @@ impl From<Error> for Unusable {
 /// scan (when the task wants them).
 #[derive(Debug)]
 pub struct Stored {
+    /// The image digest the SBOM was recorded for, if it recorded one.
+    pub digest: Option<String>,
     pub bom: Bom,
     pub document: Vec<u8>,
     pub secrets: Option<ExposedSecretReportData>,
@@ -96,22 +114,68 @@ pub fn document(bom: &Bom) -> Result<Vec<u8>, Unusable> {
     Ok(document)
 }
 
-/// Reads the stored SBOM (and secret report) the task names, pinned to the
-/// resourceVersions this operator wrote.
-pub async fn read(
-    client: &Client,
-    task: &ScanTask,
-    stored: &StoredBom,
-) -> Result<Stored, Unusable> {
-    let namespace = &stored.namespace;
-    let (name, version) = &stored.sbom;
-    let report: SbomReport = read_source(client, namespace, name, version).await?;
+/// Whether a stored SbomReport may be rescanned for `scan_key`: complete, of that digest
+/// (when it records one), made by this Trivy version and younger than `max_age` at `now`.
+pub fn usable(
+    report: &SbomReport,
+    scan_key: &str,
+    (trivy_version, max_age): (&str, std::time::Duration),
+    now: jiff::Timestamp,
+) -> Result<(), Unusable> {
     if marked(&report.metadata, common::labels::TRIMMED) {
         return Err(Unusable::Trimmed);
     }
     if marked(&report.metadata, common::reports::gauge::SUMMARY_ONLY) {
         return Err(Unusable::SummaryOnly);
     }
+    let wanted = scan_key.rsplit_once('@').map_or(scan_key, |(_, d)| d);
+    if let Some(stored) = &report.report.artifact.digest
+        && stored != wanted
+    {
+        return Err(Unusable::OtherImage {
+            stored: stored.clone(),
+            wanted: wanted.to_owned(),
+        });
+    }
+    let metadata = report.report.components.metadata.as_ref();
+    let made_by = metadata
+        .and_then(|m| m.tools.components.iter().find(|t| t.name == "trivy"))
+        .map(|t| t.version.clone())
+        .unwrap_or_default();
+    if made_by != trivy_version {
+        return Err(Unusable::OtherScanner(made_by));
+    }
+    let made = metadata.map_or("", |m| m.timestamp.as_str());
+    let young = made.parse::<jiff::Timestamp>().is_ok_and(|at| {
+        jiff::SignedDuration::try_from(max_age)
+            .is_ok_and(|max| at.checked_add(max).is_ok_and(|until| until > now))
+    });
+    if !young {
+        return Err(Unusable::TooOld(if made.is_empty() {
+            "at an unknown time".to_owned()
+        } else {
+            format!("at {made}")
+        }));
+    }
+    Ok(())
+}
+
+/// Reads the stored SBOM (and secret report) the task names, pinned to the
+/// resourceVersions this operator wrote, and checks it is [`usable`].
+pub async fn read(
+    client: &Client,
+    settings: &ScanSettings,
+    task: &ScanTask,
+    stored: &StoredBom,
+) -> Result<Stored, Unusable> {
+    let namespace = &stored.namespace;
+    let (name, version) = &stored.sbom;
+    let report: SbomReport = read_source(client, namespace, name, version).await?;
+    let limits = (
+        settings.trivy_version.as_str(),
+        settings.sbom_rescan_max_age,
+    );
+    usable(&report, &task.scan_key, limits, jiff::Timestamp::now())?;
     let document = document(&report.report.components)?;
     let secrets = match (task.secrets, &stored.secret) {
         (false, _) => None,
@@ -129,10 +193,15 @@ pub async fn read(
             if marked(&secrets.metadata, common::reports::gauge::SUMMARY_ONLY) {
                 return Err(Unusable::SummaryOnly);
             }
+            // Some secrets were left out: carried over, the list would pass for whole.
+            if marked(&secrets.metadata, common::labels::TRIMMED) {
+                return Err(Unusable::Trimmed);
+            }
             Some(secrets.report)
         }
     };
     Ok(Stored {
+        digest: report.report.artifact.digest,
         bom: report.report.components,
         document,
         secrets,
@@ -149,7 +218,7 @@ pub(super) async fn rescan(
     image: &common::trivy::ImageRef,
     stored: &StoredBom,
 ) -> Option<Result<Found, Error>> {
-    let usable = match read(client, task, stored).await {
+    let usable = match read(client, settings, task, stored).await {
         Ok(usable) => usable,
         Err(why) => {
             tracing::info!(%why, "the stored SBOM is not used; scanning the image");
@@ -171,6 +240,13 @@ pub(super) async fn rescan(
     match output {
         Ok(output) => {
             let mut found = super::found(&output.report, image, settings, false);
+            // Of the digest's content: a copy source under the digest only.
+            found.key_only = true;
+            // `trivy sbom` may not know the image's digest; the stored SBOM does.
+            let artifact = &mut found.vulnerabilities.artifact;
+            if artifact.digest.is_none() {
+                artifact.digest = usable.digest.clone();
+            }
             // The secrets of the scan the SBOM came from, in a report of this scan's time.
             found.secrets = usable.secrets.filter(|_| task.secrets).map(|mut secrets| {
                 secrets.update_timestamp = found.vulnerabilities.update_timestamp;
@@ -223,17 +299,93 @@ mod tests {
         assert!(matches!(document(&huge), Err(Unusable::TooLarge(n)) if n > MAX_BOM_BYTES));
     }
 
+    fn stored(digest: Option<&str>, made: &str, by: &str) -> SbomReport {
+        let mut bom = bom();
+        let metadata = bom.metadata.get_or_insert_with(Default::default);
+        metadata.timestamp = made.into();
+        metadata.tools.components = vec![
+            serde_json::from_value(serde_json::json!({
+                "type": "application", "group": "aquasecurity", "name": "trivy", "version": by
+            }))
+            .unwrap(),
+        ];
+        let mut report = SbomReport::default();
+        report.report.components = bom;
+        report.report.artifact.digest = digest.map(str::to_owned);
+        report
+    }
+
+    #[test]
+    fn only_a_whole_recent_sbom_of_the_digest_by_this_trivy_is_rescanned() {
+        let digest = format!("sha256:{}", "a".repeat(64));
+        let key = format!("docker.io/library/alpine@{digest}");
+        let now: jiff::Timestamp = "2026-12-02T12:00:00Z".parse().unwrap();
+        let week = std::time::Duration::from_secs(7 * 24 * 3600);
+        let limits = ("0.58.1", week);
+        let good = stored(Some(&digest), "2026-12-01T12:00:00+00:00", "0.58.1");
+        assert!(usable(&good, &key, limits, now).is_ok());
+        // A bare image ID key, and a BOM that records no digest.
+        assert!(usable(&good, &digest, limits, now).is_ok());
+        let unknown = stored(None, "2026-12-01T12:00:00+00:00", "0.58.1");
+        assert!(usable(&unknown, &key, limits, now).is_ok());
+        // Another image's, another Trivy's, too old, of unknown age.
+        let other = stored(
+            Some(&format!("sha256:{}", "b".repeat(64))),
+            "2026-12-01T12:00:00Z",
+            "0.58.1",
+        );
+        assert!(matches!(
+            usable(&other, &key, limits, now),
+            Err(Unusable::OtherImage { .. })
+        ));
+        let upgraded = stored(Some(&digest), "2026-12-01T12:00:00Z", "0.57.0");
+        assert!(
+            matches!(usable(&upgraded, &key, limits, now), Err(Unusable::OtherScanner(v)) if v == "0.57.0")
+        );
+        let old = stored(Some(&digest), "2026-11-20T12:00:00Z", "0.58.1");
+        assert!(matches!(
+            usable(&old, &key, limits, now),
+            Err(Unusable::TooOld(_))
+        ));
+        let undated = stored(Some(&digest), "", "0.58.1");
+        assert!(matches!(
+            usable(&undated, &key, limits, now),
+            Err(Unusable::TooOld(_))
+        ));
+        // Trimmed or summary-only: packages may be missing.
+        let mut trimmed = good.clone();
+        trimmed.metadata.annotations =
+            Some([(common::labels::TRIMMED.to_owned(), "true".to_owned())].into());
+        assert!(matches!(
+            usable(&trimmed, &key, limits, now),
+            Err(Unusable::Trimmed)
+        ));
+        let mut summary = good;
+        summary.metadata.annotations = Some(
+            [(
+                common::reports::gauge::SUMMARY_ONLY.to_owned(),
+                "true".to_owned(),
+            )]
+            .into(),
+        );
+        assert!(matches!(
+            usable(&summary, &key, limits, now),
+            Err(Unusable::SummaryOnly)
+        ));
+    }
+
     #[test]
     fn the_secret_is_owned_by_its_job_and_holds_the_bom() {
+        let name = secret_name("scan-vulnerabilityreport-abc", "f00d");
         let s = secret(
             "trivy-system",
-            "scan-vulnerabilityreport-abc",
-            "uid-1",
+            &name,
+            ("scan-vulnerabilityreport-abc", "uid-1"),
             b"{}".to_vec(),
         );
         assert_eq!(
             s.metadata.name.as_deref(),
-            Some("scan-vulnerabilityreport-abc-bom")
+            Some("scan-vulnerabilityreport-abc-bom-f00d")
         );
         let owner = &s.metadata.owner_references.unwrap()[0];
         assert_eq!((owner.kind.as_str(), owner.uid.as_str()), ("Job", "uid-1"));

@@ -136,6 +136,7 @@ pub(super) async fn copy_source(
             secrets,
             sbom,
             scanned_at,
+            key_only: true,
         },
         image_report,
     })

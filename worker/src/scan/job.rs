@@ -301,7 +301,8 @@ fn volumes(settings: &ScanSettings, scan_key: &str, scanners: Scanners) -> Vec<V
     let bom = scanners.from_bom.then(|| Volume {
         name: BOM_VOLUME.to_owned(),
         secret: Some(SecretVolumeSource {
-            secret_name: Some(super::bom::secret_name(&job_name(scan_key))),
+            // Named when the Job is created ([`set_bom_secret`]).
+            secret_name: Some(super::bom::secret_name(&job_name(scan_key), "0")),
             default_mode: Some(0o440),
             optional: Some(false),
             ..SecretVolumeSource::default()
@@ -309,6 +310,39 @@ fn volumes(settings: &ScanSettings, scan_key: &str, scanners: Scanners) -> Vec<V
         ..Volume::default()
     });
     std::iter::once(tmp).chain(bom).collect()
+}
+
+/// Names the Secret the BOM volume of a stored SBOM's scan Job mounts.
+pub fn set_bom_secret(job: &mut Job, secret: &str) {
+    let volumes = job
+        .spec
+        .as_mut()
+        .and_then(|s| s.template.spec.as_mut())
+        .and_then(|p| p.volumes.as_mut());
+    for volume in volumes.into_iter().flatten() {
+        if volume.name == BOM_VOLUME
+            && let Some(source) = volume.secret.as_mut()
+        {
+            source.secret_name = Some(secret.to_owned());
+        }
+    }
+}
+
+/// The Secret the BOM volume of `job` mounts (`None`: it scans an image).
+pub fn bom_secret(job: &Job) -> Option<String> {
+    job.spec
+        .as_ref()?
+        .template
+        .spec
+        .as_ref()?
+        .volumes
+        .as_ref()?
+        .iter()
+        .find(|v| v.name == BOM_VOLUME)?
+        .secret
+        .as_ref()?
+        .secret_name
+        .clone()
 }
 
 /// The scan Job for `image` under `scan_key`, in the operator namespace.

@@ -392,10 +392,14 @@ fn a_stored_sbom_is_scanned_from_its_secret_without_reading_the_image() {
         .iter()
         .find(|m| m["name"] == "bom")
         .unwrap();
-    assert_eq!(
-        volume["secret"]["secretName"],
-        format!("{}-bom", job_name(KEY))
+    let named = volume["secret"]["secretName"].as_str().unwrap();
+    assert!(
+        named.starts_with(&format!("{}-bom-", job_name(KEY))),
+        "{named}"
     );
+    let mut job = scan_job(&settings(&[]), KEY, "alpine:3.10", None, Scanners::FROM_BOM);
+    super::set_bom_secret(&mut job, "unique");
+    assert_eq!(super::bom_secret(&job).as_deref(), Some("unique"));
     assert_eq!(volume["secret"]["defaultMode"], 0o440);
     assert_eq!(pod["securityContext"]["fsGroup"], 65534);
     assert!(scan.get("env").is_none(), "no registry credentials");

@@ -140,6 +140,7 @@ pub async fn run_task(client: &Client, settings: &ScanSettings, task: &ScanTask)
             secrets,
             sbom,
             scanned_at,
+            key_only,
         } = match scanned {
             Ok(found) => found,
             Err(error) => {
@@ -212,7 +213,11 @@ pub async fn run_task(client: &Client, settings: &ScanSettings, task: &ScanTask)
                         workload_uid: s.workload.uid.clone(),
                         container_name: s.container_name.clone(),
                         resource_spec_hash: s.spec_hash.clone(),
-                        image_reference: reference.clone(),
+                        image_reference: if key_only {
+                            String::new()
+                        } else {
+                            reference.clone()
+                        },
                         // Filled in by the reports written beside it.
                         ..Default::default()
                     }
@@ -274,6 +279,11 @@ struct Found {
     /// `None` when the task does not want an SBOM.
     sbom: Option<common::reports::sbom::Bom>,
     scanned_at: jiff::Timestamp,
+    /// What was found is offered as a copy source under the scan key only, not under the
+    /// image reference as it resolves now: it was not found by scanning that reference now
+    /// (a copy, a rescan of a stored SBOM), so the reference's source must not look fresher
+    /// than the scan of it.
+    key_only: bool,
 }
 
 /// The name of the image report of this group's scan (per-image mode): the one the copied
@@ -344,6 +354,7 @@ fn found(
         secrets: secrets.then(|| common::trivy::to_secret_data(report, image, scanner, now)),
         sbom: None,
         scanned_at: now,
+        key_only: false,
     }
 }
 

@@ -18,6 +18,7 @@ fn settings(ttl: Duration) -> ScanSettings {
         trivy_version: "0.58.1".into(),
         timeout: Duration::from_secs(300),
         report_ttl: ttl,
+        sbom_rescan_max_age: Duration::from_secs(7 * 24 * 3600),
         compress_logs: false,
         resources: JobResources {
             cpu_request: "1".into(),

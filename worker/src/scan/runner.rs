@@ -104,15 +104,15 @@ pub async fn scan(
     .await?;
     // The Secrets the Job's pod waits for, owned by the Job (an adopted Job's may be there).
     let uid = job.metadata.uid.as_deref().unwrap_or_default();
-    let secret = match (credentials, bom) {
-        (Some(c), _) => Some(credentials::secret(&settings.namespace, &name, uid, c)),
-        (None, Some(document)) => Some(super::bom::secret(
+    let secret = match (credentials, bom, super::job::bom_secret(&job)) {
+        (Some(c), _, _) => Some(credentials::secret(&settings.namespace, &name, uid, c)),
+        (None, Some(document), Some(secret)) => Some(super::bom::secret(
             &settings.namespace,
-            &name,
-            uid,
+            &secret,
+            (&name, uid),
             document.to_vec(),
         )),
-        (None, None) => None,
+        _ => None,
     };
     if let Some(secret) = secret
         && let Err(error) = create_secret(client, settings, &name, &secret).await
@@ -171,7 +171,12 @@ async fn create_or_adopt(
 ) -> Result<Job, Error> {
     let name = job_name(scan_key);
     let credentials = with_credentials.then(|| credentials::credentials_ref(&name));
-    let manifest = scan_job(settings, scan_key, image, credentials.as_ref(), scanners);
+    let mut manifest = scan_job(settings, scan_key, image, credentials.as_ref(), scanners);
+    if scanners.from_bom {
+        let made = format!("{:?}", std::time::SystemTime::now());
+        let unique = common::hash::hash_str(&made, 8);
+        super::job::set_bom_secret(&mut manifest, &super::bom::secret_name(&name, &unique));
+    }
     let failed = |source| Error::CreateJob {
         job: name.clone(),
         source,
@@ -278,9 +283,9 @@ async fn wait_and_read(
     };
     let pods: Api<Pod> = Api::namespaced(client.clone(), &settings.namespace);
     match finished(&job) {
-        Some(Finished::Complete) => read_log(&pods, name, sbom).await,
+        Some(Finished::Complete) => read_log(&pods, (name, &job_uid(&job)), sbom).await,
         Some(Finished::Failed { reason, message }) => {
-            let detail = failure_detail(&pods, name, &reason, &message).await;
+            let detail = failure_detail(&pods, &job_uid(&job), &reason, &message).await;
             // Trivy's own `--timeout` (the same length) may end it first.
             if let Some(server) = settings
                 .server
@@ -311,10 +316,16 @@ async fn wait_and_read(
     }
 }
 
-/// The pods of Job `name` (newest label first, then the legacy one).
-async fn job_pods(pods: &Api<Pod>, name: &str) -> Result<Vec<Pod>, kube::Error> {
-    for label in ["batch.kubernetes.io/job-name", "job-name"] {
-        let params = ListParams::default().labels(&format!("{label}={name}"));
+fn job_uid(job: &Job) -> String {
+    job.metadata.uid.clone().unwrap_or_default()
+}
+
+/// The pods of the Job of uid `uid` (newest label first, then the legacy one): by uid, not
+/// name, so that the pods of an earlier Job of the same name (deleted in the background,
+/// its pods not yet collected) are never read as this one's.
+async fn job_pods(pods: &Api<Pod>, uid: &str) -> Result<Vec<Pod>, kube::Error> {
+    for label in ["batch.kubernetes.io/controller-uid", "controller-uid"] {
+        let params = ListParams::default().labels(&format!("{label}={uid}"));
         let list = retry::idempotent("list scan pods", || pods.list(&params)).await?;
         if !list.items.is_empty() {
             return Ok(list.items);
@@ -344,14 +355,14 @@ fn exit_code(pod: &Pod, container: &str) -> Option<i32> {
 /// succeeded.
 async fn read_log(
     pods: &Api<Pod>,
-    job: &str,
+    (job, uid): (&str, &str),
     sbom: bool,
 ) -> Result<(String, Option<String>), Error> {
     let failed = |detail: String| Error::ReadLogs {
         job: job.to_owned(),
         detail,
     };
-    let candidates = job_pods(pods, job)
+    let candidates = job_pods(pods, uid)
         .await
         .map_err(|e| failed(e.to_string()))?;
     let Some(pod) = candidates
@@ -387,9 +398,9 @@ async fn read_log(
 }
 
 /// Why a Job failed: its condition, the scan container's exit code and last log lines.
-async fn failure_detail(pods: &Api<Pod>, job: &str, reason: &str, message: &str) -> String {
+async fn failure_detail(pods: &Api<Pod>, uid: &str, reason: &str, message: &str) -> String {
     let mut detail = format!("{reason}: {message}");
-    let Ok(candidates) = job_pods(pods, job).await else {
+    let Ok(candidates) = job_pods(pods, uid).await else {
         return detail;
     };
     for pod in &candidates {

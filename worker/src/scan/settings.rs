@@ -30,6 +30,8 @@ pub struct ScanSettings {
     pub timeout: Duration,
     /// `report-ttl` annotation; zero writes none.
     pub report_ttl: Duration,
+    /// Oldest stored SBOM a rescan scans instead of the image.
+    pub sbom_rescan_max_age: Duration,
     /// Scan output as bzip2 + base64.
     pub compress_logs: bool,
     pub resources: JobResources,
@@ -78,6 +80,7 @@ impl ScanSettings {
             trivy_version: args.trivy_version.clone(),
             timeout: args.scan_job_timeout,
             report_ttl: args.report_ttl,
+            sbom_rescan_max_age: args.sbom_rescan_max_age,
             compress_logs: args.scan_compress_logs,
             resources: JobResources {
                 cpu_request: args.scan_job_cpu_request.clone(),

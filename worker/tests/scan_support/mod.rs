@@ -280,6 +280,7 @@ pub fn settings(timeout: Duration) -> ScanSettings {
         trivy_version: "0.58.1".into(),
         timeout,
         report_ttl: Duration::from_secs(24 * 3600),
+        sbom_rescan_max_age: Duration::from_secs(7 * 24 * 3600),
         compress_logs: false,
         resources: JobResources {
             cpu_request: "100m".into(),

@@ -37,9 +37,10 @@ pub fn recorded(data_dir: &Path, reference: &str, json_file: Option<&Path>) -> O
         .find(|f| f.is_file())
 }
 
-/// A recorded BOM with `metadata.component.name` set to `image` (unchanged when it is not a
-/// JSON object with a `metadata.component`).
-pub fn named(bytes: Vec<u8>, image: &str) -> Vec<u8> {
+/// A recorded BOM as Trivy would make it now of `image`: `metadata.component.name` the
+/// image scanned, `metadata.timestamp` the time `now` (unchanged when it is not a JSON object
+/// with a `metadata.component`).
+pub fn named(bytes: Vec<u8>, image: &str, now: &str) -> Vec<u8> {
     let Ok(mut bom) = serde_json::from_slice::<Value>(&bytes) else {
         return bytes;
     };
@@ -48,6 +49,9 @@ pub fn named(bytes: Vec<u8>, image: &str) -> Vec<u8> {
             component.insert("name".into(), Value::String(image.to_owned()));
         }
         _ => return bytes,
+    }
+    if let Some(Value::Object(metadata)) = bom.get_mut("metadata") {
+        metadata.insert("timestamp".into(), Value::String(now.to_owned()));
     }
     let mut out = serde_json::to_vec_pretty(&bom).unwrap_or(bytes);
     out.push(b'\n');

@@ -103,7 +103,7 @@ fn scan(
         let bom = match crate::cyclonedx::recorded(map.data_dir(), image, entry.file()) {
             Some(path) => match read(&path, io) {
                 // Trivy names the BOM's subject by the argument it scanned.
-                Ok(bytes) => crate::cyclonedx::named(bytes, image),
+                Ok(bytes) => crate::cyclonedx::named(bytes, image, &now()),
                 Err(code) => return code,
             },
             None => match serde_json::from_slice::<serde_json::Value>(&output) {
@@ -139,6 +139,7 @@ fn scan(
         secrets: scanners.iter().any(|s| s == "secret"),
     };
     let (output, vulnerable) = filter.apply(output);
+    let output = pulled_digest(output, image);
     if let Err(code) = emit(inv, &output, io) {
         return code;
     }
@@ -146,6 +147,25 @@ fn scan(
         Some(code) if vulnerable && code != 0 => code,
         _ => 0,
     }
+}
+
+/// The output with `Metadata.RepoDigests` naming the digest of the image kube-sim runs for
+/// `image` (the one the double "pulled": the image ID its kubelet reports for that
+/// reference), when the recorded output names any; unchanged otherwise. Real Trivy reports
+/// the digest of what it pulled, which a recorded output cannot know.
+fn pulled_digest(output: Vec<u8>, image: &str) -> Vec<u8> {
+    let Ok(mut report) = serde_json::from_slice::<serde_json::Value>(&output) else {
+        return output;
+    };
+    match report.pointer_mut("/Metadata/RepoDigests") {
+        Some(serde_json::Value::Array(digests)) if !digests.is_empty() => {
+            *digests = vec![crate::image::image_id(image).into()];
+        }
+        _ => return output,
+    }
+    let mut bytes = serde_json::to_vec_pretty(&report).unwrap_or(output);
+    bytes.push(b'\n');
+    bytes
 }
 
 /// Writes the output to `--output`, or to standard output.
@@ -384,12 +404,24 @@ mod tests {
                 .map(|r| r["Secrets"].as_array().map_or(0, Vec::len))
                 .sum::<usize>()
         };
-        // Trivy's default for images is vuln,secret: the real output, byte for byte.
+        // Trivy's default for images is vuln,secret: the real output, but for the digest
+        // pulled, which is the one kube-sim runs for that reference.
         let (code, out, err) = run_line(&format!("image -q -f json {image}"));
         assert_eq!(code, 0, "{err}");
+        let mut recorded: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(format!("{DATA}/exposedsecret_report.json")).unwrap(),
+        )
+        .unwrap();
+        recorded["Metadata"]["RepoDigests"] = serde_json::json!([crate::image::image_id(image)]);
         assert_eq!(
-            out,
-            std::fs::read(format!("{DATA}/exposedsecret_report.json")).unwrap()
+            serde_json::from_slice::<serde_json::Value>(&out).unwrap(),
+            recorded
+        );
+        assert!(
+            recorded["Metadata"]["RepoDigests"][0]
+                .as_str()
+                .unwrap()
+                .starts_with("trivy-double.test/exposedsecret_report/app@sha256:")
         );
         assert_eq!(secrets(&out), 4);
         let (_, out, _) = run_line(&format!("image -q -f json --scanners vuln,secret {image}"));
@@ -439,9 +471,17 @@ mod tests {
             &std::fs::read(format!("{DATA}/../trivy-cyclonedx/alpine_sbom.json")).unwrap(),
         )
         .unwrap();
-        // Named by the argument scanned, as Trivy names it.
+        // Named by the argument scanned and made now, as Trivy makes it.
         recorded["metadata"]["component"]["name"] =
             "trivy-double.test/alpine-310/sbom-alpine_sbom/app:1".into();
+        let bom: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        let made: jiff::Timestamp = bom["metadata"]["timestamp"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((jiff::Timestamp::now() - made).get_seconds() < 60);
+        recorded["metadata"]["timestamp"] = bom["metadata"]["timestamp"].clone();
         assert_eq!(
             serde_json::from_slice::<serde_json::Value>(&out).unwrap(),
             recorded
