@@ -20,6 +20,16 @@ fn settings(extra: &[&str]) -> ScanSettings {
 
 const KEY: &str = "index.docker.io/library/alpine@sha256:0123";
 
+/// The `args` of a container of a Job manifest as JSON.
+fn args_of(container: &serde_json::Value) -> Vec<&str> {
+    container["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect()
+}
+
 #[test]
 fn names_are_deterministic_dns_labels() {
     let a = job_name(KEY);
@@ -77,12 +87,7 @@ fn manifest_with_defaults() {
     assert_eq!(scan["name"], SCAN_CONTAINER);
     assert_eq!(scan["image"], "ghcr.io/aquasecurity/trivy:0.58.1");
     assert_eq!(scan["command"], serde_json::json!(["trivy"]));
-    let args: Vec<&str> = scan["args"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a.as_str().unwrap())
-        .collect();
+    let args = args_of(scan);
     assert_eq!(
         args,
         [
@@ -215,12 +220,7 @@ fn trivy_is_asked_only_for_what_reports_keep() {
         Scanners::VULN,
     );
     let v = serde_json::to_value(&job).unwrap();
-    let args: Vec<&str> = v["spec"]["template"]["spec"]["containers"][0]["args"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a.as_str().unwrap())
-        .collect();
+    let args = args_of(&v["spec"]["template"]["spec"]["containers"][0]);
     let at = args.iter().position(|a| *a == "--severity").unwrap();
     assert_eq!(args[at + 1], "HIGH,CRITICAL");
     assert!(args.contains(&"--ignore-unfixed"));
@@ -262,12 +262,7 @@ fn client_server_mode_downloads_no_db_and_passes_the_token_from_its_secret() {
     let pod = &v["spec"]["template"]["spec"];
     assert!(pod.get("initContainers").is_none(), "no DB download: {pod}");
     let scan = &pod["containers"][0];
-    let args: Vec<&str> = scan["args"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a.as_str().unwrap())
-        .collect();
+    let args = args_of(scan);
     let at = args.iter().position(|a| *a == "--server").unwrap();
     assert_eq!(args[at + 1], "http://trivy-server.trivy-system:4954");
     let at = args.iter().position(|a| *a == "--token-header").unwrap();
@@ -306,12 +301,7 @@ fn an_sbom_comes_from_an_init_container_before_the_scan() {
     let names: Vec<&str> = init.iter().map(|c| c["name"].as_str().unwrap()).collect();
     assert_eq!(names, [DB_CONTAINER, SBOM_CONTAINER]);
     let sbom = &init[1];
-    let args: Vec<&str> = sbom["args"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a.as_str().unwrap())
-        .collect();
+    let args = args_of(sbom);
     let at = args.iter().position(|a| *a == "--format").unwrap();
     assert_eq!(args[at + 1], "cyclonedx");
     assert!(
@@ -366,12 +356,7 @@ fn a_stored_sbom_is_scanned_from_its_secret_without_reading_the_image() {
     let names: Vec<&str> = init.iter().map(|c| c["name"].as_str().unwrap()).collect();
     assert_eq!(names, [DB_CONTAINER]);
     let scan = &pod["containers"][0];
-    let args: Vec<&str> = scan["args"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a.as_str().unwrap())
-        .collect();
+    let args = args_of(scan);
     assert_eq!(args[0], "sbom");
     assert_eq!(args.last(), Some(&super::super::bom::BOM_PATH));
     let at = args.iter().position(|a| *a == "--scanners").unwrap();

@@ -130,6 +130,15 @@ fn kind(gr: &GroupResource) -> &'static str {
 
 /// `data` (base64-decoded for Secrets), `stringData` and `binaryData` entries as strings.
 fn data_entries(obj: &Value) -> Vec<(String, String)> {
+    data_bytes(obj)
+        .into_iter()
+        .map(|(k, b)| (k, String::from_utf8_lossy(&b).into_owned()))
+        .collect()
+}
+
+/// The entries of a Secret or ConfigMap (`data`, `binaryData`, `stringData`), decoded; an
+/// entry that is not valid base64 is left out.
+pub fn data_bytes(obj: &Value) -> Vec<(String, Vec<u8>)> {
     let is_secret = obj.get("kind").and_then(Value::as_str) == Some("Secret");
     let mut out = Vec::new();
     for field in ["data", "binaryData", "stringData"] {
@@ -142,9 +151,9 @@ fn data_entries(obj: &Value) -> Vec<(String, String)> {
         {
             let text = v.as_str().unwrap_or("");
             let value = if encoded {
-                decode_base64(text).map(|b| String::from_utf8_lossy(&b).into_owned())
+                decode_base64(text)
             } else {
-                Some(text.to_string())
+                Some(text.as_bytes().to_vec())
             };
             if let Some(value) = value {
                 out.push((k.clone(), value));

@@ -183,24 +183,16 @@ async fn run_container(
         });
         let (env, mounts) = match configured {
             Ok(configured) => configured,
-            Err(e) if e.0.starts_with("MountVolume") => {
-                // Like the kubelet: the container waits for its volume.
-                let waiting = State::Waiting {
-                    reason: "ContainerCreating".into(),
-                    message: e.0,
-                };
-                if !set(waiting, false) {
-                    return None;
-                }
-                tokio::select! {
-                    () = tokio::time::sleep(Duration::from_secs(1)) => continue,
-                    _ = kill.changed() => return None,
-                }
-            }
             Err(e) => {
-                // Like the kubelet: wait for the Secret/ConfigMap to appear.
+                // Like the kubelet: wait for the Secret/ConfigMap to appear (a volume's keeps
+                // the container being created; an environment's is a config error).
+                let reason = if e.0.starts_with("MountVolume") {
+                    "ContainerCreating"
+                } else {
+                    "CreateContainerConfigError"
+                };
                 let waiting = State::Waiting {
-                    reason: "CreateContainerConfigError".into(),
+                    reason: reason.into(),
                     message: e.0,
                 };
                 if !set(waiting, false) {

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use super::env::{ConfigError, decode_base64};
+use super::env::{ConfigError, data_bytes};
 use crate::store::{GroupResource, Store};
 
 /// Where each projected mount of one container lives on the host.
@@ -133,25 +133,7 @@ type File = (String, Vec<u8>, Option<u64>);
 
 /// The files of a Secret or ConfigMap volume.
 fn files(object: &Value, source: &Value) -> Result<Vec<File>, ConfigError> {
-    let is_secret = object.get("kind").and_then(Value::as_str) == Some("Secret");
-    let mut entries: Vec<(String, Vec<u8>)> = Vec::new();
-    for field in ["data", "binaryData", "stringData"] {
-        let encoded = field == "binaryData" || (field == "data" && is_secret);
-        for (k, v) in object
-            .get(field)
-            .and_then(Value::as_object)
-            .into_iter()
-            .flatten()
-        {
-            let text = v.as_str().unwrap_or("");
-            let bytes = if encoded {
-                decode_base64(text).unwrap_or_default()
-            } else {
-                text.as_bytes().to_vec()
-            };
-            entries.push((k.clone(), bytes));
-        }
-    }
+    let entries = data_bytes(object);
     let Some(items) = source.get("items").and_then(Value::as_array) else {
         return Ok(entries.into_iter().map(|(k, b)| (k, b, None)).collect());
     };
