@@ -199,3 +199,21 @@ fn garbage_is_rejected_with_a_reason() {
     let ok_tag = format!("nginx:{}", "a".repeat(128));
     assert!(ImageRef::parse(&ok_tag).is_ok());
 }
+
+#[test]
+fn the_trailing_digest_of_an_image_id_or_scan_key() {
+    let hex = "a".repeat(64);
+    let digest = format!("sha256:{hex}");
+    let id = format!("docker.io/library/alpine@{digest}");
+    assert_eq!(common::trivy::trailing_digest(&id), Some(digest.as_str()));
+    assert_eq!(
+        common::trivy::trailing_digest(&digest),
+        Some(digest.as_str())
+    );
+    // A tag, or a malformed digest, ends in none.
+    assert_eq!(
+        common::trivy::trailing_digest("docker.io/library/alpine:3.10"),
+        None
+    );
+    assert_eq!(common::trivy::trailing_digest("alpine@sha256:abc"), None);
+}

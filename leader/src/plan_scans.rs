@@ -148,13 +148,18 @@ fn fresh_at(at: jiff::Timestamp, ttl: Duration, now: jiff::Timestamp) -> bool {
 /// Whether a trusted source is still fresh enough to copy, and has everything a copy
 /// needs (a report of each companion kind written from the same scan).
 pub fn source_is_fresh(source: &Source, policy: ScanPolicy) -> bool {
+    has_companions(source, policy)
+        && policy
+            .ttl
+            .is_none_or(|ttl| fresh_at(source.scanned_at, ttl, policy.now))
+}
+
+/// Whether `source` wrote a report of every companion kind the policy wants.
+fn has_companions(source: &Source, policy: ScanPolicy) -> bool {
     policy
         .companions
         .enabled()
         .all(|kind| source.companion(kind).is_some())
-        && policy
-            .ttl
-            .is_none_or(|ttl| fresh_at(source.scanned_at, ttl, policy.now))
 }
 
 /// The SBOM a rescan of `key` scans instead of pulling the image again: that of `source`,
@@ -169,14 +174,10 @@ pub fn stored_bom(
 ) -> Option<proto::StoredBom> {
     let source = source?;
     let (sbom_name, sbom_version) = source.sbom.as_ref()?;
-    let digest = key.rsplit_once('@').map_or(key, |(_, d)| d);
     let usable = policy.sbom_rescans
         && policy.companions.sbom
-        && common::trivy::is_valid_digest(digest)
-        && policy
-            .companions
-            .enabled()
-            .all(|kind| source.companion(kind).is_some());
+        && common::trivy::trailing_digest(key).is_some()
+        && has_companions(source, policy);
     usable.then(|| {
         let (secret_name, secret_version) = if policy.companions.secret {
             pinned(Some(source), Companion::Secret)

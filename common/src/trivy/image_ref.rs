@@ -233,6 +233,13 @@ fn is_valid_tag(tag: &str) -> bool {
         && bytes.iter().all(|b| word(b) || matches!(b, b'.' | b'-'))
 }
 
+/// The well-formed digest an image ID or scan key ends in (`repo@sha256:…`, or a bare
+/// `sha256:…`); `None` when it ends in none (a tag).
+pub fn trailing_digest(id: &str) -> Option<&str> {
+    let digest = id.rsplit_once('@').map_or(id, |(_, d)| d);
+    is_valid_digest(digest).then_some(digest)
+}
+
 /// `<algorithm>:<hex>`, where a `sha256` digest has exactly 64 lower-case hex digits and
 /// other algorithms at least 32.
 pub fn is_valid_digest(digest: &str) -> bool {

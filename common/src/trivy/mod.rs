@@ -14,7 +14,9 @@ mod secrets;
 pub use convert::{score_from_cvss, severity_of, to_report_data};
 pub use cyclonedx::{parse_cyclonedx, to_sbom_data};
 pub use decode::{MAX_DECODED_LEN, decode_scanner_output, parse_report, parse_scanner_output};
-pub use image_ref::{DEFAULT_TAG, DOCKER_HUB, ImageRef, ImageRefError, is_valid_digest};
+pub use image_ref::{
+    DEFAULT_TAG, DOCKER_HUB, ImageRef, ImageRefError, is_valid_digest, trailing_digest,
+};
 pub use json::{
     DetectedSecret, DetectedVulnerability, Metadata, PkgIdentifier, SUPPORTED_SCHEMA_VERSION,
     ScanResult, TrivyCvss, TrivyOs, TrivyReport,

@@ -112,6 +112,5 @@ pub fn container_images(pod_spec: &Value, pod_status: Option<&Value>) -> Vec<Con
 pub fn normalize_image_id(image_id: &str) -> Option<String> {
     let id = image_id.trim();
     let id = id.split_once("://").map_or(id, |(_, rest)| rest);
-    let digest = id.rsplit_once('@').map_or(id, |(_, d)| d);
-    crate::trivy::is_valid_digest(digest).then(|| id.to_owned())
+    crate::trivy::trailing_digest(id).map(|_| id.to_owned())
 }

@@ -67,6 +67,22 @@ fn secret_rules(report: &Value) -> Vec<(String, String)> {
         .unwrap_or_default()
 }
 
+/// `kubectl get <resource> -n <ns> -o wide`: the table, its header's columns and its first
+/// row's.
+fn wide_table(cluster: &Cluster, resource: &str, ns: &str) -> (String, Vec<String>, Vec<String>) {
+    let table = cluster
+        .kubectl(&["get", resource, "-n", ns, "-o", "wide"])
+        .unwrap();
+    let words = |line: Option<&str>| -> Vec<String> {
+        line.unwrap_or_default()
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect()
+    };
+    let (header, row) = (words(table.lines().next()), words(table.lines().nth(1)));
+    (table, header, row)
+}
+
 /// Deletes the first report of `kind` in `ns` with kubectl; returns it.
 fn delete_first(cluster: &Cluster, kind: &str, ns: &str) -> Value {
     let report = list(cluster, &format!("{kind}s"), ns).unwrap().remove(0);
@@ -158,15 +174,7 @@ async fn one_scan_gives_every_workload_its_secret_and_sbom_reports() {
         1,
         "one scan Job for the image, secrets and SBOM included"
     );
-    let sbom_table = cluster
-        .kubectl(&["get", "sbom", "-n", &namespaces[0], "-o", "wide"])
-        .unwrap();
-    let header: Vec<&str> = sbom_table
-        .lines()
-        .next()
-        .unwrap()
-        .split_whitespace()
-        .collect();
+    let (sbom_table, header, row) = wide_table(&cluster, "sbom", &namespaces[0]);
     assert_eq!(
         header,
         [
@@ -180,22 +188,13 @@ async fn one_scan_gives_every_workload_its_secret_and_sbom_reports() {
         ],
         "{sbom_table}"
     );
-    let row: Vec<&str> = sbom_table
-        .lines()
-        .nth(1)
-        .unwrap()
-        .split_whitespace()
-        .collect();
     assert_eq!(row[5..], ["17", "17"], "{sbom_table}");
     let all = cluster.kubectl(&["get", "sbomreports", "-A"]).unwrap();
     assert!(all.contains(&namespaces[1]), "{all}");
     let (a, b) = (&namespaces[0], &namespaces[1]);
 
     // kubectl: the short name and upstream's columns (wide adds the counts).
-    let table = cluster
-        .kubectl(&["get", "exposedsecret", "-n", a, "-o", "wide"])
-        .unwrap();
-    let header: Vec<&str> = table.lines().next().unwrap().split_whitespace().collect();
+    let (table, header, row) = wide_table(&cluster, "exposedsecret", a);
     assert_eq!(
         header,
         [
@@ -211,7 +210,6 @@ async fn one_scan_gives_every_workload_its_secret_and_sbom_reports() {
         ],
         "{table}"
     );
-    let row: Vec<&str> = table.lines().nth(1).unwrap().split_whitespace().collect();
     assert_eq!(
         row[1..4],
         ["exposedsecret_report/sbom-alpine_sbom/app", "1", "Trivy"],

@@ -128,13 +128,13 @@ pub fn usable(
     if marked(&report.metadata, common::reports::gauge::SUMMARY_ONLY) {
         return Err(Unusable::SummaryOnly);
     }
-    let wanted = scan_key.rsplit_once('@').map_or(scan_key, |(_, d)| d);
+    let wanted = common::trivy::trailing_digest(scan_key);
     if let Some(stored) = &report.report.artifact.digest
-        && stored != wanted
+        && Some(stored.as_str()) != wanted
     {
         return Err(Unusable::OtherImage {
             stored: stored.clone(),
-            wanted: wanted.to_owned(),
+            wanted: wanted.unwrap_or(scan_key).to_owned(),
         });
     }
     let metadata = report.report.components.metadata.as_ref();
