@@ -13,14 +13,14 @@ use std::collections::BTreeMap;
 use common::labels::{MANAGED_BY, MANAGED_BY_VALUE};
 use k8s_openapi::api::batch::v1::{Job, JobSpec};
 use k8s_openapi::api::core::v1::{
-    Capabilities, Container, EmptyDirVolumeSource, EnvVar, EnvVarSource, PodSecurityContext,
-    PodSpec, PodTemplateSpec, ResourceRequirements, SeccompProfile, SecretKeySelector,
-    SecretVolumeSource, SecurityContext, Volume, VolumeMount,
+    Container, EmptyDirVolumeSource, EnvVar, PodSecurityContext, PodSpec, PodTemplateSpec,
+    SecretVolumeSource, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use kube::api::ObjectMeta;
 
 use super::ScanSettings;
+use super::container_parts::{resources, runtime_default, secret_env, security_context};
 
 /// Prefix of every scan Job's name.
 pub const JOB_NAME_PREFIX: &str = "scan-vulnerabilityreport-";
@@ -37,61 +37,7 @@ pub const IMAGE_ANNOTATION: &str = "trivy-operator-rs.dev/image";
 /// made for other scanners is not adopted.
 pub const SCANNERS_ANNOTATION: &str = "trivy-operator-rs.dev/scanners";
 
-/// What a scan Job produces besides the vulnerabilities: exposed secrets (Trivy's secret
-/// scanner, in the same pass over the image) and a CycloneDX SBOM (an init container,
-/// whose analysis of the layers the scan container then reuses from the shared cache); or,
-/// `from_bom`, the vulnerabilities of a stored SBOM (`trivy sbom`, no image pulled).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Scanners {
-    pub secret: bool,
-    pub sbom: bool,
-    pub from_bom: bool,
-}
-
-impl Scanners {
-    /// Vulnerabilities only.
-    pub const VULN: Self = Self {
-        secret: false,
-        sbom: false,
-        from_bom: false,
-    };
-    /// Vulnerabilities and exposed secrets.
-    pub const VULN_SECRET: Self = Self {
-        secret: true,
-        sbom: false,
-        from_bom: false,
-    };
-    /// The vulnerabilities of the stored SBOM mounted at [`super::bom::BOM_PATH`].
-    pub const FROM_BOM: Self = Self {
-        secret: false,
-        sbom: false,
-        from_bom: true,
-    };
-
-    /// The value of Trivy's `--scanners` for the scan container.
-    pub fn as_arg(self) -> &'static str {
-        if self.secret { "vuln,secret" } else { "vuln" }
-    }
-
-    /// The value of [`SCANNERS_ANNOTATION`]: `--scanners`, plus `;sbom` with an SBOM, or
-    /// `;from-sbom` for a scan of a stored SBOM.
-    pub fn annotation(self) -> String {
-        match (self.from_bom, self.sbom) {
-            (true, _) => format!("{};from-sbom", self.as_arg()),
-            (false, true) => format!("{};sbom", self.as_arg()),
-            (false, false) => self.as_arg().to_owned(),
-        }
-    }
-
-    /// The outputs of a task that does (or does not) want exposed secrets and an SBOM.
-    pub fn of(secret: bool, sbom: bool) -> Self {
-        Self {
-            secret,
-            sbom,
-            from_bom: false,
-        }
-    }
-}
+pub use super::scanners::Scanners;
 
 /// Name of the scan container, whose log holds the result.
 pub const SCAN_CONTAINER: &str = "trivy";
@@ -106,7 +52,7 @@ const TMP_DIR: &str = "/tmp";
 /// Trivy's cache (DB) directory, inside the scratch volume.
 const CACHE_DIR: &str = "/tmp/trivy/.cache";
 /// The user (nobody) scan containers run as.
-const RUN_AS: i64 = 65534;
+pub(super) const RUN_AS: i64 = 65534;
 /// How long a finished Job the worker did not delete (it died) stays for adoption.
 const TTL_MARGIN_SECS: i32 = 600;
 
@@ -222,69 +168,6 @@ fn trivy_command(settings: &ScanSettings, args: Vec<String>) -> (Vec<String>, Ve
 /// Single-quotes `s` for a POSIX shell.
 fn shell_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
-}
-
-fn security_context() -> SecurityContext {
-    SecurityContext {
-        allow_privilege_escalation: Some(false),
-        capabilities: Some(Capabilities {
-            drop: Some(vec!["ALL".to_owned()]),
-            add: None,
-        }),
-        privileged: Some(false),
-        read_only_root_filesystem: Some(true),
-        run_as_non_root: Some(true),
-        run_as_user: Some(RUN_AS),
-        run_as_group: Some(RUN_AS),
-        seccomp_profile: Some(runtime_default()),
-        ..SecurityContext::default()
-    }
-}
-
-fn runtime_default() -> SeccompProfile {
-    SeccompProfile {
-        type_: "RuntimeDefault".to_owned(),
-        localhost_profile: None,
-    }
-}
-
-fn resources(settings: &ScanSettings) -> ResourceRequirements {
-    let r = &settings.resources;
-    let set = |cpu: &str, memory: &str, storage: &str| {
-        BTreeMap::from([
-            ("cpu".to_owned(), Quantity(cpu.to_owned())),
-            ("memory".to_owned(), Quantity(memory.to_owned())),
-            ("ephemeral-storage".to_owned(), Quantity(storage.to_owned())),
-        ])
-    };
-    ResourceRequirements {
-        requests: Some(set(
-            &r.cpu_request,
-            &r.memory_request,
-            &r.ephemeral_storage_request,
-        )),
-        limits: Some(set(
-            &r.cpu_limit,
-            &r.memory_limit,
-            &r.ephemeral_storage_limit,
-        )),
-        ..ResourceRequirements::default()
-    }
-}
-
-fn secret_env(name: &str, secret: &str, key: &str) -> EnvVar {
-    EnvVar {
-        name: name.to_owned(),
-        value_from: Some(EnvVarSource {
-            secret_key_ref: Some(SecretKeySelector {
-                name: secret.to_owned(),
-                key: key.to_owned(),
-                optional: Some(false),
-            }),
-            ..EnvVarSource::default()
-        }),
-        value: None,
-    }
 }
 
 /// The Job's volumes: the scratch space, and for a scan of a stored SBOM its Secret

@@ -12,6 +12,7 @@
 mod args;
 pub mod bom;
 mod companions;
+mod container_parts;
 mod copy;
 pub mod credentials;
 pub mod detail;
@@ -23,6 +24,7 @@ pub mod registry_secrets;
 pub mod reports;
 pub mod runner;
 pub mod sbom;
+mod scanners;
 pub mod secrets;
 pub mod server;
 mod settings;
