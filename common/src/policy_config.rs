@@ -24,6 +24,11 @@ pub const WORKLOAD_KINDS: [&str; 7] = [
     "Job",
 ];
 
+/// The kind of node assessments: a custom policy for nodes says `kinds: Node`, and the
+/// reports of nodes carry this kind's `plugin-config-hash`. The policies' input is the
+/// node-collector's `NodeInfo` document.
+pub const NODE_KIND: &str = "Node";
+
 const POLICY_PREFIX: &str = "policy.";
 const LIBRARY_PREFIX: &str = "library.";
 const REGO_SUFFIX: &str = ".rego";

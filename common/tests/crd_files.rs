@@ -96,6 +96,40 @@ struct Expect {
     counters: &'static [&'static [&'static str]],
 }
 
+/// Upstream's infra assessment kinds: a config audit's columns; `report` requires its
+/// checks, scanner and summary.
+const CLUSTER_INFRA_ASSESSMENT: Expect = Expect {
+    name: "clusterinfraassessmentreports.aquasecurity.github.io",
+    kind: "ClusterInfraAssessmentReport",
+    plural: "clusterinfraassessmentreports",
+    singular: "clusterinfraassessmentreport",
+    short_names: &["clusterinfraassessment"],
+    required: &[
+        (&[], &["report"]),
+        (&["report"], &["checks", "scanner", "summary"]),
+        (
+            &["report", "checks", "[]"],
+            &["checkID", "severity", "success"],
+        ),
+        (&["report", "checks", "[]", "scope"], &["type", "value"]),
+        (&["report", "scanner"], &["name", "vendor", "version"]),
+        (
+            &["report", "summary"],
+            &["criticalCount", "highCount", "lowCount", "mediumCount"],
+        ),
+    ],
+    ..CONFIG_AUDIT
+};
+
+const INFRA_ASSESSMENT: Expect = Expect {
+    name: "infraassessmentreports.aquasecurity.github.io",
+    kind: "InfraAssessmentReport",
+    plural: "infraassessmentreports",
+    singular: "infraassessmentreport",
+    short_names: &["infraassessment", "infraassessments"],
+    ..CLUSTER_INFRA_ASSESSMENT
+};
+
 const CONFIG_AUDIT: Expect = Expect {
     name: "configauditreports.aquasecurity.github.io",
     kind: "ConfigAuditReport",
@@ -309,7 +343,13 @@ fn check(crd: &CustomResourceDefinition, want: &Expect) {
     assert_eq!(crd.metadata.name.as_deref(), Some(want.name));
     let spec = &crd.spec;
     assert_eq!(spec.group, "aquasecurity.github.io");
-    assert_eq!(spec.scope, "Namespaced");
+    // Upstream's cluster-scoped kinds are the `Cluster…` ones.
+    let scope = if want.kind.starts_with("Cluster") {
+        "Cluster"
+    } else {
+        "Namespaced"
+    };
+    assert_eq!(spec.scope, scope);
     assert_eq!(spec.names.kind, want.kind);
     assert_eq!(
         spec.names.list_kind.as_deref(),
@@ -368,10 +408,13 @@ fn check(crd: &CustomResourceDefinition, want: &Expect) {
         assert_eq!(counter.type_.as_deref(), Some("integer"), "{path:?}");
         assert_eq!(counter.minimum, Some(0.0), "{path:?}");
     }
-    assert_eq!(
-        node(root, &["report", "updateTimestamp"]).format.as_deref(),
-        Some("date-time")
-    );
+    // Every kind but the infra assessments (upstream's have none) is dated.
+    if !want.kind.contains("InfraAssessment") {
+        assert_eq!(
+            node(root, &["report", "updateTimestamp"]).format.as_deref(),
+            Some("date-time")
+        );
+    }
     let json = serde_json::to_string(root).unwrap();
     for forbidden in ["$ref", "nullable", "anyOf", "oneOf", "allOf", "\"default\""] {
         assert!(
@@ -396,7 +439,15 @@ fn generated_crds_match_upstream_contract() {
         &EXPOSED_SECRET,
     );
     check(find("SbomReport").expect("SbomReport CRD"), &SBOM);
-    assert_eq!(crds.len(), 5);
+    check(
+        find("ClusterInfraAssessmentReport").expect("ClusterInfraAssessmentReport CRD"),
+        &CLUSTER_INFRA_ASSESSMENT,
+    );
+    check(
+        find("InfraAssessmentReport").expect("InfraAssessmentReport CRD"),
+        &INFRA_ASSESSMENT,
+    );
+    assert_eq!(crds.len(), 7);
 }
 
 #[test]

@@ -9,7 +9,13 @@
 use sha2::{Digest, Sha256};
 
 /// Shared Rego libraries of the built-in checks: `(file name, Rego text)`.
-const LIBRARIES: &[(&str, &str)] = &[("lib/k8s.rego", include_str!("../../policies/lib/k8s.rego"))];
+const LIBRARIES: &[(&str, &str)] = &[
+    ("lib/k8s.rego", include_str!("../../policies/lib/k8s.rego")),
+    (
+        "lib/node.rego",
+        include_str!("../../policies/lib/node.rego"),
+    ),
+];
 
 /// Stand-ins for the libraries upstream ships with its built-ins, which custom policies
 /// written for upstream import: `(package, file name, Rego text)`. Each is loaded only when
@@ -181,8 +187,17 @@ const POLICIES: &[(&str, &str)] = &[
 
 /// The built-in checks as `(file name, Rego text)`, e.g.
 /// `("checks/ksv001_privilege_escalation.rego", "package builtin.trivyrs.KSV001 ...")`.
-pub fn builtin_policies() -> &'static [(&'static str, &'static str)] {
-    POLICIES
+/// The workload checks (KSV) come first, then the node checks (KCV,
+/// [`super::node_checks`]), each group ordered by file name.
+pub fn builtin_policies() -> &'static [(String, String)] {
+    static ALL: std::sync::LazyLock<Vec<(String, String)>> = std::sync::LazyLock::new(|| {
+        POLICIES
+            .iter()
+            .map(|(name, rego)| ((*name).to_owned(), (*rego).to_owned()))
+            .chain(super::node_checks::policies())
+            .collect()
+    });
+    &ALL
 }
 
 /// The Rego libraries the built-in checks import, as `(file name, Rego text)`.
@@ -204,12 +219,12 @@ pub fn compat_libraries() -> &'static [(&'static str, &'static str, &'static str
 pub fn builtin_digest() -> String {
     let mut hasher = Sha256::new();
     let compat = COMPAT_LIBRARIES.iter().map(|(_, name, rego)| (name, rego));
-    for (name, rego) in LIBRARIES
+    let libraries = LIBRARIES.iter().map(|(n, r)| (*n, *r));
+    let policies = builtin_policies()
         .iter()
-        .chain(POLICIES)
-        .map(|(n, r)| (n, r))
-        .chain(compat)
-    {
+        .map(|(n, r)| (n.as_str(), r.as_str()));
+    let compat = compat.map(|(n, r)| (*n, *r));
+    for (name, rego) in libraries.chain(policies).chain(compat) {
         // Length prefixes keep ("ab", "c") and ("a", "bc") apart.
         for part in [name, rego] {
             hasher.update((part.len() as u64).to_le_bytes());
@@ -248,18 +263,26 @@ mod tests {
     #[test]
     fn every_policy_declares_its_package_and_metadata() {
         for (name, rego) in builtin_policies() {
-            assert!(rego.contains("package builtin.trivyrs.KSV"), "{name}");
+            let (package, library) = if name.starts_with("node/") {
+                (
+                    "package builtin.trivynode.KCV",
+                    "import data.builtin.trivynode.lib",
+                )
+            } else {
+                (
+                    "package builtin.trivyrs.KSV",
+                    "import data.builtin.trivyrs.lib.k8s",
+                )
+            };
+            assert!(rego.contains(package), "{name}");
             assert!(rego.contains("__rego_metadata__"), "{name}");
-            assert!(
-                rego.contains("import data.builtin.trivyrs.lib.k8s"),
-                "{name}"
-            );
+            assert!(rego.contains(library), "{name}");
         }
     }
 
     #[test]
     fn policies_are_ordered_by_name() {
-        let names: Vec<&str> = builtin_policies().iter().map(|(n, _)| *n).collect();
+        let names: Vec<&str> = builtin_policies().iter().map(|(n, _)| n.as_str()).collect();
         let mut sorted = names.clone();
         sorted.sort_unstable();
         assert_eq!(names, sorted);

@@ -17,7 +17,7 @@ use serde_json::Value;
 use super::builtin::{builtin_libraries, builtin_policies, compat_libraries};
 use super::diagnose::{CompileError, blame, concise, dry_run};
 use super::results::{Metadata, checks_from_results};
-use crate::policy_config::{KindSelector, PolicyConfig, WORKLOAD_KINDS};
+use crate::policy_config::{KindSelector, NODE_KIND, PolicyConfig, WORKLOAD_KINDS};
 use crate::reports::config_audit::Check;
 
 /// Wall-clock budget of one policy's evaluation; a policy that exceeds it gets a failed
@@ -33,8 +33,16 @@ enum Origin {
     /// A built-in check: every workload kind, and Deployment (not scanned by the operator,
     /// which audits the current ReplicaSet, but its template is found all the same).
     Builtin,
+    /// A built-in node check (KCV): the node kind only.
+    BuiltinNode,
     /// A custom policy: the kinds of its `policy.<name>.kinds` key.
     Custom(KindSelector),
+}
+
+impl Origin {
+    fn is_builtin(&self) -> bool {
+        matches!(self, Self::Builtin | Self::BuiltinNode)
+    }
 }
 
 /// One compiled policy and what is known about it before any input.
@@ -57,6 +65,7 @@ impl CompiledPolicy {
     fn applies_to(&self, kind: &str) -> bool {
         let by_origin = match &self.origin {
             Origin::Builtin => WORKLOAD_KINDS.contains(&kind) || kind == "Deployment",
+            Origin::BuiltinNode => kind == NODE_KIND,
             Origin::Custom(kinds) => kinds.matches(kind),
         };
         let by_selector = self
@@ -117,11 +126,14 @@ impl PolicyEngine {
         }));
         let mut policies: Vec<(Source, Origin, String)> = Vec::new();
         if include_builtin {
-            policies.extend(
-                builtin_policies()
-                    .iter()
-                    .map(|(name, rego)| (Source::builtin(name, rego), Origin::Builtin, stem(name))),
-            );
+            policies.extend(builtin_policies().iter().map(|(name, rego)| {
+                let origin = if name.starts_with(NODE_CHECKS_DIR) {
+                    Origin::BuiltinNode
+                } else {
+                    Origin::Builtin
+                };
+                (Source::builtin(name, rego), origin, stem(name))
+            }));
         }
         policies.extend(config.policies.iter().map(|p| {
             let source = Source {
@@ -179,7 +191,9 @@ impl PolicyEngine {
             let metadata = read_rule(&mut engine, &package, "__rego_metadata__");
             let selector = read_rule(&mut engine, &package, "__rego_input__");
             let metadata = match &origin {
-                Origin::Builtin => Metadata::from_value(metadata.as_ref(), &name),
+                Origin::Builtin | Origin::BuiltinNode => {
+                    Metadata::from_value(metadata.as_ref(), &name)
+                }
                 Origin::Custom(_) => {
                     match Metadata::of_custom_policy(metadata.as_ref()).and_then(not_builtin) {
                         Ok(metadata) => metadata,
@@ -282,18 +296,21 @@ impl PolicyEngine {
         engine.set_input(input);
         // The built-ins in one evaluation: their shared helpers are computed once. A run-time
         // error there falls back to one evaluation per policy, which blames the right one.
-        let any_builtin = applicable
-            .iter()
-            .any(|p| matches!(p.origin, Origin::Builtin));
+        let any_builtin = applicable.iter().any(|p| p.origin.is_builtin());
+        let root = if kind == NODE_KIND {
+            NODE_PACKAGE
+        } else {
+            BUILTIN_PACKAGE
+        };
         let builtins = any_builtin
-            .then(|| eval_package(&mut engine, BUILTIN_PACKAGE))
+            .then(|| eval_package(&mut engine, root))
             .flatten();
         for policy in applicable {
             on(Evaluation::Started {
                 key: policy.key.clone(),
             });
             let results = match (&builtins, &policy.origin) {
-                (Some(all), Origin::Builtin) => Ok(results_in(all, policy)),
+                (Some(all), Origin::Builtin | Origin::BuiltinNode) => Ok(results_in(all, policy)),
                 _ => eval_policy(&mut engine, policy),
             };
             let checks = match results {
@@ -335,7 +352,7 @@ impl PolicyInfo {
 
 /// The kinds the operator audits (and Deployment, which built-ins also understand).
 fn audited_kinds() -> impl Iterator<Item = &'static str> {
-    WORKLOAD_KINDS.into_iter().chain(["Deployment"])
+    WORKLOAD_KINDS.into_iter().chain(["Deployment", NODE_KIND])
 }
 
 /// A custom policy's metadata, unless its check ID is a built-in's: custom policies add
@@ -417,8 +434,12 @@ fn selector_kinds(input: &Value) -> Option<Vec<String>> {
     (!kinds.is_empty()).then_some(kinds)
 }
 
-/// The package under which every built-in check lives.
+/// The package under which every built-in workload check lives.
 const BUILTIN_PACKAGE: &str = "data.builtin.trivyrs";
+/// The package under which every built-in node check lives.
+const NODE_PACKAGE: &str = "data.builtin.trivynode";
+/// The directory (in built-in file names) of the node checks.
+const NODE_CHECKS_DIR: &str = "node/";
 
 /// Every rule of every package under `prefix`, evaluated at once for the current input;
 /// `None` when the evaluation fails.

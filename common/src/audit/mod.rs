@@ -30,6 +30,7 @@
 pub mod builtin;
 mod diagnose;
 pub mod engine;
+mod node_checks;
 mod results;
 pub mod sandbox;
 

@@ -15,9 +15,11 @@ use super::VERSION;
 use super::config_audit::ConfigAuditReportData;
 pub use super::crd_contract::VULNERABILITY_SEVERITIES;
 use super::crd_contract::{
-    CONFIG_AUDIT, EXPOSED_SECRET, IMAGE_VULNERABILITY, SBOM, Spec, VULNERABILITY,
+    CLUSTER_INFRA_ASSESSMENT, CONFIG_AUDIT, EXPOSED_SECRET, IMAGE_VULNERABILITY, INFRA_ASSESSMENT,
+    SBOM, Spec, VULNERABILITY,
 };
 use super::exposed_secret::ExposedSecretReportData;
+use super::infra_assessment::InfraAssessmentReportData;
 use super::sbom::SbomReportData;
 use super::schema::{check_structural, clear_required, node_mut, structural_schema};
 use super::vulnerability::VulnerabilityReportData;
@@ -93,6 +95,16 @@ pub fn sbom_crd() -> Result<CustomResourceDefinition, Error> {
     build::<SbomReportData>(&SBOM)
 }
 
+/// The CRD of `ClusterInfraAssessmentReport`.
+pub fn cluster_infra_assessment_crd() -> Result<CustomResourceDefinition, Error> {
+    build::<InfraAssessmentReportData>(&CLUSTER_INFRA_ASSESSMENT)
+}
+
+/// The CRD of `InfraAssessmentReport`.
+pub fn infra_assessment_crd() -> Result<CustomResourceDefinition, Error> {
+    build::<InfraAssessmentReportData>(&INFRA_ASSESSMENT)
+}
+
 /// Every report CRD, in a fixed order.
 pub fn all_crds() -> Result<Vec<CustomResourceDefinition>, Error> {
     Ok(vec![
@@ -101,6 +113,8 @@ pub fn all_crds() -> Result<Vec<CustomResourceDefinition>, Error> {
         image_vulnerability_crd()?,
         exposed_secret_crd()?,
         sbom_crd()?,
+        cluster_infra_assessment_crd()?,
+        infra_assessment_crd()?,
     ])
 }
 

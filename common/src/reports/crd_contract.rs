@@ -93,6 +93,92 @@ pub(super) const CONFIG_AUDIT: Spec = Spec {
     counters: &[&["summary"]],
 };
 
+/// The printer columns of both infra assessment kinds (upstream's, with their scanner
+/// column's description: `assessement` in the cluster kind's is upstream's spelling).
+macro_rules! infra_columns {
+    ($scanner:literal) => {
+        &[
+            ("Scanner", ".report.scanner.name", "string", $scanner, 0),
+            (
+                "Age",
+                ".metadata.creationTimestamp",
+                "date",
+                "The age of the report",
+                0,
+            ),
+            (
+                "Critical",
+                ".report.summary.criticalCount",
+                "integer",
+                "The number of failed checks with critical severity",
+                1,
+            ),
+            (
+                "High",
+                ".report.summary.highCount",
+                "integer",
+                "The number of failed checks with high severity",
+                1,
+            ),
+            (
+                "Medium",
+                ".report.summary.mediumCount",
+                "integer",
+                "The number of failed checks with medium severity",
+                1,
+            ),
+            (
+                "Low",
+                ".report.summary.lowCount",
+                "integer",
+                "The number of failed checks with low severity",
+                1,
+            ),
+        ]
+    };
+}
+
+/// The required fields of both infra assessment kinds.
+const INFRA_REQUIRED: &[(&[&str], &[&str])] = &[
+    (&[], &["checks", "scanner", "summary"]),
+    (&["checks", "[]"], &["checkID", "severity", "success"]),
+    (&["checks", "[]", "scope"], &["type", "value"]),
+    (&["scanner"], &["name", "vendor", "version"]),
+    (
+        &["summary"],
+        &["criticalCount", "highCount", "lowCount", "mediumCount"],
+    ),
+];
+
+/// A node's assessment, cluster-scoped.
+pub(super) const CLUSTER_INFRA_ASSESSMENT: Spec = Spec {
+    group: super::GROUP,
+    namespaced: false,
+    kind: "ClusterInfraAssessmentReport",
+    plural: "clusterinfraassessmentreports",
+    singular: "clusterinfraassessmentreport",
+    short_names: &["clusterinfraassessment"],
+    description: "ClusterInfraAssessmentReport is a specification for the \
+        ClusterInfraAssessmentReport resource.",
+    columns: infra_columns!("The name of the infra assessement scanner"),
+    required: INFRA_REQUIRED,
+    enums: &[],
+    counters: &[&["summary"]],
+};
+
+/// The namespaced twin of [`CLUSTER_INFRA_ASSESSMENT`].
+pub(super) const INFRA_ASSESSMENT: Spec = Spec {
+    namespaced: true,
+    kind: "InfraAssessmentReport",
+    plural: "infraassessmentreports",
+    singular: "infraassessmentreport",
+    short_names: &["infraassessment", "infraassessments"],
+    description: "InfraAssessmentReport is a specification for the InfraAssessmentReport \
+        resource.",
+    columns: infra_columns!("The name of the infra assessment scanner"),
+    ..CLUSTER_INFRA_ASSESSMENT
+};
+
 pub(super) const VULNERABILITY: Spec = Spec {
     group: super::GROUP,
     namespaced: true,

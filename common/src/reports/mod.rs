@@ -14,6 +14,7 @@ mod crd_contract;
 pub mod exposed_secret;
 pub mod gauge;
 pub mod image_vulnerability;
+pub mod infra_assessment;
 pub mod sbom;
 mod schema;
 pub mod vulnerability;
