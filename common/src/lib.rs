@@ -9,6 +9,7 @@ pub mod cli;
 pub mod hash;
 pub mod labels;
 pub mod names;
+pub mod nodes;
 pub mod owner;
 pub mod policy_config;
 pub mod proto;

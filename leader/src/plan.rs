@@ -115,6 +115,7 @@ fn audit_task(workload: &Workload, config_hash: &str) -> DueTask {
             scan: None,
             workload_json: String::new(),
             summary_only: false,
+            node_tolerations_json: String::new(),
         },
         aliases: Vec::new(),
     }

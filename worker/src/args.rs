@@ -66,6 +66,8 @@ pub struct Args {
     pub policy_evaluators: u16,
     #[command(flatten)]
     pub scan: crate::scan::ScanArgs,
+    #[command(flatten)]
+    pub node: crate::node::NodeArgs,
 }
 
 #[cfg(test)]

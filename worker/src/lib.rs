@@ -5,6 +5,7 @@ pub mod args;
 pub mod budget;
 pub mod config_audit;
 pub mod metrics;
+pub mod node;
 pub mod policies;
 pub mod report;
 pub mod report_trim;
@@ -56,6 +57,8 @@ pub struct Settings {
     pub tls: Option<tonic::transport::ClientTlsConfig>,
     /// How vulnerability scans run.
     pub scan: scan::ScanSettings,
+    /// How node assessments run.
+    pub node: node::NodeSettings,
     pub metrics: Arc<metrics::WorkerMetrics>,
     pub worker_id: String,
     pub capacity: u32,
@@ -132,6 +135,7 @@ pub async fn run(args: Args) -> Result<(), Error> {
         },
         tls,
         scan: scan_settings.with_reporting_instance(&client, args.worker_id.clone()),
+        node: args.node.settings(args.report_passed_checks),
         metrics: metrics.clone(),
         worker_id: args.worker_id.clone(),
         capacity: args.capacity,

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use common::audit::sandbox::{self, CustomPolicies};
 use common::audit::{PolicyEngine, builtin_digest};
-use common::policy_config::PolicyConfig;
+use common::policy_config::{NODE_KIND, PolicyConfig};
 use common::reports::config_audit::Check;
 use common::workload::WorkloadKind;
 use futures::TryStreamExt;
@@ -46,6 +46,8 @@ pub struct Policies {
     /// The ConfigMap's custom policies, if it has any.
     pub custom: Option<CustomPolicies>,
     pub hashes: BTreeMap<WorkloadKind, String>,
+    /// The hash of the kind Node (node assessments).
+    pub node_hash: String,
     /// Permits for built-in evaluations on the blocking pool.
     cpu: Arc<Semaphore>,
 }
@@ -91,10 +93,12 @@ impl Policies {
             .iter()
             .map(|k| (*k, config.config_hash(k.as_str(), &digest)))
             .collect();
+        let node_hash = config.config_hash(NODE_KIND, &digest);
         Ok(Self {
             builtin: with.builtin.clone(),
             custom,
             hashes,
+            node_hash,
             cpu: with.cpu.clone(),
         })
     }
@@ -108,6 +112,26 @@ impl Policies {
         workload: kube::api::DynamicObject,
         include_passed: bool,
     ) -> Result<Vec<Check>, String> {
+        let input = serde_json::to_value(&workload).unwrap_or_default();
+        self.evaluate(kind.as_str(), input, include_passed).await
+    }
+
+    /// The checks of a node-collector `NodeInfo` document, as its report lists them (same
+    /// contract as [`Self::audit`]).
+    pub async fn assess_node(
+        &self,
+        node_info: serde_json::Value,
+        include_passed: bool,
+    ) -> Result<Vec<Check>, String> {
+        self.evaluate(NODE_KIND, node_info, include_passed).await
+    }
+
+    async fn evaluate(
+        &self,
+        kind: &'static str,
+        input: serde_json::Value,
+        include_passed: bool,
+    ) -> Result<Vec<Check>, String> {
         let permit = self
             .cpu
             .clone()
@@ -116,8 +140,7 @@ impl Policies {
             .map_err(|e| format!("no evaluation slot: {e}"))?;
         let engine = self.builtin.clone();
         let builtin = tokio::task::spawn_blocking(move || {
-            let input = serde_json::to_value(&workload).unwrap_or_default();
-            let checks = engine.evaluate(kind.as_str(), &input);
+            let checks = engine.evaluate(kind, &input);
             drop(permit);
             (input, checks)
         })
@@ -125,7 +148,7 @@ impl Policies {
         let (input, mut checks) =
             builtin.map_err(|e| format!("the built-in checks did not finish: {e}"))?;
         if let Some(custom) = &self.custom {
-            checks.extend(custom.evaluate(kind.as_str(), &input).await);
+            checks.extend(custom.evaluate(kind, &input).await);
         }
         Ok(common::audit::finish(checks, include_passed))
     }
@@ -223,15 +246,36 @@ impl PolicyCache {
         wanted: &str,
         patience: Duration,
     ) -> Result<Arc<Policies>, Error> {
+        self.matching_hash(kind.as_str(), |p| p.hashes.get(&kind), wanted, patience)
+            .await
+    }
+
+    /// The policies whose hash for the kind Node is `wanted` (see [`Self::matching`]).
+    pub async fn matching_node(
+        &self,
+        wanted: &str,
+        patience: Duration,
+    ) -> Result<Arc<Policies>, Error> {
+        self.matching_hash(NODE_KIND, |p| Some(&p.node_hash), wanted, patience)
+            .await
+    }
+
+    async fn matching_hash(
+        &self,
+        kind: &str,
+        hash_of: impl Fn(&Policies) -> Option<&String>,
+        wanted: &str,
+        patience: Duration,
+    ) -> Result<Arc<Policies>, Error> {
         let mut rx = self.current.clone();
         let deadline = tokio::time::Instant::now() + patience;
         loop {
             let outcome = match rx.borrow_and_update().as_ref() {
                 None => Err(Error::NotLoaded),
-                Some(p) => match p.hashes.get(&kind) {
+                Some(p) => match hash_of(p) {
                     Some(h) if h == wanted => return Ok(p.clone()),
                     have => Err(Error::Mismatch {
-                        kind: kind.as_str().to_string(),
+                        kind: kind.to_string(),
                         wanted: wanted.to_string(),
                         have: have.cloned().unwrap_or_default(),
                     }),

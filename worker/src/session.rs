@@ -347,6 +347,10 @@ async fn execute(
             done.written = outcome.written;
             return (done, reason);
         }
+        WorkerTask::Node(node) => crate::node::run(client, cache, &settings.node, node)
+            .await
+            .map(|report| vec![report])
+            .map_err(|e| (e.outcome(), e.reason(), e.to_string())),
     };
     match outcome {
         Ok(reports) => (

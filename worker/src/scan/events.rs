@@ -1,8 +1,6 @@
 //! Kubernetes Events about failed scans, on each subscriber's workload. Best effort: a
 //! failed publish is logged, never fails the scan.
 
-use std::error::Error as _;
-
 use k8s_openapi::api::core::v1::ObjectReference;
 use kube::Client;
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
@@ -18,7 +16,7 @@ pub const ACTION: &str = "VulnerabilityScan";
 const MAX_NOTE: usize = 1000;
 
 /// The error and its sources as one line, cut to `max` bytes on a character boundary.
-pub fn note(error: &Error, max: usize) -> String {
+pub fn note(error: &(dyn std::error::Error + 'static), max: usize) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(s) = source {

@@ -323,7 +323,7 @@ fn job_uid(job: &Job) -> String {
 /// The pods of the Job of uid `uid` (newest label first, then the legacy one): by uid, not
 /// name, so that the pods of an earlier Job of the same name (deleted in the background,
 /// its pods not yet collected) are never read as this one's.
-async fn job_pods(pods: &Api<Pod>, uid: &str) -> Result<Vec<Pod>, kube::Error> {
+pub(crate) async fn job_pods(pods: &Api<Pod>, uid: &str) -> Result<Vec<Pod>, kube::Error> {
     for label in ["batch.kubernetes.io/controller-uid", "controller-uid"] {
         let params = ListParams::default().labels(&format!("{label}={uid}"));
         let list = retry::idempotent("list scan pods", || pods.list(&params)).await?;
@@ -336,7 +336,7 @@ async fn job_pods(pods: &Api<Pod>, uid: &str) -> Result<Vec<Pod>, kube::Error> {
 
 /// Exit code of the container `container` of `pod` (an init container or not), if it
 /// terminated.
-fn exit_code(pod: &Pod, container: &str) -> Option<i32> {
+pub(crate) fn exit_code(pod: &Pod, container: &str) -> Option<i32> {
     let status = pod.status.as_ref()?;
     status
         .container_statuses
@@ -438,7 +438,7 @@ async fn failure_detail(pods: &Api<Pod>, uid: &str, reason: &str, message: &str)
 
 /// Deletes the Job and, through background propagation, its pods. A failure is logged: the
 /// Job's `ttlSecondsAfterFinished` removes it anyway.
-async fn delete_job(jobs: &Api<Job>, name: &str) {
+pub(crate) async fn delete_job(jobs: &Api<Job>, name: &str) {
     match jobs.delete(name, &DeleteParams::background()).await {
         Ok(_) => tracing::debug!(job = %name, "scan job deleted"),
         Err(kube::Error::Api(status)) if status.is_not_found() => {}

@@ -1,0 +1,232 @@
+//! The node-collector Job of one node: pinned to the node (`nodeName`), upstream's
+//! collector image and arguments (`node-collector k8s --node <name>`), the host paths the
+//! collector reads mounted read-only, in the collector namespace. Pure.
+//!
+//! What the collector needs, and why: it reads the kubelet's process flags (`hostPID`), the
+//! permissions and owners of the Kubernetes files on the host (the host paths, read-only,
+//! as root: the files are root's and mode 600 when the node is hardened), and the kubelet's
+//! live configuration (its ServiceAccount's token, `nodes/proxy` get). It needs no
+//! capability, no privilege escalation and no writable root filesystem. That is more than
+//! the `restricted` Pod Security profile allows (host namespaces, host paths, root), so the
+//! Jobs run in a namespace of their own, never in the operator's.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::batch::v1::{Job, JobSpec};
+use k8s_openapi::api::core::v1::{
+    Capabilities, Container, HostPathVolumeSource, PodSecurityContext, PodSpec, PodTemplateSpec,
+    ResourceRequirements, SeccompProfile, SecurityContext, Toleration, Volume, VolumeMount,
+};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use kube::api::ObjectMeta;
+
+use super::NodeSettings;
+
+/// The collector container.
+pub const CONTAINER: &str = "node-collector";
+/// Label upstream puts on node-collector Jobs.
+pub const COLLECTOR_LABEL: &str = "node-info.collector";
+/// Annotation naming the node a Job collects from (checked before adopting a Job).
+pub const NODE_ANNOTATION: &str = "trivy-operator-rs.dev/node";
+
+/// The host directories the collector reads: (volume name, host path).
+const HOST_PATHS: [(&str, &str); 8] = [
+    ("var-lib-etcd", "/var/lib/etcd"),
+    ("var-lib-kubelet", "/var/lib/kubelet"),
+    ("var-lib-kube-scheduler", "/var/lib/kube-scheduler"),
+    (
+        "var-lib-kube-controller-manager",
+        "/var/lib/kube-controller-manager",
+    ),
+    ("etc-systemd", "/etc/systemd"),
+    ("lib-systemd", "/lib/systemd"),
+    ("etc-kubernetes", "/etc/kubernetes"),
+    ("etc-cni-netd", "/etc/cni/net.d"),
+];
+
+/// Seconds a finished Job stays if the worker could not delete it.
+const TTL_AFTER_FINISHED: i32 = 600;
+
+/// The deterministic name of a node's collector Job (a node name can be 253 characters;
+/// a Job name must leave room for its pods' suffixes).
+pub fn job_name(node: &str) -> String {
+    format!("node-collector-{}", common::names::short_hash(node))
+}
+
+/// The collector Job of `node`.
+pub fn collector_job(settings: &NodeSettings, node: &str, tolerations: &[Toleration]) -> Job {
+    let mut labels = BTreeMap::from([
+        (COLLECTOR_LABEL.to_owned(), "Trivy".to_owned()),
+        (
+            common::labels::MANAGED_BY.to_owned(),
+            common::labels::MANAGED_BY_VALUE.to_owned(),
+        ),
+        (common::labels::RESOURCE_KIND.to_owned(), "Node".to_owned()),
+    ]);
+    if common::names::is_valid_label_value(node) {
+        labels.insert(common::labels::RESOURCE_NAME.to_owned(), node.to_owned());
+    }
+    let deadline = i64::try_from(settings.timeout.as_secs().max(1)).unwrap_or(i64::MAX);
+    let mounts = HOST_PATHS
+        .iter()
+        .map(|(name, path)| VolumeMount {
+            name: (*name).to_owned(),
+            mount_path: (*path).to_owned(),
+            read_only: Some(true),
+            ..VolumeMount::default()
+        })
+        .collect();
+    let volumes = HOST_PATHS
+        .iter()
+        .map(|(name, path)| Volume {
+            name: (*name).to_owned(),
+            host_path: Some(HostPathVolumeSource {
+                path: (*path).to_owned(),
+                type_: None,
+            }),
+            ..Volume::default()
+        })
+        .collect();
+    let quantities = |cpu: &str, memory: &str| {
+        BTreeMap::from([
+            ("cpu".to_owned(), Quantity(cpu.to_owned())),
+            ("memory".to_owned(), Quantity(memory.to_owned())),
+        ])
+    };
+    let container = Container {
+        name: CONTAINER.to_owned(),
+        image: Some(settings.image.clone()),
+        command: Some(vec!["node-collector".to_owned()]),
+        args: Some(vec!["k8s".to_owned(), "--node".to_owned(), node.to_owned()]),
+        resources: Some(ResourceRequirements {
+            requests: Some(quantities("50m", "50M")),
+            limits: Some(quantities("100m", "100M")),
+            ..ResourceRequirements::default()
+        }),
+        security_context: Some(SecurityContext {
+            allow_privilege_escalation: Some(false),
+            capabilities: Some(Capabilities {
+                drop: Some(vec!["ALL".to_owned()]),
+                add: None,
+            }),
+            privileged: Some(false),
+            read_only_root_filesystem: Some(true),
+            ..SecurityContext::default()
+        }),
+        volume_mounts: Some(mounts),
+        ..Container::default()
+    };
+    Job {
+        metadata: ObjectMeta {
+            name: Some(job_name(node)),
+            namespace: Some(settings.namespace.clone()),
+            labels: Some(labels),
+            annotations: Some(BTreeMap::from([(
+                NODE_ANNOTATION.to_owned(),
+                node.to_owned(),
+            )])),
+            ..ObjectMeta::default()
+        },
+        spec: Some(JobSpec {
+            active_deadline_seconds: Some(deadline),
+            backoff_limit: Some(0),
+            completions: Some(1),
+            ttl_seconds_after_finished: Some(TTL_AFTER_FINISHED),
+            template: PodTemplateSpec {
+                metadata: Some(ObjectMeta {
+                    labels: Some(BTreeMap::from([(
+                        "app".to_owned(),
+                        "node-collector".to_owned(),
+                    )])),
+                    ..ObjectMeta::default()
+                }),
+                spec: Some(PodSpec {
+                    node_name: Some(node.to_owned()),
+                    host_pid: Some(true),
+                    restart_policy: Some("Never".to_owned()),
+                    service_account_name: settings.service_account.clone(),
+                    automount_service_account_token: Some(true),
+                    tolerations: (!tolerations.is_empty()).then(|| tolerations.to_vec()),
+                    security_context: Some(PodSecurityContext {
+                        run_as_user: Some(0),
+                        run_as_group: Some(0),
+                        seccomp_profile: Some(SeccompProfile {
+                            type_: "RuntimeDefault".to_owned(),
+                            localhost_profile: None,
+                        }),
+                        ..PodSecurityContext::default()
+                    }),
+                    containers: vec![container],
+                    volumes: Some(volumes),
+                    ..PodSpec::default()
+                }),
+            },
+            ..JobSpec::default()
+        }),
+        ..Job::default()
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn settings() -> NodeSettings {
+        NodeSettings {
+            namespace: "trivy-system-nodes".into(),
+            image: "ghcr.io/aquasecurity/node-collector:0.3.1".into(),
+            service_account: Some("trivy-operator-node-collector".into()),
+            timeout: Duration::from_secs(300),
+            include_passed: false,
+        }
+    }
+
+    #[test]
+    fn the_job_is_pinned_to_its_node_and_reads_the_host_read_only() {
+        let job = collector_job(&settings(), "kind-worker", &[]);
+        assert_eq!(
+            job.metadata.name.as_deref(),
+            Some(job_name("kind-worker").as_str())
+        );
+        assert_eq!(
+            job.metadata.namespace.as_deref(),
+            Some("trivy-system-nodes")
+        );
+        let labels = job.metadata.labels.as_ref().unwrap();
+        assert_eq!(labels[COLLECTOR_LABEL], "Trivy");
+        assert_eq!(labels[common::labels::RESOURCE_NAME], "kind-worker");
+        let spec = job.spec.unwrap();
+        assert_eq!(spec.backoff_limit, Some(0));
+        assert_eq!(spec.active_deadline_seconds, Some(300));
+        let pod = spec.template.spec.unwrap();
+        assert_eq!(pod.node_name.as_deref(), Some("kind-worker"));
+        assert_eq!(pod.host_pid, Some(true));
+        assert_eq!(pod.host_network, None);
+        let c = &pod.containers[0];
+        assert_eq!(c.args.as_ref().unwrap(), &["k8s", "--node", "kind-worker"]);
+        let mounts = c.volume_mounts.as_ref().unwrap();
+        assert_eq!(mounts.len(), 8);
+        assert!(mounts.iter().all(|m| m.read_only == Some(true)));
+        let sc = c.security_context.as_ref().unwrap();
+        assert_eq!(sc.privileged, Some(false));
+        assert_eq!(sc.allow_privilege_escalation, Some(false));
+        assert_eq!(pod.volumes.unwrap().len(), 8);
+    }
+
+    #[test]
+    fn names_are_deterministic_and_valid() {
+        assert_eq!(job_name("a"), job_name("a"));
+        assert_ne!(job_name("a"), job_name("b"));
+        let long = "n".repeat(253);
+        assert!(common::names::is_dns1123_label(&job_name(&long)));
+        let job = collector_job(&settings(), &long, &[]);
+        assert!(
+            !job.metadata
+                .labels
+                .unwrap()
+                .contains_key(common::labels::RESOURCE_NAME)
+        );
+    }
+}
