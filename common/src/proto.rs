@@ -13,6 +13,7 @@ pub fn task_kind_label(kind: i32) -> &'static str {
     match TaskKind::try_from(kind) {
         Ok(TaskKind::ConfigAudit) => "config_audit",
         Ok(TaskKind::VulnerabilityScan) => "vulnerability_scan",
+        Ok(TaskKind::NodeAssessment) => "node_assessment",
         _ => "Other",
     }
 }

@@ -158,9 +158,12 @@ pub struct RunArgs {
     /// `metricsExposedSecretInfo`): the scrape lists the ExposedSecretReports.
     #[arg(long, env = "METRICS_EXPOSED_SECRET_INFO_ENABLED", default_value_t = false, action = clap::ArgAction::Set)]
     pub metrics_exposed_secret_info: bool,
-    /// Rescan images whose VulnerabilityReport is older than this; `0` disables.
+    /// Rescan images whose VulnerabilityReport is older than this, and reassess nodes whose
+    /// ClusterInfraAssessmentReport is; `0` disables.
     #[arg(long, env = "REPORT_TTL", default_value = "24h", value_parser = parse_duration)]
     pub report_ttl: Duration,
+    #[command(flatten)]
+    pub nodes: crate::nodes::NodeArgs,
     /// How VulnerabilityReports are stored: `full` (upstream's: every report holds its
     /// image's whole list) or `per-image` (each image's list once, in a cluster-scoped
     /// ImageVulnerabilityReport; workloads' reports keep the summary, the most severe
@@ -333,6 +336,7 @@ impl RunArgs {
             ));
         }
         self.api_budget.limits()?;
+        self.nodes.settings(None)?;
         let d = &self.dispatch;
         if d.retry_base > d.retry_max {
             return Err(format!(

@@ -10,6 +10,7 @@ pub mod election;
 pub mod grpc;
 pub mod image_report_gc;
 pub mod metrics;
+pub mod nodes;
 pub mod observed;
 pub mod plan;
 pub mod plan_scans;
@@ -311,20 +312,25 @@ fn lead(
         sbom_rescans: args.sbom_rescans,
     });
     let identity = args.identity();
-    let shared = Arc::new(
-        Shared::new(
-            identity.clone(),
-            epoch,
-            scope,
-            dispatch,
-            scans,
-            metrics,
-            auth_refusals,
-        )
-        .with_term(leading.clone())
-        .with_budget(budget)
-        .with_storage_budget(args.report_storage_budget),
-    );
+    let ttl = (!args.report_ttl.is_zero()).then_some(args.report_ttl);
+    // Checked at start (`RunArgs::validate`): an error here is not possible.
+    let nodes = args.nodes.settings(ttl).ok().flatten();
+    let shared = Shared::new(
+        identity.clone(),
+        epoch,
+        scope,
+        dispatch,
+        scans,
+        metrics,
+        auth_refusals,
+    )
+    .with_term(leading.clone())
+    .with_budget(budget)
+    .with_storage_budget(args.report_storage_budget);
+    let shared = Arc::new(match nodes {
+        Some(nodes) => shared.with_nodes(nodes),
+        None => shared,
+    });
     let reporter = Reporter {
         controller: "trivy-operator-leader".into(),
         instance: Some(identity),

@@ -128,6 +128,8 @@ pub struct Observed {
     pub audit_objects: AuditObjects,
     /// ImageVulnerabilityReports (per-image storage mode).
     pub image_reports: ImageReports,
+    /// Nodes and their ClusterInfraAssessmentReports.
+    pub nodes: crate::nodes::NodeObserved,
     /// Workload uids by namespace.
     by_namespace: HashMap<String, HashSet<String>>,
     /// ReplicaSet uids by the uid of the Deployment that controls them.

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use common::audit::builtin_digest;
 use common::audit::sandbox::{self, CustomPolicies};
-use common::policy_config::PolicyConfig;
+use common::policy_config::{NODE_KIND, PolicyConfig};
 use common::workload::WorkloadKind;
 use futures::TryStreamExt;
 use k8s_openapi::api::core::v1::ConfigMap;
@@ -31,12 +31,18 @@ pub enum Error {
     Compile(#[from] common::audit::CompileError),
 }
 
+/// The `plugin-config-hash` of every audited kind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hashes {
+    /// Of every workload kind.
+    pub kinds: ConfigHashes,
+    /// Of the kind Node (node assessments).
+    pub node: String,
+}
+
 /// The `plugin-config-hash` of every kind for a ConfigMap, if its policies compile (tried
 /// in an evaluator process started with `sandbox`).
-pub async fn hashes_for(
-    cm: &ConfigMap,
-    sandbox: &sandbox::Settings,
-) -> Result<ConfigHashes, Error> {
+pub async fn hashes_for(cm: &ConfigMap, sandbox: &sandbox::Settings) -> Result<Hashes, Error> {
     let data = common::policy_config::policy_data(cm)?;
     let config = PolicyConfig::from_data(&data)?;
     if !config.is_empty() {
@@ -47,12 +53,15 @@ pub async fn hashes_for(
 }
 
 /// The `plugin-config-hash` of every kind for a parsed ConfigMap.
-fn config_hashes(config: &PolicyConfig) -> ConfigHashes {
+fn config_hashes(config: &PolicyConfig) -> Hashes {
     let digest = builtin_digest();
-    WorkloadKind::ALL
-        .iter()
-        .map(|kind| (*kind, config.config_hash(kind.as_str(), &digest)))
-        .collect()
+    Hashes {
+        kinds: WorkloadKind::ALL
+            .iter()
+            .map(|kind| (*kind, config.config_hash(kind.as_str(), &digest)))
+            .collect(),
+        node: config.config_hash(NODE_KIND, &digest),
+    }
 }
 
 /// Watches the ConfigMap until `shutdown`.
@@ -101,7 +110,7 @@ pub fn spawn(
     });
 }
 
-fn hashes_or_empty() -> ConfigHashes {
+fn hashes_or_empty() -> Hashes {
     // An empty config always compiles: only the built-in checks.
     config_hashes(&PolicyConfig::default())
 }
@@ -129,12 +138,15 @@ async fn apply(shared: &Shared, recorder: &Recorder, sandbox: &sandbox::Settings
     publish(shared, result);
 }
 
-fn publish(shared: &Shared, result: Result<ConfigHashes, Error>) {
+fn publish(shared: &Shared, result: Result<Hashes, Error>) {
     shared.update(|st| match result {
         Ok(hashes) => {
             st.policy.error = None;
-            if st.policy.hashes.as_ref() != Some(&hashes) {
-                st.policy.hashes = Some(hashes);
+            if st.policy.hashes.as_ref() != Some(&hashes.kinds)
+                || st.policy.node_hash.as_ref() != Some(&hashes.node)
+            {
+                st.policy.hashes = Some(hashes.kinds);
+                st.policy.node_hash = Some(hashes.node);
                 st.policy.generation += 1;
             }
         }
@@ -143,7 +155,9 @@ fn publish(shared: &Shared, result: Result<ConfigHashes, Error>) {
             if st.policy.hashes.is_none() {
                 // Broken from the start: the built-in checks are the last good set, so
                 // audits proceed (the workers fall back the same way).
-                st.policy.hashes = Some(hashes_or_empty());
+                let hashes = hashes_or_empty();
+                st.policy.hashes = Some(hashes.kinds);
+                st.policy.node_hash = Some(hashes.node);
                 st.policy.generation += 1;
             }
         }
@@ -186,9 +200,18 @@ deny[res] { input.kind == "StatefulSet"; res := {"msg": "no"} }
         .unwrap();
         let after = config_hashes(&config);
         for kind in WorkloadKind::ALL {
-            let changed = before[&kind] != after[&kind];
+            let changed = before.kinds[&kind] != after.kinds[&kind];
             assert_eq!(changed, kind == WorkloadKind::StatefulSet, "{kind:?}");
         }
+        assert_eq!(before.node, after.node);
+        let for_nodes = PolicyConfig::from_data(&data(&[
+            ("policy.id001.rego", POLICY),
+            ("policy.id001.kinds", "Node"),
+        ]))
+        .unwrap();
+        let nodes = config_hashes(&for_nodes);
+        assert_ne!(nodes.node, before.node);
+        assert_eq!(nodes.kinds, before.kinds);
     }
 
     #[tokio::test]

@@ -29,6 +29,8 @@ pub type StreamItem = Result<proto::LeaderMessage, tonic::Status>;
 pub struct PolicyStatus {
     /// Hash per kind of the last config that compiled; `None` until the ConfigMap was read.
     pub hashes: Option<ConfigHashes>,
+    /// Hash of the kind Node, from the same config as `hashes`.
+    pub node_hash: Option<String>,
     /// Why the current ConfigMap is not used, if it is broken.
     pub error: Option<String>,
     /// Bumped on every change of `hashes`.
@@ -73,6 +75,8 @@ pub struct LeaderState {
     pub last_round: RoundStats,
     /// The reports' storage budget.
     pub storage: crate::storage_guard::StorageGuard,
+    /// Node assessments paused because their report CRD is missing, as last planned.
+    pub nodes_paused: bool,
 }
 
 impl LeaderState {
@@ -107,6 +111,8 @@ pub struct Shared {
     pub scope: Scope,
     /// How vulnerability scans are planned; `None`: not at all.
     pub scans: Option<ScanSettings>,
+    /// How node assessments are planned; `None`: not at all.
+    pub nodes: Option<crate::nodes::NodeSettings>,
     /// gRPC calls refused for a missing or wrong token.
     pub auth_refusals: Arc<AtomicU64>,
     pub metrics: Arc<LeaderMetrics>,
@@ -141,12 +147,14 @@ impl Shared {
                 assigned_from: None,
                 last_round: RoundStats::default(),
                 storage: crate::storage_guard::StorageGuard::default(),
+                nodes_paused: false,
             }),
             wake: Notify::new(),
             epoch,
             identity,
             scope,
             scans,
+            nodes: None,
             auth_refusals,
             metrics,
             term: CancellationToken::new(),
@@ -165,6 +173,12 @@ impl Shared {
     pub fn with_storage_budget(mut self, bytes: u64) -> Self {
         let st = self.state.get_mut().unwrap_or_else(|p| p.into_inner());
         st.storage = crate::storage_guard::StorageGuard::new(Some(bytes));
+        self
+    }
+
+    /// Plans node assessments with `settings` (default: none).
+    pub fn with_nodes(mut self, settings: crate::nodes::NodeSettings) -> Self {
+        self.nodes = Some(settings);
         self
     }
 
@@ -228,7 +242,9 @@ impl Shared {
             if full {
                 st.full_plan_at = Some(now);
                 st.planner.mark_all_dirty(&mut st.observed);
-            } else if st.planned_policy != st.policy.generation {
+            }
+            let policy_changed = st.planned_policy != st.policy.generation;
+            if !full && policy_changed {
                 // A policy change touches the audits of every workload of the changed kinds;
                 // re-planning all workloads is as cheap as finding them.
                 st.observed.mark_all_dirty();
@@ -268,11 +284,46 @@ impl Shared {
             st.last_round = st
                 .planner
                 .round(&mut st.observed, &mut st.dispatcher, &inputs);
+            if full || policy_changed {
+                st.observed.nodes.mark_all_dirty();
+            }
+            self.plan_nodes(st, now);
         }
         let change = st.storage.update(st.observed.report_bytes());
         self.send_assignments(st);
         self.dispatch(st, now);
         change
+    }
+
+    /// Re-plans the node assessments that may have changed (nodes: off, or their watches
+    /// not listed yet: none).
+    fn plan_nodes(&self, st: &mut LeaderState, now: Instant) {
+        let Some(settings) = &self.nodes else {
+            return;
+        };
+        let observed = &st.observed;
+        if !observed.synced.contains(crate::nodes::NODES_WATCH)
+            || !observed.synced.contains(crate::nodes::REPORTS_WATCH)
+        {
+            return;
+        }
+        let paused = observed.missing_crds.contains(crate::nodes::REPORTS_WATCH);
+        if paused != st.nodes_paused {
+            st.nodes_paused = paused;
+            st.observed.nodes.mark_all_dirty();
+        }
+        let policy = st
+            .policy
+            .node_hash
+            .as_ref()
+            .filter(|_| !paused)
+            .map(|hash| settings.policy(hash, jiff::Timestamp::now()));
+        crate::nodes::round(
+            &mut st.observed.nodes,
+            &mut st.dispatcher,
+            policy.as_ref(),
+            now,
+        );
     }
 
     /// Sends every task that fits a window now. Called by the round and at once when a

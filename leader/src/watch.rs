@@ -8,13 +8,14 @@ use std::sync::Arc;
 use common::reports::config_audit::ConfigAuditReport;
 use common::reports::exposed_secret::ExposedSecretReport;
 use common::reports::image_vulnerability::ImageVulnerabilityReport;
+use common::reports::infra_assessment::ClusterInfraAssessmentReport;
 use common::reports::sbom::SbomReport;
 use common::reports::vulnerability::VulnerabilityReport;
 use common::resources::workload_api_resource;
 use common::workload::WorkloadKind;
 use futures::TryStreamExt;
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
+use k8s_openapi::api::core::v1::{Namespace, Node, ServiceAccount};
 use kube::Client;
 use kube::api::{Api, DynamicObject};
 use kube::core::PartialObjectMeta;
@@ -65,6 +66,7 @@ pub(crate) const IMAGE_REPORTS: &str = "image-reports";
 /// written; a missing CRD of theirs pauses scans as the VulnerabilityReport CRD's does.
 fn is_report_watch(name: &str) -> bool {
     REPORT_WATCHES.contains(&name)
+        || name == crate::nodes::REPORTS_WATCH
         || name == IMAGE_REPORTS
         || Companion::ALL.iter().any(|c| c.watch() == name)
 }
@@ -104,6 +106,12 @@ fn spawn_crd_probe(client: Client, shared: Arc<Shared>, shutdown: CancellationTo
                         .list_metadata(&params)
                         .await
                         .is_ok(),
+                    crate::nodes::REPORTS_WATCH => {
+                        Api::<ClusterInfraAssessmentReport>::all(client.clone())
+                            .list_metadata(&params)
+                            .await
+                            .is_ok()
+                    }
                     name if name == Companion::Secret.watch() => {
                         Api::<ExposedSecretReport>::all(client.clone())
                             .list_metadata(&params)
@@ -141,7 +149,7 @@ fn resource_missing(error: &watcher::Error) -> bool {
 const WORKLOAD_PAGE_SIZE: u32 = 100;
 
 /// How one watch folds objects into the observed state.
-trait Fold<K>: Send + 'static {
+pub(crate) trait Fold<K>: Send + 'static {
     /// The key the object is stored under, if it is relevant at all.
     fn key(&self, object: &K) -> Option<String>;
     /// Records the object under its key; returns false if it is not (or no longer) stored.
@@ -241,6 +249,25 @@ pub fn spawn_all(client: &Client, shared: &Arc<Shared>, shutdown: &CancellationT
         shared,
         shutdown,
     );
+    if shared.nodes.is_some() {
+        spawn(
+            crate::nodes::NODES_WATCH.into(),
+            watcher(Api::<Node>::all(client.clone()), config()),
+            crate::nodes::folds::NodeFold,
+            shared,
+            shutdown,
+        );
+        spawn(
+            crate::nodes::REPORTS_WATCH.into(),
+            watcher(
+                Api::<PartialObjectMeta<ClusterInfraAssessmentReport>>::all(client.clone()),
+                config(),
+            ),
+            crate::nodes::folds::NodeReportFold,
+            shared,
+            shutdown,
+        );
+    }
     spawn_crd_probe(client.clone(), shared.clone(), shutdown.clone());
     for kind in WorkloadKind::ALL {
         let api: Api<DynamicObject> = Api::all_with(client.clone(), &workload_api_resource(kind));

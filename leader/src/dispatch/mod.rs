@@ -538,4 +538,4 @@ pub fn subscriber_cover_key(uid: &str, container: &str, spec_hash: &str) -> Stri
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

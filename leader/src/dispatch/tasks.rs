@@ -51,7 +51,10 @@ impl Class {
     pub const ALL: [Class; 3] = [Class::Audit, Class::Copy, Class::Job];
 
     pub fn of(task: &proto::Task) -> Self {
-        if task.kind != proto::TaskKind::VulnerabilityScan as i32 {
+        // A node assessment runs a Job too, under the same cluster-wide limit.
+        if task.kind == proto::TaskKind::NodeAssessment as i32 {
+            Self::Job
+        } else if task.kind != proto::TaskKind::VulnerabilityScan as i32 {
             Self::Audit
         } else if runs_job(task) {
             Self::Job

@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use super::*;
 use crate::plan_scans::runs_job;
 
-fn config() -> DispatchConfig {
+pub(crate) fn config() -> DispatchConfig {
     DispatchConfig {
         tasks_per_capacity: 1,
         worker_timeout: Duration::from_secs(30),

@@ -134,7 +134,8 @@ async fn assess(
         .assess_node(node_info, settings.include_passed)
         .await
         .map_err(Error::Evaluation)?;
-    let mut report = report::node_report(task, checks, crate::report::scanner());
+    let now = jiff::Timestamp::now();
+    let mut report = report::node_report(task, checks, crate::report::scanner(), now);
     if task.summary_only {
         report.report.checks.clear();
         common::reports::gauge::mark_summary_only(&mut report.metadata);

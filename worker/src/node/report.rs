@@ -13,14 +13,17 @@ use kube::api::ObjectMeta;
 use crate::task::NodeTask;
 
 /// The report of `task`'s node with `checks`.
+/// `assessed_at` goes into the `scanned-at` annotation, which the leader reads for the TTL.
 pub(super) fn node_report(
     task: &NodeTask,
     checks: Vec<Check>,
     scanner: Scanner,
+    assessed_at: jiff::Timestamp,
 ) -> ClusterInfraAssessmentReport {
-    let (mut report_labels, annotations) =
+    let (mut report_labels, mut annotations) =
         labels::report_labels("Node", &task.node, "", &task.spec_hash);
     labels::add_plugin_config_hash(&mut report_labels, &task.config_hash);
+    annotations.insert(labels::SCANNED_AT.to_owned(), assessed_at.to_string());
     let metadata = ObjectMeta {
         name: Some(config_audit_report_name("Node", &task.node)),
         labels: Some(report_labels),
@@ -56,7 +59,12 @@ mod tests {
             success: false,
             ..Check::default()
         };
-        let report = node_report(&task, vec![failed], Scanner::trivy("0.1.0"));
+        let at = jiff::Timestamp::from_second(1_000_000).unwrap();
+        let report = node_report(&task, vec![failed], Scanner::trivy("0.1.0"), at);
+        assert_eq!(
+            report.metadata.annotations.as_ref().unwrap()[labels::SCANNED_AT],
+            at.to_string()
+        );
         assert_eq!(report.metadata.name.as_deref(), Some("node-kind-worker"));
         assert_eq!(report.metadata.namespace, None);
         let l = report.metadata.labels.as_ref().unwrap();
