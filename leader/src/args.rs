@@ -71,6 +71,8 @@ pub enum StatusQuery {
         kind: String,
         name: String,
     },
+    /// One node: which worker its assessment went to, why it has no report yet.
+    Node { name: String },
 }
 
 /// Flags of `trivy-operator-leader run`.

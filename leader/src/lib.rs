@@ -92,6 +92,12 @@ pub async fn run(args: Args) -> Result<(), Error> {
                     kind,
                     name,
                 },
+                // A node is asked about as the cluster-scoped object of kind Node.
+                StatusQuery::Node { name } => ctl::Query::Workload {
+                    namespace: String::new(),
+                    kind: common::policy_config::NODE_KIND.to_owned(),
+                    name,
+                },
             };
             let output = match status.output {
                 OutputFormat::Table => ctl::Output::Table,

@@ -65,6 +65,17 @@ impl proto::status_service_server::StatusService for StatusSvc {
         within("name", &req.name, MAX_NAME)?;
         let shared = self.slot.get()?;
         let snapshot = self.snapshots.get(&shared).await;
+        if req.kind == common::policy_config::NODE_KIND && req.namespace.is_empty() {
+            let st = shared.lock();
+            let node = st.observed.nodes.nodes.get(&req.name).ok_or_else(|| {
+                Status::not_found(format!(
+                    "node {} is not known (not watched, or gone)",
+                    req.name
+                ))
+            })?;
+            let tasks = snapshot.tasks.get(&node.uid).cloned().unwrap_or_default();
+            return Ok(Response::new(node_status(&shared, &st, node, tasks)));
+        }
         let not_found = || {
             Status::not_found(format!(
                 "{} {}/{} is not a scanned workload (unknown, out of scope, or covered by its controller)",
@@ -84,14 +95,79 @@ impl proto::status_service_server::StatusService for StatusSvc {
     }
 }
 
-/// A workload's status from its tasks (from the snapshot) and its reports (now).
-fn workload_status(
+/// A node's status from its tasks (from the snapshot) and its reports (now).
+fn node_status(
     shared: &Shared,
     st: &LeaderState,
-    workload: &crate::observed::Workload,
+    node: &crate::nodes::NodeRecord,
     tasks: Vec<proto::TaskState>,
 ) -> proto::WorkloadStatus {
-    let state = tasks
+    let policy = shared
+        .nodes
+        .as_ref()
+        .zip(st.policy.node_hash.as_ref())
+        .map(|(settings, hash)| settings.policy(hash, jiff::Timestamp::now()));
+    let state = worst(&tasks);
+    let (state, explanation) = match &policy {
+        None if shared.nodes.is_none() => (
+            WorkloadState::NotScanned as i32,
+            "not assessed: node assessments are off (--node-collector)".to_owned(),
+        ),
+        None => (
+            WorkloadState::Pending as i32,
+            "pending: waiting for the plugin ConfigMap to be read".to_owned(),
+        ),
+        Some(p) if !crate::nodes::plan::in_scope(node, p) => (
+            WorkloadState::NotScanned as i32,
+            "not assessed: excluded by --node-collector-exclude-nodes, a taint the collector \
+             does not tolerate, or not a Linux node"
+                .to_owned(),
+        ),
+        Some(p) => {
+            let reports: Vec<&crate::nodes::NodeReport> =
+                st.observed.nodes.reports_of(&node.name).collect();
+            let missing = crate::nodes::plan::due(node, &reports, p).is_some();
+            if state == WorkloadState::UpToDate as i32 && missing {
+                (
+                    WorkloadState::Pending as i32,
+                    "pending: no ClusterInfraAssessmentReport for its current spec and \
+                     policies (planned at the next round, or its report is on its way)"
+                        .to_owned(),
+                )
+            } else {
+                (state, explain(&tasks, state))
+            }
+        }
+    };
+    // Where its work goes: the worker its shard key belongs to now.
+    let key = crate::nodes::shard_key(&node.name);
+    let owner = st
+        .dispatcher
+        .assignments(std::iter::once(&key))
+        .into_iter()
+        .find(|(_, keys)| !keys.is_empty())
+        .map(|(worker, _)| worker);
+    let explanation = match owner {
+        Some(worker) => format!("{explanation}; its work goes to worker {worker}"),
+        None => format!("{explanation}; no worker is connected to take its work"),
+    };
+    proto::WorkloadStatus {
+        workload: Some(proto::WorkloadRef {
+            kind: common::policy_config::NODE_KIND.into(),
+            api_version: "v1".into(),
+            namespace: String::new(),
+            name: node.name.clone(),
+            uid: node.uid.clone(),
+        }),
+        state,
+        tasks,
+        explanation,
+    }
+}
+
+/// The most pressing state among a workload's tasks (none: up to date).
+fn worst(tasks: &[proto::TaskState]) -> i32 {
+    tasks
         .iter()
         .map(|t| t.state)
         .max_by_key(|s| match WorkloadState::try_from(*s) {
@@ -100,7 +176,17 @@ fn workload_status(
             Ok(WorkloadState::Pending) => 1,
             _ => 0,
         })
-        .unwrap_or(WorkloadState::UpToDate as i32);
+        .unwrap_or(WorkloadState::UpToDate as i32)
+}
+
+/// A workload's status from its tasks (from the snapshot) and its reports (now).
+fn workload_status(
+    shared: &Shared,
+    st: &LeaderState,
+    workload: &crate::observed::Workload,
+    tasks: Vec<proto::TaskState>,
+) -> proto::WorkloadStatus {
+    let state = worst(&tasks);
     let missing = missing_reports(shared, st, workload);
     let scanned = crate::plan::is_scanned(&st.observed, &shared.scope, workload);
     // Derived from what exists: without its reports a workload is never "up to date".

@@ -137,6 +137,15 @@ impl Operator {
         if !self.service_account_auth() {
             args.extend(["--worker-token".into(), self.token.clone()]);
         }
+        // Node assessments only where a scenario asks for them.
+        let nodes_chosen = self
+            .options
+            .leader_args
+            .iter()
+            .any(|a| a == "--node-collector" || a.starts_with("--node-collector="));
+        if !nodes_chosen {
+            args.extend(["--node-collector".into(), "false".into()]);
+        }
         args.extend(self.options.leader_args.iter().cloned());
         let kubeconfig = self.leader_kubeconfig.clone();
         let child = self.spawn(self.options.binaries.leader, &args, &name, &kubeconfig)?;
@@ -219,6 +228,8 @@ impl Operator {
             "1s".into(),
             "--reconnect-max-backoff".into(),
             "2s".into(),
+            "--node-collector-namespace".into(),
+            crate::rbac::nodes_namespace(&self.options.operator_namespace),
         ];
         let mut args = args;
         args.extend(credential);

@@ -87,21 +87,32 @@ pub fn shipped_rbac(cluster: &Cluster, operator_ns: &str) -> anyhow::Result<Stri
         ) {
             continue;
         }
-        if object["metadata"]["namespace"] == "trivy-system" {
-            object["metadata"]["namespace"] = json!(operator_ns);
+        // This test's namespaces: the operator's, and the node-collector's beside it.
+        let rename = |ns: &Value| match ns.as_str() {
+            Some("trivy-system") => Some(json!(operator_ns)),
+            Some("trivy-system-nodes") => Some(json!(nodes_namespace(operator_ns))),
+            _ => None,
+        };
+        if let Some(ns) = rename(&object["metadata"]["namespace"]) {
+            object["metadata"]["namespace"] = ns;
         }
         if let Some(subjects) = object["subjects"].as_array_mut() {
-            for subject in subjects
-                .iter_mut()
-                .filter(|s| s["namespace"] == "trivy-system")
-            {
-                subject["namespace"] = json!(operator_ns);
+            for subject in subjects.iter_mut() {
+                if let Some(ns) = rename(&subject["namespace"]) {
+                    subject["namespace"] = ns;
+                }
             }
         }
         out.push_str(&serde_yaml_ng::to_string(&object)?);
         out.push_str("---\n");
     }
     Ok(out)
+}
+
+/// The namespace of the node-collector Jobs of an operator in `operator_ns` (as
+/// `trivy-system-nodes` is beside `trivy-system`).
+pub fn nodes_namespace(operator_ns: &str) -> String {
+    format!("{operator_ns}-nodes")
 }
 
 /// Writes a kubeconfig for `url` that authenticates with `token`.

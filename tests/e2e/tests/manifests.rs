@@ -14,6 +14,8 @@ use e2e::Cluster;
 use serde_json::Value;
 
 const NS: &str = "trivy-system";
+/// The namespace of the node-collector Jobs.
+const NODES_NS: &str = "trivy-system-nodes";
 
 /// `kubectl kustomize deploy/`, as a user runs it.
 fn render() -> String {
@@ -127,6 +129,18 @@ fn renders_every_part_of_the_install() {
             "CustomResourceDefinition",
             "sbomreports.aquasecurity.github.io",
         ),
+        (
+            "CustomResourceDefinition",
+            "clusterinfraassessmentreports.aquasecurity.github.io",
+        ),
+        (
+            "CustomResourceDefinition",
+            "infraassessmentreports.aquasecurity.github.io",
+        ),
+        ("Namespace", NODES_NS),
+        ("ServiceAccount", "trivy-operator-node-collector"),
+        ("ClusterRole", "trivy-operator-node-collector"),
+        ("ClusterRoleBinding", "trivy-operator-node-collector"),
         ("ServiceAccount", "trivy-operator-leader"),
         ("ServiceAccount", "trivy-operator-worker"),
         ("ServiceAccount", "trivy-operator-scan"),
@@ -158,6 +172,8 @@ fn renders_every_part_of_the_install() {
         "imagevulnerabilityreports.trivy-operator-rs.dev",
         "exposedsecretreports.aquasecurity.github.io",
         "sbomreports.aquasecurity.github.io",
+        "clusterinfraassessmentreports.aquasecurity.github.io",
+        "infraassessmentreports.aquasecurity.github.io",
     ] {
         let file = e2e::repo_root().join(format!("deploy/crds/{name}.yaml"));
         let committed = documents(&std::fs::read_to_string(file).unwrap());
@@ -166,18 +182,38 @@ fn renders_every_part_of_the_install() {
             &committed[0]
         );
     }
-    // Everything but the cluster-scoped kinds lives in the operator namespace.
+    // Everything but the cluster-scoped kinds lives in the operator namespace, except the
+    // node-collector's account and the worker's Role for its Jobs, in theirs.
     let cluster_scoped = [
         "Namespace",
         "CustomResourceDefinition",
         "ClusterRole",
         "ClusterRoleBinding",
     ];
+    let mut in_nodes_ns = Vec::new();
     for o in &objects {
-        if !cluster_scoped.contains(&o["kind"].as_str().unwrap()) {
+        if cluster_scoped.contains(&o["kind"].as_str().unwrap()) {
+            continue;
+        }
+        if o["metadata"]["namespace"] == NODES_NS {
+            in_nodes_ns.push(kind_name(o));
+        } else {
             assert_eq!(o["metadata"]["namespace"], NS, "{:?}", kind_name(o));
         }
     }
+    in_nodes_ns.sort();
+    let worker = || "trivy-operator-worker".to_owned();
+    assert_eq!(
+        in_nodes_ns,
+        [
+            ("Role".to_owned(), worker()),
+            ("RoleBinding".to_owned(), worker()),
+            (
+                "ServiceAccount".to_owned(),
+                "trivy-operator-node-collector".to_owned()
+            ),
+        ]
+    );
 }
 
 /// Whether a restricted setting holds at container level, or at pod level when the
@@ -450,10 +486,12 @@ async fn every_object_passes_a_server_side_dry_run() {
     let cluster = Cluster::start("manifests").await.unwrap();
     // Namespaced objects need their namespace: create it for real (idempotent on a real
     // cluster where the operator is installed), dry-run everything else.
-    let namespace = find(&objects, "Namespace", NS);
-    cluster
-        .apply(&serde_json::to_string(namespace).unwrap())
-        .unwrap();
+    for ns in [NS, NODES_NS] {
+        let namespace = find(&objects, "Namespace", ns);
+        cluster
+            .apply(&serde_json::to_string(namespace).unwrap())
+            .unwrap();
+    }
     let out = cluster
         .kubectl_with_input(&["apply", "--dry-run=server", "-f", "-"], Some(&text))
         .unwrap();

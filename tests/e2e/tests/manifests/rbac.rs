@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-use super::{NS, find, kind_name, rendered, strings};
+use super::{NODES_NS, NS, find, kind_name, rendered, strings};
 
 /// One permission: account, scope (`*` = every namespace and cluster-scoped objects, else a
 /// namespace), API group, resource, verb, resource names (empty = any).
@@ -16,6 +16,7 @@ type Grant = (String, String, String, String, String, Vec<String>);
 const LEADER: &str = "trivy-operator-leader";
 const WORKER: &str = "trivy-operator-worker";
 const SCAN: &str = "trivy-operator-scan";
+const COLLECTOR: &str = "trivy-operator-node-collector";
 const LEASE: &str = "trivy-operator-leader";
 const POLICIES: &str = "trivy-operator-policies-config";
 
@@ -41,6 +42,9 @@ const EXPECTED: &[Row] = &[
     // per-image storage mode: watch image reports, delete those no workload report names.
     (LEADER, "*", "trivy-operator-rs.dev", &["imagevulnerabilityreports"], &["list", "watch", "delete"], &[]),
     (LEADER, "*", "authentication.k8s.io", &["tokenreviews"], &["create"], &[]),
+    // node assessments: the nodes and their reports.
+    (LEADER, "*", "", &["nodes"], &["list", "watch"], &[]),
+    (LEADER, "*", "aquasecurity.github.io", &["clusterinfraassessmentreports"], &["list", "watch"], &[]),
     // leader, operator namespace: its Lease, the plugin ConfigMap, Events on it.
     (LEADER, NS, "coordination.k8s.io", &["leases"], &["create"], &[]),
     (LEADER, NS, "coordination.k8s.io", &["leases"], &["get", "patch"], &[LEASE]),
@@ -60,6 +64,13 @@ const EXPECTED: &[Row] = &[
     (WORKER, NS, "", &["pods/log"], &["get"], &[]),
     (WORKER, NS, "", &["secrets"], &["create"], &[]),
     (WORKER, NS, "", &["configmaps"], &["get", "list", "watch"], &[POLICIES]),
+    // worker, node assessments: write the node reports; the collector Jobs in their namespace.
+    (WORKER, "*", "aquasecurity.github.io", &["clusterinfraassessmentreports"], &["create", "patch"], &[]),
+    (WORKER, NODES_NS, "batch", &["jobs"], &["create", "get", "list", "watch", "delete"], &[]),
+    (WORKER, NODES_NS, "", &["pods"], &["list"], &[]),
+    (WORKER, NODES_NS, "", &["pods/log"], &["get"], &[]),
+    // node-collector: the kubelet's live configuration.
+    (COLLECTOR, "*", "", &["nodes/proxy"], &["get"], &[]),
 ];
 
 fn expected() -> BTreeSet<Grant> {
@@ -87,13 +98,15 @@ fn rules_of<'a>(objects: &'a [Value], binding: &Value) -> &'a [Value] {
     assert_eq!(role_ref["apiGroup"], "rbac.authorization.k8s.io");
     let kind = role_ref["kind"].as_str().unwrap();
     let name = role_ref["name"].as_str().unwrap();
-    let role = find(objects, kind, name);
-    if kind == "Role" {
-        assert_eq!(
-            role["metadata"]["namespace"], binding["metadata"]["namespace"],
-            "RoleBinding {name} refers to a Role of another namespace"
-        );
-    }
+    // A RoleBinding refers to the Role of its own namespace.
+    let role = objects
+        .iter()
+        .find(|o| {
+            o["kind"] == kind
+                && o["metadata"]["name"] == name
+                && (kind != "Role" || o["metadata"]["namespace"] == binding["metadata"]["namespace"])
+        })
+        .unwrap_or_else(|| panic!("{kind} {name} of binding {:?} missing", kind_name(binding)));
     role["rules"]
         .as_array()
         .map(Vec::as_slice)
@@ -115,8 +128,10 @@ fn granted(objects: &[Value]) -> BTreeSet<Grant> {
         let rules = rules_of(objects, binding);
         for subject in binding["subjects"].as_array().unwrap() {
             assert_eq!(subject["kind"], "ServiceAccount", "{subject}");
-            assert_eq!(subject["namespace"], NS, "{subject}");
             let account = subject["name"].as_str().unwrap();
+            // The node-collector's account lives beside its Jobs; every other in NS.
+            let home = if account == COLLECTOR { NODES_NS } else { NS };
+            assert_eq!(subject["namespace"], home, "{subject}");
             for rule in rules {
                 let names: Vec<String> = strings(&rule["resourceNames"])
                     .into_iter()
@@ -149,7 +164,7 @@ fn no_wildcards_no_escalation() {
         .iter()
         .filter(|o| o["kind"] == "Role" || o["kind"] == "ClusterRole")
         .collect();
-    assert_eq!(roles.len(), 4);
+    assert_eq!(roles.len(), 6);
     for role in roles {
         let at = format!("{:?}", kind_name(role));
         assert!(role["aggregationRule"].is_null(), "{at}: aggregated");
