@@ -55,7 +55,8 @@ pub struct SimConfig {
     /// Requests without a token are `system:anonymous` (group `system:unauthenticated`)
     /// instead of 401 (kubectl sends no token over plain HTTP).
     pub anonymous: bool,
-    /// Fake node names for the controllers.
+    /// Fake node names: the kubelet registers a Node object for each and runs pods on them
+    /// (with `controllers`).
     pub nodes: Vec<String>,
     /// Image → program map for the simulated kubelet.
     pub runtime_map: Option<PathBuf>,

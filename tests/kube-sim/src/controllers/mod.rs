@@ -30,9 +30,10 @@ pub struct ControllerConfig {
     pub runtime_map: Option<PathBuf>,
 }
 
-/// Starts every controller as a tokio task on the shared state. Called once by
-/// [`crate::start`]; the returned tasks are aborted on shutdown. An unreadable runtime map is
-/// logged and treated as empty (every image then runs its command on the host).
+/// Registers the fake nodes' Node objects, then starts every controller as a tokio task on
+/// the shared state. Called once by [`crate::start`]; the returned tasks are aborted on
+/// shutdown. An unreadable runtime map is logged and treated as empty (every image then runs
+/// its command on the host).
 pub fn spawn_all(
     state: Arc<SimState>,
     config: ControllerConfig,
@@ -42,6 +43,9 @@ pub fn spawn_all(
     } else {
         config.nodes
     };
+    if let Err(e) = kubelet::node::register(&state.store, &nodes) {
+        tracing::error!(error = %e, "nodes not registered");
+    }
     let runtime_map = match config.runtime_map.as_deref().map(RuntimeMap::load) {
         None => RuntimeMap::default(),
         Some(Ok(map)) => map,

@@ -71,6 +71,10 @@ fn cell(c: &PrinterColumn, obj: &Value) -> Value {
             json!(format!("{ready}/{want}"))
         }
         "#jobStatus" => json!(job_status(obj)),
+        "#nodeStatus" => json!(node_status(obj)),
+        "#nodeRoles" => json!(node_roles(obj)),
+        "#nodeInternalIP" => json!(node_address(obj, "InternalIP")),
+        "#nodeExternalIP" => json!(node_address(obj, "ExternalIP")),
         "#podStatus" => json!(pod_status(obj)),
         "#suspend" => json!(
             obj.pointer("/spec/suspend")
@@ -135,6 +139,53 @@ fn pod_status(obj: &Value) -> String {
         (_, Some(r)) => r.to_owned(),
         (p, None) => p.to_owned(),
     }
+}
+
+/// The STATUS column of `kubectl get nodes`: `Ready`, `NotReady` or `Unknown`, plus
+/// `,SchedulingDisabled` when cordoned.
+fn node_status(obj: &Value) -> String {
+    let ready = obj
+        .pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .and_then(|cs| cs.iter().find(|c| c["type"] == "Ready"))
+        .and_then(|c| c["status"].as_str());
+    let mut status = match ready {
+        Some("True") => "Ready",
+        Some("False") => "NotReady",
+        _ => "Unknown",
+    }
+    .to_owned();
+    if obj.pointer("/spec/unschedulable") == Some(&json!(true)) {
+        status.push_str(",SchedulingDisabled");
+    }
+    status
+}
+
+/// The ROLES column: the `node-role.kubernetes.io/<role>` labels, or `<none>`.
+fn node_roles(obj: &Value) -> String {
+    let roles: Vec<&str> = obj
+        .pointer("/metadata/labels")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .filter_map(|(k, _)| k.strip_prefix("node-role.kubernetes.io/"))
+        .filter(|r| !r.is_empty())
+        .collect();
+    if roles.is_empty() {
+        "<none>".into()
+    } else {
+        roles.join(",")
+    }
+}
+
+/// The first address of a type, or `<none>`.
+fn node_address(obj: &Value, type_: &str) -> String {
+    obj.pointer("/status/addresses")
+        .and_then(Value::as_array)
+        .and_then(|a| a.iter().find(|x| x["type"] == type_))
+        .and_then(|x| x["address"].as_str())
+        .unwrap_or("<none>")
+        .to_owned()
 }
 
 fn job_status(obj: &Value) -> &'static str {

@@ -1,4 +1,5 @@
-//! The simulated kubelet (and scheduler): binds every pod to a fake node, then
+//! The simulated kubelet (and scheduler): registers the fake nodes' Node objects ([`node`]),
+//! binds every pod to a node ([`schedule`]: honouring `nodeSelector`), then
 //! - pods with `restartPolicy: Always` (Deployments, ReplicaSets, StatefulSets, DaemonSets,
 //!   bare pods by default) are marked Running and ready without executing anything;
 //! - pods with `restartPolicy: Never` or `OnFailure` (Jobs) are executed: each container runs
@@ -12,9 +13,11 @@
 
 pub mod env;
 pub mod image;
+pub mod node;
 mod pod;
 pub mod process;
 pub mod runtime;
+pub mod schedule;
 pub mod status;
 pub mod volumes;
 
@@ -87,6 +90,11 @@ impl Kubelet {
             let Ok(mut watch) = self.state.store.watch(&pods(), None, WatchFrom::Snapshot) else {
                 return;
             };
+            // A Node added or relabelled may fit a pod left unschedulable: resync.
+            let Ok(mut node_watch) = self.state.store.watch(&node::nodes(), None, WatchFrom::Now)
+            else {
+                return;
+            };
             let mut tick = tokio::time::interval(Duration::from_millis(500));
             let mut was_paused = self.paused();
             loop {
@@ -94,6 +102,10 @@ impl Kubelet {
                     ev = watch.next() => match ev {
                         Ok(ev) => self.on_event(ev.type_, &ev.object),
                         Err(crate::store::WatchError::Lagged) => break,
+                        Err(crate::store::WatchError::Closed) => return,
+                    },
+                    ev = node_watch.next() => match ev {
+                        Ok(_) | Err(crate::store::WatchError::Lagged) => break,
                         Err(crate::store::WatchError::Closed) => return,
                     },
                     Some(uid) = self.done_rx.recv() => { self.running.remove(&uid); }
@@ -180,7 +192,8 @@ impl Kubelet {
         });
     }
 
-    /// The pod's node and the pod as bound, binding it to one (by name hash) if it has none.
+    /// The pod's node and the pod as bound, binding it to one if it has none (`None`: not
+    /// bound, e.g. unschedulable).
     fn bind(&self, pod: &Arc<Value>, ns: &str, name: &str) -> Option<(String, Arc<Value>)> {
         if let Some(node) = pod
             .pointer("/spec/nodeName")
@@ -189,10 +202,27 @@ impl Kubelet {
         {
             return Some((node.to_string(), pod.clone()));
         }
-        let hash = name
-            .bytes()
-            .fold(0usize, |h, b| h.wrapping_mul(31).wrapping_add(b as usize));
-        let node = self.nodes[hash % self.nodes.len()].clone();
+        let selector = pod.pointer("/spec/nodeSelector").and_then(Value::as_object);
+        let nodes = match selector {
+            Some(s) if !s.is_empty() => self
+                .state
+                .store
+                .list(&node::nodes(), None)
+                .map(|page| page.items)
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        };
+        let node = match schedule::choose(name, selector, &self.nodes, &nodes) {
+            schedule::Placement::Node(node) => node,
+            schedule::Placement::Unschedulable(message) => {
+                if let Some(status) = schedule::unschedulable_status(pod.get("status"), &message) {
+                    let _ = self.state.store.modify(&pods(), ns, name, true, |obj| {
+                        obj["status"] = status.clone();
+                    });
+                }
+                return None;
+            }
+        };
         let bound = self.state.store.modify(&pods(), ns, name, false, |obj| {
             obj["spec"]["nodeName"] = json!(node);
         });
@@ -200,7 +230,6 @@ impl Kubelet {
     }
 
     fn host_ip(&self, node: &str) -> String {
-        let i = self.nodes.iter().position(|n| n == node).unwrap_or(0);
-        format!("172.18.{}.{}", i / 250, 2 + i % 250)
+        node::host_ip(self.nodes.iter().position(|n| n == node).unwrap_or(0))
     }
 }

@@ -1,7 +1,8 @@
 //! Secret and ConfigMap volumes, projected the way the kubelet projects them: each key (or
 //! each of `items`, at its `path`) a file in a directory, with `defaultMode`/`mode`. Other
 //! volume types (`emptyDir`, …) need no files here: the process writes to the host's
-//! temporary directory.
+//! temporary directory. A `hostPath` volume is taken as present (a node-collector Job mounts
+//! eight): nothing is projected, its paths are not translated, the host is not touched.
 //!
 //! A container runs as a process on this host, not in its own mount namespace, so the paths
 //! it is told about are translated: a path under a mount in its command or args (a whole

@@ -85,7 +85,28 @@ pub fn builtin_resources() -> Vec<ResourceInfo> {
         def("", "v1", "Node", "nodes")
             .short(&["no"])
             .cluster()
-            .status(),
+            .status()
+            .columns(vec![
+                col("Status", "string", "#nodeStatus", 0),
+                col("Roles", "string", "#nodeRoles", 0),
+                age(),
+                col("Version", "string", ".status.nodeInfo.kubeletVersion", 0),
+                col("Internal-IP", "string", "#nodeInternalIP", 1),
+                col("External-IP", "string", "#nodeExternalIP", 1),
+                col("OS-Image", "string", ".status.nodeInfo.osImage", 1),
+                col(
+                    "Kernel-Version",
+                    "string",
+                    ".status.nodeInfo.kernelVersion",
+                    1,
+                ),
+                col(
+                    "Container-Runtime",
+                    "string",
+                    ".status.nodeInfo.containerRuntimeVersion",
+                    1,
+                ),
+            ]),
         def("", "v1", "Pod", "pods")
             .short(&["po"])
             .status()
