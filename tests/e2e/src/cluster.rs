@@ -19,15 +19,22 @@ const KUBECTL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 /// Images kube-sim runs as the Trivy test double (the workers' default Trivy image).
 const TRIVY_IMAGE_PREFIX: &str = "ghcr.io/aquasecurity/trivy";
 
-/// `target/<profile>/trivy-double`: a binary of the kube-sim package, built by
-/// `cargo test --workspace` / `scripts/test`.
-fn trivy_double() -> anyhow::Result<PathBuf> {
+/// Images kube-sim runs as the node-collector test double (upstream's node collector).
+const NODE_COLLECTOR_IMAGE_PREFIX: &str = "ghcr.io/aquasecurity/node-collector";
+
+/// `target/<profile>/<name>`: a binary of the kube-sim package, built by
+/// `cargo test --workspace` / `scripts/test` (or `cargo build -p kube-sim --bins`).
+fn kube_sim_bin(name: &str) -> anyhow::Result<PathBuf> {
     let exe = std::env::current_exe()?;
-    let path = exe
-        .parent()
+    exe.parent()
         .and_then(|deps| deps.parent())
-        .map(|dir| dir.join("trivy-double"))
-        .context("no target directory")?;
+        .map(|dir| dir.join(name))
+        .context("no target directory")
+}
+
+/// `target/<profile>/trivy-double`.
+fn trivy_double() -> anyhow::Result<PathBuf> {
+    let path = kube_sim_bin("trivy-double")?;
     if !path.is_file() {
         bail!(
             "{} is missing: build it with `cargo build -p kube-sim --bins`",
@@ -35,6 +42,18 @@ fn trivy_double() -> anyhow::Result<PathBuf> {
         );
     }
     Ok(path)
+}
+
+/// How to start a [`Cluster`]. Both fields apply to kube-sim only: a real cluster has its
+/// own nodes and images.
+#[derive(Debug, Clone, Default)]
+pub struct ClusterOptions {
+    /// Extra images known to the Trivy test double (see [`Cluster::start_with_images`]).
+    pub images: Option<serde_json::Value>,
+    /// kube-sim's fake nodes (each gets a Node object), e.g. kind's
+    /// `["kind-control-plane", "kind-worker", "kind-worker2"]`; empty: kube-sim's default,
+    /// one node `kube-sim-node-1`.
+    pub nodes: Vec<String>,
 }
 
 /// A cluster with the report CRDs installed.
@@ -59,7 +78,7 @@ pub struct Cluster {
 impl Cluster {
     /// Starts kube-sim (or connects to the real cluster) and installs the CRDs.
     pub async fn start(test: &str) -> anyhow::Result<Self> {
-        Self::start_with_images(test, None).await
+        Self::start_with(test, ClusterOptions::default()).await
     }
 
     /// Like [`start`](Self::start), with extra images known to the Trivy test double on
@@ -69,11 +88,36 @@ impl Cluster {
         test: &str,
         images: Option<serde_json::Value>,
     ) -> anyhow::Result<Self> {
+        let options = ClusterOptions {
+            images,
+            ..ClusterOptions::default()
+        };
+        Self::start_with(test, options).await
+    }
+
+    /// Like [`start`](Self::start), with these fake nodes on kube-sim (e.g.
+    /// `&["kind-control-plane", "kind-worker", "kind-worker2"]`); node-collector Jobs there
+    /// answer from [`node_info_dir`](Self::node_info_dir).
+    pub async fn start_with_nodes(test: &str, nodes: &[&str]) -> anyhow::Result<Self> {
+        let options = ClusterOptions {
+            nodes: nodes.iter().map(|n| (*n).to_owned()).collect(),
+            ..ClusterOptions::default()
+        };
+        Self::start_with(test, options).await
+    }
+
+    /// Starts kube-sim with `options` (or connects to the real cluster, where they do not
+    /// apply) and installs the CRDs.
+    pub async fn start_with(test: &str, options: ClusterOptions) -> anyhow::Result<Self> {
+        let ClusterOptions { images, nodes } = options;
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         let suffix = format!("{}-{n}", std::process::id() % 100_000);
         let dir = std::env::temp_dir().join(format!("e2e-{test}-{suffix}"));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        let node_info = dir.join(NODE_INFO_DIR);
+        std::fs::create_dir_all(&node_info)
+            .with_context(|| format!("creating {}", node_info.display()))?;
         let real = std::env::var("E2E_REAL_CLUSTER").is_ok_and(|v| v == "1");
         let (kubeconfig, sim) = if real {
             let path = std::env::var("KUBECONFIG")
@@ -86,10 +130,14 @@ impl Cluster {
                 None => trivy_double()?,
                 Some(images) => trivy_wrapper(&dir, &images)?,
             };
-            let map = serde_json::json!({ TRIVY_IMAGE_PREFIX: program });
+            let collector = node_collector_wrapper(&dir, &node_info)?;
+            let map = serde_json::json!({
+                TRIVY_IMAGE_PREFIX: program,
+                NODE_COLLECTOR_IMAGE_PREFIX: collector,
+            });
             std::fs::write(&runtime_map, map.to_string())?;
             let ids = Identities::new(&format!("trivy-system-{suffix}"), &suffix);
-            let sim = kube_sim::start(kube_sim::SimConfig {
+            let mut config = kube_sim::SimConfig {
                 kubeconfig_out: Some(kubeconfig.clone()),
                 runtime_map: Some(runtime_map),
                 authorization: kube_sim::authz::Authorization::Rbac,
@@ -97,9 +145,11 @@ impl Cluster {
                 tokens: ids.tokens(),
                 anonymous: true,
                 ..kube_sim::SimConfig::default()
-            })
-            .await
-            .context("starting kube-sim")?;
+            };
+            if !nodes.is_empty() {
+                config.nodes = nodes;
+            }
+            let sim = kube_sim::start(config).await.context("starting kube-sim")?;
             (kubeconfig, Some((sim, ids)))
         };
         let client = client_for(&kubeconfig).await?;
@@ -238,6 +288,37 @@ impl Cluster {
     pub fn path(&self, name: &str) -> PathBuf {
         self.dir.join(name)
     }
+
+    /// `<dir>/node-info`: on kube-sim, what node-collector Jobs answer per node. Write
+    /// `<node>.json` (an object of NodeInfo items replacing or adding to the node-collector
+    /// double's built-in ones, e.g. `{"kubeletAnonymousAuthArgumentSet":{"values":["true"]}}`)
+    /// or `<node>.error` (the collector prints `Error: <content>` and exits 1). Read when a
+    /// collector runs; no effect on a real cluster.
+    pub fn node_info_dir(&self) -> PathBuf {
+        self.dir.join(NODE_INFO_DIR)
+    }
+}
+
+/// The node-collector double's per-node answers, under the test directory.
+const NODE_INFO_DIR: &str = "node-info";
+
+/// A script that runs the node-collector double with `NODE_COLLECTOR_DOUBLE_DIR` set to
+/// `node_info` (the kubelet clears the environment of the processes it starts). A missing
+/// double fails only the collector Jobs, not the clusters that run none.
+fn node_collector_wrapper(dir: &Path, node_info: &Path) -> anyhow::Result<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let double = kube_sim_bin("node-collector-double")?;
+    let script = dir.join("node-collector");
+    let body = format!(
+        "#!/bin/sh\ndouble='{}'\n[ -x \"$double\" ] || {{ echo \"Error: $double is missing: build it \
+         with cargo build -p kube-sim --bins\" >&2; exit 1; }}\n\
+         NODE_COLLECTOR_DOUBLE_DIR='{}' exec \"$double\" \"$@\"\n",
+        double.display(),
+        node_info.display()
+    );
+    std::fs::write(&script, body)?;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755))?;
+    Ok(script)
 }
 
 /// A script that runs the Trivy double with `images` added to its image map (the double
