@@ -171,6 +171,9 @@ impl Cluster {
         if let (Some(ids), Some(url)) = (ids, cluster._sim.as_ref().map(|s| s.url())) {
             // The operator runs as its ServiceAccounts, under the RBAC of deploy/.
             cluster.kubectl(&["create", "namespace", &ids.operator_ns])?;
+            // The node-collector Jobs' namespace beside it (deploy/node-collector/).
+            let nodes_ns = rbac::nodes_namespace(&ids.operator_ns);
+            cluster.kubectl(&["create", "namespace", &nodes_ns])?;
             cluster.apply(&rbac::shipped_rbac(&cluster, &ids.operator_ns)?)?;
             cluster.leader_kubeconfig =
                 rbac::write_kubeconfig(&cluster.dir, "leader", &url, &ids.leader_token)?;
@@ -185,6 +188,7 @@ impl Cluster {
             "imagevulnerabilityreports.trivy-operator-rs.dev",
             "exposedsecretreports.aquasecurity.github.io",
             "sbomreports.aquasecurity.github.io",
+            "clusterinfraassessmentreports.aquasecurity.github.io",
         ] {
             cluster.kubectl(&[
                 "wait",

@@ -55,6 +55,17 @@ impl Operator {
         leaders: usize,
     ) -> anyhow::Result<Self> {
         let _ = cluster.kubectl(&["create", "namespace", &options.operator_namespace]);
+        // The node-collector Jobs' namespace and account (on kube-sim the shipped RBAC made
+        // them already).
+        let nodes_ns = crate::rbac::nodes_namespace(&options.operator_namespace);
+        let _ = cluster.kubectl(&["create", "namespace", &nodes_ns]);
+        let _ = cluster.kubectl(&[
+            "create",
+            "serviceaccount",
+            "trivy-operator-node-collector",
+            "-n",
+            &nodes_ns,
+        ]);
         let leader_ports = (0..leaders.max(1))
             .map(|_| free_port())
             .collect::<anyhow::Result<Vec<_>>>()?;

@@ -104,7 +104,8 @@ fn rules_of<'a>(objects: &'a [Value], binding: &Value) -> &'a [Value] {
         .find(|o| {
             o["kind"] == kind
                 && o["metadata"]["name"] == name
-                && (kind != "Role" || o["metadata"]["namespace"] == binding["metadata"]["namespace"])
+                && (kind != "Role"
+                    || o["metadata"]["namespace"] == binding["metadata"]["namespace"])
         })
         .unwrap_or_else(|| panic!("{kind} {name} of binding {:?} missing", kind_name(binding)));
     role["rules"]
