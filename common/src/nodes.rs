@@ -65,6 +65,7 @@ fn tolerates_one(t: &Toleration, taint: &Taint) -> bool {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

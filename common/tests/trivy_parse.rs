@@ -292,3 +292,16 @@ fn compressed_output_is_detected_with_and_without_line_breaks() {
     let padded = [b"\n  ".as_slice(), &json, b"\n"].concat();
     assert_eq!(decode_scanner_output(&padded).unwrap(), padded);
 }
+
+#[test]
+fn bzip2_base64_is_what_the_decoder_reads() {
+    let text = br#"{"SchemaVersion": 2}"#;
+    let encoded = common::trivy::bzip2_base64(text);
+    assert!(encoded.is_ascii());
+    assert_eq!(
+        common::trivy::decode_scanner_output(encoded.as_bytes())
+            .unwrap()
+            .as_ref(),
+        text
+    );
+}

@@ -87,6 +87,9 @@ pub struct NodeReport {
     pub config_hash: Option<String>,
     /// When the node was assessed (the `scanned-at` label, else its creation).
     pub assessed_at: Option<jiff::Timestamp>,
+    /// Failed checks by severity (critical, high, medium, low), from the summary
+    /// annotation this operator writes; `None` on a report without it.
+    pub counts: Option<[u32; 4]>,
 }
 
 /// Nodes and their reports, as watched.

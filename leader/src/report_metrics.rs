@@ -1,9 +1,12 @@
 //! The upstream-compatible report gauges, computed at scrape time from the reports in the
 //! cluster: `trivy_image_vulnerabilities` (one series per VulnerabilityReport and severity),
 //! `trivy_resource_configaudits` (one per ConfigAuditReport and severity),
-//! `trivy_image_exposedsecrets` (one per ExposedSecretReport and severity) and, when asked
-//! for, `trivy_exposedsecrets_info` (one per secret found, listed at scrape), with upstream's
-//! metric names, help texts, label names and severity values. They come from the leader's
+//! `trivy_image_exposedsecrets` (one per ExposedSecretReport and severity),
+//! `trivy_resource_infraassessments` (one per node's ClusterInfraAssessmentReport and
+//! severity; upstream counts only namespaced InfraAssessmentReports there, which are not
+//! written yet) and, when asked for, `trivy_exposedsecrets_info` (one per secret found,
+//! listed at scrape), with upstream's metric names, help texts, label names and severity
+//! values. They come from the leader's
 //! watches (each report's metadata carries its counts and image, see
 //! [`common::reports::gauge`]); while a report lacks them, reports are listed in pages
 //! and read through slim views (metadata, image and summary only), so a scrape never holds
@@ -18,6 +21,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use common::labels;
+use common::reports::infra_assessment::ClusterInfraAssessmentReport;
 
 mod cache;
 mod observed;
@@ -173,6 +177,7 @@ mod secret_info;
 const VULN_NAME: &str = "trivy_image_vulnerabilities";
 const SECRET_NAME: &str = "trivy_image_exposedsecrets";
 const AUDIT_NAME: &str = "trivy_resource_configaudits";
+const INFRA_NAME: &str = "trivy_resource_infraassessments";
 
 /// The labels and counts of one VulnerabilityReport's series.
 #[derive(Debug, Clone)]
@@ -207,6 +212,7 @@ pub struct ReportGauges {
     vulnerabilities: String,
     config_audits: String,
     secrets: String,
+    infra: String,
 }
 
 impl ReportGauges {
@@ -252,18 +258,26 @@ impl ReportGauges {
 
     /// Adds the four `trivy_resource_configaudits` series of one report.
     pub fn add_audit_row(&mut self, r: &AuditRow<'_>) {
-        let base = [
-            ("namespace", r.namespace),
-            ("name", r.name),
-            ("resource_kind", r.resource_kind),
-            ("resource_name", r.resource_name),
-        ];
-        for (severity, count) in ["Critical", "High", "Medium", "Low"]
-            .into_iter()
-            .zip(r.counts)
-        {
-            sample(&mut self.config_audits, AUDIT_NAME, &base, severity, count);
-        }
+        resource_samples(&mut self.config_audits, AUDIT_NAME, r);
+    }
+
+    /// Adds the four `trivy_resource_infraassessments` series of one listed node report.
+    pub fn add_infra_assessment(&mut self, r: &ClusterInfraAssessmentReport) {
+        let meta = &r.metadata;
+        let s = &r.report.summary;
+        self.add_infra_row(&AuditRow {
+            namespace: "",
+            name: meta.name.as_deref().unwrap_or(""),
+            resource_kind: label_of(meta, labels::RESOURCE_KIND),
+            resource_name: label_of(meta, labels::RESOURCE_NAME),
+            counts: [s.critical_count, s.high_count, s.medium_count, s.low_count].map(u64::from),
+        });
+    }
+
+    /// Adds the four `trivy_resource_infraassessments` series of one node report (the
+    /// labels of `trivy_resource_configaudits`; the namespace is empty).
+    pub fn add_infra_row(&mut self, r: &AuditRow<'_>) {
+        resource_samples(&mut self.infra, INFRA_NAME, r);
     }
 
     /// The text of both families with their `# HELP` and `# TYPE` lines (valid in the
@@ -284,7 +298,28 @@ impl ReportGauges {
         out.push_str("# HELP trivy_image_exposedsecrets Number of image exposed secrets\n");
         out.push_str("# TYPE trivy_image_exposedsecrets gauge\n");
         out.push_str(&self.secrets);
+        out.push_str(
+            "# HELP trivy_resource_infraassessments Number of failing k8s infra assessment checks\n",
+        );
+        out.push_str("# TYPE trivy_resource_infraassessments gauge\n");
+        out.push_str(&self.infra);
         out
+    }
+}
+
+/// The four severity series of a resource's report (config audit or infra assessment).
+fn resource_samples(out: &mut String, name: &str, r: &AuditRow<'_>) {
+    let base = [
+        ("namespace", r.namespace),
+        ("name", r.name),
+        ("resource_kind", r.resource_kind),
+        ("resource_name", r.resource_name),
+    ];
+    for (severity, count) in ["Critical", "High", "Medium", "Low"]
+        .into_iter()
+        .zip(r.counts)
+    {
+        sample(out, name, &base, severity, count);
     }
 }
 
@@ -410,6 +445,19 @@ pub async fn render(
                     source,
                 });
             }
+        }
+    }
+    // Cluster-scoped: every node's report, whatever namespaces are scanned.
+    let nodes: Api<ClusterInfraAssessmentReport> = Api::all(client.clone());
+    match for_each(&nodes, |r| gauges.add_infra_assessment(r)).await {
+        Ok(()) => {}
+        // Its CRD is not installed (node assessments are paused meanwhile): none to count.
+        Err(kube::Error::Api(status)) if status.code == 404 => {}
+        Err(source) => {
+            return Err(Error::List {
+                kind: "ClusterInfraAssessmentReport",
+                source,
+            });
         }
     }
     Ok(gauges.finish())

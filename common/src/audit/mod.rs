@@ -39,6 +39,7 @@ pub use builtin::{
 };
 pub use diagnose::CompileError;
 pub use engine::{Evaluation, PolicyEngine, PolicyInfo};
+pub use node_checks::items as node_check_items;
 pub use results::EVALUATION_FAILED_SEVERITY;
 
 use serde_json::Value;

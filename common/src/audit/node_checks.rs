@@ -119,6 +119,13 @@ impl NodeCheck {
     }
 }
 
+/// The NodeInfo items the node checks read, in check order (the collector must collect
+/// each of them).
+pub fn items() -> Vec<String> {
+    let checks: Vec<NodeCheck> = serde_json::from_str(TABLE).unwrap_or_default();
+    checks.into_iter().map(|c| c.key).collect()
+}
+
 /// The node checks as `(file name, Rego text)`, ordered by check ID.
 pub(super) fn policies() -> Vec<(String, String)> {
     // The table is part of the binary and checked by the tests: it always parses.

@@ -201,6 +201,24 @@ pub fn annotate_config_audit_report(report: &mut ConfigAuditReport) {
     annotate(&mut report.metadata.annotations, BYTES, size.to_string());
 }
 
+/// Writes the gauge annotations of a node's ClusterInfraAssessmentReport (its four counts
+/// and its size).
+pub fn annotate_infra_assessment_report(
+    report: &mut super::infra_assessment::ClusterInfraAssessmentReport,
+) {
+    let s = &report.report.summary;
+    let counts = Counts {
+        critical: s.critical_count.into(),
+        high: s.high_count.into(),
+        medium: s.medium_count.into(),
+        low: s.low_count.into(),
+        unknown: None,
+    };
+    annotate(&mut report.metadata.annotations, SUMMARY, counts.format());
+    let size = written_size(report);
+    annotate(&mut report.metadata.annotations, BYTES, size.to_string());
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

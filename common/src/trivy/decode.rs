@@ -20,6 +20,19 @@ use super::json::{SUPPORTED_SCHEMA_VERSION, TrivyReport};
 /// limit (a decompression bomb included).
 pub const MAX_DECODED_LEN: usize = 64 * 1024 * 1024;
 
+/// `bytes` compressed with bzip2, then in standard base64: the encoding Trivy's compressed
+/// logs use and the node-collector's configuration arguments expect.
+pub fn bzip2_base64(bytes: &[u8]) -> String {
+    use std::io::Write as _;
+    let mut encoder = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::best());
+    // Writing to a Vec cannot fail.
+    let compressed = encoder
+        .write_all(bytes)
+        .and_then(|()| encoder.finish())
+        .unwrap_or_default();
+    base64::engine::general_purpose::STANDARD.encode(compressed)
+}
+
 /// Returns the JSON bytes of a scanner log that is either plain JSON (borrowed, not copied)
 /// or bzip2-compressed then base64-encoded.
 pub fn decode_scanner_output(output: &[u8]) -> Result<Cow<'_, [u8]>, Error> {

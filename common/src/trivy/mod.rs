@@ -13,7 +13,9 @@ mod secrets;
 
 pub use convert::{score_from_cvss, severity_of, to_report_data};
 pub use cyclonedx::{parse_cyclonedx, to_sbom_data};
-pub use decode::{MAX_DECODED_LEN, decode_scanner_output, parse_report, parse_scanner_output};
+pub use decode::{
+    MAX_DECODED_LEN, bzip2_base64, decode_scanner_output, parse_report, parse_scanner_output,
+};
 pub use image_ref::{
     DEFAULT_TAG, DOCKER_HUB, ImageRef, ImageRefError, is_valid_digest, trailing_digest,
 };

@@ -91,6 +91,13 @@ pub fn report_record(meta: &kube::api::ObjectMeta) -> Option<NodeReport> {
         spec_hash: report_labels.get(labels::RESOURCE_SPEC_HASH).cloned(),
         config_hash: report_labels.get(labels::PLUGIN_CONFIG_HASH).cloned(),
         assessed_at,
+        counts: annotations
+            .get(common::reports::gauge::SUMMARY)
+            .and_then(|text| common::reports::gauge::Counts::parse(text))
+            .filter(|c| c.unknown.is_none())
+            .map(|c| {
+                [c.critical, c.high, c.medium, c.low].map(|n| u32::try_from(n).unwrap_or(u32::MAX))
+            }),
     })
 }
 

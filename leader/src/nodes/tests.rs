@@ -30,6 +30,7 @@ fn report(node: &str, spec: &str, config: &str, at: i64) -> NodeReport {
         spec_hash: Some(spec.into()),
         config_hash: Some(config.into()),
         assessed_at: Some(jiff::Timestamp::from_second(at).unwrap()),
+        counts: None,
     }
 }
 

@@ -45,10 +45,23 @@ pub fn render_observed(
     }
     // The order a listing has: by namespace, then name.
     audits.sort_unstable_by(|a, b| (a.namespace, a.name).cmp(&(b.namespace, b.name)));
+    // Node reports, when their watch runs (node assessments on); by name, as listed.
+    let nodes_watched = observed.synced.contains(crate::nodes::REPORTS_WATCH);
+    let mut infra: Vec<AuditRow<'_>> = Vec::new();
+    for r in observed.nodes.reports.values().filter(|_| nodes_watched) {
+        infra.push(AuditRow {
+            namespace: "",
+            name: &r.name,
+            resource_kind: "Node",
+            resource_name: &r.node,
+            counts: r.counts?.map(u64::from),
+        });
+    }
     let mut gauges = ReportGauges::default();
     vulns.iter().for_each(|r| gauges.add_vuln_row(r));
     audits.iter().for_each(|r| gauges.add_audit_row(r));
     secret_rows.iter().for_each(|r| gauges.add_secret_row(r));
+    infra.iter().for_each(|r| gauges.add_infra_row(r));
     Some(gauges.finish())
 }
 

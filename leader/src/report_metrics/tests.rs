@@ -81,12 +81,15 @@ fn vulnerability_example_becomes_five_series() {
         "# HELP trivy_image_vulnerabilities Number of container image vulnerabilities\n\
          # TYPE trivy_image_vulnerabilities gauge\n"
     ));
-    // No config audits nor exposed secrets: the families are declared and empty.
+    // No config audits, exposed secrets nor node reports: the families are declared and
+    // empty.
     assert!(
         text.ends_with(
             "# TYPE trivy_resource_configaudits gauge\n\
              # HELP trivy_image_exposedsecrets Number of image exposed secrets\n\
-             # TYPE trivy_image_exposedsecrets gauge\n"
+             # TYPE trivy_image_exposedsecrets gauge\n\
+             # HELP trivy_resource_infraassessments Number of failing k8s infra assessment checks\n\
+             # TYPE trivy_resource_infraassessments gauge\n"
         ),
         "{text}"
     );
@@ -302,9 +305,10 @@ async fn render_lists_every_page_of_both_kinds() {
     assert!(text.contains("trivy_resource_configaudits{namespace=\"b\",name=\"pod-z\",resource_kind=\"\",resource_name=\"\",severity=\"High\"} 4\n"), "{text}");
     assert_eq!(text.matches("trivy_image_vulnerabilities{").count(), 10);
     let seen = seen.lock().unwrap().clone();
-    // The exposed secret reports' list answered 404 (no CRD): no series, no error.
+    // The exposed secret and node reports' lists answered 404 (no CRD): no series, no error.
     assert_eq!(text.matches("trivy_image_exposedsecrets{").count(), 0);
-    assert_eq!(seen.len(), 4, "{seen:?}");
+    assert_eq!(text.matches("trivy_resource_infraassessments{").count(), 0);
+    assert_eq!(seen.len(), 5, "{seen:?}");
     assert!(seen.iter().all(|t| t.contains("limit=500")), "{seen:?}");
     assert!(seen[1].contains("continue=page-2"), "{seen:?}");
 
@@ -486,4 +490,51 @@ fn exposed_secret_info_is_one_series_per_distinct_secret() {
         "the duplicate once: {text}"
     );
     assert!(text.contains("image_digest=\"sha256:72c42ed48c3a2db31b7dafe17d275b634664a708d901ec9fd57b1529280f01fb\",secret_category=\"AWS\",secret_rule_id=\"aws-access-key-id\",secret_target=\"/etc/apt/s3auth.conf\",secret_title=\"AWS Access Key ID\",severity=\"Critical\"} 1\n"), "{text}");
+}
+
+#[test]
+fn node_reports_become_infra_assessment_series_watched_or_listed() {
+    use common::reports::config_audit::Check;
+    use common::reports::infra_assessment::{
+        ClusterInfraAssessmentReport, InfraAssessmentReportData,
+    };
+    let check = |id: &str, severity: &str| Check {
+        check_id: id.into(),
+        severity: severity.into(),
+        success: false,
+        ..Check::default()
+    };
+    let (labels, _) = common::labels::report_labels("Node", "kind-worker", "", "s1");
+    let mut report = ClusterInfraAssessmentReport {
+        metadata: ObjectMeta {
+            name: Some("node-kind-worker".into()),
+            labels: Some(labels),
+            ..ObjectMeta::default()
+        },
+        report: InfraAssessmentReportData::from_checks(
+            common::reports::Scanner::trivy("1"),
+            vec![check("KCV0079", "CRITICAL"), check("KCV0083", "HIGH")],
+        ),
+    };
+    common::reports::gauge::annotate_infra_assessment_report(&mut report);
+    let mut listed = ReportGauges::default();
+    listed.add_infra_assessment(&report);
+    let listed = listed.finish();
+    assert!(
+        listed.contains(
+            "trivy_resource_infraassessments{namespace=\"\",name=\"node-kind-worker\",\
+             resource_kind=\"Node\",resource_name=\"kind-worker\",severity=\"Critical\"} 1\n"
+        ),
+        "{listed}"
+    );
+    let mut observed = crate::observed::Observed::default();
+    for watch in crate::watch::REPORT_WATCHES
+        .iter()
+        .chain(&[crate::nodes::REPORTS_WATCH])
+    {
+        observed.synced.insert((*watch).to_owned());
+    }
+    let record = crate::nodes::folds::report_record(&report.metadata).unwrap();
+    observed.nodes.put_report(record);
+    assert_eq!(render_observed(&observed, &[], false).unwrap(), listed);
 }

@@ -3,7 +3,7 @@
 //! shows upstream's columns); a collector that fails gives a Warning Event on its Node and
 //! a status entry while the other nodes are assessed; fixed, it is assessed; a deleted
 //! report comes back; a custom policy for `kinds: Node` re-checks every node; a deleted Node
-//! takes its report with it.
+//! takes its report with it; the leader serves `trivy_resource_infraassessments`.
 //!
 //! kube-sim only (the real-cluster profile leaves it out): the findings depend on what the
 //! node-collector double answers for each node.
@@ -13,6 +13,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+use e2e::operator::http_get;
 use e2e::reports::{failed_checks as failed, label, name, owner, uid};
 use e2e::{Cluster, Operator, OperatorOptions, eventually};
 use serde_json::Value;
@@ -160,6 +161,21 @@ async fn every_node_gets_its_assessment_and_follows_its_node() {
         anonymous["messages"][0],
         "Ensure that the --anonymous-auth argument is set to false"
     );
+    // The leader's gauge, from the reports' metadata.
+    let series = "trivy_resource_infraassessments{namespace=\"\",name=\"node-kind-worker\",\
+                  resource_kind=\"Node\",resource_name=\"kind-worker\",severity=\"Critical\"} 4";
+    eventually("trivy_resource_infraassessments", LONG, || async {
+        let (_, metrics) = http_get(op.leader_admin_ports[0], "/metrics")
+            .await
+            .map_err(|e| e.to_string())?;
+        metrics
+            .lines()
+            .any(|l| l == series)
+            .then_some(())
+            .ok_or_else(|| "no series yet".to_owned())
+    })
+    .await
+    .unwrap();
     let table = cluster
         .kubectl(&["get", "clusterinfraassessment", "-o", "wide"])
         .unwrap();

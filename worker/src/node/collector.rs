@@ -39,25 +39,20 @@ pub(super) async fn collect(
     if !matches!(result, Err(Error::JobGone { .. })) {
         delete_job(&jobs, &name).await;
     }
-    parse(&name, &result?)
+    parse(&result?).map_err(|detail| Error::InvalidOutput { job: name, detail })
 }
 
-/// The NodeInfo document of a collector log.
-fn parse(job: &str, log: &str) -> Result<Value, Error> {
-    let invalid = |detail: String| Error::InvalidOutput {
-        job: job.to_owned(),
-        detail,
-    };
+/// The NodeInfo document of a collector log, or why the log is not one.
+fn parse(log: &str) -> Result<Value, String> {
     if log.len() > MAX_LOG_BYTES {
-        return Err(invalid(format!("the log is over {MAX_LOG_BYTES} bytes")));
+        return Err(format!("the log is over {MAX_LOG_BYTES} bytes"));
     }
-    let document: Value =
-        serde_json::from_str(log.trim()).map_err(|e| invalid(format!("not JSON: {e}")))?;
+    let document: Value = serde_json::from_str(log.trim()).map_err(|e| format!("not JSON: {e}"))?;
     if document.get("kind").and_then(Value::as_str) != Some("NodeInfo") {
-        return Err(invalid("its kind is not NodeInfo".to_owned()));
+        return Err("its kind is not NodeInfo".to_owned());
     }
     if !document.get("info").is_some_and(Value::is_object) {
-        return Err(invalid("it has no info object".to_owned()));
+        return Err("it has no info object".to_owned());
     }
     Ok(document)
 }
@@ -208,13 +203,14 @@ async fn failure_detail(pods: &Api<Pod>, uid: &str, reason: &str, message: &str)
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
     #[test]
     fn only_a_node_info_document_is_accepted() {
         let ok = r#"{"apiVersion":"v1","kind":"NodeInfo","type":"worker","info":{}}"#;
-        assert!(parse("j", ok).is_ok());
+        assert!(parse(ok).is_ok());
         for bad in [
             "",
             "Error: no node",
@@ -222,12 +218,9 @@ mod tests {
             r#"{"kind":"NodeInfo"}"#,
             r#"{"kind":"NodeInfo","info":[]}"#,
         ] {
-            assert!(
-                matches!(parse("j", bad), Err(Error::InvalidOutput { .. })),
-                "{bad}"
-            );
+            assert!(parse(bad).is_err(), "{bad}");
         }
         let huge = format!("{ok}{}", " ".repeat(MAX_LOG_BYTES));
-        assert!(parse("j", &huge).is_err());
+        assert!(parse(&huge).unwrap_err().contains("bytes"));
     }
 }

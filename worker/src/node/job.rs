@@ -44,6 +44,21 @@ const HOST_PATHS: [(&str, &str); 8] = [
     ("etc-cni-netd", "/etc/cni/net.d"),
 ];
 
+/// What the collector collects and where the components keep their files (ours, in
+/// node-collector 0.3's schema; see collector_config/README.md), as the collector takes
+/// them: bzip2 then base64, computed once.
+static COLLECTOR_ARGS: std::sync::LazyLock<[String; 6]> = std::sync::LazyLock::new(|| {
+    let encode = |yaml: &str| common::trivy::bzip2_base64(yaml.as_bytes());
+    [
+        "--node-config".to_owned(),
+        encode(include_str!("collector_config/node.yaml")),
+        "--kubelet-config-mapping".to_owned(),
+        encode(include_str!("collector_config/kubelet_mapping.yaml")),
+        "--node-commands".to_owned(),
+        encode(include_str!("collector_config/commands.yaml")),
+    ]
+});
+
 /// Seconds a finished Job stays if the worker could not delete it.
 const TTL_AFTER_FINISHED: i32 = 600;
 
@@ -97,7 +112,13 @@ pub fn collector_job(settings: &NodeSettings, node: &str, tolerations: &[Tolerat
         name: CONTAINER.to_owned(),
         image: Some(settings.image.clone()),
         command: Some(vec!["node-collector".to_owned()]),
-        args: Some(vec!["k8s".to_owned(), "--node".to_owned(), node.to_owned()]),
+        args: Some(
+            ["k8s", "--node", node]
+                .map(str::to_owned)
+                .into_iter()
+                .chain(COLLECTOR_ARGS.iter().cloned())
+                .collect(),
+        ),
         resources: Some(ResourceRequirements {
             requests: Some(quantities("50m", "50M")),
             limits: Some(quantities("100m", "100M")),
@@ -205,7 +226,17 @@ mod tests {
         assert_eq!(pod.host_pid, Some(true));
         assert_eq!(pod.host_network, None);
         let c = &pod.containers[0];
-        assert_eq!(c.args.as_ref().unwrap(), &["k8s", "--node", "kind-worker"]);
+        let args = c.args.as_ref().unwrap();
+        assert_eq!(args[..3], ["k8s", "--node", "kind-worker"]);
+        let flags: Vec<&str> = args[3..].iter().step_by(2).map(String::as_str).collect();
+        assert_eq!(
+            flags,
+            [
+                "--node-config",
+                "--kubelet-config-mapping",
+                "--node-commands"
+            ]
+        );
         let mounts = c.volume_mounts.as_ref().unwrap();
         assert_eq!(mounts.len(), 8);
         assert!(mounts.iter().all(|m| m.read_only == Some(true)));
@@ -213,6 +244,38 @@ mod tests {
         assert_eq!(sc.privileged, Some(false));
         assert_eq!(sc.allow_privilege_escalation, Some(false));
         assert_eq!(pod.volumes.unwrap().len(), 8);
+    }
+
+    /// The value of a collector argument, decoded.
+    fn decoded(args: &[String], flag: &str) -> String {
+        let i = args.iter().position(|a| a == flag).unwrap();
+        let bytes = common::trivy::decode_scanner_output(args[i + 1].as_bytes()).unwrap();
+        String::from_utf8(bytes.into_owned()).unwrap()
+    }
+
+    #[test]
+    fn the_collector_collects_every_item_the_node_checks_read() {
+        let job = collector_job(&settings(), "n", &[]);
+        let args = job.spec.unwrap().template.spec.unwrap().containers[0]
+            .args
+            .clone()
+            .unwrap();
+        let commands = decoded(&args, "--node-commands");
+        let keys: std::collections::BTreeSet<String> = commands
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("key: "))
+            .map(str::to_owned)
+            .collect();
+        let wanted: std::collections::BTreeSet<String> =
+            common::audit::node_check_items().into_iter().collect();
+        assert_eq!(keys, wanted);
+        assert!(decoded(&args, "--node-config").contains("kubelet:"));
+        for key in [
+            "kubeletAnonymousAuthArgumentSet",
+            "kubeletEventQpsArgumentSet",
+        ] {
+            assert!(decoded(&args, "--kubelet-config-mapping").contains(key));
+        }
     }
 
     #[test]

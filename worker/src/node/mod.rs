@@ -140,6 +140,7 @@ async fn assess(
         report.report.checks.clear();
         common::reports::gauge::mark_summary_only(&mut report.metadata);
     }
+    common::reports::gauge::annotate_infra_assessment_report(&mut report);
     let name = report.metadata.name.clone().unwrap_or_default();
     let reports: Api<ClusterInfraAssessmentReport> = Api::all(client.clone());
     let (apply, patch) = (

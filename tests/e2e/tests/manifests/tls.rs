@@ -11,7 +11,7 @@ use e2e::workloads::{all_pods_audited, apply_pods};
 use e2e::{Cluster, Operator, OperatorOptions, audits_only};
 use serde_json::Value;
 
-use super::{NS, documents, find, render, render_dir, render_overlay};
+use super::{NODES_NS, NS, documents, find, render, render_dir, render_overlay};
 
 fn container_env(d: &Value) -> Vec<Value> {
     d["spec"]["template"]["spec"]["containers"][0]["env"]
@@ -90,7 +90,16 @@ fn the_tls_overlay_changes_only_what_tls_needs() {
     {
         let kind = o["kind"].as_str().unwrap();
         let name = o["metadata"]["name"].as_str().unwrap();
-        assert_eq!(find(&tls, kind, name), o, "{kind}/{name} differs");
+        // The same kind and name can be in two namespaces (the worker's Roles).
+        let same = tls
+            .iter()
+            .find(|t| {
+                t["kind"] == o["kind"]
+                    && t["metadata"]["name"] == o["metadata"]["name"]
+                    && t["metadata"]["namespace"] == o["metadata"]["namespace"]
+            })
+            .unwrap_or_else(|| panic!("{kind}/{name} missing from the TLS overlay"));
+        assert_eq!(same, o, "{kind}/{name} differs");
     }
 }
 
@@ -126,10 +135,12 @@ async fn the_script_certificates_carry_the_leader_and_its_workers() {
     // The overlay's objects pass a server-side dry run.
     let text = render_dir("deploy/tls");
     let objects = documents(&text);
-    let namespace = find(&objects, "Namespace", NS);
-    cluster
-        .apply(&serde_json::to_string(namespace).unwrap())
-        .unwrap();
+    for ns in [NS, NODES_NS] {
+        let namespace = find(&objects, "Namespace", ns);
+        cluster
+            .apply(&serde_json::to_string(namespace).unwrap())
+            .unwrap();
+    }
     cluster
         .kubectl_with_input(&["apply", "--dry-run=server", "-f", "-"], Some(&text))
         .unwrap();

@@ -79,9 +79,17 @@ mod tests {
     use super::*;
 
     fn args(node: &str) -> Vec<String> {
-        ["k8s", "--node", node, "--node-config", "x"]
-            .map(str::to_owned)
-            .to_vec()
+        [
+            "k8s",
+            "--node",
+            node,
+            "--node-config",
+            "x",
+            "--node-commands",
+            "y",
+        ]
+        .map(str::to_owned)
+        .to_vec()
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! The node-collector command line, as far as the double needs it: `node-collector k8s
 //! --node <name> [flags]`. Every flag of the real collector takes a value (`--node-config`,
 //! `--node-commands`, `--kubelet-config-mapping`, `--kubelet-config`, `-o`, …), as
-//! `--flag value` or `--flag=value`; all but `--node`/`-n` are ignored.
+//! `--flag value` or `--flag=value`; all but `--node`/`-n` are ignored, except that, like
+//! collector 0.3, it has nothing to collect without `--node-commands` and `--node-config`
+//! ("spec not found").
 
 /// What to collect.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,12 +30,16 @@ pub enum Error {
     /// A name that cannot be a node's.
     #[error("invalid node name \"{0}\"")]
     InvalidNode(String),
+    /// No `--node-commands` or `--node-config`: collector 0.3 has no item list of its own.
+    #[error("spec not found")]
+    SpecNotFound,
 }
 
 /// Parses the arguments after the program name.
 pub fn parse(args: &[String]) -> Result<Invocation, Error> {
     let mut subcommand = None;
     let mut node = None;
+    let (mut commands, mut config) = (false, false);
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         let Some(flag) = arg.strip_prefix("--").or_else(|| arg.strip_prefix('-')) else {
@@ -49,8 +55,11 @@ pub fn parse(args: &[String]) -> Result<Invocation, Error> {
                 (flag, value.clone())
             }
         };
-        if name == "node" || name == "n" {
-            node = Some(value);
+        match name {
+            "node" | "n" => node = Some(value),
+            "node-commands" => commands = !value.is_empty(),
+            "node-config" => config = !value.is_empty(),
+            _ => {}
         }
     }
     match subcommand.as_deref() {
@@ -61,6 +70,9 @@ pub fn parse(args: &[String]) -> Result<Invocation, Error> {
     let node = node.filter(|n| !n.is_empty()).ok_or(Error::NoNode)?;
     if node.contains('/') || node.starts_with('.') {
         return Err(Error::InvalidNode(node));
+    }
+    if !commands || !config {
+        return Err(Error::SpecNotFound);
     }
     Ok(Invocation { node })
 }
@@ -79,10 +91,22 @@ mod tests {
         let line = "k8s --node kind-worker --node-config QlpoOTFBWSZT --kubelet-config-mapping \
                     QlpoOTFBWSZT --node-commands QlpoOTFBWSZT";
         assert_eq!(parse(&args(line)).unwrap().node, "kind-worker");
-        assert_eq!(parse(&args("-o json k8s -n=n1")).unwrap().node, "n1");
+        let spec = "--node-config c --node-commands c";
         assert_eq!(
-            parse(&args("k8s --node=n2 --output json")).unwrap().node,
+            parse(&args(&format!("-o json k8s -n=n1 {spec}")))
+                .unwrap()
+                .node,
+            "n1"
+        );
+        assert_eq!(
+            parse(&args(&format!("k8s --node=n2 --output json {spec}")))
+                .unwrap()
+                .node,
             "n2"
+        );
+        assert_eq!(
+            parse(&args("k8s --node n3 --node-config c")),
+            Err(Error::SpecNotFound)
         );
     }
 
