@@ -14,7 +14,7 @@ pub mod plan;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use common::nodes::Taint;
 
@@ -98,6 +98,10 @@ pub struct NodeObserved {
     pub nodes: BTreeMap<String, NodeRecord>,
     /// Reports by report name.
     pub reports: BTreeMap<String, NodeReport>,
+    /// Report names by the node they describe.
+    reports_by_node: HashMap<String, BTreeSet<String>>,
+    /// Node names by uid.
+    by_uid: HashMap<String, String>,
     /// Nodes whose plan may have changed since the last round.
     dirty: BTreeSet<String>,
     /// When each node's report goes stale (report TTL), by node.
@@ -107,32 +111,62 @@ pub struct NodeObserved {
 impl NodeObserved {
     pub fn put_node(&mut self, node: NodeRecord) {
         self.dirty.insert(node.name.clone());
-        self.nodes.insert(node.name.clone(), node);
+        self.by_uid.insert(node.uid.clone(), node.name.clone());
+        if let Some(old) = self.nodes.insert(node.name.clone(), node)
+            && self.nodes.get(&old.name).is_some_and(|n| n.uid != old.uid)
+        {
+            self.by_uid.remove(&old.uid);
+        }
     }
 
     pub fn remove_node(&mut self, name: &str) {
-        self.nodes.remove(name);
+        if let Some(old) = self.nodes.remove(name) {
+            self.by_uid.remove(&old.uid);
+        }
         self.dirty.insert(name.to_owned());
     }
 
     pub fn put_report(&mut self, report: NodeReport) {
         self.dirty.insert(report.node.clone());
-        if let Some(old) = self.reports.insert(report.name.clone(), report)
-            && !self.dirty.contains(&old.node)
-        {
-            self.dirty.insert(old.node);
+        self.reports_by_node
+            .entry(report.node.clone())
+            .or_default()
+            .insert(report.name.clone());
+        if let Some(old) = self.reports.insert(report.name.clone(), report) {
+            self.forget_report_of(&old);
         }
     }
 
     pub fn remove_report(&mut self, name: &str) {
         if let Some(old) = self.reports.remove(name) {
-            self.dirty.insert(old.node);
+            self.forget_report_of(&old);
         }
     }
 
+    /// Drops `old` from the index unless the report of its name now describes the same node;
+    /// its node is re-planned.
+    fn forget_report_of(&mut self, old: &NodeReport) {
+        if self
+            .reports
+            .get(&old.name)
+            .is_none_or(|r| r.node != old.node)
+            && let Some(names) = self.reports_by_node.get_mut(&old.node)
+        {
+            names.remove(&old.name);
+            if names.is_empty() {
+                self.reports_by_node.remove(&old.node);
+            }
+        }
+        self.dirty.insert(old.node.clone());
+    }
+
     /// The reports that describe `node`.
-    pub fn reports_of<'a>(&'a self, node: &'a str) -> impl Iterator<Item = &'a NodeReport> {
-        self.reports.values().filter(move |r| r.node == node)
+    pub fn reports_of<'a>(&'a self, node: &str) -> impl Iterator<Item = &'a NodeReport> {
+        self.reports_by_node
+            .get(node)
+            .into_iter()
+            .flatten()
+            .filter_map(|name| self.reports.get(name))
     }
 
     /// Every node is re-planned at the next round.
@@ -142,8 +176,8 @@ impl NodeObserved {
 
     /// The work served for the node of `uid` is no longer covered: re-plan it.
     pub fn cover_ended(&mut self, uid: &str) {
-        if let Some(node) = self.nodes.values().find(|n| n.uid == uid) {
-            self.dirty.insert(node.name.clone());
+        if let Some(name) = self.by_uid.get(uid) {
+            self.dirty.insert(name.clone());
         }
     }
 

@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use common::audit::builtin_digest;
+use common::audit::builtin_digest_for;
 use common::audit::sandbox::{self, CustomPolicies};
 use common::policy_config::{NODE_KIND, PolicyConfig};
 use common::workload::WorkloadKind;
@@ -54,13 +54,13 @@ pub async fn hashes_for(cm: &ConfigMap, sandbox: &sandbox::Settings) -> Result<H
 
 /// The `plugin-config-hash` of every kind for a parsed ConfigMap.
 fn config_hashes(config: &PolicyConfig) -> Hashes {
-    let digest = builtin_digest();
+    let hash = |kind: &str| config.config_hash(kind, &builtin_digest_for(kind));
     Hashes {
         kinds: WorkloadKind::ALL
             .iter()
-            .map(|kind| (*kind, config.config_hash(kind.as_str(), &digest)))
+            .map(|kind| (*kind, hash(kind.as_str())))
             .collect(),
-        node: config.config_hash(NODE_KIND, &digest),
+        node: hash(NODE_KIND),
     }
 }
 

@@ -126,6 +126,9 @@ pub async fn run(args: Args) -> Result<(), Error> {
         .registry_secrets
         .validate()
         .map_err(Error::Flags)?;
+    let scan_settings = scan_settings.with_reporting_instance(&client, args.worker_id.clone());
+    // One Event recorder for the process: scans' and nodes' Events form series.
+    let scan_settings_recorder = scan_settings.recorder.clone();
     let settings = Settings {
         leader_addrs: args.leader_addr.clone(),
         token: match (&args.token, &args.token_file) {
@@ -134,8 +137,11 @@ pub async fn run(args: Args) -> Result<(), Error> {
             (None, None) => session::Credential::None,
         },
         tls,
-        scan: scan_settings.with_reporting_instance(&client, args.worker_id.clone()),
-        node: args.node.settings(args.report_passed_checks),
+        scan: scan_settings,
+        node: node::NodeSettings {
+            recorder: scan_settings_recorder,
+            ..args.node.settings(args.report_passed_checks)
+        },
         metrics: metrics.clone(),
         worker_id: args.worker_id.clone(),
         capacity: args.capacity,

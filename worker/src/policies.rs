@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::audit::sandbox::{self, CustomPolicies};
-use common::audit::{PolicyEngine, builtin_digest};
+use common::audit::{PolicyEngine, builtin_digest_for};
 use common::policy_config::{NODE_KIND, PolicyConfig};
 use common::reports::config_audit::Check;
 use common::workload::WorkloadKind;
@@ -88,12 +88,12 @@ impl Policies {
             let compiled = CustomPolicies::compile(with.sandbox.clone(), data.clone()).await;
             Some(compiled.map_err(|e| e.to_string())?)
         };
-        let digest = builtin_digest();
+        let hash = |kind: &str| config.config_hash(kind, &builtin_digest_for(kind));
         let hashes = WorkloadKind::ALL
             .iter()
-            .map(|k| (*k, config.config_hash(k.as_str(), &digest)))
+            .map(|k| (*k, hash(k.as_str())))
             .collect();
-        let node_hash = config.config_hash(NODE_KIND, &digest);
+        let node_hash = hash(NODE_KIND);
         Ok(Self {
             builtin: with.builtin.clone(),
             custom,

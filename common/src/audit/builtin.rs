@@ -8,13 +8,13 @@
 
 use sha2::{Digest, Sha256};
 
+/// The library of the node checks.
+const NODE_LIBRARY: &str = "lib/node.rego";
+
 /// Shared Rego libraries of the built-in checks: `(file name, Rego text)`.
 const LIBRARIES: &[(&str, &str)] = &[
     ("lib/k8s.rego", include_str!("../../policies/lib/k8s.rego")),
-    (
-        "lib/node.rego",
-        include_str!("../../policies/lib/node.rego"),
-    ),
+    (NODE_LIBRARY, include_str!("../../policies/lib/node.rego")),
 ];
 
 /// Stand-ins for the libraries upstream ships with its built-ins, which custom policies
@@ -211,19 +211,26 @@ pub fn compat_libraries() -> &'static [(&'static str, &'static str, &'static str
     COMPAT_LIBRARIES
 }
 
-/// A hex SHA-256 over the names and texts of every built-in library, stand-in library and
-/// check.
+/// A hex SHA-256 over the names and texts of the built-ins that apply to `kind`: for a
+/// workload kind its library, the workload checks and the stand-in libraries; for
+/// [`NODE_KIND`](crate::policy_config::NODE_KIND) the node library, the node checks and the
+/// stand-ins.
 ///
-/// It changes whenever a release changes the built-ins, so the leader folds it into the
-/// `plugin-config-hash` label and reports written by older built-ins get re-audited.
-pub fn builtin_digest() -> String {
-    let mut hasher = Sha256::new();
-    let compat = COMPAT_LIBRARIES.iter().map(|(_, name, rego)| (name, rego));
-    let libraries = LIBRARIES.iter().map(|(n, r)| (*n, *r));
+/// It changes whenever a release changes those built-ins, so the leader folds it into the
+/// kind's `plugin-config-hash` label and reports written by older built-ins get re-audited;
+/// a change of the node checks alone re-checks nodes only, and the other way round.
+pub fn builtin_digest_for(kind: &str) -> String {
+    let node = kind == crate::policy_config::NODE_KIND;
+    let libraries = LIBRARIES
+        .iter()
+        .filter(|(name, _)| (*name == NODE_LIBRARY) == node)
+        .map(|(n, r)| (*n, *r));
     let policies = builtin_policies()
         .iter()
+        .filter(|(name, _)| name.starts_with(super::engine::NODE_CHECKS_DIR) == node)
         .map(|(n, r)| (n.as_str(), r.as_str()));
-    let compat = compat.map(|(n, r)| (*n, *r));
+    let compat = COMPAT_LIBRARIES.iter().map(|(_, n, r)| (*n, *r));
+    let mut hasher = Sha256::new();
     for (name, rego) in libraries.chain(policies).chain(compat) {
         // Length prefixes keep ("ab", "c") and ("a", "bc") apart.
         for part in [name, rego] {
@@ -254,10 +261,12 @@ mod tests {
 
     #[test]
     fn digest_is_stable_hex() {
-        let digest = builtin_digest();
+        let digest = builtin_digest_for("Pod");
         assert_eq!(digest.len(), 64);
         assert!(digest.chars().all(|c| c.is_ascii_hexdigit()));
-        assert_eq!(digest, builtin_digest());
+        assert_eq!(digest, builtin_digest_for("ReplicaSet"));
+        // Node checks and workload checks change independently.
+        assert_ne!(digest, builtin_digest_for(crate::policy_config::NODE_KIND));
     }
 
     #[test]

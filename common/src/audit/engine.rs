@@ -439,7 +439,7 @@ const BUILTIN_PACKAGE: &str = "data.builtin.trivyrs";
 /// The package under which every built-in node check lives.
 const NODE_PACKAGE: &str = "data.builtin.trivynode";
 /// The directory (in built-in file names) of the node checks.
-const NODE_CHECKS_DIR: &str = "node/";
+pub(super) const NODE_CHECKS_DIR: &str = "node/";
 
 /// Every rule of every package under `prefix`, evaluated at once for the current input;
 /// `None` when the evaluation fails.

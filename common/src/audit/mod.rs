@@ -35,7 +35,7 @@ mod results;
 pub mod sandbox;
 
 pub use builtin::{
-    builtin_check_ids, builtin_digest, builtin_libraries, builtin_policies, compat_libraries,
+    builtin_check_ids, builtin_digest_for, builtin_libraries, builtin_policies, compat_libraries,
 };
 pub use diagnose::CompileError;
 pub use engine::{Evaluation, PolicyEngine, PolicyInfo};

@@ -364,7 +364,11 @@ impl Dispatcher {
                 self.remove_task(id);
             }
             outcome => {
-                let permanent = outcome == Ok(proto::Outcome::FailedPermanent);
+                // A node's assessment is never parked: nothing about a node changes when a
+                // worker cannot run it (e.g. one of an older release, which refuses the
+                // kind as invalid), so it is retried with backoff instead.
+                let permanent = outcome == Ok(proto::Outcome::FailedPermanent)
+                    && task.task.kind != proto::TaskKind::NodeAssessment as i32;
                 task.fail(
                     &result.reason,
                     &result.message,

@@ -93,7 +93,7 @@ impl Dispatcher {
         let mut counts: HashMap<&str, usize> = HashMap::new();
         for id in &self.scan_slots {
             if let Some(task) = self.tasks.get(id) {
-                *counts.entry(task.namespace.as_str()).or_default() += 1;
+                *counts.entry(task.fairness_key()).or_default() += 1;
             }
         }
         counts
@@ -127,8 +127,7 @@ impl Dispatcher {
             {
                 return None;
             }
-            let namespace = task.namespace.as_str();
-            let n = running.get(namespace).copied().unwrap_or(0);
+            let n = running.get(task.fairness_key()).copied().unwrap_or(0);
             (cap == 0 || n < cap).then_some(n)
         })
     }

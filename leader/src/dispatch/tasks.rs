@@ -108,6 +108,17 @@ impl TrackedTask {
         Class::of(&self.task)
     }
 
+    /// Whose share of the Job slots it takes: its namespace's; all node assessments share
+    /// one (`Node`, which no namespace can be named), so that the nodes together take a
+    /// namespace's share, and `--max-scans-per-namespace` caps their Jobs as one.
+    pub fn fairness_key(&self) -> &str {
+        if self.task.kind == proto::TaskKind::NodeAssessment as i32 {
+            "Node"
+        } else {
+            &self.namespace
+        }
+    }
+
     /// Its key in the ready queues.
     pub fn queue_key(&self) -> (bool, Instant) {
         (self.urgent, self.ready_at)

@@ -507,3 +507,60 @@ fn two_keys_of_one_image_never_run_two_jobs_at_once() {
     // Its end lets the other go (the planner re-plans it first, to copy).
     assert_eq!(d.next_sends(now).len(), 1);
 }
+
+fn node_task(node: &str) -> DueTask {
+    let mut d = due(&format!("Node/{node}"), &format!("node-{node}"));
+    d.task.kind = proto::TaskKind::NodeAssessment as i32;
+    d
+}
+
+#[test]
+fn node_assessments_share_one_job_share_and_are_never_parked() {
+    let now = Instant::now();
+    let mut cfg = config();
+    cfg.max_concurrent_scans = 10;
+    cfg.max_scans_per_namespace = 1;
+    let mut d = Dispatcher::new(cfg);
+    d.add_worker("w1", 100, 1, now);
+    // Jobs, under the namespaces' cap as one: one node Job at a time beside a scan.
+    set(
+        &mut d,
+        vec![
+            node_task("a"),
+            node_task("b"),
+            node_task("c"),
+            scan("app", "s1"),
+        ],
+        now,
+    );
+    let sent = d.next_sends(now);
+    let nodes = sent
+        .iter()
+        .filter(|(_, t)| t.kind == proto::TaskKind::NodeAssessment as i32)
+        .count();
+    assert_eq!((sent.len(), nodes), (2, 1), "{sent:?}");
+    // A worker that refuses the kind (an older release): retried, not parked.
+    let (worker, task) = sent
+        .iter()
+        .find(|(_, t)| t.kind == proto::TaskKind::NodeAssessment as i32)
+        .unwrap();
+    d.on_result(
+        worker,
+        &result(
+            &task.task_id,
+            proto::Outcome::FailedPermanent,
+            "InvalidTask",
+        ),
+        now,
+    );
+    let slot = d
+        .tasks()
+        .values()
+        .find(|t| t.task.task_id == task.task_id)
+        .unwrap();
+    assert!(
+        matches!(slot.state, TaskState::Failed { .. }),
+        "{:?}",
+        slot.state
+    );
+}

@@ -168,3 +168,33 @@ fn a_node_record_hashes_what_the_assessment_depends_on() {
         .kubelet_version = "v1.33.0".into();
     assert_ne!(folds::node_record(&n).unwrap().spec_hash, first.spec_hash);
 }
+
+#[test]
+fn the_indexes_follow_reports_and_nodes() {
+    let mut o = NodeObserved::default();
+    o.put_node(node("a", "s1"));
+    o.put_report(report("a", "s1", "c1", 1));
+    let names =
+        |o: &NodeObserved, n: &str| o.reports_of(n).map(|r| r.name.clone()).collect::<Vec<_>>();
+    assert_eq!(names(&o, "a"), ["node-a"]);
+    // The same report name now describes another node (a re-created node's name hashed).
+    let mut moved = report("b", "s1", "c1", 2);
+    moved.name = "node-a".into();
+    o.put_report(moved);
+    assert!(names(&o, "a").is_empty());
+    assert_eq!(names(&o, "b"), ["node-a"]);
+    o.remove_report("node-a");
+    assert!(names(&o, "b").is_empty());
+    // Covers end by uid; a node re-created under its name has a new uid.
+    let _ = o.take_due(jiff::Timestamp::now());
+    o.cover_ended("uid-a");
+    assert!(o.take_due(jiff::Timestamp::now()).contains("a"));
+    let mut again = node("a", "s1");
+    again.uid = "uid-a2".into();
+    o.put_node(again);
+    let _ = o.take_due(jiff::Timestamp::now());
+    o.cover_ended("uid-a");
+    assert!(o.take_due(jiff::Timestamp::now()).is_empty());
+    o.cover_ended("uid-a2");
+    assert!(o.take_due(jiff::Timestamp::now()).contains("a"));
+}

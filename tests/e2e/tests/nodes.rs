@@ -107,12 +107,25 @@ async fn every_node_gets_its_assessment_and_follows_its_node() {
     let options = OperatorOptions::new(e2e::binaries!(), &cluster, vec![ns.clone()])
         .workers(2, 2)
         .leader_args(
-            ["--vulnerability-scans", "false", "--node-collector", "true"]
-                .map(String::from)
-                .to_vec(),
+            [
+                "--vulnerability-scans",
+                "false",
+                "--node-collector",
+                "true",
+                // kind's control plane is tainted: assessed only with this toleration.
+                "--node-collector-tolerations",
+                r#"[{"key":"node-role.kubernetes.io/control-plane","operator":"Exists","effect":"NoSchedule"}]"#,
+            ]
+            .map(String::from)
+            .to_vec(),
         );
     let opns = options.operator_namespace.clone();
     let mut op = Operator::start(&cluster, options).unwrap();
+
+    // The control plane is tainted as kind's is.
+    let taints =
+        cluster.get_json(&["node", "kind-control-plane"]).unwrap()["spec"]["taints"].clone();
+    assert_eq!(taints[0]["effect"], "NoSchedule", "{taints}");
 
     // Each node's own findings, upstream's labels and owner.
     let mut worker_fails = ids(&WORKER_FAILS);

@@ -45,6 +45,7 @@ impl NodeArgs {
                 .then(|| self.node_collector_service_account.clone()),
             timeout: self.node_collector_timeout,
             include_passed,
+            recorder: None,
         }
     }
 }

@@ -5,7 +5,7 @@ use k8s_openapi::api::core::v1::ObjectReference;
 use kube::Client;
 use kube::runtime::events::{Event, EventType};
 
-use super::Error;
+use super::{Error, NodeSettings};
 use crate::task::NodeTask;
 
 /// `action` of node Events.
@@ -13,7 +13,12 @@ const ACTION: &str = "NodeAssessment";
 /// Longest Event note (the API allows 1 kB).
 const MAX_NOTE: usize = 1000;
 
-pub(super) async fn publish_failure(client: &Client, task: &NodeTask, error: &Error) {
+pub(super) async fn publish_failure(
+    client: &Client,
+    settings: &NodeSettings,
+    task: &NodeTask,
+    error: &Error,
+) {
     let reference = ObjectReference {
         api_version: Some("v1".to_owned()),
         kind: Some("Node".to_owned()),
@@ -28,7 +33,10 @@ pub(super) async fn publish_failure(client: &Client, task: &NodeTask, error: &Er
         action: ACTION.to_owned(),
         secondary: None,
     };
-    let recorder = crate::scan::events::recorder(client, None);
+    let recorder = match &settings.recorder {
+        Some(shared) => shared.clone(),
+        None => crate::scan::events::recorder(client, None),
+    };
     if let Err(e) = recorder.publish(&event, &reference).await {
         tracing::warn!(node = %task.node, error = %e, "could not publish the node Event");
     }

@@ -201,6 +201,7 @@ mod tests {
             service_account: Some("trivy-operator-node-collector".into()),
             timeout: Duration::from_secs(300),
             include_passed: false,
+            recorder: None,
         }
     }
 
@@ -276,6 +277,30 @@ mod tests {
         ] {
             assert!(decoded(&args, "--kubelet-config-mapping").contains(key));
         }
+    }
+
+    #[test]
+    fn the_shipped_admission_policy_admits_exactly_this_job() {
+        let policy = include_str!(
+            "../../../deploy/components/scan-job-policy/node-collector-policy.yaml"
+        );
+        for (_, path) in HOST_PATHS {
+            assert!(policy.contains(&format!("\"{path}\"")), "{path} not admitted");
+        }
+        let allowed = policy.matches("\"/").count();
+        assert_eq!(allowed, HOST_PATHS.len(), "the policy admits other host paths");
+        let image = settings().image;
+        let (repository, _) = image.rsplit_once(':').unwrap();
+        assert!(policy.contains(&format!("startsWith(\"{repository}:\")")));
+        let account = settings().service_account.unwrap();
+        assert!(policy.contains(&format!("== \"{account}\"")));
+        let pod = collector_job(&settings(), "n", &[])
+            .spec
+            .unwrap()
+            .template
+            .spec
+            .unwrap();
+        assert!(pod.init_containers.is_none() && pod.host_network.is_none());
     }
 
     #[test]

@@ -28,7 +28,7 @@ pub use job::{COLLECTOR_LABEL, job_name};
 const POLICY_PATIENCE: Duration = Duration::from_secs(10);
 
 /// How node-collector Jobs are run.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct NodeSettings {
     /// Namespace of the collector Jobs (one that admits host namespaces and paths).
     pub namespace: String,
@@ -40,6 +40,20 @@ pub struct NodeSettings {
     pub timeout: Duration,
     /// Also list the checks that passed.
     pub include_passed: bool,
+    /// The process's Event recorder (shared, so a failure repeated at every retry is one
+    /// Event series); `None`: one per failure.
+    pub recorder: Option<kube::runtime::events::Recorder>,
+}
+
+impl std::fmt::Debug for NodeSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NodeSettings")
+            .field("namespace", &self.namespace)
+            .field("image", &self.image)
+            .field("service_account", &self.service_account)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Why a node assessment failed.
@@ -113,8 +127,10 @@ pub async fn run(
     task: &NodeTask,
 ) -> Result<String, Error> {
     let result = assess(client, cache, settings, task).await;
-    if let Err(error) = &result {
-        events::publish_failure(client, task, error).await;
+    match &result {
+        // Waiting for this worker's copy of the policies is no news about the node.
+        Err(Error::Policies(_)) | Ok(_) => {}
+        Err(error) => events::publish_failure(client, settings, task, error).await,
     }
     result
 }

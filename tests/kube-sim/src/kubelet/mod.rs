@@ -203,16 +203,18 @@ impl Kubelet {
             return Some((node.to_string(), pod.clone()));
         }
         let selector = pod.pointer("/spec/nodeSelector").and_then(Value::as_object);
-        let nodes = match selector {
-            Some(s) if !s.is_empty() => self
-                .state
-                .store
-                .list(&node::nodes(), None)
-                .map(|page| page.items)
-                .unwrap_or_default(),
-            _ => Vec::new(),
-        };
-        let node = match schedule::choose(name, selector, &self.nodes, &nodes) {
+        let tolerations = pod
+            .pointer("/spec/tolerations")
+            .and_then(Value::as_array)
+            .map_or(&[][..], Vec::as_slice);
+        // The Node objects: their labels for a selector, their taints either way.
+        let nodes = self
+            .state
+            .store
+            .list(&node::nodes(), None)
+            .map(|page| page.items)
+            .unwrap_or_default();
+        let node = match schedule::choose(name, selector, tolerations, &self.nodes, &nodes) {
             schedule::Placement::Node(node) => node,
             schedule::Placement::Unschedulable(message) => {
                 if let Some(status) = schedule::unschedulable_status(pod.get("status"), &message) {

@@ -68,6 +68,12 @@ pub fn object(name: &str, index: usize) -> Value {
         "spec": {
             "podCIDR": format!("10.244.{index}.0/24"),
             "podCIDRs": [format!("10.244.{index}.0/24")],
+            // kubeadm (kind) taints its control plane: only pods that tolerate it go there.
+            "taints": if is_control_plane(name) {
+                json!([{"key": CONTROL_PLANE_LABEL, "effect": "NoSchedule"}])
+            } else {
+                json!([])
+            },
         },
         "status": {
             "capacity": resources,
