@@ -281,14 +281,20 @@ mod tests {
 
     #[test]
     fn the_shipped_admission_policy_admits_exactly_this_job() {
-        let policy = include_str!(
-            "../../../deploy/components/scan-job-policy/node-collector-policy.yaml"
-        );
+        let policy =
+            include_str!("../../../deploy/components/scan-job-policy/node-collector-policy.yaml");
         for (_, path) in HOST_PATHS {
-            assert!(policy.contains(&format!("\"{path}\"")), "{path} not admitted");
+            assert!(
+                policy.contains(&format!("\"{path}\"")),
+                "{path} not admitted"
+            );
         }
         let allowed = policy.matches("\"/").count();
-        assert_eq!(allowed, HOST_PATHS.len(), "the policy admits other host paths");
+        assert_eq!(
+            allowed,
+            HOST_PATHS.len(),
+            "the policy admits other host paths"
+        );
         let image = settings().image;
         let (repository, _) = image.rsplit_once(':').unwrap();
         assert!(policy.contains(&format!("startsWith(\"{repository}:\")")));
