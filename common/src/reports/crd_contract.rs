@@ -27,75 +27,10 @@ pub(super) struct Spec {
     pub(super) counters: &'static [&'static [&'static str]],
 }
 
-pub(super) const CONFIG_AUDIT: Spec = Spec {
-    group: super::GROUP,
-    namespaced: true,
-    kind: "ConfigAuditReport",
-    plural: "configauditreports",
-    singular: "configauditreport",
-    short_names: &["configaudit", "configaudits"],
-    description: "ConfigAuditReport is a specification for the ConfigAuditReport resource.",
-    columns: &[
-        (
-            "Scanner",
-            ".report.scanner.name",
-            "string",
-            "The name of the config audit scanner",
-            0,
-        ),
-        (
-            "Age",
-            ".metadata.creationTimestamp",
-            "date",
-            "The age of the report",
-            0,
-        ),
-        (
-            "Critical",
-            ".report.summary.criticalCount",
-            "integer",
-            "The number of failed checks with critical severity",
-            1,
-        ),
-        (
-            "High",
-            ".report.summary.highCount",
-            "integer",
-            "The number of failed checks with high severity",
-            1,
-        ),
-        (
-            "Medium",
-            ".report.summary.mediumCount",
-            "integer",
-            "The number of failed checks with medium severity",
-            1,
-        ),
-        (
-            "Low",
-            ".report.summary.lowCount",
-            "integer",
-            "The number of failed checks with low severity",
-            1,
-        ),
-    ],
-    required: &[
-        (&[], &["checks"]),
-        (&["checks", "[]"], &["checkID", "severity", "success"]),
-        (&["checks", "[]", "scope"], &["type", "value"]),
-        (&["scanner"], &["name", "vendor", "version"]),
-        (
-            &["summary"],
-            &["criticalCount", "highCount", "lowCount", "mediumCount"],
-        ),
-    ],
-    enums: &[],
-    counters: &[&["summary"]],
-};
-
-/// The printer columns of both infra assessment kinds (upstream's, with their scanner
-/// column's description: `assessement` in the cluster kind's is upstream's spelling).
-macro_rules! infra_columns {
+/// The printer columns of config audits and both infra assessment kinds (upstream's, each
+/// with its own scanner column description: `assessement` in the cluster infra kind's is
+/// upstream's spelling).
+macro_rules! audit_columns {
     ($scanner:literal) => {
         &[
             ("Scanner", ".report.scanner.name", "string", $scanner, 0),
@@ -138,6 +73,29 @@ macro_rules! infra_columns {
     };
 }
 
+pub(super) const CONFIG_AUDIT: Spec = Spec {
+    group: super::GROUP,
+    namespaced: true,
+    kind: "ConfigAuditReport",
+    plural: "configauditreports",
+    singular: "configauditreport",
+    short_names: &["configaudit", "configaudits"],
+    description: "ConfigAuditReport is a specification for the ConfigAuditReport resource.",
+    columns: audit_columns!("The name of the config audit scanner"),
+    required: &[
+        (&[], &["checks"]),
+        (&["checks", "[]"], &["checkID", "severity", "success"]),
+        (&["checks", "[]", "scope"], &["type", "value"]),
+        (&["scanner"], &["name", "vendor", "version"]),
+        (
+            &["summary"],
+            &["criticalCount", "highCount", "lowCount", "mediumCount"],
+        ),
+    ],
+    enums: &[],
+    counters: &[&["summary"]],
+};
+
 /// The required fields of both infra assessment kinds.
 const INFRA_REQUIRED: &[(&[&str], &[&str])] = &[
     (&[], &["checks", "scanner", "summary"]),
@@ -160,7 +118,7 @@ pub(super) const CLUSTER_INFRA_ASSESSMENT: Spec = Spec {
     short_names: &["clusterinfraassessment"],
     description: "ClusterInfraAssessmentReport is a specification for the \
         ClusterInfraAssessmentReport resource.",
-    columns: infra_columns!("The name of the infra assessement scanner"),
+    columns: audit_columns!("The name of the infra assessement scanner"),
     required: INFRA_REQUIRED,
     enums: &[],
     counters: &[&["summary"]],
@@ -175,7 +133,7 @@ pub(super) const INFRA_ASSESSMENT: Spec = Spec {
     short_names: &["infraassessment", "infraassessments"],
     description: "InfraAssessmentReport is a specification for the InfraAssessmentReport \
         resource.",
-    columns: infra_columns!("The name of the infra assessment scanner"),
+    columns: audit_columns!("The name of the infra assessment scanner"),
     ..CLUSTER_INFRA_ASSESSMENT
 };
 

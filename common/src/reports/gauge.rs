@@ -188,17 +188,21 @@ pub fn annotate_sbom_report(report: &mut SbomReport) {
 
 /// Writes the gauge annotation of a ConfigAuditReport from its summary.
 pub fn annotate_config_audit_report(report: &mut ConfigAuditReport) {
-    let s = &report.report.summary;
-    let counts = Counts {
+    let counts = audit_counts(&report.report.summary);
+    annotate(&mut report.metadata.annotations, SUMMARY, counts.format());
+    let size = written_size(report);
+    annotate(&mut report.metadata.annotations, BYTES, size.to_string());
+}
+
+/// The four counts of a config audit's or infra assessment's summary.
+fn audit_counts(s: &super::config_audit::ConfigAuditSummary) -> Counts {
+    Counts {
         critical: s.critical_count.into(),
         high: s.high_count.into(),
         medium: s.medium_count.into(),
         low: s.low_count.into(),
         unknown: None,
-    };
-    annotate(&mut report.metadata.annotations, SUMMARY, counts.format());
-    let size = written_size(report);
-    annotate(&mut report.metadata.annotations, BYTES, size.to_string());
+    }
 }
 
 /// Writes the gauge annotations of a node's ClusterInfraAssessmentReport (its four counts
@@ -206,14 +210,7 @@ pub fn annotate_config_audit_report(report: &mut ConfigAuditReport) {
 pub fn annotate_infra_assessment_report(
     report: &mut super::infra_assessment::ClusterInfraAssessmentReport,
 ) {
-    let s = &report.report.summary;
-    let counts = Counts {
-        critical: s.critical_count.into(),
-        high: s.high_count.into(),
-        medium: s.medium_count.into(),
-        low: s.low_count.into(),
-        unknown: None,
-    };
+    let counts = audit_counts(&report.report.summary);
     annotate(&mut report.metadata.annotations, SUMMARY, counts.format());
     let size = written_size(report);
     annotate(&mut report.metadata.annotations, BYTES, size.to_string());

@@ -8,13 +8,14 @@ use common::retry;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{LogParams, PostParams};
-use kube::runtime::wait::await_condition;
 use kube::{Api, Client};
 use serde_json::Value;
 
 use super::job::{CONTAINER, NODE_ANNOTATION, collector_job, job_name};
 use super::{Error, NodeSettings};
-use crate::scan::runner::{Finished, delete_job, exit_code, finished, job_pods};
+use crate::scan::runner::{
+    Finished, NotFinished, delete_job, exit_code, finished, job_pods, wait_finished,
+};
 use crate::task::NodeTask;
 
 /// How much longer than the Job's own deadline the worker waits.
@@ -112,28 +113,21 @@ async fn wait_and_read(
     jobs: &Api<Job>,
     name: &str,
 ) -> Result<String, Error> {
-    let done = |job: Option<&Job>| job.is_none_or(|j| finished(j).is_some());
-    let limit = settings.timeout + WAIT_MARGIN;
-    let job = match tokio::time::timeout(limit, await_condition(jobs.clone(), name, done)).await {
-        Err(_) => {
-            return Err(Error::JobTimeout {
+    let job = wait_finished(jobs, name, settings.timeout + WAIT_MARGIN)
+        .await
+        .map_err(|not| match not {
+            NotFinished::TimedOut => Error::JobTimeout {
                 job: name.to_owned(),
                 timeout: settings.timeout,
-            });
-        }
-        Ok(Err(source)) => {
-            return Err(Error::WatchJob {
+            },
+            NotFinished::Watch(source) => Error::WatchJob {
                 job: name.to_owned(),
                 source,
-            });
-        }
-        Ok(Ok(None)) => {
-            return Err(Error::JobGone {
+            },
+            NotFinished::Gone => Error::JobGone {
                 job: name.to_owned(),
-            });
-        }
-        Ok(Ok(Some(job))) => job,
-    };
+            },
+        })?;
     let uid = job.metadata.uid.clone().unwrap_or_default();
     let pods: Api<Pod> = Api::namespaced(client.clone(), &settings.namespace);
     let read_failed = |detail: String| Error::ReadLog {

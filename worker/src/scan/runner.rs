@@ -258,29 +258,23 @@ async fn wait_and_read(
     name: &str,
     sbom: bool,
 ) -> Result<(String, Option<String>), Error> {
-    let done = |job: Option<&Job>| job.is_none_or(|j| finished(j).is_some());
     let limit = settings.timeout + WAIT_MARGIN;
-    let job = match tokio::time::timeout(limit, await_condition(jobs.clone(), name, done)).await {
-        Err(_) => {
-            return Err(Error::JobTimeout {
+    let job = wait_finished(jobs, name, limit)
+        .await
+        .map_err(|not| match not {
+            NotFinished::TimedOut => Error::JobTimeout {
                 job: name.to_owned(),
                 timeout: settings.timeout,
                 detail: format!("no Complete or Failed condition after {limit:?}"),
-            });
-        }
-        Ok(Err(source)) => {
-            return Err(Error::WatchJob {
+            },
+            NotFinished::Watch(source) => Error::WatchJob {
                 job: name.to_owned(),
                 source,
-            });
-        }
-        Ok(Ok(None)) => {
-            return Err(Error::JobGone {
+            },
+            NotFinished::Gone => Error::JobGone {
                 job: name.to_owned(),
-            });
-        }
-        Ok(Ok(Some(job))) => job,
-    };
+            },
+        })?;
     let pods: Api<Pod> = Api::namespaced(client.clone(), &settings.namespace);
     match finished(&job) {
         Some(Finished::Complete) => read_log(&pods, (name, &job_uid(&job)), sbom).await,
@@ -313,6 +307,31 @@ async fn wait_and_read(
         None => Err(Error::JobGone {
             job: name.to_owned(),
         }),
+    }
+}
+
+/// Why waiting for a Job ended without it finishing.
+pub(crate) enum NotFinished {
+    /// Not finished within the limit.
+    TimedOut,
+    /// The watch failed.
+    Watch(kube::runtime::wait::Error),
+    /// Deleted before it finished.
+    Gone,
+}
+
+/// Waits up to `limit` for the Job `name` to finish (Complete or Failed) and returns it.
+pub(crate) async fn wait_finished(
+    jobs: &Api<Job>,
+    name: &str,
+    limit: Duration,
+) -> Result<Job, NotFinished> {
+    let done = |job: Option<&Job>| job.is_none_or(|j| finished(j).is_some());
+    match tokio::time::timeout(limit, await_condition(jobs.clone(), name, done)).await {
+        Err(_) => Err(NotFinished::TimedOut),
+        Ok(Err(source)) => Err(NotFinished::Watch(source)),
+        Ok(Ok(None)) => Err(NotFinished::Gone),
+        Ok(Ok(Some(job))) => Ok(job),
     }
 }
 
