@@ -14,7 +14,7 @@ use serde_json::Value;
 use super::job::{CONTAINER, NODE_ANNOTATION, collector_job, job_name};
 use super::{Error, NodeSettings};
 use crate::scan::runner::{
-    Finished, NotFinished, delete_job, exit_code, finished, job_pods, wait_finished,
+    Finished, NotFinished, delete_job, exit_code, finished, job_pods, made_for, wait_finished,
 };
 use crate::task::NodeTask;
 
@@ -84,19 +84,7 @@ async fn create_or_adopt(
             let existing = retry::idempotent("read node-collector job", || jobs.get(&name))
                 .await
                 .map_err(failed)?;
-            let found = existing
-                .metadata
-                .annotations
-                .as_ref()
-                .and_then(|a| a.get(NODE_ANNOTATION))
-                .cloned()
-                .unwrap_or_default();
-            let ours = existing
-                .metadata
-                .labels
-                .as_ref()
-                .and_then(|l| l.get(common::labels::MANAGED_BY))
-                .is_some_and(|v| v == common::labels::MANAGED_BY_VALUE);
+            let (found, ours) = made_for(&existing, NODE_ANNOTATION);
             if found != task.node || !ours {
                 return Err(Error::ForeignJob { job: name, found });
             }

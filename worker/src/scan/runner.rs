@@ -195,16 +195,7 @@ async fn create_or_adopt(
                 .await
                 .map_err(failed)?;
             let annotations = existing.metadata.annotations.as_ref();
-            let found = annotations
-                .and_then(|a| a.get(SCAN_KEY_ANNOTATION))
-                .cloned()
-                .unwrap_or_default();
-            let ours = existing
-                .metadata
-                .labels
-                .as_ref()
-                .and_then(|l| l.get(common::labels::MANAGED_BY))
-                .is_some_and(|v| v == common::labels::MANAGED_BY_VALUE);
+            let (found, ours) = made_for(&existing, SCAN_KEY_ANNOTATION);
             if found != scan_key || !ours {
                 return Err(Error::ForeignJob {
                     job: name.clone(),
@@ -308,6 +299,25 @@ async fn wait_and_read(
             job: name.to_owned(),
         }),
     }
+}
+
+/// What an existing Job was made for (its annotation `key`, empty when missing), and
+/// whether this operator made it (`app.kubernetes.io/managed-by`): a Job is adopted only
+/// when both are this work's.
+pub(crate) fn made_for(job: &Job, key: &str) -> (String, bool) {
+    let meta = &job.metadata;
+    let found = meta
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(key))
+        .cloned()
+        .unwrap_or_default();
+    let ours = meta
+        .labels
+        .as_ref()
+        .and_then(|l| l.get(common::labels::MANAGED_BY))
+        .is_some_and(|v| v == common::labels::MANAGED_BY_VALUE);
+    (found, ours)
 }
 
 /// Why waiting for a Job ended without it finishing.
