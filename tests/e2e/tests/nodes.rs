@@ -2,8 +2,9 @@
 //! ClusterInfraAssessmentReport with the findings of its own collector's answer (kubectl
 //! shows upstream's columns); a collector that fails gives a Warning Event on its Node and
 //! a status entry while the other nodes are assessed; fixed, it is assessed; a deleted
-//! report comes back; a custom policy for `kinds: Node` re-checks every node; a deleted Node
-//! takes its report with it; the leader serves `trivy_resource_infraassessments`.
+//! report comes back; a custom policy for `kinds: Node` re-checks every node; a node labelled
+//! for exclusion is no longer assessed; a deleted Node takes its report with it; the leader
+//! serves `trivy_resource_infraassessments`.
 //!
 //! kube-sim only (the real-cluster profile leaves it out): the findings depend on what the
 //! node-collector double answers for each node.
@@ -115,6 +116,8 @@ async fn every_node_gets_its_assessment_and_follows_its_node() {
                 // kind's control plane is tainted: assessed only with this toleration.
                 "--node-collector-tolerations",
                 r#"[{"key":"node-role.kubernetes.io/control-plane","operator":"Exists","effect":"NoSchedule"}]"#,
+                "--node-collector-exclude-nodes",
+                "team=excluded",
             ]
             .map(String::from)
             .to_vec(),
@@ -265,13 +268,35 @@ async fn every_node_gets_its_assessment_and_follows_its_node() {
     })
     .await;
 
-    // A deleted Node takes its report with it, and it is not made again.
+    // A node labelled as excluded is no longer assessed: its deleted report stays deleted.
     cluster
-        .kubectl(&["delete", "node", "kind-worker2"])
+        .kubectl(&["label", "node", "kind-worker2", "team=excluded"])
         .unwrap();
+    eventually("kind-worker2 excluded in status", LONG, || async {
+        let s = op.status(&["node", "kind-worker2"])?;
+        let text = s["explanation"].as_str().unwrap_or_default().to_owned();
+        text.starts_with("not assessed").then_some(()).ok_or(text)
+    })
+    .await
+    .unwrap();
+    cluster
+        .kubectl(&[
+            "delete",
+            "clusterinfraassessmentreport",
+            "node-kind-worker2",
+        ])
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert!(
+        !reports(&cluster).unwrap().contains_key("node-kind-worker2"),
+        "an excluded node was assessed again"
+    );
+
+    // A deleted Node takes its report with it, and it is not made again.
+    cluster.kubectl(&["delete", "node", "kind-worker"]).unwrap();
     eventually("the report of the deleted node gone", LONG, || async {
         let all = reports(&cluster)?;
-        (!all.contains_key("node-kind-worker2"))
+        (!all.contains_key("node-kind-worker"))
             .then_some(())
             .ok_or_else(|| "still there".to_string())
     })
@@ -279,7 +304,7 @@ async fn every_node_gets_its_assessment_and_follows_its_node() {
     .unwrap();
     tokio::time::sleep(Duration::from_secs(3)).await;
     let all = reports(&cluster).unwrap();
-    assert!(!all.contains_key("node-kind-worker2"), "made again");
-    assert!(all.contains_key("node-kind-worker"));
+    assert!(!all.contains_key("node-kind-worker"), "made again");
+    assert!(all.contains_key("node-kind-control-plane"));
     assert!(op.all_running());
 }
