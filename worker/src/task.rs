@@ -6,6 +6,10 @@ use std::str::FromStr;
 use common::proto;
 use common::workload::WorkloadKind;
 
+mod node;
+
+pub use node::NodeTask;
+
 /// Why a task from the leader cannot be run.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Invalid {
@@ -115,23 +119,6 @@ pub struct ScanTask {
     pub sbom: bool,
 }
 
-/// A node's assessment.
-#[derive(Debug, Clone, PartialEq)]
-pub struct NodeTask {
-    pub task_id: String,
-    /// The Node's name and uid.
-    pub node: String,
-    pub uid: String,
-    /// The node's `resource-spec-hash` as the leader computed it.
-    pub spec_hash: String,
-    /// The `plugin-config-hash` of the kind Node.
-    pub config_hash: String,
-    /// The collector Job's tolerations.
-    pub tolerations: Vec<k8s_openapi::api::core::v1::Toleration>,
-    /// Write the report with its summary only (reports are over their storage budget).
-    pub summary_only: bool,
-}
-
 /// Any task a worker runs.
 #[derive(Debug, Clone, PartialEq)]
 pub enum WorkerTask {
@@ -182,42 +169,6 @@ fn workload(id: &str, w: proto::WorkloadRef) -> Result<Workload, Invalid> {
         name: w.name,
         uid: w.uid,
     })
-}
-
-impl TryFrom<proto::Task> for NodeTask {
-    type Error = Invalid;
-
-    fn try_from(task: proto::Task) -> Result<Self, Invalid> {
-        if task.task_id.is_empty() {
-            return Err(Invalid::NoId);
-        }
-        let id = task.task_id;
-        let node = task
-            .workload
-            .ok_or_else(|| Invalid::NoWorkload(id.clone()))?;
-        if node.kind != common::policy_config::NODE_KIND {
-            return Err(Invalid::UnknownKind(id, node.kind));
-        }
-        for (field, value) in [("name", &node.name), ("uid", &node.uid)] {
-            if value.is_empty() {
-                return Err(Invalid::EmptyField(id, field));
-            }
-        }
-        let tolerations = match task.node_tolerations_json.trim() {
-            "" => Vec::new(),
-            json => serde_json::from_str(json)
-                .map_err(|e| Invalid::Tolerations(id.clone(), e.to_string()))?,
-        };
-        Ok(Self {
-            task_id: id,
-            node: node.name,
-            uid: node.uid,
-            spec_hash: task.resource_spec_hash,
-            config_hash: task.plugin_config_hash,
-            tolerations,
-            summary_only: task.summary_only,
-        })
-    }
 }
 
 impl TryFrom<proto::Task> for ScanTask {
@@ -391,42 +342,6 @@ mod tests {
         let t = AuditTask::try_from(task()).unwrap();
         assert_eq!(t.workload.kind, WorkloadKind::ReplicaSet);
         assert_eq!((t.spec_hash.as_str(), t.config_hash.as_str()), ("s", "c"));
-    }
-
-    #[test]
-    fn node_tasks_convert_and_bad_ones_are_refused() {
-        let mut t = task();
-        t.kind = proto::TaskKind::NodeAssessment as i32;
-        t.workload = Some(proto::WorkloadRef {
-            kind: "Node".into(),
-            api_version: "v1".into(),
-            name: "kind-worker".into(),
-            uid: "n1".into(),
-            ..Default::default()
-        });
-        t.node_tolerations_json = r#"[{"operator":"Exists"}]"#.into();
-        let WorkerTask::Node(node) = WorkerTask::try_from(t.clone()).unwrap() else {
-            panic!("not a node task");
-        };
-        assert_eq!(
-            (node.node.as_str(), node.uid.as_str()),
-            ("kind-worker", "n1")
-        );
-        assert_eq!(node.tolerations.len(), 1);
-        let mut bad = t.clone();
-        bad.node_tolerations_json = "{".into();
-        assert!(matches!(
-            NodeTask::try_from(bad),
-            Err(Invalid::Tolerations(..))
-        ));
-        let mut pod = t;
-        if let Some(w) = pod.workload.as_mut() {
-            w.kind = "Pod".into();
-        }
-        assert!(matches!(
-            NodeTask::try_from(pod),
-            Err(Invalid::UnknownKind(..))
-        ));
     }
 
     #[test]

@@ -14,13 +14,14 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::batch::v1::{Job, JobSpec};
 use k8s_openapi::api::core::v1::{
-    Capabilities, Container, HostPathVolumeSource, PodSecurityContext, PodSpec, PodTemplateSpec,
-    ResourceRequirements, SeccompProfile, SecurityContext, Toleration, Volume, VolumeMount,
+    Container, HostPathVolumeSource, PodSecurityContext, PodSpec, PodTemplateSpec,
+    ResourceRequirements, Toleration, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use kube::api::ObjectMeta;
 
 use super::NodeSettings;
+use crate::scan::container_parts::{runtime_default, unprivileged};
 
 /// The collector container.
 pub const CONTAINER: &str = "node-collector";
@@ -124,16 +125,7 @@ pub fn collector_job(settings: &NodeSettings, node: &str, tolerations: &[Tolerat
             limits: Some(quantities("100m", "100M")),
             ..ResourceRequirements::default()
         }),
-        security_context: Some(SecurityContext {
-            allow_privilege_escalation: Some(false),
-            capabilities: Some(Capabilities {
-                drop: Some(vec!["ALL".to_owned()]),
-                add: None,
-            }),
-            privileged: Some(false),
-            read_only_root_filesystem: Some(true),
-            ..SecurityContext::default()
-        }),
+        security_context: Some(unprivileged()),
         volume_mounts: Some(mounts),
         ..Container::default()
     };
@@ -171,10 +163,7 @@ pub fn collector_job(settings: &NodeSettings, node: &str, tolerations: &[Tolerat
                     security_context: Some(PodSecurityContext {
                         run_as_user: Some(0),
                         run_as_group: Some(0),
-                        seccomp_profile: Some(SeccompProfile {
-                            type_: "RuntimeDefault".to_owned(),
-                            localhost_profile: None,
-                        }),
+                        seccomp_profile: Some(runtime_default()),
                         ..PodSecurityContext::default()
                     }),
                     containers: vec![container],

@@ -14,7 +14,9 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use super::ScanSettings;
 use super::job::RUN_AS;
 
-pub(super) fn security_context() -> SecurityContext {
+/// No privilege, no escalation, every capability dropped, a read-only root filesystem: what
+/// every container the worker starts has (the node collector too, which runs as root).
+pub(crate) fn unprivileged() -> SecurityContext {
     SecurityContext {
         allow_privilege_escalation: Some(false),
         capabilities: Some(Capabilities {
@@ -23,15 +25,21 @@ pub(super) fn security_context() -> SecurityContext {
         }),
         privileged: Some(false),
         read_only_root_filesystem: Some(true),
-        run_as_non_root: Some(true),
-        run_as_user: Some(RUN_AS),
-        run_as_group: Some(RUN_AS),
-        seccomp_profile: Some(runtime_default()),
         ..SecurityContext::default()
     }
 }
 
-pub(super) fn runtime_default() -> SeccompProfile {
+pub(super) fn security_context() -> SecurityContext {
+    SecurityContext {
+        run_as_non_root: Some(true),
+        run_as_user: Some(RUN_AS),
+        run_as_group: Some(RUN_AS),
+        seccomp_profile: Some(runtime_default()),
+        ..unprivileged()
+    }
+}
+
+pub(crate) fn runtime_default() -> SeccompProfile {
     SeccompProfile {
         type_: "RuntimeDefault".to_owned(),
         localhost_profile: None,

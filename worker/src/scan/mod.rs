@@ -12,7 +12,7 @@
 mod args;
 pub mod bom;
 mod companions;
-mod container_parts;
+pub(crate) mod container_parts;
 mod copy;
 pub mod credentials;
 pub mod detail;
