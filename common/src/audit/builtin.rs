@@ -13,6 +13,10 @@ const NODE_LIBRARY: &str = "lib/node.rego";
 
 /// Shared Rego libraries of the built-in checks: `(file name, Rego text)`.
 const LIBRARIES: &[(&str, &str)] = &[
+    (
+        "lib/control_plane.rego",
+        include_str!("../../policies/lib/control_plane.rego"),
+    ),
     ("lib/k8s.rego", include_str!("../../policies/lib/k8s.rego")),
     (NODE_LIBRARY, include_str!("../../policies/lib/node.rego")),
 ];
@@ -187,13 +191,15 @@ const POLICIES: &[(&str, &str)] = &[
 
 /// The built-in checks as `(file name, Rego text)`, e.g.
 /// `("checks/ksv001_privilege_escalation.rego", "package builtin.trivyrs.KSV001 ...")`.
-/// The workload checks (KSV) come first, then the node checks (KCV,
+/// The workload checks (KSV) come first, then the control-plane checks (KCV0001–KCV0047,
+/// [`super::control_plane_checks`]), then the node checks (KCV0048–KCV0092,
 /// [`super::node_checks`]), each group ordered by file name.
 pub fn builtin_policies() -> &'static [(String, String)] {
     static ALL: std::sync::LazyLock<Vec<(String, String)>> = std::sync::LazyLock::new(|| {
         POLICIES
             .iter()
             .map(|(name, rego)| ((*name).to_owned(), (*rego).to_owned()))
+            .chain(super::control_plane_checks::policies())
             .chain(super::node_checks::policies())
             .collect()
     });
@@ -212,7 +218,8 @@ pub fn compat_libraries() -> &'static [(&'static str, &'static str, &'static str
 }
 
 /// A hex SHA-256 over the names and texts of the built-ins that apply to `kind`: for a
-/// workload kind its library, the workload checks and the stand-in libraries; for
+/// workload kind the workload and control-plane libraries and checks and the stand-in
+/// libraries; for
 /// [`NODE_KIND`](crate::policy_config::NODE_KIND) the node library, the node checks and the
 /// stand-ins.
 ///
@@ -276,6 +283,11 @@ mod tests {
                 (
                     "package builtin.trivynode.KCV",
                     "import data.builtin.trivynode.lib",
+                )
+            } else if name.starts_with("control_plane/") {
+                (
+                    "package builtin.trivycp.KCV",
+                    "import data.builtin.trivycp.lib",
                 )
             } else {
                 (

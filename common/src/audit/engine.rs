@@ -35,13 +35,26 @@ enum Origin {
     Builtin,
     /// A built-in node check (KCV): the node kind only.
     BuiltinNode,
+    /// A built-in control-plane check (KCV): the workload kinds, evaluated only for the
+    /// control-plane components' workloads.
+    BuiltinControlPlane,
     /// A custom policy: the kinds of its `policy.<name>.kinds` key.
     Custom(KindSelector),
 }
 
 impl Origin {
     fn is_builtin(&self) -> bool {
-        matches!(self, Self::Builtin | Self::BuiltinNode)
+        self.root().is_some()
+    }
+
+    /// The package under which the built-ins of this origin live, evaluated at once.
+    fn root(&self) -> Option<&'static str> {
+        match self {
+            Self::Builtin => Some(BUILTIN_PACKAGE),
+            Self::BuiltinNode => Some(NODE_PACKAGE),
+            Self::BuiltinControlPlane => Some(CONTROL_PLANE_PACKAGE),
+            Self::Custom(_) => None,
+        }
     }
 }
 
@@ -64,7 +77,9 @@ struct CompiledPolicy {
 impl CompiledPolicy {
     fn applies_to(&self, kind: &str) -> bool {
         let by_origin = match &self.origin {
-            Origin::Builtin => WORKLOAD_KINDS.contains(&kind) || kind == "Deployment",
+            Origin::Builtin | Origin::BuiltinControlPlane => {
+                WORKLOAD_KINDS.contains(&kind) || kind == "Deployment"
+            }
             Origin::BuiltinNode => kind == NODE_KIND,
             Origin::Custom(kinds) => kinds.matches(kind),
         };
@@ -129,6 +144,8 @@ impl PolicyEngine {
             policies.extend(builtin_policies().iter().map(|(name, rego)| {
                 let origin = if name.starts_with(NODE_CHECKS_DIR) {
                     Origin::BuiltinNode
+                } else if name.starts_with(CONTROL_PLANE_CHECKS_DIR) {
+                    Origin::BuiltinControlPlane
                 } else {
                     Origin::Builtin
                 };
@@ -191,7 +208,7 @@ impl PolicyEngine {
             let metadata = read_rule(&mut engine, &package, "__rego_metadata__");
             let selector = read_rule(&mut engine, &package, "__rego_input__");
             let metadata = match &origin {
-                Origin::Builtin | Origin::BuiltinNode => {
+                Origin::Builtin | Origin::BuiltinNode | Origin::BuiltinControlPlane => {
                     Metadata::from_value(metadata.as_ref(), &name)
                 }
                 Origin::Custom(_) => {
@@ -252,7 +269,8 @@ impl PolicyEngine {
 
     /// Evaluates every policy that applies to `kind` against `workload` (the object itself:
     /// apiVersion, kind, metadata, spec), in compile order: built-ins first, then custom
-    /// policies by name. Each policy gives a passed check, failed checks (one per check ID
+    /// policies by name. The control-plane checks apply only to a control-plane component's
+    /// workload ([`crate::workload::is_control_plane_component`]). Each policy gives a passed check, failed checks (one per check ID
     /// its results carry), or a failed check with severity `UNKNOWN` when it errors at run
     /// time.
     pub fn evaluate(&self, kind: &str, workload: &Value) -> Vec<Check> {
@@ -274,10 +292,12 @@ impl PolicyEngine {
         skip: &[String],
         on: &mut dyn FnMut(Evaluation),
     ) {
+        let control_plane = is_control_plane_input(workload);
         let applicable: Vec<&CompiledPolicy> = self
             .policies
             .iter()
             .filter(|p| p.applies_to(kind) && !skip.contains(&p.key))
+            .filter(|p| control_plane || !matches!(p.origin, Origin::BuiltinControlPlane))
             .collect();
         let input = match regorus::Value::deserialize(workload) {
             Ok(input) => input,
@@ -294,24 +314,27 @@ impl PolicyEngine {
         };
         let mut engine = self.engine.clone();
         engine.set_input(input);
-        // The built-ins in one evaluation: their shared helpers are computed once. A run-time
-        // error there falls back to one evaluation per policy, which blames the right one.
-        let any_builtin = applicable.iter().any(|p| p.origin.is_builtin());
-        let root = if kind == NODE_KIND {
-            NODE_PACKAGE
-        } else {
-            BUILTIN_PACKAGE
-        };
-        let builtins = any_builtin
-            .then(|| eval_package(&mut engine, root))
-            .flatten();
+        // The built-ins of one root in one evaluation: their shared helpers are computed once.
+        // A run-time error there falls back to one evaluation per policy, which blames the
+        // right one.
+        let mut roots: Vec<(&str, Option<regorus::Value>)> = Vec::new();
+        for root in applicable.iter().filter_map(|p| p.origin.root()) {
+            if !roots.iter().any(|(r, _)| *r == root) {
+                roots.push((root, eval_package(&mut engine, root)));
+            }
+        }
         for policy in applicable {
             on(Evaluation::Started {
                 key: policy.key.clone(),
             });
-            let results = match (&builtins, &policy.origin) {
-                (Some(all), Origin::Builtin | Origin::BuiltinNode) => Ok(results_in(all, policy)),
-                _ => eval_policy(&mut engine, policy),
+            let evaluated = policy
+                .origin
+                .root()
+                .and_then(|root| roots.iter().find(|(r, _)| *r == root))
+                .and_then(|(_, all)| all.as_ref());
+            let results = match evaluated {
+                Some(all) => Ok(results_in(all, policy)),
+                None => eval_policy(&mut engine, policy),
             };
             let checks = match results {
                 Ok(results) => checks_from_results(&policy.metadata, &results),
@@ -440,6 +463,20 @@ const BUILTIN_PACKAGE: &str = "data.builtin.trivyrs";
 const NODE_PACKAGE: &str = "data.builtin.trivynode";
 /// The directory (in built-in file names) of the node checks.
 pub(super) const NODE_CHECKS_DIR: &str = "node/";
+const CONTROL_PLANE_PACKAGE: &str = "data.builtin.trivycp";
+/// The directory (in built-in file names) of the control-plane checks.
+pub(super) const CONTROL_PLANE_CHECKS_DIR: &str = "control_plane/";
+
+/// Whether the input is a control-plane component's workload (by its namespace and name).
+fn is_control_plane_input(workload: &Value) -> bool {
+    let meta = &workload["metadata"];
+    match (meta["namespace"].as_str(), meta["name"].as_str()) {
+        (Some(namespace), Some(name)) => {
+            crate::workload::is_control_plane_component(namespace, name)
+        }
+        _ => false,
+    }
+}
 
 /// Every rule of every package under `prefix`, evaluated at once for the current input;
 /// `None` when the evaluation fails.

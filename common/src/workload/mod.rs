@@ -3,10 +3,12 @@
 //! controller ([`disposition`]), and where the pod spec and container images of each kind
 //! are ([`pod_spec`]).
 
+mod control_plane;
 mod disposition;
 mod kind;
 mod pod_spec;
 
+pub use control_plane::{CONTROL_PLANE_NAMESPACE, is_control_plane_component, is_infra_check};
 pub use disposition::{
     DEPLOYMENT_REVISION_ANNOTATION, Disposition, SkipReason, controller_of, disposition,
     is_builtin_controller, job_disposition, pod_disposition, replicaset_disposition,
