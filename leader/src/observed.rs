@@ -104,6 +104,8 @@ pub struct Observed {
     /// ConfigAuditReports by owner uid (a workload has one or a few: a small vector, where a
     /// map would allocate a node for eleven).
     pub audit_reports: HashMap<String, Vec<AuditReportMeta>>,
+    /// The InfraAssessmentReports of control-plane components, by owner uid.
+    pub infra_reports: HashMap<String, Vec<AuditReportMeta>>,
     /// VulnerabilityReports by owner uid (one per container).
     pub vuln_reports: HashMap<String, Vec<VulnReportMeta>>,
     /// ExposedSecretReports and SbomReports by owner uid (one per container).
@@ -140,8 +142,9 @@ pub struct Observed {
     pub namespaces_generation: u64,
     /// Scan keys whose trusted source went away since the planner last looked.
     pub lost_sources: Vec<String>,
-    /// Bytes of the reports seen, as written: (VulnerabilityReports, ConfigAuditReports).
-    report_bytes: (u64, u64),
+    /// Bytes of the reports seen, as written: (VulnerabilityReports, ConfigAuditReports,
+    /// InfraAssessmentReports).
+    report_bytes: (u64, u64, u64),
     /// The image labels of the report gauges, one copy per image.
     images: gauges::ImagePool,
     /// The pool's size after its last clean-up.
@@ -330,6 +333,7 @@ impl Observed {
     pub fn report_bytes(&self) -> u64 {
         self.report_bytes.0
             + self.report_bytes.1
+            + self.report_bytes.2
             + self.companions.bytes()
             + self.image_reports.bytes()
     }
@@ -394,6 +398,40 @@ impl Observed {
             name,
             &mut self.report_bytes.1,
         );
+    }
+
+    /// Records or replaces a control-plane component's InfraAssessmentReport.
+    pub fn put_infra_report(&mut self, owner_uid: String, report: AuditReportMeta) {
+        self.mark_dirty(&owner_uid);
+        put_stored(
+            &mut self.infra_reports,
+            owner_uid,
+            report,
+            &mut self.report_bytes.2,
+        );
+    }
+
+    /// Forgets an InfraAssessmentReport.
+    pub fn remove_infra_report(&mut self, owner_uid: &str, name: &str) {
+        self.mark_dirty(owner_uid);
+        remove_stored(
+            &mut self.infra_reports,
+            owner_uid,
+            name,
+            &mut self.report_bytes.2,
+        );
+    }
+
+    /// The InfraAssessmentReports of a workload, owned by its uid and in its namespace.
+    pub fn infra_reports_of<'a>(
+        &'a self,
+        workload: &'a Workload,
+    ) -> impl Iterator<Item = &'a AuditReportMeta> + 'a {
+        self.infra_reports
+            .get(&workload.uid)
+            .into_iter()
+            .flatten()
+            .filter(|r| r.namespace == workload.namespace)
     }
 
     /// The ConfigAuditReports of a workload: owned by its uid and in its namespace (a

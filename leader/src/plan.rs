@@ -3,15 +3,17 @@
 //! change touched; [`due_audits`] applies it to all of them.
 //!
 //! One rule: a workload in scope needs a config audit when no ConfigAuditReport it owns has
-//! both its current `resource-spec-hash` and its kind's current `plugin-config-hash`. A new
-//! workload, a changed spec, a deleted report and a changed policy all follow from it.
+//! both its current `resource-spec-hash` and its kind's current `plugin-config-hash` — or,
+//! for a control-plane component, no InfraAssessmentReport it owns has them (unless that CRD
+//! is not served). A new workload, a changed spec, a deleted report and a changed policy all
+//! follow from it.
 
 use std::collections::BTreeMap;
 
 use common::proto;
 use common::workload::WorkloadKind;
 
-use crate::observed::{Observed, Workload};
+use crate::observed::{AuditReportMeta, Observed, Workload};
 use crate::scope::Scope;
 
 /// `plugin-config-hash` of every workload kind, from the last policy config that compiled.
@@ -85,10 +87,20 @@ pub(crate) fn workload_name(task: &proto::Task) -> &str {
 }
 
 fn has_fresh_report(observed: &Observed, workload: &Workload, config_hash: &str) -> bool {
-    observed.audit_reports_of(workload).any(|r| {
+    let fresh = |r: &AuditReportMeta| {
         r.spec_hash.as_deref() == Some(workload.spec_hash.as_str())
             && r.config_hash.as_deref() == Some(config_hash)
-    })
+    };
+    observed.audit_reports_of(workload).any(fresh)
+        && (!needs_infra_report(observed, workload)
+            || observed.infra_reports_of(workload).any(fresh))
+}
+
+/// Whether a workload's audit also writes an InfraAssessmentReport: a control-plane
+/// component's, while that CRD is served.
+pub fn needs_infra_report(observed: &Observed, workload: &Workload) -> bool {
+    common::workload::is_control_plane_component(&workload.namespace, &workload.name)
+        && !observed.missing_crds.contains(crate::watch::INFRA_REPORTS)
 }
 
 /// The proto reference of a workload.
@@ -126,7 +138,7 @@ fn audit_task(workload: &Workload, config_hash: &str) -> DueTask {
 mod tests {
     use super::*;
     use crate::args::ScopeArgs;
-    use crate::observed::{AuditReportMeta, DeploymentLink};
+    use crate::observed::DeploymentLink;
 
     fn workload(ns: &str, name: &str, kind: WorkloadKind, spec: &str) -> Workload {
         Workload {
@@ -241,6 +253,38 @@ mod tests {
         // Names uid-web (namespace a) as its owner, but lives in namespace b.
         o.put_audit_report("uid-web".into(), report("b", "web", "s1", "c1"));
         assert_eq!(due_names(&o, &hashes, &Scope::default()), ["web", "db"]);
+    }
+
+    #[test]
+    fn a_control_plane_component_needs_its_infra_assessment_report_too() {
+        let (mut o, hashes) = setup();
+        let all = Scope::default();
+        o.put_namespace("kube-system".into(), BTreeMap::new());
+        o.put_workload(workload("kube-system", "etcd-cp", WorkloadKind::Pod, "s3"));
+        o.put_workload(workload("kube-system", "coredns", WorkloadKind::Pod, "s4"));
+        for (uid, name, spec) in [
+            ("uid-etcd-cp", "etcd-cp", "s3"),
+            ("uid-coredns", "coredns", "s4"),
+        ] {
+            let mut r = report("kube-system", name, spec, "c1");
+            r.name = format!("pod-{name}");
+            o.put_audit_report(uid.into(), r);
+        }
+        assert_eq!(due_names(&o, &hashes, &all), ["web", "db", "etcd-cp"]);
+        let mut infra = report("kube-system", "etcd-cp", "s3", "c1");
+        infra.name = "pod-etcd-cp".into();
+        // A stale one does not count.
+        infra.config_hash = Some("c0".into());
+        o.put_infra_report("uid-etcd-cp".into(), infra.clone());
+        assert_eq!(due_names(&o, &hashes, &all), ["web", "db", "etcd-cp"]);
+        infra.config_hash = Some("c1".into());
+        o.put_infra_report("uid-etcd-cp".into(), infra);
+        assert_eq!(due_names(&o, &hashes, &all), ["web", "db"]);
+        // Deleted: due again; without its CRD, the config audit alone suffices.
+        o.remove_infra_report("uid-etcd-cp", "pod-etcd-cp");
+        assert_eq!(due_names(&o, &hashes, &all), ["web", "db", "etcd-cp"]);
+        o.missing_crds.insert(crate::watch::INFRA_REPORTS.into());
+        assert_eq!(due_names(&o, &hashes, &all), ["web", "db"]);
     }
 
     #[test]

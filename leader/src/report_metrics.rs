@@ -2,9 +2,9 @@
 //! cluster: `trivy_image_vulnerabilities` (one series per VulnerabilityReport and severity),
 //! `trivy_resource_configaudits` (one per ConfigAuditReport and severity),
 //! `trivy_image_exposedsecrets` (one per ExposedSecretReport and severity),
-//! `trivy_resource_infraassessments` (one per node's ClusterInfraAssessmentReport and
-//! severity; upstream counts only namespaced InfraAssessmentReports there, which are not
-//! written yet) and, when asked for, `trivy_exposedsecrets_info` (one per secret found,
+//! `trivy_resource_infraassessments` (one per control-plane component's
+//! InfraAssessmentReport and severity, as upstream, and one per node's
+//! ClusterInfraAssessmentReport, with an empty namespace, which upstream leaves out) and, when asked for, `trivy_exposedsecrets_info` (one per secret found,
 //! listed at scrape), with upstream's metric names, help texts, label names and severity
 //! values. They come from the leader's
 //! watches (each report's metadata carries its counts and image, see
@@ -21,7 +21,8 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use common::labels;
-use common::reports::infra_assessment::ClusterInfraAssessmentReport;
+use common::reports::config_audit::ConfigAuditSummary;
+use common::reports::infra_assessment::{ClusterInfraAssessmentReport, InfraAssessmentReport};
 
 mod cache;
 mod observed;
@@ -263,15 +264,13 @@ impl ReportGauges {
 
     /// Adds the four `trivy_resource_infraassessments` series of one listed node report.
     pub fn add_infra_assessment(&mut self, r: &ClusterInfraAssessmentReport) {
-        let meta = &r.metadata;
-        let s = &r.report.summary;
-        self.add_infra_row(&AuditRow {
-            namespace: "",
-            name: meta.name.as_deref().unwrap_or(""),
-            resource_kind: label_of(meta, labels::RESOURCE_KIND),
-            resource_name: label_of(meta, labels::RESOURCE_NAME),
-            counts: [s.critical_count, s.high_count, s.medium_count, s.low_count].map(u64::from),
-        });
+        self.add_infra_row(&infra_row(&r.metadata, &r.report.summary));
+    }
+
+    /// Adds the four `trivy_resource_infraassessments` series of one listed control-plane
+    /// component's report.
+    pub fn add_namespaced_infra_assessment(&mut self, r: &InfraAssessmentReport) {
+        self.add_infra_row(&infra_row(&r.metadata, &r.report.summary));
     }
 
     /// Adds the four `trivy_resource_infraassessments` series of one node report (the
@@ -304,6 +303,17 @@ impl ReportGauges {
         out.push_str("# TYPE trivy_resource_infraassessments gauge\n");
         out.push_str(&self.infra);
         out
+    }
+}
+
+/// The series labels and counts of a listed infra assessment (a node's has no namespace).
+fn infra_row<'a>(meta: &'a ObjectMeta, s: &ConfigAuditSummary) -> AuditRow<'a> {
+    AuditRow {
+        namespace: meta.namespace.as_deref().unwrap_or(""),
+        name: meta.name.as_deref().unwrap_or(""),
+        resource_kind: label_of(meta, labels::RESOURCE_KIND),
+        resource_name: label_of(meta, labels::RESOURCE_NAME),
+        counts: [s.critical_count, s.high_count, s.medium_count, s.low_count].map(u64::from),
     }
 }
 
@@ -435,32 +445,29 @@ pub async fn render(
         .into_iter()
         .filter(|_| secrets)
     {
-        match for_each(&api, |r| gauges.add_secret(r)).await {
-            Ok(()) => {}
-            // Its CRD is not installed (scans are paused meanwhile): no reports to count.
-            Err(kube::Error::Api(status)) if status.code == 404 => {}
-            Err(source) => {
-                return Err(Error::List {
-                    kind: "ExposedSecretReport",
-                    source,
-                });
-            }
-        }
+        let listed = for_each(&api, |r| gauges.add_secret(r)).await;
+        tolerate_missing_crd(listed, "ExposedSecretReport")?;
     }
-    // Cluster-scoped: every node's report, whatever namespaces are scanned.
+    // Cluster-scoped: every node's report, whatever namespaces are scanned; they come first
+    // (no namespace).
     let nodes: Api<ClusterInfraAssessmentReport> = Api::all(client.clone());
-    match for_each(&nodes, |r| gauges.add_infra_assessment(r)).await {
-        Ok(()) => {}
-        // Its CRD is not installed (node assessments are paused meanwhile): none to count.
-        Err(kube::Error::Api(status)) if status.code == 404 => {}
-        Err(source) => {
-            return Err(Error::List {
-                kind: "ClusterInfraAssessmentReport",
-                source,
-            });
-        }
+    let listed = for_each(&nodes, |r| gauges.add_infra_assessment(r)).await;
+    tolerate_missing_crd(listed, "ClusterInfraAssessmentReport")?;
+    for api in apis::<InfraAssessmentReport>(client, namespaces) {
+        let listed = for_each(&api, |r| gauges.add_namespaced_infra_assessment(r)).await;
+        tolerate_missing_crd(listed, "InfraAssessmentReport")?;
     }
     Ok(gauges.finish())
+}
+
+/// A listing's result, where a kind whose CRD is not installed (its work is paused
+/// meanwhile) has no reports to count.
+fn tolerate_missing_crd(listed: Result<(), kube::Error>, kind: &'static str) -> Result<(), Error> {
+    match listed {
+        Ok(()) => Ok(()),
+        Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
+        Err(source) => Err(Error::List { kind, source }),
+    }
 }
 
 fn apis<K>(client: &kube::Client, namespaces: &[String]) -> Vec<Api<K>>

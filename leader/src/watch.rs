@@ -8,7 +8,7 @@ use std::sync::Arc;
 use common::reports::config_audit::ConfigAuditReport;
 use common::reports::exposed_secret::ExposedSecretReport;
 use common::reports::image_vulnerability::ImageVulnerabilityReport;
-use common::reports::infra_assessment::ClusterInfraAssessmentReport;
+use common::reports::infra_assessment::{ClusterInfraAssessmentReport, InfraAssessmentReport};
 use common::reports::sbom::SbomReport;
 use common::reports::vulnerability::VulnerabilityReport;
 use common::resources::workload_api_resource;
@@ -40,6 +40,7 @@ pub fn required_syncs() -> &'static [String] {
             "namespaces",
             "deployments",
             "audit-reports",
+            INFRA_REPORTS,
             "vuln-reports",
             "service-accounts",
         ];
@@ -57,6 +58,10 @@ pub fn required_syncs() -> &'static [String] {
 /// The watches of report kinds, whose CRDs can be deleted while the operator runs.
 pub(crate) const REPORT_WATCHES: [&str; 2] = ["audit-reports", "vuln-reports"];
 
+/// The watch of the control-plane components' InfraAssessmentReports (in `kube-system`);
+/// while their CRD is missing, the components' config audits go on without them.
+pub(crate) const INFRA_REPORTS: &str = "infra-reports";
+
 /// The watch of ImageVulnerabilityReports, run in the per-image storage mode only; its CRD
 /// missing pauses scans as the VulnerabilityReport CRD's does.
 pub(crate) const IMAGE_REPORTS: &str = "image-reports";
@@ -66,6 +71,7 @@ pub(crate) const IMAGE_REPORTS: &str = "image-reports";
 /// written; a missing CRD of theirs pauses scans as the VulnerabilityReport CRD's does.
 fn is_report_watch(name: &str) -> bool {
     REPORT_WATCHES.contains(&name)
+        || name == INFRA_REPORTS
         || name == crate::nodes::REPORTS_WATCH
         || name == IMAGE_REPORTS
         || Companion::ALL.iter().any(|c| c.watch() == name)
@@ -102,6 +108,13 @@ fn spawn_crd_probe(client: Client, shared: Arc<Shared>, shutdown: CancellationTo
                         .list_metadata(&params)
                         .await
                         .is_ok(),
+                    INFRA_REPORTS => Api::<InfraAssessmentReport>::namespaced(
+                        client.clone(),
+                        common::workload::CONTROL_PLANE_NAMESPACE,
+                    )
+                    .list_metadata(&params)
+                    .await
+                    .is_ok(),
                     IMAGE_REPORTS => Api::<ImageVulnerabilityReport>::all(client.clone())
                         .list_metadata(&params)
                         .await
@@ -187,7 +200,20 @@ pub fn spawn_all(client: &Client, shared: &Arc<Shared>, shutdown: &CancellationT
             Api::<PartialObjectMeta<ConfigAuditReport>>::all(client.clone()),
             config(),
         ),
-        AuditReportFold,
+        AuditReportFold::config_audits(),
+        shared,
+        shutdown,
+    );
+    spawn(
+        INFRA_REPORTS.into(),
+        watcher(
+            Api::<PartialObjectMeta<InfraAssessmentReport>>::namespaced(
+                client.clone(),
+                common::workload::CONTROL_PLANE_NAMESPACE,
+            ),
+            config(),
+        ),
+        AuditReportFold::infra_assessments(),
         shared,
         shutdown,
     );

@@ -1,12 +1,15 @@
 //! Runs one config audit: takes the workload the leader sent with the task (or reads it:
 //! its one read), evaluates the policies the task was planned with, and writes the
-//! ConfigAuditReport with server-side apply.
+//! ConfigAuditReport with server-side apply — and, for a control-plane component, first its
+//! InfraAssessmentReport with the KCV checks (which never go into a ConfigAuditReport, as
+//! upstream's).
 
 use std::time::Duration;
 
 use common::names::config_audit_report_name;
 use common::proto;
-use common::reports::config_audit::ConfigAuditReport;
+use common::reports::config_audit::{Check, ConfigAuditReport};
+use common::reports::infra_assessment::InfraAssessmentReport;
 use common::resources::workload_api_resource;
 use common::retry;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
@@ -14,7 +17,7 @@ use kube::api::{DynamicObject, Patch, PatchParams};
 use kube::{Api, Client};
 
 use crate::policies::{self, PolicyCache};
-use crate::report::config_audit_report;
+use crate::report::{config_audit_report, infra_assessment_report};
 use crate::task::AuditTask;
 
 /// Field manager of every report write.
@@ -105,6 +108,14 @@ pub async fn run(
         .audit(w.kind, object, include_passed)
         .await
         .map_err(Error::Evaluation)?;
+    let (infra, checks): (Vec<Check>, Vec<Check>) = checks
+        .into_iter()
+        .partition(|c| common::workload::is_infra_check(&c.check_id));
+    if common::workload::is_control_plane_component(&w.namespace, &w.name) {
+        let mut report = infra_assessment_report(task, &spec_hash, &task.config_hash, infra);
+        common::reports::gauge::annotate_namespaced_infra_assessment_report(&mut report);
+        write_infra_report(client, &report, &name).await?;
+    }
     let now = Time(jiff::Timestamp::now());
     let mut report = config_audit_report(task, &spec_hash, &task.config_hash, checks, now);
     if task.summary_only {
@@ -135,6 +146,37 @@ pub async fn run(
         "config audit report written"
     );
     Ok(name)
+}
+
+/// Writes a control-plane component's InfraAssessmentReport with server-side apply; without
+/// its CRD (the API server does not serve the kind) the config audit goes on without it.
+async fn write_infra_report(
+    client: &Client,
+    report: &InfraAssessmentReport,
+    name: &str,
+) -> Result<(), Error> {
+    let namespace = report.metadata.namespace.as_deref().unwrap_or_default();
+    let api: Api<InfraAssessmentReport> = Api::namespaced(client.clone(), namespace);
+    let (apply, patch) = (
+        PatchParams::apply(FIELD_MANAGER).force(),
+        Patch::Apply(report),
+    );
+    match retry::idempotent("write infra report", || api.patch(name, &apply, &patch)).await {
+        Ok(_) => {
+            tracing::info!(report = %name, %namespace, "infra assessment report written");
+            Ok(())
+        }
+        Err(kube::Error::Api(e)) if e.code == 404 => {
+            tracing::warn!(
+                report = %name,
+                %namespace,
+                "infraassessmentreports are not served (is the CRD installed?): \
+                 the control-plane checks of this workload are not written"
+            );
+            Ok(())
+        }
+        Err(e) => Err(Error::WriteReport(e)),
+    }
 }
 
 /// The workload object the leader sent with the task, if it is the task's workload at the

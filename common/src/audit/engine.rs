@@ -43,10 +43,6 @@ enum Origin {
 }
 
 impl Origin {
-    fn is_builtin(&self) -> bool {
-        self.root().is_some()
-    }
-
     /// The package under which the built-ins of this origin live, evaluated at once.
     fn root(&self) -> Option<&'static str> {
         match self {

@@ -188,10 +188,22 @@ pub fn annotate_sbom_report(report: &mut SbomReport) {
 
 /// Writes the gauge annotation of a ConfigAuditReport from its summary.
 pub fn annotate_config_audit_report(report: &mut ConfigAuditReport) {
-    let counts = audit_counts(&report.report.summary);
-    annotate(&mut report.metadata.annotations, SUMMARY, counts.format());
     let size = written_size(report);
-    annotate(&mut report.metadata.annotations, BYTES, size.to_string());
+    annotate_audit(
+        &mut report.metadata.annotations,
+        &report.report.summary,
+        size,
+    );
+}
+
+/// The gauge annotations of a report with a config audit's summary: its counts and size.
+fn annotate_audit(
+    annotations: &mut Option<BTreeMap<String, String>>,
+    summary: &super::config_audit::ConfigAuditSummary,
+    size: usize,
+) {
+    annotate(annotations, SUMMARY, audit_counts(summary).format());
+    annotate(annotations, BYTES, size.to_string());
 }
 
 /// The four counts of a config audit's or infra assessment's summary.
@@ -210,10 +222,25 @@ fn audit_counts(s: &super::config_audit::ConfigAuditSummary) -> Counts {
 pub fn annotate_infra_assessment_report(
     report: &mut super::infra_assessment::ClusterInfraAssessmentReport,
 ) {
-    let counts = audit_counts(&report.report.summary);
-    annotate(&mut report.metadata.annotations, SUMMARY, counts.format());
     let size = written_size(report);
-    annotate(&mut report.metadata.annotations, BYTES, size.to_string());
+    annotate_audit(
+        &mut report.metadata.annotations,
+        &report.report.summary,
+        size,
+    );
+}
+
+/// [`annotate_infra_assessment_report`] for a control-plane component's (namespaced)
+/// InfraAssessmentReport.
+pub fn annotate_namespaced_infra_assessment_report(
+    report: &mut super::infra_assessment::InfraAssessmentReport,
+) {
+    let size = written_size(report);
+    annotate_audit(
+        &mut report.metadata.annotations,
+        &report.report.summary,
+        size,
+    );
 }
 
 #[cfg(test)]

@@ -19,7 +19,7 @@ pub fn render_observed(
         .copied()
         .chain(secret_watch)
         .all(|w| observed.synced.contains(w) && !observed.missing_crds.contains(w));
-    if !synced {
+    if !synced || !observed.synced.contains(crate::watch::INFRA_REPORTS) {
         return None;
     }
     let in_scope = |ns: &str| namespaces.is_empty() || namespaces.iter().any(|n| n == ns);
@@ -45,9 +45,23 @@ pub fn render_observed(
     }
     // The order a listing has: by namespace, then name.
     audits.sort_unstable_by(|a, b| (a.namespace, a.name).cmp(&(b.namespace, b.name)));
+    // The control-plane components' InfraAssessmentReports, then (namespace "") the nodes'.
+    let mut infra: Vec<AuditRow<'_>> = Vec::new();
+    for r in observed.infra_reports.values().flatten() {
+        if !in_scope(&r.namespace) {
+            continue;
+        }
+        let g = r.gauge.as_deref()?;
+        infra.push(AuditRow {
+            namespace: &r.namespace,
+            name: &r.name,
+            resource_kind: &g.resource_kind,
+            resource_name: &g.resource_name,
+            counts: g.counts.map(u64::from),
+        });
+    }
     // Node reports, when their watch runs (node assessments on); by name, as listed.
     let nodes_watched = observed.synced.contains(crate::nodes::REPORTS_WATCH);
-    let mut infra: Vec<AuditRow<'_>> = Vec::new();
     for r in observed.nodes.reports.values().filter(|_| nodes_watched) {
         infra.push(AuditRow {
             namespace: "",
@@ -57,6 +71,7 @@ pub fn render_observed(
             counts: r.counts?.map(u64::from),
         });
     }
+    infra.sort_unstable_by(|a, b| (a.namespace, a.name).cmp(&(b.namespace, b.name)));
     let mut gauges = ReportGauges::default();
     vulns.iter().for_each(|r| gauges.add_vuln_row(r));
     audits.iter().for_each(|r| gauges.add_audit_row(r));

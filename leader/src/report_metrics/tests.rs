@@ -305,10 +305,12 @@ async fn render_lists_every_page_of_both_kinds() {
     assert!(text.contains("trivy_resource_configaudits{namespace=\"b\",name=\"pod-z\",resource_kind=\"\",resource_name=\"\",severity=\"High\"} 4\n"), "{text}");
     assert_eq!(text.matches("trivy_image_vulnerabilities{").count(), 10);
     let seen = seen.lock().unwrap().clone();
-    // The exposed secret and node reports' lists answered 404 (no CRD): no series, no error.
+    // The exposed secret and infra assessment lists answered 404 (no CRD): no series, no
+    // error.
     assert_eq!(text.matches("trivy_image_exposedsecrets{").count(), 0);
     assert_eq!(text.matches("trivy_resource_infraassessments{").count(), 0);
-    assert_eq!(seen.len(), 5, "{seen:?}");
+    assert_eq!(seen.len(), 6, "{seen:?}");
+    assert!(seen[5].contains("/infraassessmentreports?"), "{seen:?}");
     assert!(seen.iter().all(|t| t.contains("limit=500")), "{seen:?}");
     assert!(seen[1].contains("continue=page-2"), "{seen:?}");
 
@@ -377,8 +379,11 @@ fn watched_gauges_equal_listed_gauges() {
         None,
         "not synced yet"
     );
-    for watch in crate::watch::REPORT_WATCHES {
-        observed.synced.insert(watch.to_owned());
+    for watch in crate::watch::REPORT_WATCHES
+        .iter()
+        .chain(&[crate::watch::INFRA_REPORTS])
+    {
+        observed.synced.insert((*watch).to_owned());
     }
     let (uid, meta) = crate::observed::audit_report_from_meta(&audit.metadata).unwrap();
     observed.put_audit_report(uid, meta);
@@ -449,8 +454,11 @@ fn exposed_secret_gauges_watched_equal_listed_with_upstreams_labels() {
     assert!(listed.contains("# TYPE trivy_image_exposedsecrets gauge\n"));
 
     let mut observed = crate::observed::Observed::default();
-    for watch in crate::watch::REPORT_WATCHES {
-        observed.synced.insert(watch.to_owned());
+    for watch in crate::watch::REPORT_WATCHES
+        .iter()
+        .chain(&[crate::watch::INFRA_REPORTS])
+    {
+        observed.synced.insert((*watch).to_owned());
     }
     let (uid, meta) =
         crate::observed::vuln_report_from_meta(&report.metadata, jiff::Timestamp::now()).unwrap();
@@ -493,10 +501,10 @@ fn exposed_secret_info_is_one_series_per_distinct_secret() {
 }
 
 #[test]
-fn node_reports_become_infra_assessment_series_watched_or_listed() {
+fn infra_assessments_become_series_watched_or_listed() {
     use common::reports::config_audit::Check;
     use common::reports::infra_assessment::{
-        ClusterInfraAssessmentReport, InfraAssessmentReportData,
+        ClusterInfraAssessmentReport, InfraAssessmentReport, InfraAssessmentReportData,
     };
     let check = |id: &str, severity: &str| Check {
         check_id: id.into(),
@@ -517,9 +525,40 @@ fn node_reports_become_infra_assessment_series_watched_or_listed() {
         ),
     };
     common::reports::gauge::annotate_infra_assessment_report(&mut report);
+    // A control-plane component's report, owned by its Pod.
+    let (labels, _) =
+        common::labels::report_labels("Pod", "etcd-kind-control-plane", "kube-system", "s2");
+    let mut pod_report = InfraAssessmentReport {
+        metadata: ObjectMeta {
+            name: Some("pod-etcd-kind-control-plane".into()),
+            namespace: Some("kube-system".into()),
+            labels: Some(labels),
+            owner_references: Some(vec![common::owner::owner_reference(
+                "v1",
+                "Pod",
+                "etcd-kind-control-plane",
+                "uid-etcd",
+            )]),
+            ..ObjectMeta::default()
+        },
+        report: InfraAssessmentReportData::from_checks(
+            common::reports::Scanner::trivy("1"),
+            vec![check("KCV0044", "LOW"), check("KCV0047", "LOW")],
+        ),
+    };
+    common::reports::gauge::annotate_namespaced_infra_assessment_report(&mut pod_report);
     let mut listed = ReportGauges::default();
     listed.add_infra_assessment(&report);
+    listed.add_namespaced_infra_assessment(&pod_report);
     let listed = listed.finish();
+    assert!(
+        listed.contains(
+            "trivy_resource_infraassessments{namespace=\"kube-system\",\
+             name=\"pod-etcd-kind-control-plane\",resource_kind=\"Pod\",\
+             resource_name=\"etcd-kind-control-plane\",severity=\"Low\"} 2\n"
+        ),
+        "{listed}"
+    );
     assert!(
         listed.contains(
             "trivy_resource_infraassessments{namespace=\"\",name=\"node-kind-worker\",\
@@ -530,11 +569,13 @@ fn node_reports_become_infra_assessment_series_watched_or_listed() {
     let mut observed = crate::observed::Observed::default();
     for watch in crate::watch::REPORT_WATCHES
         .iter()
-        .chain(&[crate::nodes::REPORTS_WATCH])
+        .chain(&[crate::nodes::REPORTS_WATCH, crate::watch::INFRA_REPORTS])
     {
         observed.synced.insert((*watch).to_owned());
     }
     let record = crate::nodes::folds::report_record(&report.metadata).unwrap();
     observed.nodes.put_report(record);
+    let (owner, record) = crate::observed::audit_report_from_meta(&pod_report.metadata).unwrap();
+    observed.put_infra_report(owner, record);
     assert_eq!(render_observed(&observed, &[], false).unwrap(), listed);
 }

@@ -3,6 +3,7 @@
 
 use common::reports::config_audit::ConfigAuditReport;
 use common::reports::image_vulnerability::ImageVulnerabilityReport;
+use common::reports::infra_assessment::InfraAssessmentReport;
 use common::reports::vulnerability::VulnerabilityReport;
 use common::workload::WorkloadKind;
 use k8s_openapi::api::apps::v1::Deployment;
@@ -119,22 +120,46 @@ impl Fold<PartialObjectMeta<Namespace>> for NamespaceFold {
     }
 }
 
-pub(super) struct AuditReportFold;
+/// The fold of ConfigAuditReports (`AuditReportFold::<ConfigAuditReport>::config_audits()`)
+/// or of control-plane components' InfraAssessmentReports (`infra_assessments()`): the same
+/// labels, kept in their own maps.
+pub(super) struct AuditReportFold<K> {
+    infra: bool,
+    kind: std::marker::PhantomData<fn() -> K>,
+}
+
+impl AuditReportFold<ConfigAuditReport> {
+    pub(super) fn config_audits() -> Self {
+        Self {
+            infra: false,
+            kind: std::marker::PhantomData,
+        }
+    }
+}
+
+impl AuditReportFold<InfraAssessmentReport> {
+    pub(super) fn infra_assessments() -> Self {
+        Self {
+            infra: true,
+            kind: std::marker::PhantomData,
+        }
+    }
+}
 
 /// Reports are keyed by owner uid and name, joined by a character names cannot hold.
 const KEY_SEPARATOR: char = '/';
 
-impl Fold<PartialObjectMeta<ConfigAuditReport>> for AuditReportFold {
-    fn key(&self, object: &PartialObjectMeta<ConfigAuditReport>) -> Option<String> {
+impl<K: 'static> Fold<PartialObjectMeta<K>> for AuditReportFold<K> {
+    fn key(&self, object: &PartialObjectMeta<K>) -> Option<String> {
         let (owner, report) = observed::audit_report_from_meta(&object.metadata)?;
         Some(format!("{owner}{KEY_SEPARATOR}{}", report.name))
     }
-    fn upsert(
-        &self,
-        observed: &mut Observed,
-        object: &PartialObjectMeta<ConfigAuditReport>,
-    ) -> bool {
+    fn upsert(&self, observed: &mut Observed, object: &PartialObjectMeta<K>) -> bool {
         match observed::audit_report_from_meta(&object.metadata) {
+            Some((owner, report)) if self.infra => {
+                observed.put_infra_report(owner, report);
+                true
+            }
             Some((owner, report)) => {
                 observed.put_audit_report(owner, report);
                 true
@@ -144,7 +169,11 @@ impl Fold<PartialObjectMeta<ConfigAuditReport>> for AuditReportFold {
     }
     fn remove(&self, observed: &mut Observed, key: &str) {
         if let Some((owner, name)) = key.split_once(KEY_SEPARATOR) {
-            observed.remove_audit_report(owner, name);
+            if self.infra {
+                observed.remove_infra_report(owner, name);
+            } else {
+                observed.remove_audit_report(owner, name);
+            }
         }
     }
 }
