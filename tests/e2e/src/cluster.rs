@@ -189,6 +189,7 @@ impl Cluster {
             "exposedsecretreports.aquasecurity.github.io",
             "sbomreports.aquasecurity.github.io",
             "clusterinfraassessmentreports.aquasecurity.github.io",
+            "infraassessmentreports.aquasecurity.github.io",
         ] {
             cluster.kubectl(&[
                 "wait",

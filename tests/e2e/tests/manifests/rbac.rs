@@ -42,6 +42,8 @@ const EXPECTED: &[Row] = &[
     // per-image storage mode: watch image reports, delete those no workload report names.
     (LEADER, "*", "trivy-operator-rs.dev", &["imagevulnerabilityreports"], &["list", "watch", "delete"], &[]),
     (LEADER, "*", "authentication.k8s.io", &["tokenreviews"], &["create"], &[]),
+    // control-plane components' infra assessments.
+    (LEADER, "*", "aquasecurity.github.io", &["infraassessmentreports"], &["list", "watch"], &[]),
     // node assessments: the nodes and their reports.
     (LEADER, "*", "", &["nodes"], &["list", "watch"], &[]),
     (LEADER, "*", "aquasecurity.github.io", &["clusterinfraassessmentreports"], &["list", "watch"], &[]),
@@ -58,6 +60,7 @@ const EXPECTED: &[Row] = &[
     (WORKER, "*", "aquasecurity.github.io", &["vulnerabilityreports", "configauditreports", "exposedsecretreports", "sbomreports"], &["get", "create", "patch"], &[]),
     (WORKER, "*", "trivy-operator-rs.dev", &["imagevulnerabilityreports"], &["get", "create", "patch"], &[]),
     (WORKER, "*", "events.k8s.io", &["events"], &["create", "patch"], &[]),
+    (WORKER, "*", "aquasecurity.github.io", &["infraassessmentreports"], &["create", "patch"], &[]),
     // worker, operator namespace: scan Jobs, their pods and logs, credentials Secrets.
     (WORKER, NS, "batch", &["jobs"], &["create", "get", "list", "watch", "delete"], &[]),
     (WORKER, NS, "", &["pods"], &["list"], &[]),
