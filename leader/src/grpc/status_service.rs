@@ -237,7 +237,13 @@ fn missing_reports(
         None => missing.push("its config audit waits for the plugin ConfigMap to be read".into()),
         Some(hashes) => {
             if crate::plan::due_audit(observed, workload, hashes).is_some() {
-                missing.push("no ConfigAuditReport for its current spec and policies".into());
+                missing.push(if crate::plan::needs_infra_report(observed, workload) {
+                    "no ConfigAuditReport and InfraAssessmentReport (a control-plane \
+                     component has both) for its current spec and policies"
+                        .into()
+                } else {
+                    "no ConfigAuditReport for its current spec and policies".into()
+                });
             }
         }
     }
