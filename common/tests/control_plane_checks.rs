@@ -633,7 +633,7 @@ fn a_failed_check_has_upstreams_texts() {
         kcv0001.description,
         "Disable anonymous requests to the API server."
     );
-    assert_eq!(kcv0001.messages, [kcv0001.title.clone()]);
+    assert_eq!(kcv0001.messages, std::slice::from_ref(&kcv0001.title));
     assert_eq!(kcv0001.category, "Kubernetes Security Check");
     let kcv0020 = checks.iter().find(|c| c.check_id == "KCV0020").unwrap();
     assert_eq!(kcv0020.severity, "LOW");

@@ -40,7 +40,7 @@ pub enum Error {
     #[error("listing {kind}s: {source}")]
     List {
         kind: &'static str,
-        source: kube::Error,
+        source: Box<kube::Error>,
     },
 }
 
@@ -430,7 +430,7 @@ pub async fn render(
             .await
             .map_err(|source| Error::List {
                 kind: "VulnerabilityReport",
-                source,
+                source: Box::new(source),
             })?;
     }
     for api in apis::<ConfigAuditView>(client, namespaces) {
@@ -438,7 +438,7 @@ pub async fn render(
             .await
             .map_err(|source| Error::List {
                 kind: "ConfigAuditReport",
-                source,
+                source: Box::new(source),
             })?;
     }
     for api in apis::<SecretView>(client, namespaces)
@@ -466,7 +466,10 @@ fn tolerate_missing_crd(listed: Result<(), kube::Error>, kind: &'static str) -> 
     match listed {
         Ok(()) => Ok(()),
         Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
-        Err(source) => Err(Error::List { kind, source }),
+        Err(source) => Err(Error::List {
+            kind,
+            source: Box::new(source),
+        }),
     }
 }
 

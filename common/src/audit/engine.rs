@@ -266,9 +266,9 @@ impl PolicyEngine {
     /// Evaluates every policy that applies to `kind` against `workload` (the object itself:
     /// apiVersion, kind, metadata, spec), in compile order: built-ins first, then custom
     /// policies by name. The control-plane checks apply only to a control-plane component's
-    /// workload ([`crate::workload::is_control_plane_component`]). Each policy gives a passed check, failed checks (one per check ID
-    /// its results carry), or a failed check with severity `UNKNOWN` when it errors at run
-    /// time.
+    /// workload ([`crate::workload::is_control_plane_component`]). Each policy gives a passed
+    /// check, failed checks (one per check ID its results carry), or a failed check with
+    /// severity `UNKNOWN` when it errors at run time.
     pub fn evaluate(&self, kind: &str, workload: &Value) -> Vec<Check> {
         let mut checks = Vec::new();
         self.evaluate_each(kind, workload, &[], &mut |event| {

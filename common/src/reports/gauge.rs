@@ -188,22 +188,20 @@ pub fn annotate_sbom_report(report: &mut SbomReport) {
 
 /// Writes the gauge annotation of a ConfigAuditReport from its summary.
 pub fn annotate_config_audit_report(report: &mut ConfigAuditReport) {
-    let size = written_size(report);
-    annotate_audit(
-        &mut report.metadata.annotations,
-        &report.report.summary,
-        size,
-    );
+    let counts = audit_counts(&report.report.summary);
+    annotate_audit(report, counts, |r| &mut r.metadata.annotations);
 }
 
-/// The gauge annotations of a report with a config audit's summary: its counts and size.
-fn annotate_audit(
-    annotations: &mut Option<BTreeMap<String, String>>,
-    summary: &super::config_audit::ConfigAuditSummary,
-    size: usize,
+/// The gauge annotations of a report with a config audit's summary: its counts, then its
+/// size as written with them.
+fn annotate_audit<T: serde::Serialize>(
+    report: &mut T,
+    counts: Counts,
+    annotations: fn(&mut T) -> &mut Option<BTreeMap<String, String>>,
 ) {
-    annotate(annotations, SUMMARY, audit_counts(summary).format());
-    annotate(annotations, BYTES, size.to_string());
+    annotate(annotations(report), SUMMARY, counts.format());
+    let size = written_size(report);
+    annotate(annotations(report), BYTES, size.to_string());
 }
 
 /// The four counts of a config audit's or infra assessment's summary.
@@ -222,12 +220,8 @@ fn audit_counts(s: &super::config_audit::ConfigAuditSummary) -> Counts {
 pub fn annotate_infra_assessment_report(
     report: &mut super::infra_assessment::ClusterInfraAssessmentReport,
 ) {
-    let size = written_size(report);
-    annotate_audit(
-        &mut report.metadata.annotations,
-        &report.report.summary,
-        size,
-    );
+    let counts = audit_counts(&report.report.summary);
+    annotate_audit(report, counts, |r| &mut r.metadata.annotations);
 }
 
 /// [`annotate_infra_assessment_report`] for a control-plane component's (namespaced)
@@ -235,12 +229,8 @@ pub fn annotate_infra_assessment_report(
 pub fn annotate_namespaced_infra_assessment_report(
     report: &mut super::infra_assessment::InfraAssessmentReport,
 ) {
-    let size = written_size(report);
-    annotate_audit(
-        &mut report.metadata.annotations,
-        &report.report.summary,
-        size,
-    );
+    let counts = audit_counts(&report.report.summary);
+    annotate_audit(report, counts, |r| &mut r.metadata.annotations);
 }
 
 #[cfg(test)]
@@ -262,6 +252,13 @@ mod tests {
         annotate_config_audit_report(&mut audit);
         let written = serde_json::to_vec(&audit).unwrap().len();
         let annotated: usize = audit.metadata.annotations.as_ref().unwrap()[BYTES]
+            .parse()
+            .unwrap();
+        assert!(annotated.abs_diff(written) <= 8, "{annotated} vs {written}");
+        let mut infra = super::super::infra_assessment::InfraAssessmentReport::default();
+        annotate_namespaced_infra_assessment_report(&mut infra);
+        let written = serde_json::to_vec(&infra).unwrap().len();
+        let annotated: usize = infra.metadata.annotations.as_ref().unwrap()[BYTES]
             .parse()
             .unwrap();
         assert!(annotated.abs_diff(written) <= 8, "{annotated} vs {written}");

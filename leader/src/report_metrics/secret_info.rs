@@ -121,7 +121,7 @@ pub async fn render_secret_info(
             .await
             .map_err(|source| Error::List {
                 kind: "ExposedSecretReport",
-                source,
+                source: Box::new(source),
             })?;
     }
     Ok(secret_info(&reports))
