@@ -130,6 +130,25 @@ const INFRA_ASSESSMENT: Expect = Expect {
     ..CLUSTER_INFRA_ASSESSMENT
 };
 
+/// Upstream's RBAC assessment kinds: an infra assessment's shape.
+const CLUSTER_RBAC_ASSESSMENT: Expect = Expect {
+    name: "clusterrbacassessmentreports.aquasecurity.github.io",
+    kind: "ClusterRbacAssessmentReport",
+    plural: "clusterrbacassessmentreports",
+    singular: "clusterrbacassessmentreport",
+    short_names: &["clusterrbacassessmentreport"],
+    ..CLUSTER_INFRA_ASSESSMENT
+};
+
+const RBAC_ASSESSMENT: Expect = Expect {
+    name: "rbacassessmentreports.aquasecurity.github.io",
+    kind: "RbacAssessmentReport",
+    plural: "rbacassessmentreports",
+    singular: "rbacassessmentreport",
+    short_names: &["rbacassessment", "rbacassessments"],
+    ..CLUSTER_INFRA_ASSESSMENT
+};
+
 const CONFIG_AUDIT: Expect = Expect {
     name: "configauditreports.aquasecurity.github.io",
     kind: "ConfigAuditReport",
@@ -408,8 +427,8 @@ fn check(crd: &CustomResourceDefinition, want: &Expect) {
         assert_eq!(counter.type_.as_deref(), Some("integer"), "{path:?}");
         assert_eq!(counter.minimum, Some(0.0), "{path:?}");
     }
-    // Every kind but the infra assessments (upstream's have none) is dated.
-    if !want.kind.contains("InfraAssessment") {
+    // Every kind but the infra and RBAC assessments (upstream's have none) is dated.
+    if !want.kind.contains("InfraAssessment") && !want.kind.contains("RbacAssessment") {
         assert_eq!(
             node(root, &["report", "updateTimestamp"]).format.as_deref(),
             Some("date-time")
@@ -447,7 +466,15 @@ fn generated_crds_match_upstream_contract() {
         find("InfraAssessmentReport").expect("InfraAssessmentReport CRD"),
         &INFRA_ASSESSMENT,
     );
-    assert_eq!(crds.len(), 7);
+    check(
+        find("RbacAssessmentReport").expect("RbacAssessmentReport CRD"),
+        &RBAC_ASSESSMENT,
+    );
+    check(
+        find("ClusterRbacAssessmentReport").expect("ClusterRbacAssessmentReport CRD"),
+        &CLUSTER_RBAC_ASSESSMENT,
+    );
+    assert_eq!(crds.len(), 9);
 }
 
 #[test]

@@ -15,8 +15,8 @@ use super::VERSION;
 use super::config_audit::ConfigAuditReportData;
 pub use super::crd_contract::VULNERABILITY_SEVERITIES;
 use super::crd_contract::{
-    CLUSTER_INFRA_ASSESSMENT, CONFIG_AUDIT, EXPOSED_SECRET, IMAGE_VULNERABILITY, INFRA_ASSESSMENT,
-    SBOM, Spec, VULNERABILITY,
+    CLUSTER_INFRA_ASSESSMENT, CLUSTER_RBAC_ASSESSMENT, CONFIG_AUDIT, EXPOSED_SECRET,
+    IMAGE_VULNERABILITY, INFRA_ASSESSMENT, RBAC_ASSESSMENT, SBOM, Spec, VULNERABILITY,
 };
 use super::exposed_secret::ExposedSecretReportData;
 use super::infra_assessment::InfraAssessmentReportData;
@@ -105,6 +105,16 @@ pub fn infra_assessment_crd() -> Result<CustomResourceDefinition, Error> {
     build::<InfraAssessmentReportData>(&INFRA_ASSESSMENT)
 }
 
+/// The CRD of `RbacAssessmentReport`.
+pub fn rbac_assessment_crd() -> Result<CustomResourceDefinition, Error> {
+    build::<InfraAssessmentReportData>(&RBAC_ASSESSMENT)
+}
+
+/// The CRD of `ClusterRbacAssessmentReport`.
+pub fn cluster_rbac_assessment_crd() -> Result<CustomResourceDefinition, Error> {
+    build::<InfraAssessmentReportData>(&CLUSTER_RBAC_ASSESSMENT)
+}
+
 /// Every report CRD, in a fixed order.
 pub fn all_crds() -> Result<Vec<CustomResourceDefinition>, Error> {
     Ok(vec![
@@ -115,6 +125,8 @@ pub fn all_crds() -> Result<Vec<CustomResourceDefinition>, Error> {
         sbom_crd()?,
         cluster_infra_assessment_crd()?,
         infra_assessment_crd()?,
+        rbac_assessment_crd()?,
+        cluster_rbac_assessment_crd()?,
     ])
 }
 

@@ -124,6 +124,30 @@ pub(super) const CLUSTER_INFRA_ASSESSMENT: Spec = Spec {
     counters: &[&["summary"]],
 };
 
+/// A ClusterRole's RBAC assessment, cluster-scoped: an infra assessment's shape.
+pub(super) const CLUSTER_RBAC_ASSESSMENT: Spec = Spec {
+    kind: "ClusterRbacAssessmentReport",
+    plural: "clusterrbacassessmentreports",
+    singular: "clusterrbacassessmentreport",
+    short_names: &["clusterrbacassessmentreport"],
+    description: "ClusterRbacAssessmentReport is a specification for the \
+        ClusterRbacAssessmentReport resource.",
+    columns: audit_columns!("The name of the rbac assessment scanner"),
+    ..CLUSTER_INFRA_ASSESSMENT
+};
+
+/// A Role's RBAC assessment, namespaced.
+pub(super) const RBAC_ASSESSMENT: Spec = Spec {
+    namespaced: true,
+    kind: "RbacAssessmentReport",
+    plural: "rbacassessmentreports",
+    singular: "rbacassessmentreport",
+    short_names: &["rbacassessment", "rbacassessments"],
+    description: "RbacAssessmentReport is a specification for the RbacAssessmentReport \
+        resource.",
+    ..CLUSTER_RBAC_ASSESSMENT
+};
+
 /// The namespaced twin of [`CLUSTER_INFRA_ASSESSMENT`].
 pub(super) const INFRA_ASSESSMENT: Spec = Spec {
     namespaced: true,

@@ -15,6 +15,7 @@ pub mod exposed_secret;
 pub mod gauge;
 pub mod image_vulnerability;
 pub mod infra_assessment;
+pub mod rbac_assessment;
 pub mod sbom;
 mod schema;
 pub mod vulnerability;

@@ -190,6 +190,8 @@ impl Cluster {
             "sbomreports.aquasecurity.github.io",
             "clusterinfraassessmentreports.aquasecurity.github.io",
             "infraassessmentreports.aquasecurity.github.io",
+            "rbacassessmentreports.aquasecurity.github.io",
+            "clusterrbacassessmentreports.aquasecurity.github.io",
         ] {
             cluster.kubectl(&[
                 "wait",

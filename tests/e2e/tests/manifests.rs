@@ -137,6 +137,14 @@ fn renders_every_part_of_the_install() {
             "CustomResourceDefinition",
             "infraassessmentreports.aquasecurity.github.io",
         ),
+        (
+            "CustomResourceDefinition",
+            "rbacassessmentreports.aquasecurity.github.io",
+        ),
+        (
+            "CustomResourceDefinition",
+            "clusterrbacassessmentreports.aquasecurity.github.io",
+        ),
         ("Namespace", NODES_NS),
         ("ServiceAccount", "trivy-operator-node-collector"),
         ("ClusterRole", "trivy-operator-node-collector"),
@@ -174,6 +182,8 @@ fn renders_every_part_of_the_install() {
         "sbomreports.aquasecurity.github.io",
         "clusterinfraassessmentreports.aquasecurity.github.io",
         "infraassessmentreports.aquasecurity.github.io",
+        "rbacassessmentreports.aquasecurity.github.io",
+        "clusterrbacassessmentreports.aquasecurity.github.io",
     ] {
         let file = e2e::repo_root().join(format!("deploy/crds/{name}.yaml"));
         let committed = documents(&std::fs::read_to_string(file).unwrap());
