@@ -29,6 +29,9 @@ pub const WORKLOAD_KINDS: [&str; 7] = [
 /// node-collector's `NodeInfo` document.
 pub const NODE_KIND: &str = "Node";
 
+/// The role kinds, whose RBAC checks go into RBAC assessment reports.
+pub const RBAC_KINDS: [&str; 2] = ["Role", "ClusterRole"];
+
 const POLICY_PREFIX: &str = "policy.";
 const LIBRARY_PREFIX: &str = "library.";
 const REGO_SUFFIX: &str = ".rego";

@@ -10,6 +10,8 @@ use sha2::{Digest, Sha256};
 
 /// The library of the node checks.
 const NODE_LIBRARY: &str = "lib/node.rego";
+/// The library of the RBAC checks.
+const RBAC_LIBRARY: &str = "lib/rbac.rego";
 
 /// Shared Rego libraries of the built-in checks: `(file name, Rego text)`.
 const LIBRARIES: &[(&str, &str)] = &[
@@ -19,6 +21,7 @@ const LIBRARIES: &[(&str, &str)] = &[
     ),
     ("lib/k8s.rego", include_str!("../../policies/lib/k8s.rego")),
     (NODE_LIBRARY, include_str!("../../policies/lib/node.rego")),
+    (RBAC_LIBRARY, include_str!("../../policies/lib/rbac.rego")),
 ];
 
 /// Stand-ins for the libraries upstream ships with its built-ins, which custom policies
@@ -193,7 +196,8 @@ const POLICIES: &[(&str, &str)] = &[
 /// `("checks/ksv001_privilege_escalation.rego", "package builtin.trivyrs.KSV001 ...")`.
 /// The workload checks (KSV) come first, then the control-plane checks (KCV0001–KCV0047,
 /// [`super::control_plane_checks`]), then the node checks (KCV0048–KCV0092,
-/// [`super::node_checks`]), each group ordered by file name.
+/// [`super::node_checks`]), then the RBAC checks ([`super::rbac_checks`]), each group
+/// ordered by file name.
 pub fn builtin_policies() -> &'static [(String, String)] {
     static ALL: std::sync::LazyLock<Vec<(String, String)>> = std::sync::LazyLock::new(|| {
         POLICIES
@@ -201,6 +205,7 @@ pub fn builtin_policies() -> &'static [(String, String)] {
             .map(|(name, rego)| ((*name).to_owned(), (*rego).to_owned()))
             .chain(super::control_plane_checks::policies())
             .chain(super::node_checks::policies())
+            .chain(super::rbac_checks::policies())
             .collect()
     });
     &ALL
@@ -219,7 +224,7 @@ pub fn compat_libraries() -> &'static [(&'static str, &'static str, &'static str
 
 /// A hex SHA-256 over the names and texts of the built-ins that apply to `kind`: for a
 /// workload kind the workload and control-plane libraries and checks and the stand-in
-/// libraries; for
+/// libraries; for a role kind the RBAC library and checks and the stand-ins; for
 /// [`NODE_KIND`](crate::policy_config::NODE_KIND) the node library, the node checks and the
 /// stand-ins.
 ///
@@ -227,14 +232,14 @@ pub fn compat_libraries() -> &'static [(&'static str, &'static str, &'static str
 /// kind's `plugin-config-hash` label and reports written by older built-ins get re-audited;
 /// a change of the node checks alone re-checks nodes only, and the other way round.
 pub fn builtin_digest_for(kind: &str) -> String {
-    let node = kind == crate::policy_config::NODE_KIND;
+    let group = Group::of(kind);
     let libraries = LIBRARIES
         .iter()
-        .filter(|(name, _)| (*name == NODE_LIBRARY) == node)
+        .filter(|(name, _)| Group::of_library(name) == group)
         .map(|(n, r)| (*n, *r));
     let policies = builtin_policies()
         .iter()
-        .filter(|(name, _)| name.starts_with(super::engine::NODE_CHECKS_DIR) == node)
+        .filter(|(name, _)| Group::of_policy(name) == group)
         .map(|(n, r)| (n.as_str(), r.as_str()));
     let compat = COMPAT_LIBRARIES.iter().map(|(_, n, r)| (*n, *r));
     let mut hasher = Sha256::new();
@@ -250,6 +255,45 @@ pub fn builtin_digest_for(kind: &str) -> String {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
+}
+
+/// Which built-ins apply to a kind: the workload (and control-plane) checks, the node
+/// checks, or the RBAC checks.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Group {
+    Workload,
+    Node,
+    Rbac,
+}
+
+impl Group {
+    fn of(kind: &str) -> Self {
+        if kind == crate::policy_config::NODE_KIND {
+            Self::Node
+        } else if crate::policy_config::RBAC_KINDS.contains(&kind) {
+            Self::Rbac
+        } else {
+            Self::Workload
+        }
+    }
+
+    fn of_library(name: &str) -> Self {
+        match name {
+            NODE_LIBRARY => Self::Node,
+            RBAC_LIBRARY => Self::Rbac,
+            _ => Self::Workload,
+        }
+    }
+
+    fn of_policy(name: &str) -> Self {
+        if name.starts_with(super::engine::NODE_CHECKS_DIR) {
+            Self::Node
+        } else if name.starts_with(super::engine::RBAC_CHECKS_DIR) {
+            Self::Rbac
+        } else {
+            Self::Workload
+        }
+    }
 }
 
 /// The check IDs of the built-in checks (computed once per process).
@@ -272,8 +316,12 @@ mod tests {
         assert_eq!(digest.len(), 64);
         assert!(digest.chars().all(|c| c.is_ascii_hexdigit()));
         assert_eq!(digest, builtin_digest_for("ReplicaSet"));
-        // Node checks and workload checks change independently.
+        // Node checks, RBAC checks and workload checks change independently.
         assert_ne!(digest, builtin_digest_for(crate::policy_config::NODE_KIND));
+        let rbac = builtin_digest_for("Role");
+        assert_eq!(rbac, builtin_digest_for("ClusterRole"));
+        assert_ne!(rbac, digest);
+        assert_ne!(rbac, builtin_digest_for(crate::policy_config::NODE_KIND));
     }
 
     #[test]
@@ -288,6 +336,11 @@ mod tests {
                 (
                     "package builtin.trivycp.KCV",
                     "import data.builtin.trivycp.lib",
+                )
+            } else if name.starts_with("rbac/") {
+                (
+                    "package builtin.trivyrbac.KSV",
+                    "import data.builtin.trivyrbac.lib",
                 )
             } else {
                 (

@@ -17,7 +17,7 @@ use serde_json::Value;
 use super::builtin::{builtin_libraries, builtin_policies, compat_libraries};
 use super::diagnose::{CompileError, blame, concise, dry_run};
 use super::results::{Metadata, checks_from_results};
-use crate::policy_config::{KindSelector, NODE_KIND, PolicyConfig, WORKLOAD_KINDS};
+use crate::policy_config::{KindSelector, NODE_KIND, PolicyConfig, RBAC_KINDS, WORKLOAD_KINDS};
 use crate::reports::config_audit::Check;
 
 /// Wall-clock budget of one policy's evaluation; a policy that exceeds it gets a failed
@@ -38,6 +38,8 @@ enum Origin {
     /// A built-in control-plane check (KCV): the workload kinds, evaluated only for the
     /// control-plane components' workloads.
     BuiltinControlPlane,
+    /// A built-in RBAC check: the role kinds only.
+    BuiltinRbac,
     /// A custom policy: the kinds of its `policy.<name>.kinds` key.
     Custom(KindSelector),
 }
@@ -49,6 +51,7 @@ impl Origin {
             Self::Builtin => Some(BUILTIN_PACKAGE),
             Self::BuiltinNode => Some(NODE_PACKAGE),
             Self::BuiltinControlPlane => Some(CONTROL_PLANE_PACKAGE),
+            Self::BuiltinRbac => Some(RBAC_PACKAGE),
             Self::Custom(_) => None,
         }
     }
@@ -77,6 +80,7 @@ impl CompiledPolicy {
                 WORKLOAD_KINDS.contains(&kind) || kind == "Deployment"
             }
             Origin::BuiltinNode => kind == NODE_KIND,
+            Origin::BuiltinRbac => RBAC_KINDS.contains(&kind),
             Origin::Custom(kinds) => kinds.matches(kind),
         };
         let by_selector = self
@@ -142,6 +146,8 @@ impl PolicyEngine {
                     Origin::BuiltinNode
                 } else if name.starts_with(CONTROL_PLANE_CHECKS_DIR) {
                     Origin::BuiltinControlPlane
+                } else if name.starts_with(RBAC_CHECKS_DIR) {
+                    Origin::BuiltinRbac
                 } else {
                     Origin::Builtin
                 };
@@ -204,9 +210,10 @@ impl PolicyEngine {
             let metadata = read_rule(&mut engine, &package, "__rego_metadata__");
             let selector = read_rule(&mut engine, &package, "__rego_input__");
             let metadata = match &origin {
-                Origin::Builtin | Origin::BuiltinNode | Origin::BuiltinControlPlane => {
-                    Metadata::from_value(metadata.as_ref(), &name)
-                }
+                Origin::Builtin
+                | Origin::BuiltinNode
+                | Origin::BuiltinControlPlane
+                | Origin::BuiltinRbac => Metadata::from_value(metadata.as_ref(), &name),
                 Origin::Custom(_) => {
                     match Metadata::of_custom_policy(metadata.as_ref()).and_then(not_builtin) {
                         Ok(metadata) => metadata,
@@ -371,7 +378,10 @@ impl PolicyInfo {
 
 /// The kinds the operator audits (and Deployment, which built-ins also understand).
 fn audited_kinds() -> impl Iterator<Item = &'static str> {
-    WORKLOAD_KINDS.into_iter().chain(["Deployment", NODE_KIND])
+    WORKLOAD_KINDS
+        .into_iter()
+        .chain(["Deployment", NODE_KIND])
+        .chain(RBAC_KINDS)
 }
 
 /// A custom policy's metadata, unless its check ID is a built-in's: custom policies add
@@ -462,6 +472,9 @@ pub(super) const NODE_CHECKS_DIR: &str = "node/";
 const CONTROL_PLANE_PACKAGE: &str = "data.builtin.trivycp";
 /// The directory (in built-in file names) of the control-plane checks.
 pub(super) const CONTROL_PLANE_CHECKS_DIR: &str = "control_plane/";
+const RBAC_PACKAGE: &str = "data.builtin.trivyrbac";
+/// The directory (in built-in file names) of the RBAC checks.
+pub(super) const RBAC_CHECKS_DIR: &str = "rbac/";
 
 /// Whether the input is a control-plane component's workload (by its namespace and name).
 fn is_control_plane_input(workload: &Value) -> bool {

@@ -32,6 +32,7 @@ mod control_plane_checks;
 mod diagnose;
 pub mod engine;
 mod node_checks;
+mod rbac_checks;
 mod results;
 pub mod sandbox;
 
