@@ -16,6 +16,7 @@ pub mod proto;
 pub mod reports;
 pub mod resources;
 pub mod retry;
+pub mod roles;
 pub mod sharding;
 pub mod telemetry;
 pub mod tls;

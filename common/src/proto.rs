@@ -14,6 +14,7 @@ pub fn task_kind_label(kind: i32) -> &'static str {
         Ok(TaskKind::ConfigAudit) => "config_audit",
         Ok(TaskKind::VulnerabilityScan) => "vulnerability_scan",
         Ok(TaskKind::NodeAssessment) => "node_assessment",
+        Ok(TaskKind::RbacAssessment) => "rbac_assessment",
         _ => "Other",
     }
 }

@@ -7,6 +7,7 @@ pub mod config_audit;
 pub mod metrics;
 pub mod node;
 pub mod policies;
+pub mod rbac;
 pub mod report;
 pub mod report_trim;
 pub mod scan;

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use common::audit::sandbox::{self, CustomPolicies};
 use common::audit::{PolicyEngine, builtin_digest_for};
-use common::policy_config::{NODE_KIND, PolicyConfig};
+use common::policy_config::{NODE_KIND, PolicyConfig, RBAC_KINDS};
 use common::reports::config_audit::Check;
 use common::workload::WorkloadKind;
 use futures::TryStreamExt;
@@ -48,6 +48,8 @@ pub struct Policies {
     pub hashes: BTreeMap<WorkloadKind, String>,
     /// The hash of the kind Node (node assessments).
     pub node_hash: String,
+    /// The hashes of the role kinds (RBAC assessments), by kind.
+    pub role_hashes: BTreeMap<&'static str, String>,
     /// Permits for built-in evaluations on the blocking pool.
     cpu: Arc<Semaphore>,
 }
@@ -94,11 +96,13 @@ impl Policies {
             .map(|k| (*k, hash(k.as_str())))
             .collect();
         let node_hash = hash(NODE_KIND);
+        let role_hashes = RBAC_KINDS.iter().map(|k| (*k, hash(k))).collect();
         Ok(Self {
             builtin: with.builtin.clone(),
             custom,
             hashes,
             node_hash,
+            role_hashes,
             cpu: with.cpu.clone(),
         })
     }
@@ -114,6 +118,18 @@ impl Policies {
     ) -> Result<Vec<Check>, String> {
         let input = serde_json::to_value(&workload).unwrap_or_default();
         self.evaluate(kind.as_str(), input, include_passed).await
+    }
+
+    /// The checks of a Role or ClusterRole object (`kind` one of
+    /// [`RBAC_KINDS`](common::policy_config::RBAC_KINDS)), as its report lists them (same
+    /// contract as [`Self::audit`]).
+    pub async fn assess_role(
+        &self,
+        kind: &'static str,
+        role: serde_json::Value,
+        include_passed: bool,
+    ) -> Result<Vec<Check>, String> {
+        self.evaluate(kind, role, include_passed).await
     }
 
     /// The checks of a node-collector `NodeInfo` document, as its report lists them (same
@@ -257,6 +273,17 @@ impl PolicyCache {
         patience: Duration,
     ) -> Result<Arc<Policies>, Error> {
         self.matching_hash(NODE_KIND, |p| Some(&p.node_hash), wanted, patience)
+            .await
+    }
+
+    /// The policies whose hash for the role kind `kind` is `wanted` (see [`Self::matching`]).
+    pub async fn matching_role(
+        &self,
+        kind: &'static str,
+        wanted: &str,
+        patience: Duration,
+    ) -> Result<Arc<Policies>, Error> {
+        self.matching_hash(kind, |p| p.role_hashes.get(kind), wanted, patience)
             .await
     }
 

@@ -7,8 +7,10 @@ use common::proto;
 use common::workload::WorkloadKind;
 
 mod node;
+mod rbac;
 
 pub use node::NodeTask;
+pub use rbac::RbacTask;
 
 /// Why a task from the leader cannot be run.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -125,6 +127,7 @@ pub enum WorkerTask {
     Audit(AuditTask),
     Scan(ScanTask),
     Node(NodeTask),
+    Rbac(RbacTask),
 }
 
 impl WorkerTask {
@@ -133,6 +136,7 @@ impl WorkerTask {
             Self::Audit(t) => &t.task_id,
             Self::Scan(t) => &t.task_id,
             Self::Node(t) => &t.task_id,
+            Self::Rbac(t) => &t.task_id,
         }
     }
 }
@@ -145,6 +149,8 @@ impl TryFrom<proto::Task> for WorkerTask {
             ScanTask::try_from(task).map(Self::Scan)
         } else if task.kind == proto::TaskKind::NodeAssessment as i32 {
             NodeTask::try_from(task).map(Self::Node)
+        } else if task.kind == proto::TaskKind::RbacAssessment as i32 {
+            RbacTask::try_from(task).map(Self::Rbac)
         } else {
             AuditTask::try_from(task).map(Self::Audit)
         }

@@ -224,6 +224,20 @@ pub fn annotate_infra_assessment_report(
     annotate_audit(report, counts, |r| &mut r.metadata.annotations);
 }
 
+/// Writes the gauge annotations of a Role's RbacAssessmentReport (its four counts and size).
+pub fn annotate_rbac_assessment_report(report: &mut super::rbac_assessment::RbacAssessmentReport) {
+    let counts = audit_counts(&report.report.summary);
+    annotate_audit(report, counts, |r| &mut r.metadata.annotations);
+}
+
+/// Writes the gauge annotations of a ClusterRole's ClusterRbacAssessmentReport.
+pub fn annotate_cluster_rbac_assessment_report(
+    report: &mut super::rbac_assessment::ClusterRbacAssessmentReport,
+) {
+    let counts = audit_counts(&report.report.summary);
+    annotate_audit(report, counts, |r| &mut r.metadata.annotations);
+}
+
 /// [`annotate_infra_assessment_report`] for a control-plane component's (namespaced)
 /// InfraAssessmentReport.
 pub fn annotate_namespaced_infra_assessment_report(

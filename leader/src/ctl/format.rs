@@ -69,6 +69,8 @@ pub fn kind_name(kind: i32) -> &'static str {
     match TaskKind::try_from(kind) {
         Ok(TaskKind::ConfigAudit) => "config-audit",
         Ok(TaskKind::VulnerabilityScan) => "vulnerability-scan",
+        Ok(TaskKind::NodeAssessment) => "node-assessment",
+        Ok(TaskKind::RbacAssessment) => "rbac-assessment",
         _ => "unspecified",
     }
 }
