@@ -166,6 +166,11 @@ pub struct RunArgs {
     pub report_ttl: Duration,
     #[command(flatten)]
     pub nodes: crate::nodes::NodeArgs,
+    /// Assess every Role and ClusterRole with the RBAC checks, written as its
+    /// RbacAssessmentReport / ClusterRbacAssessmentReport (upstream's RBAC assessment).
+    /// Needs both CRDs.
+    #[arg(long, env = "RBAC_ASSESSMENT_SCANNER_ENABLED", default_value_t = true, action = clap::ArgAction::Set)]
+    pub rbac_assessments: bool,
     /// How VulnerabilityReports are stored: `full` (upstream's: every report holds its
     /// image's whole list) or `per-image` (each image's list once, in a cluster-scoped
     /// ImageVulnerabilityReport; workloads' reports keep the summary, the most severe

@@ -17,6 +17,7 @@ pub mod plan_scans;
 pub mod planner;
 pub mod policy;
 pub mod report_metrics;
+pub mod roles;
 pub mod scope;
 pub mod state;
 pub mod storage_events;
@@ -333,6 +334,7 @@ fn lead(
     .with_term(leading.clone())
     .with_budget(budget)
     .with_storage_budget(args.report_storage_budget);
+    let shared = shared.with_rbac(args.rbac_assessments);
     let shared = Arc::new(match nodes {
         Some(nodes) => shared.with_nodes(nodes),
         None => shared,

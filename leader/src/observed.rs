@@ -132,6 +132,8 @@ pub struct Observed {
     pub image_reports: ImageReports,
     /// Nodes and their ClusterInfraAssessmentReports.
     pub nodes: crate::nodes::NodeObserved,
+    /// Roles, ClusterRoles and their RBAC assessment reports.
+    pub roles: crate::roles::RoleObserved,
     /// Workload uids by namespace.
     by_namespace: HashMap<String, HashSet<String>>,
     /// ReplicaSet uids by the uid of the Deployment that controls them.

@@ -4,11 +4,12 @@
 //! good hashes (so nothing is re-audited or deleted because of it), is logged, kept in
 //! status and reported as a Kubernetes Event on the ConfigMap.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use common::audit::builtin_digest_for;
 use common::audit::sandbox::{self, CustomPolicies};
-use common::policy_config::{NODE_KIND, PolicyConfig};
+use common::policy_config::{NODE_KIND, PolicyConfig, RBAC_KINDS};
 use common::workload::WorkloadKind;
 use futures::TryStreamExt;
 use k8s_openapi::api::core::v1::ConfigMap;
@@ -38,6 +39,8 @@ pub struct Hashes {
     pub kinds: ConfigHashes,
     /// Of the kind Node (node assessments).
     pub node: String,
+    /// Of the role kinds (RBAC assessments), by kind.
+    pub roles: BTreeMap<String, String>,
 }
 
 /// The `plugin-config-hash` of every kind for a ConfigMap, if its policies compile (tried
@@ -61,6 +64,10 @@ fn config_hashes(config: &PolicyConfig) -> Hashes {
             .map(|kind| (*kind, hash(kind.as_str())))
             .collect(),
         node: hash(NODE_KIND),
+        roles: RBAC_KINDS
+            .iter()
+            .map(|kind| ((*kind).to_owned(), hash(kind)))
+            .collect(),
     }
 }
 
@@ -144,9 +151,11 @@ fn publish(shared: &Shared, result: Result<Hashes, Error>) {
             st.policy.error = None;
             if st.policy.hashes.as_ref() != Some(&hashes.kinds)
                 || st.policy.node_hash.as_ref() != Some(&hashes.node)
+                || st.policy.role_hashes.as_ref() != Some(&hashes.roles)
             {
                 st.policy.hashes = Some(hashes.kinds);
                 st.policy.node_hash = Some(hashes.node);
+                st.policy.role_hashes = Some(hashes.roles);
                 st.policy.generation += 1;
             }
         }
@@ -158,6 +167,7 @@ fn publish(shared: &Shared, result: Result<Hashes, Error>) {
                 let hashes = hashes_or_empty();
                 st.policy.hashes = Some(hashes.kinds);
                 st.policy.node_hash = Some(hashes.node);
+                st.policy.role_hashes = Some(hashes.roles);
                 st.policy.generation += 1;
             }
         }

@@ -31,6 +31,8 @@ pub struct PolicyStatus {
     pub hashes: Option<ConfigHashes>,
     /// Hash of the kind Node, from the same config as `hashes`.
     pub node_hash: Option<String>,
+    /// Hashes of the role kinds (`Role`, `ClusterRole`), from the same config.
+    pub role_hashes: Option<BTreeMap<String, String>>,
     /// Why the current ConfigMap is not used, if it is broken.
     pub error: Option<String>,
     /// Bumped on every change of `hashes`.
@@ -77,6 +79,8 @@ pub struct LeaderState {
     pub storage: crate::storage_guard::StorageGuard,
     /// Node assessments paused because their report CRD is missing, as last planned.
     pub nodes_paused: bool,
+    /// Whether RBAC assessments are paused (a report CRD is missing).
+    pub roles_paused: bool,
 }
 
 impl LeaderState {
@@ -113,6 +117,8 @@ pub struct Shared {
     pub scans: Option<ScanSettings>,
     /// How node assessments are planned; `None`: not at all.
     pub nodes: Option<crate::nodes::NodeSettings>,
+    /// Whether Roles and ClusterRoles get RBAC assessments.
+    pub rbac: bool,
     /// gRPC calls refused for a missing or wrong token.
     pub auth_refusals: Arc<AtomicU64>,
     pub metrics: Arc<LeaderMetrics>,
@@ -148,6 +154,7 @@ impl Shared {
                 last_round: RoundStats::default(),
                 storage: crate::storage_guard::StorageGuard::default(),
                 nodes_paused: false,
+                roles_paused: false,
             }),
             wake: Notify::new(),
             epoch,
@@ -155,6 +162,7 @@ impl Shared {
             scope,
             scans,
             nodes: None,
+            rbac: false,
             auth_refusals,
             metrics,
             term: CancellationToken::new(),
@@ -173,6 +181,12 @@ impl Shared {
     pub fn with_storage_budget(mut self, bytes: u64) -> Self {
         let st = self.state.get_mut().unwrap_or_else(|p| p.into_inner());
         st.storage = crate::storage_guard::StorageGuard::new(Some(bytes));
+        self
+    }
+
+    /// Plans RBAC assessments of Roles and ClusterRoles (default: none).
+    pub fn with_rbac(mut self, rbac: bool) -> Self {
+        self.rbac = rbac;
         self
     }
 
@@ -286,8 +300,10 @@ impl Shared {
                 .round(&mut st.observed, &mut st.dispatcher, &inputs);
             if full || policy_changed {
                 st.observed.nodes.mark_all_dirty();
+                st.observed.roles.mark_all_dirty();
             }
             self.plan_nodes(st, now);
+            self.plan_roles(st, now);
         }
         let change = st.storage.update(st.observed.report_bytes());
         self.send_assignments(st);
@@ -322,6 +338,39 @@ impl Shared {
             &mut st.observed.nodes,
             &mut st.dispatcher,
             policy.as_ref(),
+            now,
+        );
+    }
+
+    /// Re-plans the RBAC assessments that may have changed (off, or their watches not listed
+    /// yet: none; a report CRD missing: paused).
+    fn plan_roles(&self, st: &mut LeaderState, now: Instant) {
+        if !self.rbac {
+            return;
+        }
+        let observed = &st.observed;
+        if !crate::roles::WATCHES
+            .iter()
+            .all(|w| observed.synced.contains(*w))
+        {
+            return;
+        }
+        let paused = [
+            crate::roles::REPORTS_WATCH,
+            crate::roles::CLUSTER_REPORTS_WATCH,
+        ]
+        .iter()
+        .any(|w| observed.missing_crds.contains(*w));
+        if paused != st.roles_paused {
+            st.roles_paused = paused;
+            st.observed.roles.mark_all_dirty();
+        }
+        let hashes = st.policy.role_hashes.clone().filter(|_| !paused);
+        crate::roles::round(
+            &mut st.observed,
+            &self.scope,
+            &mut st.dispatcher,
+            hashes.as_ref(),
             now,
         );
     }
@@ -439,10 +488,12 @@ impl Shared {
     }
 }
 
-/// Puts the workload object the leader kept into a config audit task, so the worker does
-/// not read it again.
+/// Puts the workload (or role) object the leader kept into a config audit (or RBAC
+/// assessment) task, so the worker does not read it again.
 fn attach_workload(observed: &Observed, task: &mut proto::Task) {
-    if task.kind != proto::TaskKind::ConfigAudit as i32 {
+    if task.kind != proto::TaskKind::ConfigAudit as i32
+        && task.kind != proto::TaskKind::RbacAssessment as i32
+    {
         return;
     }
     if let Some(json) = task

@@ -9,6 +9,7 @@ use common::reports::config_audit::ConfigAuditReport;
 use common::reports::exposed_secret::ExposedSecretReport;
 use common::reports::image_vulnerability::ImageVulnerabilityReport;
 use common::reports::infra_assessment::{ClusterInfraAssessmentReport, InfraAssessmentReport};
+use common::reports::rbac_assessment::{ClusterRbacAssessmentReport, RbacAssessmentReport};
 use common::reports::sbom::SbomReport;
 use common::reports::vulnerability::VulnerabilityReport;
 use common::resources::workload_api_resource;
@@ -16,6 +17,7 @@ use common::workload::WorkloadKind;
 use futures::TryStreamExt;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Namespace, Node, ServiceAccount};
+use k8s_openapi::api::rbac::v1::{ClusterRole, Role};
 use kube::Client;
 use kube::api::{Api, DynamicObject};
 use kube::core::PartialObjectMeta;
@@ -73,6 +75,8 @@ fn is_report_watch(name: &str) -> bool {
     REPORT_WATCHES.contains(&name)
         || name == INFRA_REPORTS
         || name == crate::nodes::REPORTS_WATCH
+        || name == crate::roles::REPORTS_WATCH
+        || name == crate::roles::CLUSTER_REPORTS_WATCH
         || name == IMAGE_REPORTS
         || Companion::ALL.iter().any(|c| c.watch() == name)
 }
@@ -121,6 +125,16 @@ fn spawn_crd_probe(client: Client, shared: Arc<Shared>, shutdown: CancellationTo
                         .is_ok(),
                     crate::nodes::REPORTS_WATCH => {
                         Api::<ClusterInfraAssessmentReport>::all(client.clone())
+                            .list_metadata(&params)
+                            .await
+                            .is_ok()
+                    }
+                    crate::roles::REPORTS_WATCH => Api::<RbacAssessmentReport>::all(client.clone())
+                        .list_metadata(&params)
+                        .await
+                        .is_ok(),
+                    crate::roles::CLUSTER_REPORTS_WATCH => {
+                        Api::<ClusterRbacAssessmentReport>::all(client.clone())
                             .list_metadata(&params)
                             .await
                             .is_ok()
@@ -294,6 +308,9 @@ pub fn spawn_all(client: &Client, shared: &Arc<Shared>, shutdown: &CancellationT
             shutdown,
         );
     }
+    if shared.rbac {
+        spawn_role_watches(client, shared, shutdown);
+    }
     spawn_crd_probe(client.clone(), shared.clone(), shutdown.clone());
     for kind in WorkloadKind::ALL {
         let api: Api<DynamicObject> = Api::all_with(client.clone(), &workload_api_resource(kind));
@@ -308,6 +325,49 @@ pub fn spawn_all(client: &Client, shared: &Arc<Shared>, shutdown: &CancellationT
             shutdown,
         );
     }
+}
+
+/// The watches of RBAC assessments: Roles and ClusterRoles (whole objects: their rules are
+/// hashed and sent), and their reports (metadata).
+fn spawn_role_watches(client: &Client, shared: &Arc<Shared>, shutdown: &CancellationToken) {
+    use crate::roles::RoleKind;
+    use crate::roles::folds::{RoleFold, RoleReportFold};
+    use std::marker::PhantomData;
+    let config = watcher::Config::default;
+    spawn(
+        crate::roles::ROLES_WATCH.into(),
+        watcher(Api::<Role>::all(client.clone()), config()),
+        RoleFold(RoleKind::Role, PhantomData),
+        shared,
+        shutdown,
+    );
+    spawn(
+        crate::roles::CLUSTER_ROLES_WATCH.into(),
+        watcher(Api::<ClusterRole>::all(client.clone()), config()),
+        RoleFold(RoleKind::ClusterRole, PhantomData),
+        shared,
+        shutdown,
+    );
+    spawn(
+        crate::roles::REPORTS_WATCH.into(),
+        watcher(
+            Api::<PartialObjectMeta<RbacAssessmentReport>>::all(client.clone()),
+            config(),
+        ),
+        RoleReportFold(PhantomData),
+        shared,
+        shutdown,
+    );
+    spawn(
+        crate::roles::CLUSTER_REPORTS_WATCH.into(),
+        watcher(
+            Api::<PartialObjectMeta<ClusterRbacAssessmentReport>>::all(client.clone()),
+            config(),
+        ),
+        RoleReportFold(PhantomData),
+        shared,
+        shutdown,
+    );
 }
 
 fn spawn<K, S, F>(

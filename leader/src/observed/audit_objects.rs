@@ -26,9 +26,14 @@ impl AuditObjects {
         self.remove(uid);
         let mut object = object.clone();
         object.metadata.managed_fields = None;
-        let Ok(json) = serde_json::to_string(&object) else {
-            return;
-        };
+        if let Ok(json) = serde_json::to_string(&object) {
+            self.put_json(uid, spec_hash, json);
+        }
+    }
+
+    /// Keeps an object already serialized (e.g. a role's), as [`Self::put`].
+    pub fn put_json(&mut self, uid: &str, spec_hash: &str, json: String) {
+        self.remove(uid);
         if json.len() > AUDIT_OBJECT_MAX || self.bytes + json.len() > AUDIT_OBJECT_BUDGET {
             return;
         }

@@ -157,6 +157,16 @@ impl Operator {
         if !nodes_chosen {
             args.extend(["--node-collector".into(), "false".into()]);
         }
+        // RBAC assessments too: every scenario's operator would otherwise assess the
+        // cluster's ClusterRoles, which all scenarios share.
+        let rbac_chosen = self
+            .options
+            .leader_args
+            .iter()
+            .any(|a| a == "--rbac-assessments" || a.starts_with("--rbac-assessments="));
+        if !rbac_chosen {
+            args.extend(["--rbac-assessments".into(), "false".into()]);
+        }
         args.extend(self.options.leader_args.iter().cloned());
         let kubeconfig = self.leader_kubeconfig.clone();
         let child = self.spawn(self.options.binaries.leader, &args, &name, &kubeconfig)?;

@@ -42,6 +42,9 @@ const EXPECTED: &[Row] = &[
     // per-image storage mode: watch image reports, delete those no workload report names.
     (LEADER, "*", "trivy-operator-rs.dev", &["imagevulnerabilityreports"], &["list", "watch", "delete"], &[]),
     (LEADER, "*", "authentication.k8s.io", &["tokenreviews"], &["create"], &[]),
+    // RBAC assessments: the roles and their reports.
+    (LEADER, "*", "rbac.authorization.k8s.io", &["roles", "clusterroles"], &["list", "watch"], &[]),
+    (LEADER, "*", "aquasecurity.github.io", &["rbacassessmentreports", "clusterrbacassessmentreports"], &["list", "watch"], &[]),
     // control-plane components' infra assessments.
     (LEADER, "*", "aquasecurity.github.io", &["infraassessmentreports"], &["list", "watch"], &[]),
     // node assessments: the nodes and their reports.
@@ -61,6 +64,8 @@ const EXPECTED: &[Row] = &[
     (WORKER, "*", "trivy-operator-rs.dev", &["imagevulnerabilityreports"], &["get", "create", "patch"], &[]),
     (WORKER, "*", "events.k8s.io", &["events"], &["create", "patch"], &[]),
     (WORKER, "*", "aquasecurity.github.io", &["infraassessmentreports"], &["create", "patch"], &[]),
+    (WORKER, "*", "rbac.authorization.k8s.io", &["roles", "clusterroles"], &["get"], &[]),
+    (WORKER, "*", "aquasecurity.github.io", &["rbacassessmentreports", "clusterrbacassessmentreports"], &["create", "patch"], &[]),
     // worker, operator namespace: scan Jobs, their pods and logs, credentials Secrets.
     (WORKER, NS, "batch", &["jobs"], &["create", "get", "list", "watch", "delete"], &[]),
     (WORKER, NS, "", &["pods"], &["list"], &[]),

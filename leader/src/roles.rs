@@ -1,0 +1,206 @@
+//! RBAC assessments: the leader's view of the Roles and ClusterRoles and their
+//! RbacAssessmentReports / ClusterRbacAssessmentReports ([`RoleObserved`], kept by the
+//! watches of [`folds`]), and the round that plans a role's assessment when it is new, its
+//! rules changed, its report is missing or stale, or the policies of its kind changed
+//! ([`plan`]).
+//!
+//! A Role's work is sharded with its namespace. ClusterRoles are cluster-scoped: each one's
+//! work is sharded on its own key [`shard_key`] (`ClusterRole/<name>`, which no namespace
+//! name can be) by the same rendezvous hashing as namespaces, as nodes are.
+
+pub mod folds;
+pub mod plan;
+#[cfg(test)]
+mod tests;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use crate::dispatch::Dispatcher;
+use crate::observed::Observed;
+use crate::scope::Scope;
+
+/// The watch of Roles.
+pub const ROLES_WATCH: &str = "roles";
+/// The watch of ClusterRoles.
+pub const CLUSTER_ROLES_WATCH: &str = "clusterroles";
+/// The watch of RbacAssessmentReports (a report CRD watch).
+pub const REPORTS_WATCH: &str = "rbac-reports";
+/// The watch of ClusterRbacAssessmentReports (a report CRD watch).
+pub const CLUSTER_REPORTS_WATCH: &str = "cluster-rbac-reports";
+/// Every watch RBAC assessments need.
+pub const WATCHES: [&str; 4] = [
+    ROLES_WATCH,
+    CLUSTER_ROLES_WATCH,
+    REPORTS_WATCH,
+    CLUSTER_REPORTS_WATCH,
+];
+
+/// A role kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum RoleKind {
+    Role,
+    ClusterRole,
+}
+
+impl RoleKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Role => "Role",
+            Self::ClusterRole => "ClusterRole",
+        }
+    }
+}
+
+/// The sharding key of a role's work: a Role's namespace, a ClusterRole's own key.
+pub fn shard_key(kind: RoleKind, namespace: &str, name: &str) -> String {
+    match kind {
+        RoleKind::Role => namespace.to_owned(),
+        RoleKind::ClusterRole => format!("ClusterRole/{name}"),
+    }
+}
+
+/// The dispatcher slot of a role's assessment.
+pub fn slot(uid: &str) -> String {
+    format!("rbac:{uid}")
+}
+
+/// What the leader keeps of a Role or ClusterRole.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleRecord {
+    pub kind: RoleKind,
+    /// Empty for a ClusterRole.
+    pub namespace: String,
+    pub name: String,
+    pub uid: String,
+    /// Hash of its rules and aggregation rule.
+    pub spec_hash: String,
+}
+
+/// What the leader keeps of an RbacAssessmentReport or ClusterRbacAssessmentReport.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleReport {
+    /// Empty for a ClusterRbacAssessmentReport.
+    pub namespace: String,
+    pub name: String,
+    pub spec_hash: Option<String>,
+    pub config_hash: Option<String>,
+}
+
+/// Roles, ClusterRoles and their reports, as watched.
+#[derive(Debug, Default)]
+pub struct RoleObserved {
+    /// Roles and ClusterRoles by uid.
+    pub roles: HashMap<String, RoleRecord>,
+    /// Reports by their controller owner's uid.
+    reports: HashMap<String, Vec<RoleReport>>,
+    /// Roles whose plan may have changed since the last round.
+    dirty: BTreeSet<String>,
+    /// The namespaces generation the last round planned with (Roles follow their
+    /// namespace's scope).
+    namespaces_generation: u64,
+}
+
+impl RoleObserved {
+    pub fn put_role(&mut self, role: RoleRecord) {
+        self.dirty.insert(role.uid.clone());
+        self.roles.insert(role.uid.clone(), role);
+    }
+
+    pub fn remove_role(&mut self, uid: &str) {
+        self.roles.remove(uid);
+        self.dirty.insert(uid.to_owned());
+    }
+
+    pub fn put_report(&mut self, owner: String, report: RoleReport) {
+        self.dirty.insert(owner.clone());
+        let reports = self.reports.entry(owner).or_default();
+        reports.retain(|r| (&r.namespace, &r.name) != (&report.namespace, &report.name));
+        reports.push(report);
+    }
+
+    pub fn remove_report(&mut self, owner: &str, namespace: &str, name: &str) {
+        self.dirty.insert(owner.to_owned());
+        if let Some(reports) = self.reports.get_mut(owner) {
+            reports.retain(|r| (r.namespace.as_str(), r.name.as_str()) != (namespace, name));
+            if reports.is_empty() {
+                self.reports.remove(owner);
+            }
+        }
+    }
+
+    /// The reports a role owns (in its namespace, for a Role).
+    pub fn reports_of<'a>(&'a self, role: &'a RoleRecord) -> impl Iterator<Item = &'a RoleReport> {
+        self.reports
+            .get(&role.uid)
+            .into_iter()
+            .flatten()
+            .filter(|r| r.namespace == role.namespace)
+    }
+
+    /// Every role is re-planned at the next round.
+    pub fn mark_all_dirty(&mut self) {
+        self.dirty.extend(self.roles.keys().cloned());
+    }
+
+    /// The work served for the role of `uid` is no longer covered: re-plan it.
+    pub fn cover_ended(&mut self, uid: &str) {
+        if self.roles.contains_key(uid) {
+            self.dirty.insert(uid.to_owned());
+        }
+    }
+
+    /// How many roles of each kind are known.
+    pub fn counts(&self) -> BTreeMap<RoleKind, usize> {
+        let mut counts = BTreeMap::new();
+        for role in self.roles.values() {
+            *counts.entry(role.kind).or_default() += 1;
+        }
+        counts
+    }
+}
+
+/// Re-plans the dirty roles (every role when the namespaces changed); `hashes` `None`:
+/// RBAC assessments wait (the policies are not known yet, or a report CRD is missing) and
+/// none is queued.
+pub fn round(
+    observed: &mut Observed,
+    scope: &Scope,
+    dispatcher: &mut Dispatcher,
+    hashes: Option<&BTreeMap<String, String>>,
+    now: std::time::Instant,
+) -> usize {
+    if observed.roles.namespaces_generation != observed.namespaces_generation {
+        observed.roles.namespaces_generation = observed.namespaces_generation;
+        observed.roles.mark_all_dirty();
+    }
+    let due = std::mem::take(&mut observed.roles.dirty);
+    for uid in &due {
+        let task = match (hashes, observed.roles.roles.get(uid)) {
+            (Some(hashes), Some(role)) if in_scope(observed, scope, role) => {
+                let reports: Vec<&RoleReport> = observed.roles.reports_of(role).collect();
+                let task = plan::due(role, &reports, hashes)
+                    .filter(|d| !dispatcher.covered(&d.task.task_id));
+                if task.is_none() && hashes.contains_key(role.kind.as_str()) {
+                    // Assessed: the object kept to send with the task is not needed.
+                    observed.audit_objects.remove(uid);
+                }
+                task
+            }
+            _ => None,
+        };
+        dispatcher.upsert(&slot(uid), task, now);
+    }
+    due.len()
+}
+
+/// Whether a role is assessed: a ClusterRole always, a Role when its namespace is known and
+/// in scope.
+fn in_scope(observed: &Observed, scope: &Scope, role: &RoleRecord) -> bool {
+    match role.kind {
+        RoleKind::ClusterRole => true,
+        RoleKind::Role => observed
+            .namespaces
+            .get(&role.namespace)
+            .is_some_and(|labels| scope.contains(&role.namespace, labels)),
+    }
+}
