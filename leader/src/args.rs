@@ -73,6 +73,10 @@ pub enum StatusQuery {
     },
     /// One node: which worker its assessment went to, why it has no report yet.
     Node { name: String },
+    /// One Role: which worker its RBAC assessment went to, why it has no report yet.
+    Role { namespace: String, name: String },
+    /// One ClusterRole: which worker its RBAC assessment went to, why it has no report yet.
+    Clusterrole { name: String },
 }
 
 /// Flags of `trivy-operator-leader run`.

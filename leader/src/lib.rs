@@ -99,6 +99,16 @@ pub async fn run(args: Args) -> Result<(), Error> {
                     kind: common::policy_config::NODE_KIND.to_owned(),
                     name,
                 },
+                StatusQuery::Role { namespace, name } => ctl::Query::Workload {
+                    namespace,
+                    kind: "Role".to_owned(),
+                    name,
+                },
+                StatusQuery::Clusterrole { name } => ctl::Query::Workload {
+                    namespace: String::new(),
+                    kind: "ClusterRole".to_owned(),
+                    name,
+                },
             };
             let output = match status.output {
                 OutputFormat::Table => ctl::Output::Table,

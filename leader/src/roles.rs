@@ -195,7 +195,7 @@ pub fn round(
 
 /// Whether a role is assessed: a ClusterRole always, a Role when its namespace is known and
 /// in scope.
-fn in_scope(observed: &Observed, scope: &Scope, role: &RoleRecord) -> bool {
+pub fn in_scope(observed: &Observed, scope: &Scope, role: &RoleRecord) -> bool {
     match role.kind {
         RoleKind::ClusterRole => true,
         RoleKind::Role => observed

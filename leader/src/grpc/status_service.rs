@@ -76,6 +76,20 @@ impl proto::status_service_server::StatusService for StatusSvc {
             let tasks = snapshot.tasks.get(&node.uid).cloned().unwrap_or_default();
             return Ok(Response::new(node_status(&shared, &st, node, tasks)));
         }
+        if common::policy_config::RBAC_KINDS.contains(&req.kind.as_str()) {
+            let st = shared.lock();
+            let role = super::status_roles::find(&st, &req.kind, &req.namespace, &req.name)
+                .ok_or_else(|| {
+                    Status::not_found(format!(
+                        "{} {}/{} is not known (not watched, or gone)",
+                        req.kind, req.namespace, req.name
+                    ))
+                })?;
+            let tasks = snapshot.tasks.get(&role.uid).cloned().unwrap_or_default();
+            return Ok(Response::new(super::status_roles::role_status(
+                &shared, &st, role, tasks,
+            )));
+        }
         let not_found = || {
             Status::not_found(format!(
                 "{} {}/{} is not a scanned workload (unknown, out of scope, or covered by its controller)",
@@ -166,7 +180,7 @@ fn node_status(
 }
 
 /// The most pressing state among a workload's tasks (none: up to date).
-fn worst(tasks: &[proto::TaskState]) -> i32 {
+pub(super) fn worst(tasks: &[proto::TaskState]) -> i32 {
     tasks
         .iter()
         .map(|t| t.state)
@@ -271,7 +285,7 @@ fn missing_reports(
     missing
 }
 
-fn explain(tasks: &[proto::TaskState], state: i32) -> String {
+pub(super) fn explain(tasks: &[proto::TaskState], state: i32) -> String {
     let first = |s: WorkloadState| tasks.iter().find(|t| t.state == s as i32);
     match WorkloadState::try_from(state) {
         Ok(WorkloadState::Failed) => first(WorkloadState::Failed).map_or_else(String::new, |t| {
