@@ -23,6 +23,7 @@ use serde::de::DeserializeOwned;
 use common::labels;
 use common::reports::config_audit::ConfigAuditSummary;
 use common::reports::infra_assessment::{ClusterInfraAssessmentReport, InfraAssessmentReport};
+use common::reports::rbac_assessment::{ClusterRbacAssessmentReport, RbacAssessmentReport};
 
 mod cache;
 mod observed;
@@ -179,6 +180,8 @@ const VULN_NAME: &str = "trivy_image_vulnerabilities";
 const SECRET_NAME: &str = "trivy_image_exposedsecrets";
 const AUDIT_NAME: &str = "trivy_resource_configaudits";
 const INFRA_NAME: &str = "trivy_resource_infraassessments";
+const ROLE_NAME: &str = "trivy_role_rbacassessments";
+const CLUSTER_ROLE_NAME: &str = "trivy_clusterrole_clusterrbacassessments";
 
 /// The labels and counts of one VulnerabilityReport's series.
 #[derive(Debug, Clone)]
@@ -214,6 +217,8 @@ pub struct ReportGauges {
     config_audits: String,
     secrets: String,
     infra: String,
+    roles: String,
+    cluster_roles: String,
 }
 
 impl ReportGauges {
@@ -279,6 +284,44 @@ impl ReportGauges {
         resource_samples(&mut self.infra, INFRA_NAME, r);
     }
 
+    /// Adds the four `trivy_role_rbacassessments` series of one listed Role report.
+    pub fn add_rbac_assessment(&mut self, r: &RbacAssessmentReport) {
+        self.add_role_row(&infra_row(&r.metadata, &r.report.summary));
+    }
+
+    /// Adds the four `trivy_role_rbacassessments` series of one Role report.
+    pub fn add_role_row(&mut self, r: &AuditRow<'_>) {
+        resource_samples(&mut self.roles, ROLE_NAME, r);
+    }
+
+    /// Adds the four `trivy_clusterrole_clusterrbacassessments` series of one listed
+    /// ClusterRole report.
+    pub fn add_cluster_rbac_assessment(&mut self, r: &ClusterRbacAssessmentReport) {
+        self.add_cluster_role_row(&infra_row(&r.metadata, &r.report.summary));
+    }
+
+    /// Adds the four `trivy_clusterrole_clusterrbacassessments` series of one ClusterRole
+    /// report (upstream's labels: no namespace).
+    pub fn add_cluster_role_row(&mut self, r: &AuditRow<'_>) {
+        let base = [
+            ("name", r.name),
+            ("resource_kind", r.resource_kind),
+            ("resource_name", r.resource_name),
+        ];
+        for (severity, count) in ["Critical", "High", "Medium", "Low"]
+            .into_iter()
+            .zip(r.counts)
+        {
+            sample(
+                &mut self.cluster_roles,
+                CLUSTER_ROLE_NAME,
+                &base,
+                severity,
+                count,
+            );
+        }
+    }
+
     /// The text of both families with their `# HELP` and `# TYPE` lines (valid in the
     /// Prometheus text format and, before a closing `# EOF`, in OpenMetrics).
     pub fn finish(self) -> String {
@@ -302,6 +345,17 @@ impl ReportGauges {
         );
         out.push_str("# TYPE trivy_resource_infraassessments gauge\n");
         out.push_str(&self.infra);
+        out.push_str(
+            "# HELP trivy_role_rbacassessments Number of rbac risky role assessment checks\n",
+        );
+        out.push_str("# TYPE trivy_role_rbacassessments gauge\n");
+        out.push_str(&self.roles);
+        out.push_str(
+            "# HELP trivy_clusterrole_clusterrbacassessments Number of rbac risky cluster role \
+             assessment checks\n",
+        );
+        out.push_str("# TYPE trivy_clusterrole_clusterrbacassessments gauge\n");
+        out.push_str(&self.cluster_roles);
         out
     }
 }
@@ -457,6 +511,14 @@ pub async fn render(
         let listed = for_each(&api, |r| gauges.add_namespaced_infra_assessment(r)).await;
         tolerate_missing_crd(listed, "InfraAssessmentReport")?;
     }
+    for api in apis::<RbacAssessmentReport>(client, namespaces) {
+        let listed = for_each(&api, |r| gauges.add_rbac_assessment(r)).await;
+        tolerate_missing_crd(listed, "RbacAssessmentReport")?;
+    }
+    // Cluster-scoped, whatever namespaces are scanned.
+    let cluster_roles: Api<ClusterRbacAssessmentReport> = Api::all(client.clone());
+    let listed = for_each(&cluster_roles, |r| gauges.add_cluster_rbac_assessment(r)).await;
+    tolerate_missing_crd(listed, "ClusterRbacAssessmentReport")?;
     Ok(gauges.finish())
 }
 

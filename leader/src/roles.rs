@@ -84,6 +84,8 @@ pub struct RoleReport {
     pub name: String,
     pub spec_hash: Option<String>,
     pub config_hash: Option<String>,
+    /// What the report gauges need, when the report carries it.
+    pub gauge: Option<Box<crate::observed::gauges::AuditGauge>>,
 }
 
 /// Roles, ClusterRoles and their reports, as watched.
@@ -135,6 +137,11 @@ impl RoleObserved {
             .into_iter()
             .flatten()
             .filter(|r| r.namespace == role.namespace)
+    }
+
+    /// Every report seen.
+    pub fn all_reports(&self) -> impl Iterator<Item = &RoleReport> {
+        self.reports.values().flatten()
     }
 
     /// Every role is re-planned at the next round.

@@ -72,11 +72,41 @@ pub fn render_observed(
         });
     }
     infra.sort_unstable_by(|a, b| (a.namespace, a.name).cmp(&(b.namespace, b.name)));
+    // RBAC assessments, when their watches run: Roles' by namespace and name, then
+    // ClusterRoles' by name, as listed.
+    let roles_watched = [
+        crate::roles::REPORTS_WATCH,
+        crate::roles::CLUSTER_REPORTS_WATCH,
+    ]
+    .iter()
+    .all(|w| observed.synced.contains(*w) && !observed.missing_crds.contains(*w));
+    let (mut roles, mut cluster_roles): (Vec<AuditRow<'_>>, Vec<AuditRow<'_>>) = (vec![], vec![]);
+    for r in observed.roles.all_reports().filter(|_| roles_watched) {
+        let g = r.gauge.as_deref()?;
+        let row = AuditRow {
+            namespace: &r.namespace,
+            name: &r.name,
+            resource_kind: &g.resource_kind,
+            resource_name: &g.resource_name,
+            counts: g.counts.map(u64::from),
+        };
+        if r.namespace.is_empty() {
+            cluster_roles.push(row);
+        } else if in_scope(&r.namespace) {
+            roles.push(row);
+        }
+    }
+    roles.sort_unstable_by(|a, b| (a.namespace, a.name).cmp(&(b.namespace, b.name)));
+    cluster_roles.sort_unstable_by(|a, b| a.name.cmp(b.name));
     let mut gauges = ReportGauges::default();
     vulns.iter().for_each(|r| gauges.add_vuln_row(r));
     audits.iter().for_each(|r| gauges.add_audit_row(r));
     secret_rows.iter().for_each(|r| gauges.add_secret_row(r));
     infra.iter().for_each(|r| gauges.add_infra_row(r));
+    roles.iter().for_each(|r| gauges.add_role_row(r));
+    cluster_roles
+        .iter()
+        .for_each(|r| gauges.add_cluster_role_row(r));
     Some(gauges.finish())
 }
 

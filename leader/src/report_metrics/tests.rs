@@ -89,7 +89,11 @@ fn vulnerability_example_becomes_five_series() {
              # HELP trivy_image_exposedsecrets Number of image exposed secrets\n\
              # TYPE trivy_image_exposedsecrets gauge\n\
              # HELP trivy_resource_infraassessments Number of failing k8s infra assessment checks\n\
-             # TYPE trivy_resource_infraassessments gauge\n"
+             # TYPE trivy_resource_infraassessments gauge\n\
+             # HELP trivy_role_rbacassessments Number of rbac risky role assessment checks\n\
+             # TYPE trivy_role_rbacassessments gauge\n\
+             # HELP trivy_clusterrole_clusterrbacassessments Number of rbac risky cluster role assessment checks\n\
+             # TYPE trivy_clusterrole_clusterrbacassessments gauge\n"
         ),
         "{text}"
     );
@@ -305,12 +309,18 @@ async fn render_lists_every_page_of_both_kinds() {
     assert!(text.contains("trivy_resource_configaudits{namespace=\"b\",name=\"pod-z\",resource_kind=\"\",resource_name=\"\",severity=\"High\"} 4\n"), "{text}");
     assert_eq!(text.matches("trivy_image_vulnerabilities{").count(), 10);
     let seen = seen.lock().unwrap().clone();
-    // The exposed secret and infra assessment lists answered 404 (no CRD): no series, no
-    // error.
+    // The exposed secret, infra and RBAC assessment lists answered 404 (no CRD): no series,
+    // no error.
     assert_eq!(text.matches("trivy_image_exposedsecrets{").count(), 0);
     assert_eq!(text.matches("trivy_resource_infraassessments{").count(), 0);
-    assert_eq!(seen.len(), 6, "{seen:?}");
+    assert_eq!(text.matches("rbacassessments{").count(), 0);
+    assert_eq!(seen.len(), 8, "{seen:?}");
     assert!(seen[5].contains("/infraassessmentreports?"), "{seen:?}");
+    assert!(seen[6].contains("/rbacassessmentreports?"), "{seen:?}");
+    assert!(
+        seen[7].contains("/clusterrbacassessmentreports?"),
+        "{seen:?}"
+    );
     assert!(seen.iter().all(|t| t.contains("limit=500")), "{seen:?}");
     assert!(seen[1].contains("continue=page-2"), "{seen:?}");
 
@@ -577,5 +587,81 @@ fn infra_assessments_become_series_watched_or_listed() {
     observed.nodes.put_report(record);
     let (owner, record) = crate::observed::audit_report_from_meta(&pod_report.metadata).unwrap();
     observed.put_infra_report(owner, record);
+    assert_eq!(render_observed(&observed, &[], false).unwrap(), listed);
+}
+
+#[test]
+fn rbac_assessments_become_role_and_cluster_role_series_watched_or_listed() {
+    use common::reports::config_audit::Check;
+    use common::reports::rbac_assessment::{
+        ClusterRbacAssessmentReport, RbacAssessmentReport, RbacAssessmentReportData,
+    };
+    let check = |id: &str, severity: &str| Check {
+        check_id: id.into(),
+        severity: severity.into(),
+        success: false,
+        ..Check::default()
+    };
+    let meta = |kind: &str, name: &str, namespace: &str| {
+        let (labels, _) = common::labels::report_labels(kind, name, namespace, "s1");
+        ObjectMeta {
+            name: Some(format!("{}-{name}", kind.to_ascii_lowercase())),
+            namespace: (!namespace.is_empty()).then(|| namespace.to_owned()),
+            labels: Some(labels),
+            owner_references: Some(vec![common::owner::owner_reference(
+                "rbac.authorization.k8s.io/v1",
+                kind,
+                name,
+                &format!("uid-{name}"),
+            )]),
+            ..ObjectMeta::default()
+        }
+    };
+    let data = |checks| {
+        RbacAssessmentReportData::from_checks(common::reports::Scanner::trivy("1"), checks)
+    };
+    let mut role = RbacAssessmentReport {
+        metadata: meta("Role", "proxy", "team"),
+        report: data(vec![check("KSV113", "MEDIUM")]),
+    };
+    common::reports::gauge::annotate_rbac_assessment_report(&mut role);
+    let mut cluster = ClusterRbacAssessmentReport {
+        metadata: meta("ClusterRole", "admin", ""),
+        report: data(vec![
+            check("KSV044", "CRITICAL"),
+            check("KSV046", "CRITICAL"),
+        ]),
+    };
+    common::reports::gauge::annotate_cluster_rbac_assessment_report(&mut cluster);
+    let mut listed = ReportGauges::default();
+    listed.add_rbac_assessment(&role);
+    listed.add_cluster_rbac_assessment(&cluster);
+    let listed = listed.finish();
+    assert!(
+        listed.contains(
+            "trivy_role_rbacassessments{namespace=\"team\",name=\"role-proxy\",\
+             resource_kind=\"Role\",resource_name=\"proxy\",severity=\"Medium\"} 1\n"
+        ),
+        "{listed}"
+    );
+    assert!(
+        listed.contains(
+            "trivy_clusterrole_clusterrbacassessments{name=\"clusterrole-admin\",\
+             resource_kind=\"ClusterRole\",resource_name=\"admin\",severity=\"Critical\"} 2\n"
+        ),
+        "{listed}"
+    );
+    let mut observed = crate::observed::Observed::default();
+    for watch in crate::watch::REPORT_WATCHES.iter().chain(&[
+        crate::watch::INFRA_REPORTS,
+        crate::roles::REPORTS_WATCH,
+        crate::roles::CLUSTER_REPORTS_WATCH,
+    ]) {
+        observed.synced.insert((*watch).to_owned());
+    }
+    for meta in [&role.metadata, &cluster.metadata] {
+        let (owner, record) = crate::roles::folds::report_record(meta).unwrap();
+        observed.roles.put_report(owner, record);
+    }
     assert_eq!(render_observed(&observed, &[], false).unwrap(), listed);
 }
