@@ -308,18 +308,7 @@ impl ReportGauges {
             ("resource_kind", r.resource_kind),
             ("resource_name", r.resource_name),
         ];
-        for (severity, count) in ["Critical", "High", "Medium", "Low"]
-            .into_iter()
-            .zip(r.counts)
-        {
-            sample(
-                &mut self.cluster_roles,
-                CLUSTER_ROLE_NAME,
-                &base,
-                severity,
-                count,
-            );
-        }
+        severity_samples(&mut self.cluster_roles, CLUSTER_ROLE_NAME, &base, r.counts);
     }
 
     /// The text of both families with their `# HELP` and `# TYPE` lines (valid in the
@@ -379,11 +368,16 @@ fn resource_samples(out: &mut String, name: &str, r: &AuditRow<'_>) {
         ("resource_kind", r.resource_kind),
         ("resource_name", r.resource_name),
     ];
+    severity_samples(out, name, &base, r.counts);
+}
+
+/// The four series of `base` labels, one per severity of an audit's summary.
+fn severity_samples(out: &mut String, name: &str, base: &[(&str, &str)], counts: [u64; 4]) {
     for (severity, count) in ["Critical", "High", "Medium", "Low"]
         .into_iter()
-        .zip(r.counts)
+        .zip(counts)
     {
-        sample(out, name, &base, severity, count);
+        sample(out, name, base, severity, count);
     }
 }
 

@@ -11,6 +11,8 @@
 use serde::Deserialize;
 use serde_json::json;
 
+use super::check_table::{TableCheck, Texts, policy_files};
+
 /// The table of control-plane checks.
 const TABLE: &str = include_str!("../../policies/control_plane/checks.json");
 
@@ -18,12 +20,9 @@ const TABLE: &str = include_str!("../../policies/control_plane/checks.json");
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct ControlPlaneCheck {
-    id: String,
-    severity: String,
-    /// Also the message of a failure, as upstream's.
-    title: String,
-    description: String,
-    remediation: String,
+    /// The title is also the message of a failure, as upstream's.
+    #[serde(flatten)]
+    texts: Texts,
     /// The binary of the component whose containers it reads (`kube-apiserver`, ...); `None`:
     /// every container, as upstream reads a few of them.
     component: Option<String>,
@@ -31,26 +30,17 @@ struct ControlPlaneCheck {
     fails: Vec<Vec<String>>,
 }
 
-impl ControlPlaneCheck {
-    /// The check as a Rego package.
+impl TableCheck for ControlPlaneCheck {
+    fn texts(&self) -> &Texts {
+        &self.texts
+    }
+
     fn rego(&self) -> String {
-        let digits = self.id.trim_start_matches("KCV");
-        let metadata = json!({
-            "id": self.id,
-            "avd_id": format!("AVD-KCV-{digits}"),
-            "title": self.title,
-            "severity": self.severity,
-            "type": "Kubernetes Security Check",
-            "description": self.description,
-            "recommended_actions": self.remediation,
-        });
-        let result = json!({ "msg": self.title });
-        let mut rego = format!(
-            "package builtin.trivycp.{id}\n\n\
-             import data.builtin.trivycp.lib\n\n\
-             __rego_metadata__ := {metadata}\n",
-            id = self.id,
-        );
+        let digits = self.texts.id.trim_start_matches("KCV");
+        let result = json!({ "msg": self.texts.title });
+        let mut rego = self
+            .texts
+            .head("builtin.trivycp", &format!("AVD-KCV-{digits}"));
         for conditions in &self.fails {
             rego.push_str("\ndeny contains res if {\n\tsome c in lib.containers\n");
             if let Some(binary) = &self.component {
@@ -67,17 +57,7 @@ impl ControlPlaneCheck {
 
 /// The control-plane checks as `(file name, Rego text)`, ordered by check ID.
 pub(super) fn policies() -> Vec<(String, String)> {
-    // The table is part of the binary and checked by the tests: it always parses.
-    let checks: Vec<ControlPlaneCheck> = serde_json::from_str(TABLE).unwrap_or_default();
-    let mut out: Vec<(String, String)> = checks
-        .iter()
-        .map(|c| {
-            let name = format!("{}{}.rego", super::engine::CONTROL_PLANE_CHECKS_DIR, c.id);
-            (name.to_ascii_lowercase(), c.rego())
-        })
-        .collect();
-    out.sort();
-    out
+    policy_files::<ControlPlaneCheck>(TABLE, super::engine::CONTROL_PLANE_CHECKS_DIR)
 }
 
 #[cfg(test)]
@@ -88,7 +68,7 @@ mod tests {
     #[test]
     fn the_table_parses_and_has_the_upstream_control_plane_checks() {
         let checks: Vec<ControlPlaneCheck> = serde_json::from_str(TABLE).unwrap();
-        let ids: Vec<&str> = checks.iter().map(|c| c.id.as_str()).collect();
+        let ids: Vec<&str> = checks.iter().map(|c| c.texts.id.as_str()).collect();
         // Upstream has no KCV0023, KCV0031 or KCV0032.
         let expected: Vec<String> = (1..=47)
             .filter(|n| ![23, 31, 32].contains(n))

@@ -28,6 +28,7 @@
 //! build (measured by the `builtin_checks` test `measure_evaluation_time`).
 
 pub mod builtin;
+mod check_table;
 mod control_plane_checks;
 mod diagnose;
 pub mod engine;

@@ -8,6 +8,8 @@
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::check_table::{TableCheck, Texts, policy_files};
+
 /// The table of node checks.
 const TABLE: &str = include_str!("../../policies/node/checks.json");
 
@@ -48,11 +50,8 @@ enum Nodes {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct NodeCheck {
-    id: String,
-    severity: String,
-    title: String,
-    description: String,
-    remediation: String,
+    #[serde(flatten)]
+    texts: Texts,
     /// The message of a failure.
     message: String,
     /// The NodeInfo item it reads.
@@ -78,33 +77,28 @@ impl NodeCheck {
             Rule::NotOneOf(allowed) => format!("lib.not_one_of({key}, {})", json!(allowed)),
         }
     }
+}
 
-    /// The check as a Rego package.
+impl TableCheck for NodeCheck {
+    fn texts(&self) -> &Texts {
+        &self.texts
+    }
+
     fn rego(&self) -> String {
-        let digits = self.id.trim_start_matches("KCV");
-        let metadata = json!({
-            "id": self.id,
-            "avd_id": format!("AVD-KCV-{digits}"),
-            "title": self.title,
-            "severity": self.severity,
-            "type": "Kubernetes Security Check",
-            "description": self.description,
-            "recommended_actions": self.remediation,
-        });
+        let digits = self.texts.id.trim_start_matches("KCV");
         let masters_only = self.nodes == Nodes::Master;
         let result = json!({ "msg": self.message });
-        let mut rego = format!(
-            "package builtin.trivynode.{id}\n\n\
-             import data.builtin.trivynode.lib\n\n\
-             __rego_metadata__ := {metadata}\n\n\
-             deny contains res if {{\n\
+        let mut rego = self
+            .texts
+            .head("builtin.trivynode", &format!("AVD-KCV-{digits}"));
+        rego.push_str(&format!(
+            "\ndeny contains res if {{\n\
              \tlib.applies({masters_only})\n\
              \tcount({violations}) > 0\n\
              \tres := {result}\n\
              }}\n",
-            id = self.id,
             violations = self.violations(),
-        );
+        ));
         if self.empty_fails {
             rego.push_str(&format!(
                 "\ndeny contains res if {{\n\
@@ -128,14 +122,7 @@ pub fn items() -> Vec<String> {
 
 /// The node checks as `(file name, Rego text)`, ordered by check ID.
 pub(super) fn policies() -> Vec<(String, String)> {
-    // The table is part of the binary and checked by the tests: it always parses.
-    let checks: Vec<NodeCheck> = serde_json::from_str(TABLE).unwrap_or_default();
-    let mut out: Vec<(String, String)> = checks
-        .iter()
-        .map(|c| (format!("node/{}.rego", c.id.to_ascii_lowercase()), c.rego()))
-        .collect();
-    out.sort();
-    out
+    policy_files::<NodeCheck>(TABLE, super::engine::NODE_CHECKS_DIR)
 }
 
 #[cfg(test)]
@@ -146,7 +133,7 @@ mod tests {
     #[test]
     fn the_table_parses_and_has_the_upstream_node_checks() {
         let checks: Vec<NodeCheck> = serde_json::from_str(TABLE).unwrap();
-        let ids: Vec<&str> = checks.iter().map(|c| c.id.as_str()).collect();
+        let ids: Vec<&str> = checks.iter().map(|c| c.texts.id.as_str()).collect();
         let expected: Vec<String> = (48..=92).map(|n| format!("KCV{n:04}")).collect();
         assert_eq!(ids, expected);
         assert_eq!(policies().len(), checks.len());

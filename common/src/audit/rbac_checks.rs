@@ -12,6 +12,8 @@
 use serde::Deserialize;
 use serde_json::json;
 
+use super::check_table::{TableCheck, Texts, policy_files};
+
 /// The table of RBAC checks.
 const TABLE: &str = include_str!("../../policies/rbac/checks.json");
 
@@ -19,11 +21,8 @@ const TABLE: &str = include_str!("../../policies/rbac/checks.json");
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct RbacCheck {
-    id: String,
-    severity: String,
-    title: String,
-    description: String,
-    remediation: String,
+    #[serde(flatten)]
+    texts: Texts,
     /// The kinds it applies to (`Role`, `ClusterRole`).
     kinds: Vec<String>,
     /// The message of a failure: a `sprintf` format.
@@ -36,19 +35,13 @@ struct RbacCheck {
     fails: Vec<String>,
 }
 
-impl RbacCheck {
-    /// The check as a Rego package.
+impl TableCheck for RbacCheck {
+    fn texts(&self) -> &Texts {
+        &self.texts
+    }
+
     fn rego(&self) -> String {
-        let digits = self.id.trim_start_matches("KSV");
-        let metadata = json!({
-            "id": self.id,
-            "avd_id": format!("AVD-KSV-{digits:0>4}"),
-            "title": self.title,
-            "severity": self.severity,
-            "type": "Kubernetes Security Check",
-            "description": self.description,
-            "recommended_actions": self.remediation,
-        });
+        let digits = self.texts.id.trim_start_matches("KSV");
         let message = if self.message_args.is_empty() {
             json!(self.message).to_string()
         } else {
@@ -72,16 +65,15 @@ impl RbacCheck {
             .map(|k| json!({"kind": k.to_ascii_lowercase()}))
             .collect();
         let selector = json!({"selector": [{"type": "kubernetes", "subtypes": subtypes}]});
-        let mut rego = format!(
-            "package builtin.trivyrbac.{id}\n\n\
-             import data.builtin.trivyrbac.lib\n\n\
-             __rego_metadata__ := {metadata}\n\n\
-             __rego_input__ := {selector}\n\n\
+        let mut rego = self
+            .texts
+            .head("builtin.trivyrbac", &format!("AVD-KSV-{digits:0>4}"));
+        rego.push_str(&format!(
+            "\n__rego_input__ := {selector}\n\n\
              deny contains res if {{\n\
              \tlib.applies({kinds})\n{rules}",
-            id = self.id,
             kinds = json!(self.kinds),
-        );
+        ));
         for condition in &self.fails {
             rego.push_str(&format!("\t{condition}\n"));
         }
@@ -92,17 +84,7 @@ impl RbacCheck {
 
 /// The RBAC checks as `(file name, Rego text)`, ordered by check ID.
 pub(super) fn policies() -> Vec<(String, String)> {
-    // The table is part of the binary and checked by the tests: it always parses.
-    let checks: Vec<RbacCheck> = serde_json::from_str(TABLE).unwrap_or_default();
-    let mut out: Vec<(String, String)> = checks
-        .iter()
-        .map(|c| {
-            let name = format!("{}{}.rego", super::engine::RBAC_CHECKS_DIR, c.id);
-            (name.to_ascii_lowercase(), c.rego())
-        })
-        .collect();
-    out.sort();
-    out
+    policy_files::<RbacCheck>(TABLE, super::engine::RBAC_CHECKS_DIR)
 }
 
 #[cfg(test)]
@@ -113,7 +95,7 @@ mod tests {
     #[test]
     fn the_table_parses_and_has_upstreams_role_checks() {
         let checks: Vec<RbacCheck> = serde_json::from_str(TABLE).unwrap();
-        let ids: Vec<&str> = checks.iter().map(|c| c.id.as_str()).collect();
+        let ids: Vec<&str> = checks.iter().map(|c| c.texts.id.as_str()).collect();
         let expected: Vec<String> = (41..=56)
             .chain(112..=115)
             .map(|n| format!("KSV{n:03}"))
@@ -125,7 +107,7 @@ mod tests {
                 c.message.matches("%s").count(),
                 c.message_args.len(),
                 "{}",
-                c.id
+                c.texts.id
             );
             assert!(
                 c.kinds

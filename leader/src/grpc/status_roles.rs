@@ -4,7 +4,7 @@
 
 use common::proto::{self, WorkloadState};
 
-use super::status_service::{explain, worst};
+use super::status_service::{explain, where_work_goes, worst};
 use crate::roles::{RoleKind, RoleRecord, RoleReport};
 use crate::state::{LeaderState, Shared};
 
@@ -64,16 +64,7 @@ pub(super) fn role_status(
         }
     };
     let key = crate::roles::shard_key(role.kind, &role.namespace, &role.name);
-    let owner = st
-        .dispatcher
-        .assignments(std::iter::once(&key))
-        .into_iter()
-        .find(|(_, keys)| !keys.is_empty())
-        .map(|(worker, _)| worker);
-    let explanation = match owner {
-        Some(worker) => format!("{explanation}; its work goes to worker {worker}"),
-        None => format!("{explanation}; no worker is connected to take its work"),
-    };
+    let explanation = where_work_goes(st, &key, explanation);
     proto::WorkloadStatus {
         workload: Some(proto::WorkloadRef {
             kind: role.kind.as_str().into(),

@@ -153,18 +153,7 @@ fn node_status(
             }
         }
     };
-    // Where its work goes: the worker its shard key belongs to now.
-    let key = crate::nodes::shard_key(&node.name);
-    let owner = st
-        .dispatcher
-        .assignments(std::iter::once(&key))
-        .into_iter()
-        .find(|(_, keys)| !keys.is_empty())
-        .map(|(worker, _)| worker);
-    let explanation = match owner {
-        Some(worker) => format!("{explanation}; its work goes to worker {worker}"),
-        None => format!("{explanation}; no worker is connected to take its work"),
-    };
+    let explanation = where_work_goes(st, &crate::nodes::shard_key(&node.name), explanation);
     proto::WorkloadStatus {
         workload: Some(proto::WorkloadRef {
             kind: common::policy_config::NODE_KIND.into(),
@@ -176,6 +165,21 @@ fn node_status(
         state,
         tasks,
         explanation,
+    }
+}
+
+/// `explanation`, and where the work of shard key `key` goes: the worker it belongs to now.
+pub(super) fn where_work_goes(st: &LeaderState, key: &str, explanation: String) -> String {
+    let key = key.to_owned();
+    let owner = st
+        .dispatcher
+        .assignments(std::iter::once(&key))
+        .into_iter()
+        .find(|(_, keys)| !keys.is_empty())
+        .map(|(worker, _)| worker);
+    match owner {
+        Some(worker) => format!("{explanation}; its work goes to worker {worker}"),
+        None => format!("{explanation}; no worker is connected to take its work"),
     }
 }
 

@@ -12,7 +12,7 @@ use crate::Cluster;
 
 mod net;
 mod options;
-pub use net::{grpc_channel, http_get};
+pub use net::{grpc_channel, http_get, wait_for_series};
 pub use options::{Binaries, OperatorOptions, audits_only};
 
 /// Running leader and workers.

@@ -15,7 +15,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use e2e::operator::http_get;
+use e2e::operator::wait_for_series;
 use e2e::reports::{failed_checks as failed, label, name, owner, uid};
 use e2e::{Cluster, Operator, OperatorOptions, eventually};
 use serde_json::Value;
@@ -247,18 +247,9 @@ async fn control_plane_pods_get_infra_assessments_beside_their_audits() {
         "trivy_resource_infraassessments{{namespace=\"kube-system\",name=\"{report}\",\
          resource_kind=\"Pod\",resource_name=\"{apiserver}\",severity=\"Low\"}} 10"
     );
-    eventually("trivy_resource_infraassessments", LONG, || async {
-        let (_, metrics) = http_get(op.leader_admin_ports[0], "/metrics")
-            .await
-            .map_err(|e| e.to_string())?;
-        metrics
-            .lines()
-            .any(|l| l == series)
-            .then_some(())
-            .ok_or_else(|| "no series yet".to_owned())
-    })
-    .await
-    .unwrap();
+    wait_for_series(op.leader_admin_ports[0], &[series], LONG)
+        .await
+        .unwrap();
 
     // A deleted infra assessment comes back.
     let before = uid(&infra).to_owned();

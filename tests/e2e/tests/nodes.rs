@@ -14,7 +14,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use e2e::operator::http_get;
+use e2e::operator::wait_for_series;
 use e2e::reports::{failed_checks as failed, label, name, owner, uid};
 use e2e::{Cluster, Operator, OperatorOptions, eventually};
 use serde_json::Value;
@@ -180,18 +180,9 @@ async fn every_node_gets_its_assessment_and_follows_its_node() {
     // The leader's gauge, from the reports' metadata.
     let series = "trivy_resource_infraassessments{namespace=\"\",name=\"node-kind-worker\",\
                   resource_kind=\"Node\",resource_name=\"kind-worker\",severity=\"Critical\"} 4";
-    eventually("trivy_resource_infraassessments", LONG, || async {
-        let (_, metrics) = http_get(op.leader_admin_ports[0], "/metrics")
-            .await
-            .map_err(|e| e.to_string())?;
-        metrics
-            .lines()
-            .any(|l| l == series)
-            .then_some(())
-            .ok_or_else(|| "no series yet".to_owned())
-    })
-    .await
-    .unwrap();
+    wait_for_series(op.leader_admin_ports[0], &[series.to_owned()], LONG)
+        .await
+        .unwrap();
     let table = cluster
         .kubectl(&["get", "clusterinfraassessment", "-o", "wide"])
         .unwrap();

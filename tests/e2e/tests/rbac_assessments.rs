@@ -13,7 +13,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use e2e::operator::http_get;
+use e2e::operator::wait_for_series;
 use e2e::reports::{failed_checks as failed, label, owner, uid};
 use e2e::{Cluster, Operator, OperatorOptions, eventually};
 use serde_json::Value;
@@ -212,18 +212,9 @@ async fn roles_and_cluster_roles_get_rbac_assessments_that_follow_them() {
              severity=\"Critical\"}} 2"
         ),
     ];
-    eventually("the RBAC assessment gauges", LONG, || async {
-        let (_, metrics) = http_get(op.leader_admin_ports[0], "/metrics")
-            .await
-            .map_err(|e| e.to_string())?;
-        series
-            .iter()
-            .all(|s| metrics.lines().any(|l| l == s))
-            .then_some(())
-            .ok_or_else(|| "no series yet".to_owned())
-    })
-    .await
-    .unwrap();
+    wait_for_series(op.leader_admin_ports[0], &series, LONG)
+        .await
+        .unwrap();
     // The leader says where each role's work goes, and that it is assessed.
     for args in [
         vec!["clusterrole", cluster_role.as_str()],

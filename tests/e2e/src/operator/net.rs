@@ -59,3 +59,26 @@ fn dechunk(body: &str) -> String {
     }
     out
 }
+
+/// Waits up to `timeout` until the `/metrics` page on `port` has every line of `series`.
+pub async fn wait_for_series(
+    port: u16,
+    series: &[String],
+    timeout: std::time::Duration,
+) -> anyhow::Result<()> {
+    crate::wait::eventually("the metric series", timeout, || async {
+        let (_, metrics) = http_get(port, "/metrics")
+            .await
+            .map_err(|e| e.to_string())?;
+        let missing: Vec<&String> = series
+            .iter()
+            .filter(|s| !metrics.lines().any(|l| l == s.as_str()))
+            .collect();
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("no series yet: {missing:?}"))
+        }
+    })
+    .await
+}
