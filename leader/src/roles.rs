@@ -182,19 +182,22 @@ pub fn round(
     }
     let due = std::mem::take(&mut observed.roles.dirty);
     for uid in &due {
-        let task = match (hashes, observed.roles.roles.get(uid)) {
+        let (task, keep_object) = match (hashes, observed.roles.roles.get(uid)) {
             (Some(hashes), Some(role)) if in_scope(observed, scope, role) => {
                 let reports: Vec<&RoleReport> = observed.roles.reports_of(role).collect();
-                let task = plan::due(role, &reports, hashes)
-                    .filter(|d| !dispatcher.covered(&d.task.task_id));
-                if task.is_none() && hashes.contains_key(role.kind.as_str()) {
-                    // Assessed: the object kept to send with the task is not needed.
-                    observed.audit_objects.remove(uid);
-                }
-                task
+                let due = plan::due(role, &reports, hashes);
+                // Kept while it is to be sent (or its kind's policies are not known yet).
+                let keep = due.is_some() || !hashes.contains_key(role.kind.as_str());
+                (due.filter(|d| !dispatcher.covered(&d.task.task_id)), keep)
             }
-            _ => None,
+            // Out of scope: not sent (read by the worker if it comes into scope).
+            (Some(_), _) => (None, false),
+            // Planning waits (policies unknown, or a report CRD missing).
+            (None, _) => (None, true),
         };
+        if !keep_object {
+            observed.audit_objects.remove(uid);
+        }
         dispatcher.upsert(&slot(uid), task, now);
     }
     due.len()

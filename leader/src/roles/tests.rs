@@ -152,3 +152,43 @@ fn tasks_carry_the_role_and_are_sharded_by_namespace_or_cluster_role() {
         "no hash: wait"
     );
 }
+
+#[test]
+fn a_roles_object_is_kept_only_while_it_is_to_be_sent() {
+    let mut o = Observed::default();
+    o.put_namespace("team".into(), BTreeMap::new());
+    let a = role(RoleKind::Role, "team", "a", &["get"]);
+    let b = role(RoleKind::Role, "elsewhere", "b", &["get"]);
+    for r in [&a, &b] {
+        o.audit_objects.put_json(&r.uid, &r.spec_hash, "{}".into());
+        o.roles.put_role(r.clone());
+    }
+    let mut dispatcher = Dispatcher::new(crate::dispatch::tests::config());
+    let now = std::time::Instant::now();
+    // Policies not known yet: both kept.
+    round(&mut o, &Scope::default(), &mut dispatcher, None, now);
+    assert!(o.audit_objects.get("uid-a", &a.spec_hash).is_some());
+    assert!(o.audit_objects.get("uid-b", &b.spec_hash).is_some());
+    // Due: kept to be sent; out of scope (no such namespace): dropped.
+    o.roles.mark_all_dirty();
+    round(
+        &mut o,
+        &Scope::default(),
+        &mut dispatcher,
+        Some(&hashes("c")),
+        now,
+    );
+    assert!(o.audit_objects.get("uid-a", &a.spec_hash).is_some());
+    assert!(o.audit_objects.get("uid-b", &b.spec_hash).is_none());
+    // Assessed: dropped.
+    let (owner, rec) = report(&a, "c");
+    o.roles.put_report(owner, rec);
+    round(
+        &mut o,
+        &Scope::default(),
+        &mut dispatcher,
+        Some(&hashes("c")),
+        now,
+    );
+    assert!(o.audit_objects.get("uid-a", &a.spec_hash).is_none());
+}
