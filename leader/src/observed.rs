@@ -16,7 +16,8 @@ mod stored;
 
 pub use audit_objects::{AUDIT_OBJECT_BUDGET, AUDIT_OBJECT_MAX, AuditObjects};
 pub use companions::{Companion, CompanionReports, Companions};
-use from_objects::{annotation, report_bytes};
+use from_objects::annotation;
+pub(crate) use from_objects::report_bytes;
 pub use from_objects::{
     audit_report_from_meta, deployment_revision, pod_image_ids, vuln_report_from_meta,
     workload_from_object,
@@ -336,6 +337,7 @@ impl Observed {
         self.report_bytes.0
             + self.report_bytes.1
             + self.report_bytes.2
+            + self.roles.bytes()
             + self.companions.bytes()
             + self.image_reports.bytes()
     }

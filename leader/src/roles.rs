@@ -86,6 +86,8 @@ pub struct RoleReport {
     pub config_hash: Option<String>,
     /// What the report gauges need, when the report carries it.
     pub gauge: Option<Box<crate::observed::gauges::AuditGauge>>,
+    /// Its size as written (its `bytes` annotation; 0 when it has none).
+    pub bytes: u32,
 }
 
 /// Roles, ClusterRoles and their reports, as watched.
@@ -97,6 +99,8 @@ pub struct RoleObserved {
     reports: HashMap<String, Vec<RoleReport>>,
     /// Roles whose plan may have changed since the last round.
     dirty: BTreeSet<String>,
+    /// Bytes of the reports seen, as written.
+    bytes: u64,
     /// The namespaces generation the last round planned with (Roles follow their
     /// namespace's scope).
     namespaces_generation: u64,
@@ -114,20 +118,32 @@ impl RoleObserved {
     }
 
     pub fn put_report(&mut self, owner: String, report: RoleReport) {
-        self.dirty.insert(owner.clone());
-        let reports = self.reports.entry(owner).or_default();
-        reports.retain(|r| (&r.namespace, &r.name) != (&report.namespace, &report.name));
-        reports.push(report);
+        self.remove_report(&owner, &report.namespace.clone(), &report.name.clone());
+        self.bytes += u64::from(report.bytes);
+        self.reports.entry(owner).or_default().push(report);
     }
 
     pub fn remove_report(&mut self, owner: &str, namespace: &str, name: &str) {
         self.dirty.insert(owner.to_owned());
         if let Some(reports) = self.reports.get_mut(owner) {
-            reports.retain(|r| (r.namespace.as_str(), r.name.as_str()) != (namespace, name));
+            let mut removed = 0;
+            reports.retain(|r| {
+                let keep = (r.namespace.as_str(), r.name.as_str()) != (namespace, name);
+                if !keep {
+                    removed += u64::from(r.bytes);
+                }
+                keep
+            });
+            self.bytes = self.bytes.saturating_sub(removed);
             if reports.is_empty() {
                 self.reports.remove(owner);
             }
         }
+    }
+
+    /// Bytes of every report seen, as written.
+    pub fn bytes(&self) -> u64 {
+        self.bytes
     }
 
     /// The reports a role owns (in its namespace, for a Role).

@@ -107,7 +107,7 @@ pub fn vuln_report_from_meta(
 }
 
 /// A report's size from its `bytes` annotation (0 when missing or not a number).
-pub(super) fn report_bytes(meta: &ObjectMeta) -> u32 {
+pub(crate) fn report_bytes(meta: &ObjectMeta) -> u32 {
     annotation(meta, common::reports::gauge::BYTES)
         .and_then(|b| b.parse().ok())
         .unwrap_or(0)

@@ -39,6 +39,7 @@ pub fn report_record(meta: &kube::api::ObjectMeta) -> Option<(String, RoleReport
             spec_hash: label(labels::RESOURCE_SPEC_HASH),
             config_hash: label(labels::PLUGIN_CONFIG_HASH),
             gauge: crate::observed::gauges::audit_gauge(meta),
+            bytes: crate::observed::report_bytes(meta),
         },
     ))
 }

@@ -192,3 +192,19 @@ fn a_roles_object_is_kept_only_while_it_is_to_be_sent() {
     );
     assert!(o.audit_objects.get("uid-a", &a.spec_hash).is_none());
 }
+
+#[test]
+fn report_bytes_are_counted_once_and_forgotten_with_the_report() {
+    let mut o = Observed::default();
+    let a = role(RoleKind::Role, "team", "a", &["get"]);
+    let (owner, mut rec) = report(&a, "c");
+    rec.bytes = 1000;
+    o.roles.put_report(owner.clone(), rec.clone());
+    // Rewritten: replaced, not added.
+    rec.bytes = 1200;
+    o.roles.put_report(owner.clone(), rec.clone());
+    assert_eq!(o.roles.bytes(), 1200);
+    assert_eq!(o.report_bytes(), 1200);
+    o.roles.remove_report(&owner, &rec.namespace, &rec.name);
+    assert_eq!(o.roles.bytes(), 0);
+}
