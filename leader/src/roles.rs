@@ -171,15 +171,6 @@ impl RoleObserved {
             self.dirty.insert(uid.to_owned());
         }
     }
-
-    /// How many roles of each kind are known.
-    pub fn counts(&self) -> BTreeMap<RoleKind, usize> {
-        let mut counts = BTreeMap::new();
-        for role in self.roles.values() {
-            *counts.entry(role.kind).or_default() += 1;
-        }
-        counts
-    }
 }
 
 /// Re-plans the dirty roles (every role when the namespaces changed); `hashes` `None`:
