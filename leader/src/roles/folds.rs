@@ -47,10 +47,12 @@ pub fn report_record(meta: &kube::api::ObjectMeta) -> Option<(String, RoleReport
 /// The fold of Roles or ClusterRoles (typed objects, reduced through their JSON).
 pub struct RoleFold<K>(pub RoleKind, pub std::marker::PhantomData<fn() -> K>);
 
-impl<K: Serialize + 'static> Fold<K> for RoleFold<K> {
+impl<K> Fold<K> for RoleFold<K>
+where
+    K: Serialize + k8s_openapi::Metadata<Ty = kube::api::ObjectMeta> + 'static,
+{
     fn key(&self, object: &K) -> Option<String> {
-        let json = serde_json::to_value(object).ok()?;
-        json["metadata"]["uid"].as_str().map(str::to_owned)
+        object.metadata().uid.clone()
     }
     fn upsert(&self, observed: &mut Observed, object: &K) -> bool {
         let Ok(mut json) = serde_json::to_value(object) else {
