@@ -431,11 +431,7 @@ impl Observed {
         &'a self,
         workload: &'a Workload,
     ) -> impl Iterator<Item = &'a AuditReportMeta> + 'a {
-        self.infra_reports
-            .get(&workload.uid)
-            .into_iter()
-            .flatten()
-            .filter(|r| r.namespace == workload.namespace)
+        owned_by(&self.infra_reports, workload)
     }
 
     /// The ConfigAuditReports of a workload: owned by its uid and in its namespace (a
@@ -444,11 +440,7 @@ impl Observed {
         &'a self,
         workload: &'a Workload,
     ) -> impl Iterator<Item = &'a AuditReportMeta> + 'a {
-        self.audit_reports
-            .get(&workload.uid)
-            .into_iter()
-            .flatten()
-            .filter(|r| r.namespace == workload.namespace)
+        owned_by(&self.audit_reports, workload)
     }
 
     /// The VulnerabilityReports of a workload, owned by its uid and in its namespace.
@@ -482,6 +474,19 @@ impl Observed {
         }
         names
     }
+}
+
+/// The reports of `reports` (by owner uid) that `workload` owns in its namespace (a report
+/// elsewhere naming its uid is not its report).
+fn owned_by<'a>(
+    reports: &'a HashMap<String, Vec<AuditReportMeta>>,
+    workload: &'a Workload,
+) -> impl Iterator<Item = &'a AuditReportMeta> + 'a {
+    reports
+        .get(&workload.uid)
+        .into_iter()
+        .flatten()
+        .filter(|r| r.namespace == workload.namespace)
 }
 
 #[cfg(test)]
