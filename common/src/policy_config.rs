@@ -32,6 +32,21 @@ pub const NODE_KIND: &str = "Node";
 /// The role kinds, whose RBAC checks go into RBAC assessment reports.
 pub const RBAC_KINDS: [&str; 2] = ["Role", "ClusterRole"];
 
+/// The kinds besides workloads that get config audits, as upstream audits them: namespaced
+/// ones get ConfigAuditReports, cluster-scoped ones ClusterConfigAuditReports (see
+/// [`crate::objects::ObjectKind`]).
+pub const RESOURCE_KINDS: [&str; 9] = [
+    "Service",
+    "ConfigMap",
+    "RoleBinding",
+    "NetworkPolicy",
+    "Ingress",
+    "ResourceQuota",
+    "LimitRange",
+    "ClusterRoleBinding",
+    "CustomResourceDefinition",
+];
+
 const POLICY_PREFIX: &str = "policy.";
 const LIBRARY_PREFIX: &str = "library.";
 const REGO_SUFFIX: &str = ".rego";

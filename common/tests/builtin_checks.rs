@@ -374,11 +374,18 @@ fn every_workload_kind_finds_containers() {
 }
 
 #[test]
-fn non_workload_kinds_get_no_builtin_checks() {
+fn other_kinds_get_only_the_checks_of_their_kind() {
     let engine = builtin_engine();
     let cm =
         json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {}});
-    assert!(engine.evaluate("ConfigMap", &cm).is_empty());
+    let checks = engine.evaluate("ConfigMap", &cm);
+    let ids: BTreeSet<&str> = checks.iter().map(|c| c.check_id.as_str()).collect();
+    assert!(ids.contains("KSV037"), "{ids:?}");
+    assert!(!ids.contains("KSV001"), "no workload check: {ids:?}");
+    assert!(checks.iter().all(|c| c.success), "{checks:?}");
+    // Kinds the operator does not audit get nothing.
+    let secret = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}});
+    assert!(engine.evaluate("Secret", &secret).is_empty());
 }
 
 #[test]

@@ -185,6 +185,15 @@ const CONFIG_AUDIT: Expect = Expect {
     ],
 };
 
+const CLUSTER_CONFIG_AUDIT: Expect = Expect {
+    name: "clusterconfigauditreports.aquasecurity.github.io",
+    kind: "ClusterConfigAuditReport",
+    plural: "clusterconfigauditreports",
+    singular: "clusterconfigauditreport",
+    short_names: &["clusterconfigaudit"],
+    ..CONFIG_AUDIT
+};
+
 const VULNERABILITY: Expect = Expect {
     name: "vulnerabilityreports.aquasecurity.github.io",
     kind: "VulnerabilityReport",
@@ -474,7 +483,11 @@ fn generated_crds_match_upstream_contract() {
         find("ClusterRbacAssessmentReport").expect("ClusterRbacAssessmentReport CRD"),
         &CLUSTER_RBAC_ASSESSMENT,
     );
-    assert_eq!(crds.len(), 9);
+    check(
+        find("ClusterConfigAuditReport").expect("ClusterConfigAuditReport CRD"),
+        &CLUSTER_CONFIG_AUDIT,
+    );
+    assert_eq!(crds.len(), 10);
 }
 
 #[test]

@@ -14,6 +14,15 @@ __rego_metadata__ := {
 	"url": "https://avd.aquasec.com/misconfig/ksv037",
 }
 
+# Upstream evaluates it for every kind: here the workload kinds and the other audited kinds.
+__rego_input__ := {"selector": [{"type": "kubernetes", "subtypes": [
+	{"kind": "Pod"}, {"kind": "ReplicaSet"}, {"kind": "ReplicationController"},
+	{"kind": "Deployment"}, {"kind": "StatefulSet"}, {"kind": "DaemonSet"},
+	{"kind": "CronJob"}, {"kind": "Job"}, {"kind": "Service"}, {"kind": "ConfigMap"},
+	{"kind": "RoleBinding"}, {"kind": "NetworkPolicy"}, {"kind": "Ingress"},
+	{"kind": "ResourceQuota"}, {"kind": "LimitRange"},
+]}]}
+
 # A control-plane component as upstream recognises one: its own labels and spec (a Pod's).
 core_component if {
 	labels := object.get(input, ["metadata", "labels"], {})
@@ -22,8 +31,10 @@ core_component if {
 	object.get(input, ["spec", "priorityClassName"], "") == "system-node-critical"
 }
 
+# As upstream, an object without a `spec` (a ConfigMap, a RoleBinding) never fails.
 deny contains res if {
 	k8s.namespace == "kube-system"
+	input.spec
 	not core_component
 	res := {"msg": sprintf("%s '%s' should not be set with 'kube-system' namespace", [k8s.kind, k8s.name])}
 }

@@ -17,7 +17,9 @@ use serde_json::Value;
 use super::builtin::{builtin_libraries, builtin_policies, compat_libraries};
 use super::diagnose::{CompileError, blame, concise, dry_run};
 use super::results::{Metadata, checks_from_results};
-use crate::policy_config::{KindSelector, NODE_KIND, PolicyConfig, RBAC_KINDS, WORKLOAD_KINDS};
+use crate::policy_config::{
+    KindSelector, NODE_KIND, PolicyConfig, RBAC_KINDS, RESOURCE_KINDS, WORKLOAD_KINDS,
+};
 use crate::reports::config_audit::Check;
 
 /// Wall-clock budget of one policy's evaluation; a policy that exceeds it gets a failed
@@ -31,7 +33,9 @@ const RESULT_RULES: [&str; 2] = ["deny", "warn"];
 #[derive(Clone, Debug)]
 enum Origin {
     /// A built-in check: every workload kind, and Deployment (not scanned by the operator,
-    /// which audits the current ReplicaSet, but its template is found all the same).
+    /// which audits the current ReplicaSet, but its template is found all the same); a check
+    /// whose `__rego_input__` names kinds, those of them the operator audits
+    /// ([`RESOURCE_KINDS`] included).
     Builtin,
     /// A built-in node check (KCV): the node kind only.
     BuiltinNode,
@@ -76,6 +80,13 @@ struct CompiledPolicy {
 impl CompiledPolicy {
     fn applies_to(&self, kind: &str) -> bool {
         let by_origin = match &self.origin {
+            // A workload check names no kinds; a check of other kinds names them (and may
+            // name workload kinds too).
+            Origin::Builtin if self.input_kinds.is_some() => {
+                WORKLOAD_KINDS.contains(&kind)
+                    || kind == "Deployment"
+                    || RESOURCE_KINDS.contains(&kind)
+            }
             Origin::Builtin | Origin::BuiltinControlPlane => {
                 WORKLOAD_KINDS.contains(&kind) || kind == "Deployment"
             }
@@ -382,6 +393,7 @@ fn audited_kinds() -> impl Iterator<Item = &'static str> {
         .into_iter()
         .chain(["Deployment", NODE_KIND])
         .chain(RBAC_KINDS)
+        .chain(RESOURCE_KINDS)
 }
 
 /// A custom policy's metadata, unless its check ID is a built-in's: custom policies add

@@ -33,6 +33,27 @@ impl ConfigAuditReport {
     }
 }
 
+/// A `ClusterConfigAuditReport` (`aquasecurity.github.io/v1alpha1`), cluster-scoped, owned
+/// by the cluster-scoped object it audits (a ClusterRoleBinding or a
+/// CustomResourceDefinition).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ClusterConfigAuditReport {
+    /// Standard object metadata.
+    pub metadata: ObjectMeta,
+    /// The report data, under the root `report` field.
+    pub report: ConfigAuditReportData,
+}
+
+super::report_resource!(
+    ClusterConfigAuditReport,
+    ConfigAuditReportData,
+    kind = "ClusterConfigAuditReport",
+    plural = "clusterconfigauditreports",
+    group = "aquasecurity.github.io",
+    api_version = "aquasecurity.github.io/v1alpha1",
+    scope = ClusterResourceScope
+);
+
 /// The data of a config audit report (`report`).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]

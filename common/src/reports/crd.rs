@@ -15,7 +15,7 @@ use super::VERSION;
 use super::config_audit::ConfigAuditReportData;
 pub use super::crd_contract::VULNERABILITY_SEVERITIES;
 use super::crd_contract::{
-    CLUSTER_INFRA_ASSESSMENT, CLUSTER_RBAC_ASSESSMENT, CONFIG_AUDIT, EXPOSED_SECRET,
+    CLUSTER_CONFIG_AUDIT, CLUSTER_INFRA_ASSESSMENT, CLUSTER_RBAC_ASSESSMENT, CONFIG_AUDIT, EXPOSED_SECRET,
     IMAGE_VULNERABILITY, INFRA_ASSESSMENT, RBAC_ASSESSMENT, SBOM, Spec, VULNERABILITY,
 };
 use super::exposed_secret::ExposedSecretReportData;
@@ -80,6 +80,11 @@ pub fn config_audit_crd() -> Result<CustomResourceDefinition, Error> {
     build::<ConfigAuditReportData>(&CONFIG_AUDIT)
 }
 
+/// The CRD of `ClusterConfigAuditReport`.
+pub fn cluster_config_audit_crd() -> Result<CustomResourceDefinition, Error> {
+    build::<ConfigAuditReportData>(&CLUSTER_CONFIG_AUDIT)
+}
+
 /// The CRD of our `ImageVulnerabilityReport` (per-image storage mode).
 pub fn image_vulnerability_crd() -> Result<CustomResourceDefinition, Error> {
     build::<VulnerabilityReportData>(&IMAGE_VULNERABILITY)
@@ -127,6 +132,7 @@ pub fn all_crds() -> Result<Vec<CustomResourceDefinition>, Error> {
         infra_assessment_crd()?,
         rbac_assessment_crd()?,
         cluster_rbac_assessment_crd()?,
+        cluster_config_audit_crd()?,
     ])
 }
 

@@ -96,6 +96,19 @@ pub(super) const CONFIG_AUDIT: Spec = Spec {
     counters: &[&["summary"]],
 };
 
+/// A cluster-scoped object's config audit (ClusterRoleBinding, CustomResourceDefinition):
+/// a config audit's shape.
+pub(super) const CLUSTER_CONFIG_AUDIT: Spec = Spec {
+    namespaced: false,
+    kind: "ClusterConfigAuditReport",
+    plural: "clusterconfigauditreports",
+    singular: "clusterconfigauditreport",
+    short_names: &["clusterconfigaudit"],
+    description: "ClusterConfigAuditReport is a specification for the \
+        ClusterConfigAuditReport resource.",
+    ..CONFIG_AUDIT
+};
+
 /// The required fields of both infra assessment kinds.
 const INFRA_REQUIRED: &[(&[&str], &[&str])] = &[
     (&[], &["checks", "scanner", "summary"]),

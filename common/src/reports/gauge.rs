@@ -192,6 +192,14 @@ pub fn annotate_config_audit_report(report: &mut ConfigAuditReport) {
     annotate_audit(report, counts, |r| &mut r.metadata.annotations);
 }
 
+/// Writes the gauge annotations of a cluster-scoped object's ClusterConfigAuditReport.
+pub fn annotate_cluster_config_audit_report(
+    report: &mut super::config_audit::ClusterConfigAuditReport,
+) {
+    let counts = audit_counts(&report.report.summary);
+    annotate_audit(report, counts, |r| &mut r.metadata.annotations);
+}
+
 /// The gauge annotations of a report with a config audit's summary: its counts, then its
 /// size as written with them.
 fn annotate_audit<T: serde::Serialize>(

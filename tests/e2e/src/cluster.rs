@@ -192,6 +192,7 @@ impl Cluster {
             "infraassessmentreports.aquasecurity.github.io",
             "rbacassessmentreports.aquasecurity.github.io",
             "clusterrbacassessmentreports.aquasecurity.github.io",
+            "clusterconfigauditreports.aquasecurity.github.io",
         ] {
             cluster.kubectl(&[
                 "wait",

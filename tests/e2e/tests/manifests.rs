@@ -145,6 +145,10 @@ fn renders_every_part_of_the_install() {
             "CustomResourceDefinition",
             "clusterrbacassessmentreports.aquasecurity.github.io",
         ),
+        (
+            "CustomResourceDefinition",
+            "clusterconfigauditreports.aquasecurity.github.io",
+        ),
         ("Namespace", NODES_NS),
         ("ServiceAccount", "trivy-operator-node-collector"),
         ("ClusterRole", "trivy-operator-node-collector"),
@@ -184,6 +188,7 @@ fn renders_every_part_of_the_install() {
         "infraassessmentreports.aquasecurity.github.io",
         "rbacassessmentreports.aquasecurity.github.io",
         "clusterrbacassessmentreports.aquasecurity.github.io",
+        "clusterconfigauditreports.aquasecurity.github.io",
     ] {
         let file = e2e::repo_root().join(format!("deploy/crds/{name}.yaml"));
         let committed = documents(&std::fs::read_to_string(file).unwrap());
