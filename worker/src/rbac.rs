@@ -13,7 +13,7 @@ use common::reports::rbac_assessment::{
     ClusterRbacAssessmentReport, RbacAssessmentReport, RbacAssessmentReportData,
 };
 use common::retry;
-use common::roles::{RBAC_API_VERSION, role_spec_hash};
+use common::objects::{ObjectKind, RBAC_API_VERSION};
 use k8s_openapi::api::rbac::v1::{ClusterRole, Role};
 use kube::api::{ObjectMeta, Patch, PatchParams};
 use kube::{Api, Client};
@@ -81,7 +81,7 @@ pub async fn run(
         Some(object) => object,
         None => read_role(client, task).await?,
     };
-    let spec_hash = role_spec_hash(&object);
+    let spec_hash = ObjectKind::Role.spec_hash(&object);
     let policies = cache
         .matching_role(kind, &task.config_hash, POLICY_PATIENCE)
         .await?;
@@ -123,7 +123,7 @@ fn sent_object(task: &RbacTask) -> Option<Value> {
         && meta["uid"] == task.uid.as_str()
         && meta["name"] == task.name.as_str()
         && (task.cluster_scoped() || meta["namespace"] == task.namespace.as_str());
-    (same && role_spec_hash(&object) == task.spec_hash).then_some(object)
+    (same && ObjectKind::Role.spec_hash(&object) == task.spec_hash).then_some(object)
 }
 
 /// Reads the task's role (the one read an assessment may need).
@@ -227,7 +227,7 @@ mod tests {
 
     #[test]
     fn the_sent_role_is_used_only_when_it_is_the_tasks_role_at_its_rules() {
-        let hash = role_spec_hash(&serde_json::from_str(ROLE).unwrap());
+        let hash = ObjectKind::Role.spec_hash(&serde_json::from_str(ROLE).unwrap());
         assert!(sent_object(&task("Role", ROLE, &hash)).is_some());
         assert!(sent_object(&task("Role", ROLE, "other-rules")).is_none());
         assert!(sent_object(&task("Role", &ROLE.replace("\"r1\"", "\"r2\""), &hash)).is_none());

@@ -68,7 +68,7 @@ pub(super) fn role_status(
     proto::WorkloadStatus {
         workload: Some(proto::WorkloadRef {
             kind: role.kind.as_str().into(),
-            api_version: common::roles::RBAC_API_VERSION.into(),
+            api_version: common::objects::RBAC_API_VERSION.into(),
             namespace: role.namespace.clone(),
             name: role.name.clone(),
             uid: role.uid.clone(),

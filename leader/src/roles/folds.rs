@@ -23,7 +23,7 @@ pub fn role_record(kind: RoleKind, object: &Value) -> Option<RoleRecord> {
         namespace,
         name: meta["name"].as_str()?.to_owned(),
         uid: meta["uid"].as_str()?.to_owned(),
-        spec_hash: common::roles::role_spec_hash(object),
+        spec_hash: common::objects::ObjectKind::Role.spec_hash(object),
     })
 }
 
@@ -65,7 +65,7 @@ where
             meta.remove("managedFields");
         }
         // The object as the worker evaluates it, sent with its task.
-        json["apiVersion"] = common::roles::RBAC_API_VERSION.into();
+        json["apiVersion"] = common::objects::RBAC_API_VERSION.into();
         json["kind"] = self.0.as_str().into();
         observed
             .audit_objects

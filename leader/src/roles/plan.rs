@@ -37,7 +37,7 @@ pub fn due(
             kind: proto::TaskKind::RbacAssessment as i32,
             workload: Some(proto::WorkloadRef {
                 kind: role.kind.as_str().to_owned(),
-                api_version: common::roles::RBAC_API_VERSION.to_owned(),
+                api_version: common::objects::RBAC_API_VERSION.to_owned(),
                 namespace: match role.kind {
                     RoleKind::Role => role.namespace.clone(),
                     RoleKind::ClusterRole => String::new(),
