@@ -151,7 +151,9 @@ impl ObjectKind {
             .as_object()
             .into_iter()
             .flatten()
-            .filter(|(key, _)| !matches!(key.as_str(), "apiVersion" | "kind" | "metadata" | "status"))
+            .filter(|(key, _)| {
+                !matches!(key.as_str(), "apiVersion" | "kind" | "metadata" | "status")
+            })
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         crate::hash::resource_spec_hash(&Value::Object(content))

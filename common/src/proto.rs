@@ -15,6 +15,7 @@ pub fn task_kind_label(kind: i32) -> &'static str {
         Ok(TaskKind::VulnerabilityScan) => "vulnerability_scan",
         Ok(TaskKind::NodeAssessment) => "node_assessment",
         Ok(TaskKind::RbacAssessment) => "rbac_assessment",
+        Ok(TaskKind::ResourceAudit) => "resource_audit",
         _ => "Other",
     }
 }

@@ -1,4 +1,5 @@
-//! Kubernetes API resources of the workload kinds, for dynamic (untyped) API access.
+//! Kubernetes API resources of the workload kinds and the other audited kinds, for dynamic
+//! (untyped) API access.
 
 use kube::api::{ApiResource, GroupVersionKind};
 
@@ -10,6 +11,14 @@ pub fn workload_api_resource(kind: WorkloadKind) -> ApiResource {
     let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
     let gvk = GroupVersionKind::gvk(group, version, kind.as_str());
     ApiResource::from_gvk_with_plural(&gvk, &format!("{}s", kind.as_str().to_lowercase()))
+}
+
+/// The API resource of an audited object kind besides workloads.
+pub fn object_api_resource(kind: crate::objects::ObjectKind) -> ApiResource {
+    let api_version = kind.api_version();
+    let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
+    let gvk = GroupVersionKind::gvk(group, version, kind.as_str());
+    ApiResource::from_gvk_with_plural(&gvk, kind.plural())
 }
 
 #[cfg(test)]

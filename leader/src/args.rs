@@ -175,6 +175,11 @@ pub struct RunArgs {
     /// Needs both CRDs.
     #[arg(long, env = "RBAC_ASSESSMENT_SCANNER_ENABLED", default_value_t = true, action = clap::ArgAction::Set)]
     pub rbac_assessments: bool,
+    /// Audit, as upstream does, the Services, ConfigMaps, RoleBindings, NetworkPolicies,
+    /// Ingresses, ResourceQuotas and LimitRanges (ConfigAuditReport) and the
+    /// ClusterRoleBindings and CustomResourceDefinitions (ClusterConfigAuditReport).
+    #[arg(long, env = "RESOURCE_AUDITS_ENABLED", default_value_t = true, action = clap::ArgAction::Set)]
+    pub resource_audits: bool,
     /// How VulnerabilityReports are stored: `full` (upstream's: every report holds its
     /// image's whole list) or `per-image` (each image's list once, in a cluster-scoped
     /// ImageVulnerabilityReport; workloads' reports keep the summary, the most severe

@@ -11,13 +11,13 @@ pub mod grpc;
 pub mod image_report_gc;
 pub mod metrics;
 pub mod nodes;
+pub mod objects;
 pub mod observed;
 pub mod plan;
 pub mod plan_scans;
 pub mod planner;
 pub mod policy;
 pub mod report_metrics;
-pub mod roles;
 pub mod scope;
 pub mod state;
 pub mod storage_events;
@@ -344,7 +344,10 @@ fn lead(
     .with_term(leading.clone())
     .with_budget(budget)
     .with_storage_budget(args.report_storage_budget);
-    let shared = shared.with_rbac(args.rbac_assessments);
+    let shared = shared.with_object_kinds(crate::objects::audited_kinds(
+        args.rbac_assessments,
+        args.resource_audits,
+    ));
     let shared = Arc::new(match nodes {
         Some(nodes) => shared.with_nodes(nodes),
         None => shared,

@@ -134,7 +134,7 @@ pub struct Observed {
     /// Nodes and their ClusterInfraAssessmentReports.
     pub nodes: crate::nodes::NodeObserved,
     /// Roles, ClusterRoles and their RBAC assessment reports.
-    pub roles: crate::roles::RoleObserved,
+    pub objects: crate::objects::ObjectObserved,
     /// Workload uids by namespace.
     by_namespace: HashMap<String, HashSet<String>>,
     /// ReplicaSet uids by the uid of the Deployment that controls them.
@@ -321,9 +321,11 @@ impl Observed {
             .map(|(_, id)| id.as_str())
     }
 
-    /// Records or replaces a ConfigAuditReport.
+    /// Records or replaces a ConfigAuditReport (a workload's, or an audited object's: a
+    /// cluster-scoped one's ClusterConfigAuditReport has no namespace).
     pub fn put_audit_report(&mut self, owner_uid: String, report: AuditReportMeta) {
         self.mark_dirty(&owner_uid);
+        self.objects.touch(&owner_uid);
         put_stored(
             &mut self.audit_reports,
             owner_uid,
@@ -337,7 +339,7 @@ impl Observed {
         self.report_bytes.0
             + self.report_bytes.1
             + self.report_bytes.2
-            + self.roles.bytes()
+            + self.objects.bytes()
             + self.companions.bytes()
             + self.image_reports.bytes()
     }
@@ -396,6 +398,7 @@ impl Observed {
     /// Forgets a ConfigAuditReport.
     pub fn remove_audit_report(&mut self, owner_uid: &str, name: &str) {
         self.mark_dirty(owner_uid);
+        self.objects.touch(owner_uid);
         remove_stored(
             &mut self.audit_reports,
             owner_uid,

@@ -62,7 +62,7 @@ impl Planner {
         self.released(&released);
         for uid in dispatcher.expire_covers(inputs.now) {
             observed.nodes.cover_ended(&uid);
-            observed.roles.cover_ended(&uid);
+            observed.objects.touch(&uid);
             // Its filed containers may be unchanged, but their keys must look again.
             for (key, _) in self.filed.get(&uid).into_iter().flatten() {
                 self.dirty_keys.insert(key.clone());

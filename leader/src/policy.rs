@@ -9,7 +9,8 @@ use std::sync::Arc;
 
 use common::audit::builtin_digest_for;
 use common::audit::sandbox::{self, CustomPolicies};
-use common::policy_config::{NODE_KIND, PolicyConfig, RBAC_KINDS};
+use common::objects::ObjectKind;
+use common::policy_config::{NODE_KIND, PolicyConfig};
 use common::workload::WorkloadKind;
 use futures::TryStreamExt;
 use k8s_openapi::api::core::v1::ConfigMap;
@@ -39,8 +40,8 @@ pub struct Hashes {
     pub kinds: ConfigHashes,
     /// Of the kind Node (node assessments).
     pub node: String,
-    /// Of the role kinds (RBAC assessments), by kind.
-    pub roles: BTreeMap<String, String>,
+    /// Of the other audited object kinds (roles, Services, ...), by kind.
+    pub objects: BTreeMap<String, String>,
 }
 
 /// The `plugin-config-hash` of every kind for a ConfigMap, if its policies compile (tried
@@ -64,9 +65,9 @@ fn config_hashes(config: &PolicyConfig) -> Hashes {
             .map(|kind| (*kind, hash(kind.as_str())))
             .collect(),
         node: hash(NODE_KIND),
-        roles: RBAC_KINDS
+        objects: ObjectKind::ALL
             .iter()
-            .map(|kind| ((*kind).to_owned(), hash(kind)))
+            .map(|kind| (kind.as_str().to_owned(), hash(kind.as_str())))
             .collect(),
     }
 }
@@ -151,11 +152,11 @@ fn publish(shared: &Shared, result: Result<Hashes, Error>) {
             st.policy.error = None;
             if st.policy.hashes.as_ref() != Some(&hashes.kinds)
                 || st.policy.node_hash.as_ref() != Some(&hashes.node)
-                || st.policy.role_hashes.as_ref() != Some(&hashes.roles)
+                || st.policy.object_hashes.as_ref() != Some(&hashes.objects)
             {
                 st.policy.hashes = Some(hashes.kinds);
                 st.policy.node_hash = Some(hashes.node);
-                st.policy.role_hashes = Some(hashes.roles);
+                st.policy.object_hashes = Some(hashes.objects);
                 st.policy.generation += 1;
             }
         }
@@ -167,7 +168,7 @@ fn publish(shared: &Shared, result: Result<Hashes, Error>) {
                 let hashes = hashes_or_empty();
                 st.policy.hashes = Some(hashes.kinds);
                 st.policy.node_hash = Some(hashes.node);
-                st.policy.role_hashes = Some(hashes.roles);
+                st.policy.object_hashes = Some(hashes.objects);
                 st.policy.generation += 1;
             }
         }

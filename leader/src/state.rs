@@ -32,7 +32,7 @@ pub struct PolicyStatus {
     /// Hash of the kind Node, from the same config as `hashes`.
     pub node_hash: Option<String>,
     /// Hashes of the role kinds (`Role`, `ClusterRole`), from the same config.
-    pub role_hashes: Option<BTreeMap<String, String>>,
+    pub object_hashes: Option<BTreeMap<String, String>>,
     /// Why the current ConfigMap is not used, if it is broken.
     pub error: Option<String>,
     /// Bumped on every change of `hashes`.
@@ -79,8 +79,8 @@ pub struct LeaderState {
     pub storage: crate::storage_guard::StorageGuard,
     /// Node assessments paused because their report CRD is missing, as last planned.
     pub nodes_paused: bool,
-    /// Whether RBAC assessments are paused (a report CRD is missing).
-    pub roles_paused: bool,
+    /// The object kinds whose audits are paused (their report CRD is missing).
+    pub objects_paused: Vec<crate::objects::ObjectKind>,
 }
 
 impl LeaderState {
@@ -117,8 +117,8 @@ pub struct Shared {
     pub scans: Option<ScanSettings>,
     /// How node assessments are planned; `None`: not at all.
     pub nodes: Option<crate::nodes::NodeSettings>,
-    /// Whether Roles and ClusterRoles get RBAC assessments.
-    pub rbac: bool,
+    /// The kinds of objects besides workloads and nodes that are audited.
+    pub object_kinds: Vec<crate::objects::ObjectKind>,
     /// gRPC calls refused for a missing or wrong token.
     pub auth_refusals: Arc<AtomicU64>,
     pub metrics: Arc<LeaderMetrics>,
@@ -154,7 +154,7 @@ impl Shared {
                 last_round: RoundStats::default(),
                 storage: crate::storage_guard::StorageGuard::default(),
                 nodes_paused: false,
-                roles_paused: false,
+                objects_paused: Vec::new(),
             }),
             wake: Notify::new(),
             epoch,
@@ -162,7 +162,7 @@ impl Shared {
             scope,
             scans,
             nodes: None,
-            rbac: false,
+            object_kinds: Vec::new(),
             auth_refusals,
             metrics,
             term: CancellationToken::new(),
@@ -184,9 +184,9 @@ impl Shared {
         self
     }
 
-    /// Plans RBAC assessments of Roles and ClusterRoles (default: none).
-    pub fn with_rbac(mut self, rbac: bool) -> Self {
-        self.rbac = rbac;
+    /// Plans the audits of these object kinds besides workloads and nodes (default: none).
+    pub fn with_object_kinds(mut self, kinds: Vec<crate::objects::ObjectKind>) -> Self {
+        self.object_kinds = kinds;
         self
     }
 
@@ -300,10 +300,10 @@ impl Shared {
                 .round(&mut st.observed, &mut st.dispatcher, &inputs);
             if full || policy_changed {
                 st.observed.nodes.mark_all_dirty();
-                st.observed.roles.mark_all_dirty();
+                st.observed.objects.mark_all_dirty();
             }
             self.plan_nodes(st, now);
-            self.plan_roles(st, now);
+            self.plan_objects(st, now);
         }
         let change = st.storage.update(st.observed.report_bytes());
         self.send_assignments(st);
@@ -342,31 +342,38 @@ impl Shared {
         );
     }
 
-    /// Re-plans the RBAC assessments that may have changed (off, or their watches not listed
-    /// yet: none; a report CRD missing: paused).
-    fn plan_roles(&self, st: &mut LeaderState, now: Instant) {
-        if !self.rbac {
-            return;
-        }
+    /// Re-plans the audits of objects that may have changed: none before every watch they
+    /// need has listed; a kind whose report CRD is missing is paused.
+    fn plan_objects(&self, st: &mut LeaderState, now: Instant) {
+        use crate::objects::{report_watch_of, watch_of};
+        let kinds = &self.object_kinds;
         let observed = &st.observed;
-        if !crate::roles::WATCHES
-            .iter()
-            .all(|w| observed.synced.contains(*w))
+        let listed = |w: &str| observed.synced.contains(w);
+        if kinds.is_empty()
+            || !kinds
+                .iter()
+                .all(|k| listed(watch_of(*k)) && listed(report_watch_of(*k)))
         {
             return;
         }
-        let paused = [
-            crate::roles::REPORTS_WATCH,
-            crate::roles::CLUSTER_REPORTS_WATCH,
-        ]
-        .iter()
-        .any(|w| observed.missing_crds.contains(*w));
-        if paused != st.roles_paused {
-            st.roles_paused = paused;
-            st.observed.roles.mark_all_dirty();
+        let paused: Vec<crate::objects::ObjectKind> = kinds
+            .iter()
+            .copied()
+            .filter(|k| observed.missing_crds.contains(report_watch_of(*k)))
+            .collect();
+        if paused != st.objects_paused {
+            st.objects_paused = paused;
+            st.observed.objects.mark_all_dirty();
         }
-        let hashes = st.policy.role_hashes.clone().filter(|_| !paused);
-        crate::roles::round(
+        let hashes = st.policy.object_hashes.clone().map(|mut hashes| {
+            hashes.retain(|kind, _| {
+                kinds
+                    .iter()
+                    .any(|k| k.as_str() == kind && !st.objects_paused.contains(k))
+            });
+            hashes
+        });
+        crate::objects::round(
             &mut st.observed,
             &self.scope,
             &mut st.dispatcher,
@@ -488,11 +495,12 @@ impl Shared {
     }
 }
 
-/// Puts the workload (or role) object the leader kept into a config audit (or RBAC
-/// assessment) task, so the worker does not read it again.
+/// Puts the workload (or other object) the leader kept into a config audit (or RBAC
+/// assessment, or object's audit) task, so the worker does not read it again.
 fn attach_workload(observed: &Observed, task: &mut proto::Task) {
     if task.kind != proto::TaskKind::ConfigAudit as i32
         && task.kind != proto::TaskKind::RbacAssessment as i32
+        && task.kind != proto::TaskKind::ResourceAudit as i32
     {
         return;
     }

@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use common::reports::config_audit::ConfigAuditReport;
+use common::reports::config_audit::{ClusterConfigAuditReport, ConfigAuditReport};
 use common::reports::exposed_secret::ExposedSecretReport;
 use common::reports::image_vulnerability::ImageVulnerabilityReport;
 use common::reports::infra_assessment::{ClusterInfraAssessmentReport, InfraAssessmentReport};
@@ -17,7 +17,6 @@ use common::workload::WorkloadKind;
 use futures::TryStreamExt;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Namespace, Node, ServiceAccount};
-use k8s_openapi::api::rbac::v1::{ClusterRole, Role};
 use kube::Client;
 use kube::api::{Api, DynamicObject};
 use kube::core::PartialObjectMeta;
@@ -75,8 +74,9 @@ fn is_report_watch(name: &str) -> bool {
     REPORT_WATCHES.contains(&name)
         || name == INFRA_REPORTS
         || name == crate::nodes::REPORTS_WATCH
-        || name == crate::roles::REPORTS_WATCH
-        || name == crate::roles::CLUSTER_REPORTS_WATCH
+        || name == crate::objects::REPORTS_WATCH
+        || name == crate::objects::CLUSTER_REPORTS_WATCH
+        || name == crate::objects::CLUSTER_AUDIT_REPORTS_WATCH
         || name == IMAGE_REPORTS
         || Companion::ALL.iter().any(|c| c.watch() == name)
 }
@@ -129,12 +129,20 @@ fn spawn_crd_probe(client: Client, shared: Arc<Shared>, shutdown: CancellationTo
                             .await
                             .is_ok()
                     }
-                    crate::roles::REPORTS_WATCH => Api::<RbacAssessmentReport>::all(client.clone())
-                        .list_metadata(&params)
-                        .await
-                        .is_ok(),
-                    crate::roles::CLUSTER_REPORTS_WATCH => {
+                    crate::objects::REPORTS_WATCH => {
+                        Api::<RbacAssessmentReport>::all(client.clone())
+                            .list_metadata(&params)
+                            .await
+                            .is_ok()
+                    }
+                    crate::objects::CLUSTER_REPORTS_WATCH => {
                         Api::<ClusterRbacAssessmentReport>::all(client.clone())
+                            .list_metadata(&params)
+                            .await
+                            .is_ok()
+                    }
+                    crate::objects::CLUSTER_AUDIT_REPORTS_WATCH => {
+                        Api::<ClusterConfigAuditReport>::all(client.clone())
                             .list_metadata(&params)
                             .await
                             .is_ok()
@@ -308,9 +316,7 @@ pub fn spawn_all(client: &Client, shared: &Arc<Shared>, shutdown: &CancellationT
             shutdown,
         );
     }
-    if shared.rbac {
-        spawn_role_watches(client, shared, shutdown);
-    }
+    spawn_object_watches(client, shared, shutdown);
     spawn_crd_probe(client.clone(), shared.clone(), shutdown.clone());
     for kind in WorkloadKind::ALL {
         let api: Api<DynamicObject> = Api::all_with(client.clone(), &workload_api_resource(kind));
@@ -327,47 +333,66 @@ pub fn spawn_all(client: &Client, shared: &Arc<Shared>, shutdown: &CancellationT
     }
 }
 
-/// The watches of RBAC assessments: Roles and ClusterRoles (whole objects: their rules are
-/// hashed and sent), and their reports (metadata).
-fn spawn_role_watches(client: &Client, shared: &Arc<Shared>, shutdown: &CancellationToken) {
-    use crate::roles::RoleKind;
-    use crate::roles::folds::{RoleFold, RoleReportFold};
+/// The watches of the audited objects besides workloads and nodes, of the kinds audited
+/// (whole objects: their content is hashed and sent), and of their reports not watched with
+/// the workloads' (metadata).
+fn spawn_object_watches(client: &Client, shared: &Arc<Shared>, shutdown: &CancellationToken) {
+    use crate::objects::folds::{ObjectFold, RoleReportFold};
+    use common::objects::ReportKind;
     use std::marker::PhantomData;
     let config = watcher::Config::default;
-    spawn(
-        crate::roles::ROLES_WATCH.into(),
-        watcher(Api::<Role>::all(client.clone()), config()),
-        RoleFold(RoleKind::Role, PhantomData),
-        shared,
-        shutdown,
-    );
-    spawn(
-        crate::roles::CLUSTER_ROLES_WATCH.into(),
-        watcher(Api::<ClusterRole>::all(client.clone()), config()),
-        RoleFold(RoleKind::ClusterRole, PhantomData),
-        shared,
-        shutdown,
-    );
-    spawn(
-        crate::roles::REPORTS_WATCH.into(),
-        watcher(
-            Api::<PartialObjectMeta<RbacAssessmentReport>>::all(client.clone()),
-            config(),
-        ),
-        RoleReportFold(PhantomData),
-        shared,
-        shutdown,
-    );
-    spawn(
-        crate::roles::CLUSTER_REPORTS_WATCH.into(),
-        watcher(
-            Api::<PartialObjectMeta<ClusterRbacAssessmentReport>>::all(client.clone()),
-            config(),
-        ),
-        RoleReportFold(PhantomData),
-        shared,
-        shutdown,
-    );
+    let kinds = &shared.object_kinds;
+    for kind in kinds {
+        let api: Api<DynamicObject> = Api::all_with(
+            client.clone(),
+            &common::resources::object_api_resource(*kind),
+        );
+        spawn(
+            crate::objects::watch_of(*kind).into(),
+            // ConfigMaps can be large: small pages keep the initial list's peak low.
+            watcher(api, config().page_size(WORKLOAD_PAGE_SIZE)),
+            ObjectFold(*kind),
+            shared,
+            shutdown,
+        );
+    }
+    let reports = |report: ReportKind| kinds.iter().any(|k| k.report_kind() == report);
+    if reports(ReportKind::RbacAssessmentReport) {
+        spawn(
+            crate::objects::REPORTS_WATCH.into(),
+            watcher(
+                Api::<PartialObjectMeta<RbacAssessmentReport>>::all(client.clone()),
+                config(),
+            ),
+            RoleReportFold(PhantomData),
+            shared,
+            shutdown,
+        );
+    }
+    if reports(ReportKind::ClusterRbacAssessmentReport) {
+        spawn(
+            crate::objects::CLUSTER_REPORTS_WATCH.into(),
+            watcher(
+                Api::<PartialObjectMeta<ClusterRbacAssessmentReport>>::all(client.clone()),
+                config(),
+            ),
+            RoleReportFold(PhantomData),
+            shared,
+            shutdown,
+        );
+    }
+    if reports(ReportKind::ClusterConfigAuditReport) {
+        spawn(
+            crate::objects::CLUSTER_AUDIT_REPORTS_WATCH.into(),
+            watcher(
+                Api::<PartialObjectMeta<ClusterConfigAuditReport>>::all(client.clone()),
+                config(),
+            ),
+            AuditReportFold::cluster_config_audits(),
+            shared,
+            shutdown,
+        );
+    }
 }
 
 fn spawn<K, S, F>(

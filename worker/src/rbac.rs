@@ -8,12 +8,12 @@ use std::time::Duration;
 
 use common::labels;
 use common::names::config_audit_report_name;
+use common::objects::{ObjectKind, RBAC_API_VERSION};
 use common::owner::owner_reference;
 use common::reports::rbac_assessment::{
     ClusterRbacAssessmentReport, RbacAssessmentReport, RbacAssessmentReportData,
 };
 use common::retry;
-use common::objects::{ObjectKind, RBAC_API_VERSION};
 use k8s_openapi::api::rbac::v1::{ClusterRole, Role};
 use kube::api::{ObjectMeta, Patch, PatchParams};
 use kube::{Api, Client};

@@ -71,6 +71,7 @@ pub fn kind_name(kind: i32) -> &'static str {
         Ok(TaskKind::VulnerabilityScan) => "vulnerability-scan",
         Ok(TaskKind::NodeAssessment) => "node-assessment",
         Ok(TaskKind::RbacAssessment) => "rbac-assessment",
+        Ok(TaskKind::ResourceAudit) => "resource-audit",
         _ => "unspecified",
     }
 }

@@ -364,13 +364,14 @@ impl Dispatcher {
                 self.remove_task(id);
             }
             outcome => {
-                // A node's or role's assessment is never parked: nothing about it changes
+                // A node's or object's assessment is never parked: nothing about it changes
                 // when a worker cannot run it (e.g. one of an older release, which refuses
                 // the kind as invalid), so it is retried with backoff instead. (A role that
                 // is gone is deleted from the plan by its watch.)
                 let permanent = outcome == Ok(proto::Outcome::FailedPermanent)
                     && task.task.kind != proto::TaskKind::NodeAssessment as i32
-                    && task.task.kind != proto::TaskKind::RbacAssessment as i32;
+                    && task.task.kind != proto::TaskKind::RbacAssessment as i32
+                    && task.task.kind != proto::TaskKind::ResourceAudit as i32;
                 task.fail(
                     &result.reason,
                     &result.message,

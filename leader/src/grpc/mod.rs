@@ -3,7 +3,7 @@
 
 mod auth;
 pub mod connections;
-mod status_roles;
+mod status_objects;
 mod status_service;
 mod status_snapshot;
 mod worker_auth;

@@ -76,18 +76,18 @@ impl proto::status_service_server::StatusService for StatusSvc {
             let tasks = snapshot.tasks.get(&node.uid).cloned().unwrap_or_default();
             return Ok(Response::new(node_status(&shared, &st, node, tasks)));
         }
-        if common::policy_config::RBAC_KINDS.contains(&req.kind.as_str()) {
+        if common::objects::ObjectKind::parse(&req.kind).is_some() {
             let st = shared.lock();
-            let role = super::status_roles::find(&st, &req.kind, &req.namespace, &req.name)
+            let object = super::status_objects::find(&st, &req.kind, &req.namespace, &req.name)
                 .ok_or_else(|| {
                     Status::not_found(format!(
                         "{} {}/{} is not known (not watched, or gone)",
                         req.kind, req.namespace, req.name
                     ))
                 })?;
-            let tasks = snapshot.tasks.get(&role.uid).cloned().unwrap_or_default();
-            return Ok(Response::new(super::status_roles::role_status(
-                &shared, &st, role, tasks,
+            let tasks = snapshot.tasks.get(&object.uid).cloned().unwrap_or_default();
+            return Ok(Response::new(super::status_objects::object_status(
+                &shared, &st, object, tasks,
             )));
         }
         let not_found = || {

@@ -127,7 +127,8 @@ pub fn audit_report_from_meta(meta: &ObjectMeta) -> Option<(String, AuditReportM
         owner.uid.clone(),
         AuditReportMeta {
             gauge: gauges::audit_gauge(meta),
-            namespace: meta.namespace.clone()?,
+            // Empty for a cluster-scoped object's ClusterConfigAuditReport.
+            namespace: meta.namespace.clone().unwrap_or_default(),
             name: meta.name.clone()?,
             kind: label(labels::RESOURCE_KIND).unwrap_or_else(|| owner.kind.clone()),
             spec_hash: label(labels::RESOURCE_SPEC_HASH),

@@ -75,13 +75,13 @@ pub fn render_observed(
     // RBAC assessments, when their watches run: Roles' by namespace and name, then
     // ClusterRoles' by name, as listed.
     let roles_watched = [
-        crate::roles::REPORTS_WATCH,
-        crate::roles::CLUSTER_REPORTS_WATCH,
+        crate::objects::REPORTS_WATCH,
+        crate::objects::CLUSTER_REPORTS_WATCH,
     ]
     .iter()
     .all(|w| observed.synced.contains(*w) && !observed.missing_crds.contains(*w));
     let (mut roles, mut cluster_roles): (Vec<AuditRow<'_>>, Vec<AuditRow<'_>>) = (vec![], vec![]);
-    for r in observed.roles.all_reports().filter(|_| roles_watched) {
+    for r in observed.objects.all_reports().filter(|_| roles_watched) {
         let g = r.gauge.as_deref()?;
         let row = AuditRow {
             namespace: &r.namespace,

@@ -654,14 +654,14 @@ fn rbac_assessments_become_role_and_cluster_role_series_watched_or_listed() {
     let mut observed = crate::observed::Observed::default();
     for watch in crate::watch::REPORT_WATCHES.iter().chain(&[
         crate::watch::INFRA_REPORTS,
-        crate::roles::REPORTS_WATCH,
-        crate::roles::CLUSTER_REPORTS_WATCH,
+        crate::objects::REPORTS_WATCH,
+        crate::objects::CLUSTER_REPORTS_WATCH,
     ]) {
         observed.synced.insert((*watch).to_owned());
     }
     for meta in [&role.metadata, &cluster.metadata] {
-        let (owner, record) = crate::roles::folds::report_record(meta).unwrap();
-        observed.roles.put_report(owner, record);
+        let (owner, record) = crate::objects::folds::report_record(meta).unwrap();
+        observed.objects.put_report(owner, record);
     }
     assert_eq!(render_observed(&observed, &[], false).unwrap(), listed);
 }

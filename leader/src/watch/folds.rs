@@ -137,6 +137,17 @@ impl AuditReportFold<ConfigAuditReport> {
     }
 }
 
+impl AuditReportFold<common::reports::config_audit::ClusterConfigAuditReport> {
+    /// The ClusterConfigAuditReports of cluster-scoped objects, kept as the ConfigAuditReports
+    /// are (with an empty namespace).
+    pub(super) fn cluster_config_audits() -> Self {
+        Self {
+            infra: false,
+            kind: std::marker::PhantomData,
+        }
+    }
+}
+
 impl AuditReportFold<InfraAssessmentReport> {
     pub(super) fn infra_assessments() -> Self {
         Self {

@@ -1,29 +1,31 @@
-//! How the watches of Roles, ClusterRoles and their reports fold objects into
-//! [`super::RoleObserved`]: a role becomes a compact [`RoleRecord`] at once (its object is
-//! kept, within the audit objects' budget, only until it is assessed), a report its metadata.
+//! How the watches of the audited objects and of their RBAC assessment reports fold them
+//! into [`super::ObjectObserved`]: an object becomes a compact [`ObjectRecord`] at once (its
+//! JSON is kept, within the audit objects' budget, only until it is audited), a report its
+//! metadata. (Their ConfigAuditReports are folded with the workloads'.)
 
 use common::labels;
+use kube::api::DynamicObject;
 use kube::core::PartialObjectMeta;
-use serde::Serialize;
 use serde_json::Value;
 
-use super::{RoleKind, RoleRecord, RoleReport};
+use super::{ObjectKind, ObjectRecord, RoleReport};
 use crate::observed::Observed;
 use crate::watch::Fold;
 
-/// The record of a role object (its JSON), with the hash of its rules.
-pub fn role_record(kind: RoleKind, object: &Value) -> Option<RoleRecord> {
+/// The record of an object of `kind` (its JSON), with its `resource-spec-hash`.
+pub fn object_record(kind: ObjectKind, object: &Value) -> Option<ObjectRecord> {
     let meta = &object["metadata"];
-    let namespace = match kind {
-        RoleKind::Role => meta["namespace"].as_str()?.to_owned(),
-        RoleKind::ClusterRole => String::new(),
+    let namespace = if kind.cluster_scoped() {
+        String::new()
+    } else {
+        meta["namespace"].as_str()?.to_owned()
     };
-    Some(RoleRecord {
+    Some(ObjectRecord {
         kind,
         namespace,
         name: meta["name"].as_str()?.to_owned(),
         uid: meta["uid"].as_str()?.to_owned(),
-        spec_hash: common::objects::ObjectKind::Role.spec_hash(object),
+        spec_hash: kind.spec_hash(object),
     })
 }
 
@@ -44,38 +46,36 @@ pub fn report_record(meta: &kube::api::ObjectMeta) -> Option<(String, RoleReport
     ))
 }
 
-/// The fold of Roles or ClusterRoles (typed objects, reduced through their JSON).
-pub struct RoleFold<K>(pub RoleKind, pub std::marker::PhantomData<fn() -> K>);
+/// The fold of one kind's objects (read as dynamic objects, reduced through their JSON).
+pub struct ObjectFold(pub ObjectKind);
 
-impl<K> Fold<K> for RoleFold<K>
-where
-    K: Serialize + k8s_openapi::Metadata<Ty = kube::api::ObjectMeta> + 'static,
-{
-    fn key(&self, object: &K) -> Option<String> {
-        object.metadata().uid.clone()
+impl Fold<DynamicObject> for ObjectFold {
+    fn key(&self, object: &DynamicObject) -> Option<String> {
+        object.metadata.uid.clone()
     }
-    fn upsert(&self, observed: &mut Observed, object: &K) -> bool {
+    fn upsert(&self, observed: &mut Observed, object: &DynamicObject) -> bool {
         let Ok(mut json) = serde_json::to_value(object) else {
             return false;
         };
-        let Some(record) = role_record(self.0, &json) else {
+        // List items carry no type: the object as the worker evaluates it has one.
+        json["apiVersion"] = self.0.api_version().into();
+        json["kind"] = self.0.as_str().into();
+        let Some(record) = object_record(self.0, &json) else {
             return false;
         };
         if let Some(meta) = json["metadata"].as_object_mut() {
             meta.remove("managedFields");
         }
-        // The object as the worker evaluates it, sent with its task.
-        json["apiVersion"] = common::objects::RBAC_API_VERSION.into();
-        json["kind"] = self.0.as_str().into();
+        // Sent with its task.
         observed
             .audit_objects
             .put_json(&record.uid, &record.spec_hash, json.to_string());
-        observed.roles.put_role(record);
+        observed.objects.put_object(record);
         true
     }
     fn remove(&self, observed: &mut Observed, key: &str) {
         observed.audit_objects.remove(key);
-        observed.roles.remove_role(key);
+        observed.objects.remove_object(key);
     }
 }
 
@@ -97,7 +97,7 @@ impl<K: 'static> Fold<PartialObjectMeta<K>> for RoleReportFold<K> {
     fn upsert(&self, observed: &mut Observed, object: &PartialObjectMeta<K>) -> bool {
         match report_record(&object.metadata) {
             Some((owner, report)) => {
-                observed.roles.put_report(owner, report);
+                observed.objects.put_report(owner, report);
                 true
             }
             None => false,
@@ -108,7 +108,7 @@ impl<K: 'static> Fold<PartialObjectMeta<K>> for RoleReportFold<K> {
         if let (Some(owner), Some(namespace), Some(name)) =
             (parts.next(), parts.next(), parts.next())
         {
-            observed.roles.remove_report(owner, namespace, name);
+            observed.objects.remove_report(owner, namespace, name);
         }
     }
 }
