@@ -13,7 +13,8 @@ use std::time::Duration;
 
 use common::audit::sandbox::{self, CustomPolicies};
 use common::audit::{PolicyEngine, builtin_digest_for};
-use common::policy_config::{NODE_KIND, PolicyConfig, RBAC_KINDS};
+use common::objects::ObjectKind;
+use common::policy_config::{NODE_KIND, PolicyConfig};
 use common::reports::config_audit::Check;
 use common::workload::WorkloadKind;
 use futures::TryStreamExt;
@@ -48,8 +49,8 @@ pub struct Policies {
     pub hashes: BTreeMap<WorkloadKind, String>,
     /// The hash of the kind Node (node assessments).
     pub node_hash: String,
-    /// The hashes of the role kinds (RBAC assessments), by kind.
-    pub role_hashes: BTreeMap<&'static str, String>,
+    /// The hashes of the other audited object kinds (roles, Services, ...), by kind.
+    pub object_hashes: BTreeMap<&'static str, String>,
     /// Permits for built-in evaluations on the blocking pool.
     cpu: Arc<Semaphore>,
 }
@@ -96,13 +97,16 @@ impl Policies {
             .map(|k| (*k, hash(k.as_str())))
             .collect();
         let node_hash = hash(NODE_KIND);
-        let role_hashes = RBAC_KINDS.iter().map(|k| (*k, hash(k))).collect();
+        let object_hashes = ObjectKind::ALL
+            .iter()
+            .map(|k| (k.as_str(), hash(k.as_str())))
+            .collect();
         Ok(Self {
             builtin: with.builtin.clone(),
             custom,
             hashes,
             node_hash,
-            role_hashes,
+            object_hashes,
             cpu: with.cpu.clone(),
         })
     }
@@ -120,16 +124,15 @@ impl Policies {
         self.evaluate(kind.as_str(), input, include_passed).await
     }
 
-    /// The checks of a Role or ClusterRole object (`kind` one of
-    /// [`RBAC_KINDS`](common::policy_config::RBAC_KINDS)), as its report lists them (same
-    /// contract as [`Self::audit`]).
-    pub async fn assess_role(
+    /// The checks of an object of an audited kind besides workloads (a role, a Service, ...),
+    /// as its report lists them (same contract as [`Self::audit`]).
+    pub async fn assess_object(
         &self,
-        kind: &'static str,
-        role: serde_json::Value,
+        kind: ObjectKind,
+        object: serde_json::Value,
         include_passed: bool,
     ) -> Result<Vec<Check>, String> {
-        self.evaluate(kind, role, include_passed).await
+        self.evaluate(kind.as_str(), object, include_passed).await
     }
 
     /// The checks of a node-collector `NodeInfo` document, as its report lists them (same
@@ -276,14 +279,16 @@ impl PolicyCache {
             .await
     }
 
-    /// The policies whose hash for the role kind `kind` is `wanted` (see [`Self::matching`]).
-    pub async fn matching_role(
+    /// The policies whose hash for the object kind `kind` is `wanted` (see
+    /// [`Self::matching`]).
+    pub async fn matching_object(
         &self,
-        kind: &'static str,
+        kind: ObjectKind,
         wanted: &str,
         patience: Duration,
     ) -> Result<Arc<Policies>, Error> {
-        self.matching_hash(kind, |p| p.role_hashes.get(kind), wanted, patience)
+        let name = kind.as_str();
+        self.matching_hash(name, |p| p.object_hashes.get(name), wanted, patience)
             .await
     }
 

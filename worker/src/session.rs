@@ -351,8 +351,8 @@ async fn execute(
             .await
             .map(|report| vec![report])
             .map_err(|e| (e.outcome(), e.reason(), e.to_string())),
-        WorkerTask::Rbac(role) => {
-            crate::rbac::run(client, cache, role, settings.report_passed_checks)
+        WorkerTask::Object(object) => {
+            crate::object_audit::run(client, cache, object, settings.report_passed_checks)
                 .await
                 .map(|report| vec![report])
                 .map_err(|e| (e.outcome(), e.reason(), e.to_string()))

@@ -7,10 +7,10 @@ use common::proto;
 use common::workload::WorkloadKind;
 
 mod node;
-mod rbac;
+mod object;
 
 pub use node::NodeTask;
-pub use rbac::RbacTask;
+pub use object::ObjectTask;
 
 /// Why a task from the leader cannot be run.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -127,7 +127,7 @@ pub enum WorkerTask {
     Audit(AuditTask),
     Scan(ScanTask),
     Node(NodeTask),
-    Rbac(RbacTask),
+    Object(ObjectTask),
 }
 
 impl WorkerTask {
@@ -136,7 +136,7 @@ impl WorkerTask {
             Self::Audit(t) => &t.task_id,
             Self::Scan(t) => &t.task_id,
             Self::Node(t) => &t.task_id,
-            Self::Rbac(t) => &t.task_id,
+            Self::Object(t) => &t.task_id,
         }
     }
 }
@@ -149,8 +149,10 @@ impl TryFrom<proto::Task> for WorkerTask {
             ScanTask::try_from(task).map(Self::Scan)
         } else if task.kind == proto::TaskKind::NodeAssessment as i32 {
             NodeTask::try_from(task).map(Self::Node)
-        } else if task.kind == proto::TaskKind::RbacAssessment as i32 {
-            RbacTask::try_from(task).map(Self::Rbac)
+        } else if task.kind == proto::TaskKind::RbacAssessment as i32
+            || task.kind == proto::TaskKind::ResourceAudit as i32
+        {
+            ObjectTask::try_from(task).map(Self::Object)
         } else {
             AuditTask::try_from(task).map(Self::Audit)
         }
