@@ -159,13 +159,17 @@ impl Operator {
         }
         // RBAC assessments too: every scenario's operator would otherwise assess the
         // cluster's ClusterRoles, which all scenarios share.
-        let rbac_chosen = self
-            .options
-            .leader_args
-            .iter()
-            .any(|a| a == "--rbac-assessments" || a.starts_with("--rbac-assessments="));
-        if !rbac_chosen {
-            args.extend(["--rbac-assessments".into(), "false".into()]);
+        // The same for the audits of Services, ConfigMaps, bindings, CRDs...: they would
+        // write reports into every scenario's namespace and audit the shared CRDs.
+        for flag in ["--rbac-assessments", "--resource-audits"] {
+            let chosen = self
+                .options
+                .leader_args
+                .iter()
+                .any(|a| a == flag || a.starts_with(&format!("{flag}=")));
+            if !chosen {
+                args.extend([flag.into(), "false".into()]);
+            }
         }
         args.extend(self.options.leader_args.iter().cloned());
         let kubeconfig = self.leader_kubeconfig.clone();

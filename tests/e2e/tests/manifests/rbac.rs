@@ -45,6 +45,12 @@ const EXPECTED: &[Row] = &[
     // RBAC assessments: the roles and their reports.
     (LEADER, "*", "rbac.authorization.k8s.io", &["roles", "clusterroles"], &["list", "watch"], &[]),
     (LEADER, "*", "aquasecurity.github.io", &["rbacassessmentreports", "clusterrbacassessmentreports"], &["list", "watch"], &[]),
+    // config audits of the other kinds: the objects and their cluster-scoped reports.
+    (LEADER, "*", "", &["services", "configmaps", "resourcequotas", "limitranges"], &["list", "watch"], &[]),
+    (LEADER, "*", "rbac.authorization.k8s.io", &["rolebindings", "clusterrolebindings"], &["list", "watch"], &[]),
+    (LEADER, "*", "networking.k8s.io", &["networkpolicies", "ingresses"], &["list", "watch"], &[]),
+    (LEADER, "*", "apiextensions.k8s.io", &["customresourcedefinitions"], &["list", "watch"], &[]),
+    (LEADER, "*", "aquasecurity.github.io", &["clusterconfigauditreports"], &["list", "watch"], &[]),
     // control-plane components' infra assessments.
     (LEADER, "*", "aquasecurity.github.io", &["infraassessmentreports"], &["list", "watch"], &[]),
     // node assessments: the nodes and their reports.
@@ -66,6 +72,13 @@ const EXPECTED: &[Row] = &[
     (WORKER, "*", "aquasecurity.github.io", &["infraassessmentreports"], &["create", "patch"], &[]),
     (WORKER, "*", "rbac.authorization.k8s.io", &["roles", "clusterroles"], &["get"], &[]),
     (WORKER, "*", "aquasecurity.github.io", &["rbacassessmentreports", "clusterrbacassessmentreports"], &["create", "patch"], &[]),
+    // config audits of the other kinds: the object of a task (when the leader did not send
+    // it), the cluster-scoped reports.
+    (WORKER, "*", "", &["services", "configmaps", "resourcequotas", "limitranges"], &["get"], &[]),
+    (WORKER, "*", "rbac.authorization.k8s.io", &["rolebindings", "clusterrolebindings"], &["get"], &[]),
+    (WORKER, "*", "networking.k8s.io", &["networkpolicies", "ingresses"], &["get"], &[]),
+    (WORKER, "*", "apiextensions.k8s.io", &["customresourcedefinitions"], &["get"], &[]),
+    (WORKER, "*", "aquasecurity.github.io", &["clusterconfigauditreports"], &["create", "patch"], &[]),
     // worker, operator namespace: scan Jobs, their pods and logs, credentials Secrets.
     (WORKER, NS, "batch", &["jobs"], &["create", "get", "list", "watch", "delete"], &[]),
     (WORKER, NS, "", &["pods"], &["list"], &[]),

@@ -110,6 +110,8 @@ fn builtin(group: &str, kind: &str, obj: &Value) -> Option<Vec<Vec<Seg>>> {
         ("", "Node") => typed::<core::v1::Node>(obj),
         ("", "Pod") => typed::<core::v1::Pod>(obj),
         ("", "ConfigMap") => typed::<core::v1::ConfigMap>(obj),
+        ("", "ResourceQuota") => typed::<core::v1::ResourceQuota>(obj),
+        ("", "LimitRange") => typed::<core::v1::LimitRange>(obj),
         ("", "Secret") => typed::<core::v1::Secret>(obj),
         ("", "ServiceAccount") => typed::<core::v1::ServiceAccount>(obj),
         ("", "Event") => typed::<core::v1::Event>(obj),
@@ -134,6 +136,7 @@ fn builtin(group: &str, kind: &str, obj: &Value) -> Option<Vec<Vec<Seg>>> {
             typed::<rbac::v1::ClusterRoleBinding>(obj)
         }
         ("networking.k8s.io", "NetworkPolicy") => typed::<networking::v1::NetworkPolicy>(obj),
+        ("networking.k8s.io", "Ingress") => typed::<networking::v1::Ingress>(obj),
         ("policy", "PodDisruptionBudget") => typed::<policy::v1::PodDisruptionBudget>(obj),
         _ => None,
     }

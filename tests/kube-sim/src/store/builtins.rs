@@ -120,6 +120,10 @@ pub fn builtin_resources() -> Vec<ResourceInfo> {
                 col("Node", "string", ".spec.nodeName", 1),
             ]),
         def("", "v1", "ConfigMap", "configmaps").short(&["cm"]),
+        def("", "v1", "ResourceQuota", "resourcequotas")
+            .short(&["quota"])
+            .status(),
+        def("", "v1", "LimitRange", "limitranges").short(&["limits"]),
         def("", "v1", "Secret", "secrets").columns(vec![col("Type", "string", ".type", 0), age()]),
         def("", "v1", "ServiceAccount", "serviceaccounts").short(&["sa"]),
         def("", "v1", "Event", "events")
@@ -240,6 +244,9 @@ pub fn builtin_resources() -> Vec<ResourceInfo> {
             "networkpolicies",
         )
         .short(&["netpol"]),
+        def("networking.k8s.io", "v1", "Ingress", "ingresses")
+            .short(&["ing"])
+            .status(),
         def(
             "policy",
             "v1",
