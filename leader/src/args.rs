@@ -77,6 +77,17 @@ pub enum StatusQuery {
     Role { namespace: String, name: String },
     /// One ClusterRole: which worker its RBAC assessment went to, why it has no report yet.
     Clusterrole { name: String },
+    /// One object of another audited kind (Service, ConfigMap, RoleBinding, NetworkPolicy,
+    /// Ingress, ResourceQuota, LimitRange, ClusterRoleBinding, CustomResourceDefinition):
+    /// which worker its config audit went to, why it has no report yet.
+    Object {
+        /// Its kind, e.g. Service.
+        kind: String,
+        name: String,
+        /// Its namespace (none for a cluster-scoped kind).
+        #[arg(long, short = 'n', default_value = "")]
+        namespace: String,
+    },
 }
 
 /// Flags of `trivy-operator-leader run`.

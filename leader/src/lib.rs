@@ -109,6 +109,15 @@ pub async fn run(args: Args) -> Result<(), Error> {
                     kind: "ClusterRole".to_owned(),
                     name,
                 },
+                StatusQuery::Object {
+                    kind,
+                    name,
+                    namespace,
+                } => ctl::Query::Workload {
+                    namespace,
+                    kind,
+                    name,
+                },
             };
             let output = match status.output {
                 OutputFormat::Table => ctl::Output::Table,
