@@ -28,11 +28,13 @@ fn shared_data(name: &str) -> String {
     std::fs::read_to_string(path).unwrap()
 }
 
-/// The built-in checks that apply to workloads (the node checks do not).
+/// The built-in checks that apply to workloads (the node and RBAC checks do not, nor the
+/// checks of other kinds; the control-plane checks only to control-plane components).
 fn workload_checks() -> usize {
-    builtin_policies()
+    builtin_engine()
+        .policies()
         .iter()
-        .filter(|(name, _)| name.starts_with("checks/"))
+        .filter(|p| p.key.starts_with("builtin/checks/") && p.kinds.iter().any(|k| k == "Pod"))
         .count()
 }
 

@@ -40,7 +40,7 @@ const COMPAT_LIBRARIES: &[(&str, &str, &str)] = &[
     ),
 ];
 
-/// The built-in checks: `(file name, Rego text)`, ordered by check ID.
+/// The built-in checks: `(file name, Rego text)`, ordered by file name.
 const POLICIES: &[(&str, &str)] = &[
     (
         "checks/ksv001_privilege_escalation.rego",
@@ -159,6 +159,18 @@ const POLICIES: &[(&str, &str)] = &[
         include_str!("../../policies/checks/ksv037_kube_system.rego"),
     ),
     (
+        "checks/ksv038_network_policy_selector.rego",
+        include_str!("../../policies/checks/ksv038_network_policy_selector.rego"),
+    ),
+    (
+        "checks/ksv039_limit_range.rego",
+        include_str!("../../policies/checks/ksv039_limit_range.rego"),
+    ),
+    (
+        "checks/ksv040_resource_quota.rego",
+        include_str!("../../policies/checks/ksv040_resource_quota.rego"),
+    ),
+    (
         "checks/ksv102_tiller.rego",
         include_str!("../../policies/checks/ksv102_tiller.rego"),
     ),
@@ -177,6 +189,10 @@ const POLICIES: &[(&str, &str)] = &[
     (
         "checks/ksv106_net_bind_service_only.rego",
         include_str!("../../policies/checks/ksv106_net_bind_service_only.rego"),
+    ),
+    (
+        "checks/ksv108_service_external_ip.rego",
+        include_str!("../../policies/checks/ksv108_service_external_ip.rego"),
     ),
     (
         "checks/ksv117_privileged_ports.rego",
