@@ -12,6 +12,9 @@ use common::policy_config::{PolicyConfig, RESOURCE_KINDS, WORKLOAD_KINDS};
 use common::reports::config_audit::Check;
 use serde_json::{Value, json};
 
+#[path = "resource_checks/config_maps.rs"]
+mod config_maps;
+
 fn engine() -> PolicyEngine {
     PolicyEngine::compile(&PolicyConfig::default(), true).unwrap()
 }
@@ -52,7 +55,7 @@ fn assert_cases(engine: &PolicyEngine, id: &str, cases: Vec<Case<'_>>) {
 }
 
 /// The checks of this file: ID, kinds, title, severity.
-const CHECKS: [(&str, &[&str], &str, &str); 4] = [
+const CHECKS: [(&str, &[&str], &str, &str); 6] = [
     (
         "KSV038",
         &["NetworkPolicy"],
@@ -62,6 +65,13 @@ const CHECKS: [(&str, &[&str], &str, &str); 4] = [
     ("KSV039", &["LimitRange"], "limit range usage", "LOW"),
     ("KSV040", &["ResourceQuota"], "resource quota usage", "LOW"),
     ("KSV108", &["Service"], "Service with External IP", "HIGH"),
+    ("KSV109", &["ConfigMap"], "ConfigMap with secrets", "HIGH"),
+    (
+        "KSV01010",
+        &["ConfigMap"],
+        "ConfigMap with sensitive content",
+        "MEDIUM",
+    ),
 ];
 
 #[test]

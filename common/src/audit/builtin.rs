@@ -171,6 +171,10 @@ const POLICIES: &[(&str, &str)] = &[
         include_str!("../../policies/checks/ksv040_resource_quota.rego"),
     ),
     (
+        "checks/ksv1010_configmap_sensitive.rego",
+        include_str!("../../policies/checks/ksv1010_configmap_sensitive.rego"),
+    ),
+    (
         "checks/ksv102_tiller.rego",
         include_str!("../../policies/checks/ksv102_tiller.rego"),
     ),
@@ -193,6 +197,10 @@ const POLICIES: &[(&str, &str)] = &[
     (
         "checks/ksv108_service_external_ip.rego",
         include_str!("../../policies/checks/ksv108_service_external_ip.rego"),
+    ),
+    (
+        "checks/ksv109_configmap_secrets.rego",
+        include_str!("../../policies/checks/ksv109_configmap_secrets.rego"),
     ),
     (
         "checks/ksv117_privileged_ports.rego",
