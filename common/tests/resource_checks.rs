@@ -12,6 +12,8 @@ use common::policy_config::{PolicyConfig, RESOURCE_KINDS, WORKLOAD_KINDS};
 use common::reports::config_audit::Check;
 use serde_json::{Value, json};
 
+#[path = "resource_checks/bindings.rs"]
+mod bindings;
 #[path = "resource_checks/config_maps.rs"]
 mod config_maps;
 
@@ -55,7 +57,7 @@ fn assert_cases(engine: &PolicyEngine, id: &str, cases: Vec<Case<'_>>) {
 }
 
 /// The checks of this file: ID, kinds, title, severity.
-const CHECKS: [(&str, &[&str], &str, &str); 6] = [
+const CHECKS: [(&str, &[&str], &str, &str); 10] = [
     (
         "KSV038",
         &["NetworkPolicy"],
@@ -71,6 +73,30 @@ const CHECKS: [(&str, &[&str], &str, &str); 6] = [
         &["ConfigMap"],
         "ConfigMap with sensitive content",
         "MEDIUM",
+    ),
+    (
+        "KSV111",
+        &["RoleBinding", "ClusterRoleBinding"],
+        "User with admin access",
+        "MEDIUM",
+    ),
+    (
+        "KSV01011",
+        &["RoleBinding", "ClusterRoleBinding"],
+        "system:authenticate group access binding",
+        "CRITICAL",
+    ),
+    (
+        "KSV122",
+        &["RoleBinding", "ClusterRoleBinding"],
+        "Anonymous user access binding",
+        "CRITICAL",
+    ),
+    (
+        "KSV123",
+        &["RoleBinding", "ClusterRoleBinding"],
+        "system:masters group access binding",
+        "CRITICAL",
     ),
 ];
 

@@ -175,6 +175,10 @@ const POLICIES: &[(&str, &str)] = &[
         include_str!("../../policies/checks/ksv1010_configmap_sensitive.rego"),
     ),
     (
+        "checks/ksv1011_authenticated_group_binding.rego",
+        include_str!("../../policies/checks/ksv1011_authenticated_group_binding.rego"),
+    ),
+    (
         "checks/ksv102_tiller.rego",
         include_str!("../../policies/checks/ksv102_tiller.rego"),
     ),
@@ -203,6 +207,10 @@ const POLICIES: &[(&str, &str)] = &[
         include_str!("../../policies/checks/ksv109_configmap_secrets.rego"),
     ),
     (
+        "checks/ksv111_admin_binding.rego",
+        include_str!("../../policies/checks/ksv111_admin_binding.rego"),
+    ),
+    (
         "checks/ksv117_privileged_ports.rego",
         include_str!("../../policies/checks/ksv117_privileged_ports.rego"),
     ),
@@ -213,6 +221,14 @@ const POLICIES: &[(&str, &str)] = &[
     (
         "checks/ksv121_disallowed_host_paths.rego",
         include_str!("../../policies/checks/ksv121_disallowed_host_paths.rego"),
+    ),
+    (
+        "checks/ksv122_anonymous_binding.rego",
+        include_str!("../../policies/checks/ksv122_anonymous_binding.rego"),
+    ),
+    (
+        "checks/ksv123_masters_binding.rego",
+        include_str!("../../policies/checks/ksv123_masters_binding.rego"),
     ),
 ];
 
