@@ -110,3 +110,90 @@ async fn a_deleted_report_crd_pauses_its_work_until_it_is_back() {
     .await
     .unwrap();
 }
+
+/// Without the ClusterConfigAuditReport CRD, only the cluster-scoped objects' audits wait:
+/// a Service still gets its ConfigAuditReport; a ClusterRoleBinding gets its report once the
+/// CRD is installed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_cluster_config_audit_crd_pauses_only_the_cluster_scoped_audits() {
+    const CLUSTER_CRD: &str = "clusterconfigauditreports.aquasecurity.github.io";
+    let cluster = Cluster::start("missing-cluster-crd").await.unwrap();
+    if cluster.real {
+        panic!(
+            "deletes a CRD every other scenario uses, only on kube-sim; against a real cluster run the scenarios with --profile real-cluster, which reports this one as skipped"
+        );
+    }
+    let ns = cluster.ns("objects");
+    cluster
+        .create_namespaces(std::slice::from_ref(&ns))
+        .unwrap();
+    cluster
+        .kubectl(&["delete", "crd", CLUSTER_CRD, "--wait=true"])
+        .unwrap();
+    cluster
+        .apply(&format!(
+            "apiVersion: v1\nkind: Service\nmetadata: {{name: web, namespace: {ns}}}\nspec:\n  ports: [{{port: 80}}]\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {{name: {ns}-viewers}}\nroleRef: {{apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: view}}\nsubjects: [{{apiGroup: rbac.authorization.k8s.io, kind: User, name: bob}}]\n"
+        ))
+        .unwrap();
+    let opts = OperatorOptions::new(e2e::binaries!(), &cluster, vec![ns.clone()]).leader_args(
+        [
+            "--vulnerability-scans",
+            "false",
+            "--resource-audits",
+            "true",
+        ]
+        .map(String::from)
+        .to_vec(),
+    );
+    let op = Operator::start(&cluster, opts).unwrap();
+    // The namespaced object is audited; the leader says what waits.
+    eventually("the Service's report", LONG, || async {
+        cluster
+            .get_json(&["configauditreport", "-n", &ns, "service-web"])
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    })
+    .await
+    .unwrap();
+    let status = op.status(&["cluster"]).unwrap();
+    assert!(
+        status.to_string().contains("cluster-audit-reports"),
+        "{status}"
+    );
+    let binding = cluster
+        .get_json(&["clusterrolebinding", &format!("{ns}-viewers")])
+        .unwrap();
+    let status = op
+        .status(&["object", "ClusterRoleBinding", &format!("{ns}-viewers")])
+        .unwrap();
+    assert_ne!(status["state"], "up-to-date", "{status}");
+
+    // Installed: the binding gets its ClusterConfigAuditReport.
+    let file = e2e::repo_root().join(format!("deploy/crds/{CLUSTER_CRD}.yaml"));
+    cluster
+        .kubectl(&["apply", "-f", &file.to_string_lossy()])
+        .unwrap();
+    cluster
+        .kubectl(&[
+            "wait",
+            "--for=condition=Established",
+            &format!("crd/{CLUSTER_CRD}"),
+        ])
+        .unwrap();
+    let uid = binding["metadata"]["uid"].as_str().unwrap().to_owned();
+    eventually("the binding's ClusterConfigAuditReport", LONG, || async {
+        let reports = cluster
+            .list(&["clusterconfigauditreports"])
+            .map_err(|e| e.to_string())?;
+        reports
+            .iter()
+            .any(|r| r["metadata"]["ownerReferences"][0]["uid"] == uid.as_str())
+            .then_some(())
+            .ok_or_else(|| format!("{} reports, none of the binding", reports.len()))
+    })
+    .await
+    .unwrap();
+    cluster
+        .kubectl(&["delete", "clusterrolebinding", &format!("{ns}-viewers")])
+        .unwrap();
+}
