@@ -221,10 +221,8 @@ pub fn report_hashes<'a>(
     observed: &'a Observed,
     object: &ObjectRecord,
 ) -> Vec<(Option<&'a str>, Option<&'a str>)> {
-    let owned = |r: &'a String, spec: &'a Option<String>, config: &'a Option<String>| {
-        (*r == object.namespace).then(|| (spec.as_deref(), config.as_deref()))
-    };
-    if object.kind.is_role() {
+    // (namespace, resource-spec-hash, plugin-config-hash) of every report the uid owns.
+    let labels: Vec<(&str, &Option<String>, &Option<String>)> = if object.kind.is_role() {
         let reports = observed
             .objects
             .reports
@@ -232,7 +230,7 @@ pub fn report_hashes<'a>(
             .into_iter()
             .flatten();
         reports
-            .filter_map(|r| owned(&r.namespace, &r.spec_hash, &r.config_hash))
+            .map(|r| (r.namespace.as_str(), &r.spec_hash, &r.config_hash))
             .collect()
     } else {
         let reports = observed
@@ -241,9 +239,14 @@ pub fn report_hashes<'a>(
             .into_iter()
             .flatten();
         reports
-            .filter_map(|r| owned(&r.namespace, &r.spec_hash, &r.config_hash))
+            .map(|r| (r.namespace.as_str(), &r.spec_hash, &r.config_hash))
             .collect()
-    }
+    };
+    labels
+        .into_iter()
+        .filter(|(namespace, _, _)| *namespace == object.namespace)
+        .map(|(_, spec, config)| (spec.as_deref(), config.as_deref()))
+        .collect()
 }
 
 /// Whether an object is audited: a cluster-scoped one always, a namespaced one when its

@@ -42,10 +42,16 @@ fn report(role: &ObjectRecord, config: &str) -> (String, RoleReport) {
     report_record(&meta).unwrap()
 }
 
+/// The names of the objects due after a full re-plan.
 fn due_names(observed: &mut Observed, scope: &Scope, config: &str) -> Vec<String> {
+    observed.objects.mark_all_dirty();
+    dirty_due_names(observed, scope, config)
+}
+
+/// The names of the objects due after a round of only the dirty ones.
+fn dirty_due_names(observed: &mut Observed, scope: &Scope, config: &str) -> Vec<String> {
     let mut dispatcher = Dispatcher::new(crate::dispatch::tests::config());
     let now = std::time::Instant::now();
-    observed.objects.mark_all_dirty();
     round(observed, scope, &mut dispatcher, Some(&hashes(config)), now);
     let mut names: Vec<String> = dispatcher
         .tasks()
@@ -295,21 +301,8 @@ fn config_audited_kinds_are_due_until_their_config_audit_report_is_fresh() {
     o.objects.put_object(changed);
     assert_eq!(due_names(&mut o, &all, "c1"), ["settings"]);
     o.remove_audit_report("uid-web", "service-web");
-    let mut dispatcher = Dispatcher::new(crate::dispatch::tests::config());
-    round(
-        &mut o,
-        &all,
-        &mut dispatcher,
-        Some(&hashes("c1")),
-        std::time::Instant::now(),
-    );
-    let due: Vec<String> = dispatcher
-        .tasks()
-        .values()
-        .map(|t| t.task.workload.as_ref().unwrap().name.clone())
-        .collect();
     assert_eq!(
-        due,
+        dirty_due_names(&mut o, &all, "c1"),
         ["web"],
         "a removed report dirties its object without a full re-plan"
     );

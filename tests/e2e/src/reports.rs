@@ -91,3 +91,59 @@ pub fn single_report_of<'a>(reports: &'a [Value], uid: &str) -> Result<&'a Value
         other => Err(format!("{} reports owned by {uid}", other.len())),
     }
 }
+
+/// Waits up to `within` until the report `name` (of resource `kind`, in `namespace`, or
+/// cluster-scoped when it is empty) satisfies `ok`; returns it.
+pub async fn report_where(
+    cluster: &Cluster,
+    kind: &str,
+    namespace: &str,
+    name: &str,
+    within: std::time::Duration,
+    ok: impl Fn(&Value) -> bool,
+) -> anyhow::Result<Value> {
+    crate::eventually(&format!("{kind} {name}"), within, || async {
+        let mut args = vec![kind, name];
+        if !namespace.is_empty() {
+            args.extend(["-n", namespace]);
+        }
+        let report = cluster.get_json(&args).map_err(|e| e.to_string())?;
+        if ok(&report) {
+            Ok(report)
+        } else {
+            Err(format!("{name} fails {:?}", failed_checks(&report)))
+        }
+    })
+    .await
+}
+
+/// Waits up to `within` for the report of resource `kind` (cluster-scoped) whose controller
+/// has `owner_uid`; returns it.
+pub async fn cluster_report_owned_by(
+    cluster: &Cluster,
+    kind: &str,
+    owner_uid: &str,
+    within: std::time::Duration,
+) -> anyhow::Result<Value> {
+    crate::eventually(&format!("the {kind} of {owner_uid}"), within, || async {
+        let reports = cluster.list(&[kind]).map_err(|e| e.to_string())?;
+        let count = reports.len();
+        reports
+            .into_iter()
+            .find(|r| owner(r).is_some_and(|(_, _, uid)| uid == owner_uid))
+            .ok_or_else(|| format!("{count} reports, none of it"))
+    })
+    .await
+}
+
+/// Whether the object `name` of resource `kind` (in `namespace`, or cluster-scoped when it
+/// is empty) does not exist.
+pub fn missing(cluster: &Cluster, kind: &str, namespace: &str, name: &str) -> bool {
+    let mut args = vec!["get", kind, name, "--ignore-not-found", "-o", "name"];
+    if !namespace.is_empty() {
+        args.extend(["-n", namespace]);
+    }
+    cluster
+        .kubectl(&args)
+        .is_ok_and(|out| out.trim().is_empty())
+}

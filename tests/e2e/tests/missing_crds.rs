@@ -180,19 +180,10 @@ async fn a_missing_cluster_config_audit_crd_pauses_only_the_cluster_scoped_audit
             &format!("crd/{CLUSTER_CRD}"),
         ])
         .unwrap();
-    let uid = binding["metadata"]["uid"].as_str().unwrap().to_owned();
-    eventually("the binding's ClusterConfigAuditReport", LONG, || async {
-        let reports = cluster
-            .list(&["clusterconfigauditreports"])
-            .map_err(|e| e.to_string())?;
-        reports
-            .iter()
-            .any(|r| r["metadata"]["ownerReferences"][0]["uid"] == uid.as_str())
-            .then_some(())
-            .ok_or_else(|| format!("{} reports, none of the binding", reports.len()))
-    })
-    .await
-    .unwrap();
+    let uid = binding["metadata"]["uid"].as_str().unwrap();
+    e2e::reports::cluster_report_owned_by(&cluster, "clusterconfigauditreports", uid, LONG)
+        .await
+        .unwrap();
     cluster
         .kubectl(&["delete", "clusterrolebinding", &format!("{ns}-viewers")])
         .unwrap();

@@ -14,7 +14,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use e2e::operator::wait_for_series;
-use e2e::reports::{failed_checks as failed, label, owner, uid};
+use e2e::reports::{failed_checks as failed, label, missing, owner, uid};
 use e2e::{Cluster, Operator, OperatorOptions, eventually};
 use serde_json::Value;
 
@@ -70,12 +70,7 @@ data:
     }
 "#;
 
-fn ids(list: &[&str]) -> BTreeSet<String> {
-    list.iter().map(|s| (*s).to_owned()).collect()
-}
-
-/// Waits until the report `name` (of `kind`, in `namespace` or cluster-scoped when empty)
-/// satisfies `ok`; returns it.
+/// Waits until the report satisfies `ok` (see [`e2e::reports::report_where`]).
 async fn report_where(
     cluster: &Cluster,
     kind: &str,
@@ -83,28 +78,13 @@ async fn report_where(
     name: &str,
     ok: impl Fn(&Value) -> bool,
 ) -> Value {
-    eventually(&format!("{kind} {name}"), LONG, || async {
-        let mut args = vec![kind, name];
-        if !namespace.is_empty() {
-            args.extend(["-n", namespace]);
-        }
-        let report = cluster.get_json(&args).map_err(|e| e.to_string())?;
-        if ok(&report) {
-            Ok(report)
-        } else {
-            Err(format!("{name} fails {:?}", failed(&report)))
-        }
-    })
-    .await
-    .unwrap()
+    e2e::reports::report_where(cluster, kind, namespace, name, LONG, ok)
+        .await
+        .unwrap()
 }
 
-fn missing(cluster: &Cluster, kind: &str, namespace: &str, name: &str) -> bool {
-    let mut args = vec!["get", kind, name, "--ignore-not-found", "-o", "name"];
-    if !namespace.is_empty() {
-        args.extend(["-n", namespace]);
-    }
-    cluster.kubectl(&args).unwrap().trim().is_empty()
+fn ids(list: &[&str]) -> BTreeSet<String> {
+    list.iter().map(|s| (*s).to_owned()).collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

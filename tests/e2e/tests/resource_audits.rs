@@ -13,7 +13,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use e2e::reports::{failed_checks as failed, label, owner, uid};
+use e2e::reports::{cluster_report_owned_by, failed_checks as failed, label, missing, owner, uid};
 use e2e::{Cluster, Operator, OperatorOptions, eventually};
 use serde_json::Value;
 
@@ -86,12 +86,7 @@ data:
     }
 "#;
 
-fn ids(list: &[&str]) -> BTreeSet<String> {
-    list.iter().map(|s| (*s).to_owned()).collect()
-}
-
-/// Waits until the report `name` (of `kind`, in `namespace` or cluster-scoped when empty)
-/// satisfies `ok`; returns it.
+/// Waits until the report satisfies `ok` (see [`e2e::reports::report_where`]).
 async fn report_where(
     cluster: &Cluster,
     kind: &str,
@@ -99,47 +94,13 @@ async fn report_where(
     name: &str,
     ok: impl Fn(&Value) -> bool,
 ) -> Value {
-    eventually(&format!("{kind} {name}"), LONG, || async {
-        let mut args = vec![kind, name];
-        if !namespace.is_empty() {
-            args.extend(["-n", namespace]);
-        }
-        let report = cluster.get_json(&args).map_err(|e| e.to_string())?;
-        if ok(&report) {
-            Ok(report)
-        } else {
-            Err(format!("{name} fails {:?}", failed(&report)))
-        }
-    })
-    .await
-    .unwrap()
+    e2e::reports::report_where(cluster, kind, namespace, name, LONG, ok)
+        .await
+        .unwrap()
 }
 
-/// The name of the only ClusterConfigAuditReport owned by the object of `kind` and `uid`.
-async fn cluster_report_of(cluster: &Cluster, kind: &str, object_uid: &str) -> Value {
-    eventually(
-        &format!("the {kind}'s ClusterConfigAuditReport"),
-        LONG,
-        || async {
-            let reports = cluster
-                .list(&["clusterconfigauditreports"])
-                .map_err(|e| e.to_string())?;
-            reports
-                .into_iter()
-                .find(|r| owner(r).is_some_and(|(k, _, u)| k == kind && u == object_uid))
-                .ok_or_else(|| "not yet".to_owned())
-        },
-    )
-    .await
-    .unwrap()
-}
-
-fn missing(cluster: &Cluster, kind: &str, namespace: &str, name: &str) -> bool {
-    let mut args = vec!["get", kind, name, "--ignore-not-found", "-o", "name"];
-    if !namespace.is_empty() {
-        args.extend(["-n", namespace]);
-    }
-    cluster.kubectl(&args).unwrap().trim().is_empty()
+fn ids(list: &[&str]) -> BTreeSet<String> {
+    list.iter().map(|s| (*s).to_owned()).collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -223,7 +184,10 @@ async fn services_config_maps_bindings_and_crds_get_config_audits_that_follow_th
     let binding = cluster
         .get_json(&["clusterrolebinding", &format!("{ns}-admins")])
         .unwrap();
-    let admins = cluster_report_of(&cluster, "ClusterRoleBinding", uid(&binding)).await;
+    let admins =
+        cluster_report_owned_by(&cluster, "clusterconfigauditreports", uid(&binding), LONG)
+            .await
+            .unwrap();
     assert_eq!(admins["metadata"].get("namespace"), None);
     assert_eq!(
         admins["metadata"]["name"],
@@ -233,7 +197,9 @@ async fn services_config_maps_bindings_and_crds_get_config_audits_that_follow_th
     let crd = cluster
         .get_json(&["crd", &format!("widgets.{ns}.example.com")])
         .unwrap();
-    let widgets = cluster_report_of(&cluster, "CustomResourceDefinition", uid(&crd)).await;
+    let widgets = cluster_report_owned_by(&cluster, "clusterconfigauditreports", uid(&crd), LONG)
+        .await
+        .unwrap();
     assert_eq!(
         widgets["metadata"]["ownerReferences"][0]["apiVersion"],
         "apiextensions.k8s.io/v1"
