@@ -1,7 +1,7 @@
 //! The built-in checks against hand-written workloads: a hardened ReplicaSet passes every
-//! check, a bad Pod fails exactly the expected ones, every workload kind's containers are
-//! found, and the upstream example workload gets the checks (titles, severities, messages)
-//! upstream reported for it. Single mutations are in `builtin_check_mutations.rs`.
+//! check, a bad Pod fails exactly the expected ones and every workload kind's containers
+//! are found. Single mutations are in `builtin_check_mutations.rs`, upstream's example
+//! reports in `upstream_reports.rs`.
 
 #![allow(clippy::unwrap_used)]
 
@@ -19,13 +19,6 @@ fn fixture(name: &str) -> Value {
         .join("tests/fixtures/h5")
         .join(name);
     serde_yaml_ng::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
-}
-
-fn shared_data(name: &str) -> String {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../tests/data/report-examples")
-        .join(name);
-    std::fs::read_to_string(path).unwrap()
 }
 
 /// The built-in checks that apply to workloads (the node and RBAC checks do not, nor the
@@ -414,74 +407,6 @@ fn malformed_workloads_do_not_crash() {
             "{workload}: {checks:#?}"
         );
     }
-}
-
-/// Audits `object` and compares it with upstream's expected report: exactly the failed
-/// check IDs upstream reports, each with the same title, severity, category, description,
-/// remediation and messages, and the same summary.
-fn matches_upstream_report(kind: &str, object: &Value, expected_file: &str) {
-    let engine = builtin_engine();
-    let expected: Value = serde_yaml_ng::from_str(&shared_data(expected_file)).unwrap();
-    let checks = audit(&engine, kind, object, false);
-    let upstream = expected["report"]["checks"].as_array().unwrap();
-    let upstream_ids: BTreeSet<String> = upstream
-        .iter()
-        .map(|c| c["checkID"].as_str().unwrap().to_owned())
-        .collect();
-    assert_eq!(failed_ids(&checks), upstream_ids, "{checks:#?}");
-    for want in upstream {
-        let id = want["checkID"].as_str().unwrap();
-        let got = checks.iter().find(|c| c.check_id == id);
-        let got = got.unwrap_or_else(|| panic!("{id} missing from {checks:#?}"));
-        let field = |k: &str| want[k].as_str().unwrap().to_owned();
-        assert!(!got.success, "{id}");
-        assert_eq!(got.title, field("title"), "{id}");
-        assert_eq!(got.severity, field("severity"), "{id}");
-        assert_eq!(got.category, field("category"), "{id}");
-        assert_eq!(got.description, field("description"), "{id}");
-        assert_eq!(got.remediation, field("remediation"), "{id}");
-        let messages: Vec<String> = serde_json::from_value(want["messages"].clone()).unwrap();
-        assert_eq!(got.messages, messages, "{id}");
-    }
-    let summary = common::reports::config_audit::ConfigAuditSummary::from_checks(&checks);
-    let want = &expected["report"]["summary"];
-    assert_eq!(
-        [
-            summary.critical_count,
-            summary.high_count,
-            summary.medium_count,
-            summary.low_count
-        ]
-        .map(u64::from),
-        ["criticalCount", "highCount", "mediumCount", "lowCount"]
-            .map(|k| want[k].as_u64().unwrap()),
-        "summary"
-    );
-}
-
-/// Upstream's example ReplicaSet, as upstream's expected ConfigAuditReport has it.
-#[test]
-fn upstream_example_replicaset_matches_upstream_report() {
-    let rs: Value = serde_yaml_ng::from_str(&shared_data("replicaset.yaml")).unwrap();
-    matches_upstream_report(
-        "ReplicaSet",
-        &rs,
-        "replicaset-configauditreport-expected.yaml",
-    );
-}
-
-/// Upstream's expected report of a Pod with no security settings (`my-pod`, one container
-/// `app` with a pinned image): the Pod itself is not in the examples, so it is rebuilt
-/// from what the report says.
-#[test]
-fn upstream_example_pod_matches_upstream_report() {
-    let pod = json!({
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {"name": "my-pod", "namespace": "default"},
-        "spec": {"containers": [{"name": "app", "image": "app:v1"}]},
-    });
-    matches_upstream_report("Pod", &pod, "pod-configauditreport-expected.yaml");
 }
 
 /// Not an assertion on time: prints the per-workload evaluation cost for the record.
