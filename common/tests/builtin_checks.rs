@@ -1,7 +1,8 @@
 //! The built-in checks against hand-written workloads: a hardened ReplicaSet passes every
 //! check, a bad Pod fails exactly the expected ones and every workload kind's containers
-//! are found. Single mutations are in `builtin_check_mutations.rs`, upstream's example
-//! reports in `upstream_reports.rs`.
+//! are found. Single mutations are in `builtin_check_mutations.rs`, the checks added from
+//! upstream's library one by one in `workload_checks.rs`, upstream's example reports in
+//! `upstream_reports.rs`.
 
 #![allow(clippy::unwrap_used)]
 
@@ -90,6 +91,7 @@ fn bad_pod_fails_exactly_the_expected_checks() {
     let want = ids(&[
         "KSV001", // allowPrivilegeEscalation not false
         "KSV003", // capabilities not dropping ALL
+        "KSV004", // nor any other
         "KSV011", // no CPU limit
         "KSV012", // runAsNonRoot not true
         "KSV013", // :latest
@@ -102,6 +104,7 @@ fn bad_pod_fails_exactly_the_expected_checks() {
         "KSV104", // seccomp on the Pod only: upstream's KSV104 reads a Pod's containers
         "KSV105", // runAsUser 0
         "KSV106", // capabilities
+        "KSV110", // the default namespace
         "KSV121", // hostPath /etc
     ]);
     assert_eq!(failed_ids(&checks), want, "{checks:#?}");
@@ -130,7 +133,7 @@ fn hardened_pod() -> Value {
     json!({
         "apiVersion": "v1",
         "kind": "Pod",
-        "metadata": {"name": "web", "namespace": "default"},
+        "metadata": {"name": "web", "namespace": "shop"},
         "spec": {
             "automountServiceAccountToken": false,
             "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}, "runAsGroup": 30000},
@@ -343,11 +346,13 @@ fn every_workload_kind_finds_containers() {
     let mut kinds: Vec<&str> = WORKLOAD_KINDS.to_vec();
     kinds.push("Deployment");
     for kind in kinds {
-        let good = workload(kind, "w", hardened_spec.clone());
+        let mut good = workload(kind, "w", hardened_spec.clone());
+        good["metadata"]["namespace"] = json!("shop");
         let checks = engine.evaluate(kind, &good);
         assert_eq!(failed_ids(&checks), BTreeSet::new(), "{kind}: {checks:#?}");
 
-        let bad = workload(kind, "w", bad_spec.clone());
+        let mut bad = workload(kind, "w", bad_spec.clone());
+        bad["metadata"]["namespace"] = json!("shop");
         let checks = audit(&engine, kind, &bad, false);
         assert_eq!(
             failed_ids(&checks),

@@ -55,6 +55,10 @@ const POLICIES: &[(&str, &str)] = &[
         include_str!("../../policies/checks/ksv003_drop_all.rego"),
     ),
     (
+        "checks/ksv004_drop_at_least_one.rego",
+        include_str!("../../policies/checks/ksv004_drop_at_least_one.rego"),
+    ),
+    (
         "checks/ksv005_sys_admin.rego",
         include_str!("../../policies/checks/ksv005_sys_admin.rego"),
     ),
@@ -207,8 +211,16 @@ const POLICIES: &[(&str, &str)] = &[
         include_str!("../../policies/checks/ksv109_configmap_secrets.rego"),
     ),
     (
+        "checks/ksv110_default_namespace.rego",
+        include_str!("../../policies/checks/ksv110_default_namespace.rego"),
+    ),
+    (
         "checks/ksv111_admin_binding.rego",
         include_str!("../../policies/checks/ksv111_admin_binding.rego"),
+    ),
+    (
+        "checks/ksv116_root_group.rego",
+        include_str!("../../policies/checks/ksv116_root_group.rego"),
     ),
     (
         "checks/ksv117_privileged_ports.rego",
