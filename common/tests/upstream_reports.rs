@@ -115,13 +115,26 @@ fn matches_upstream_report(kind: &str, object: &Value, expected_file: &str) -> V
     others
 }
 
-/// Our checks outside the comparison: exactly `want`.
-fn assert_others(others: &[Check], want: &[&str]) {
+/// Our checks outside the comparison: exactly `want`, and KSV118 (all examples leave every
+/// securityContext unset) with current upstream's two messages for the workload.
+fn assert_others(others: &[Check], want: &[&str], kind: &str, name: &str) {
     assert_eq!(ids(others), want.iter().copied().collect(), "{others:#?}");
+    let ksv118 = others.iter().find(|c| c.check_id == "KSV118").unwrap();
+    let mut got = ksv118.messages.clone();
+    got.sort();
+    let lower = kind.to_lowercase();
+    let mut messages = vec![
+        format!(
+            "{lower} {name} in default namespace is using the default security context, which allows root privileges"
+        ),
+        format!("container {name} in default namespace is using the default security context"),
+    ];
+    messages.sort();
+    assert_eq!(got, messages);
 }
 
 /// Upstream's example ReplicaSet. Besides the bundle's checks it fails KSV004 (no
-/// capabilities dropped) and KSV110 (the default namespace).
+/// capabilities dropped), KSV110 (the default namespace) and KSV118.
 #[test]
 fn upstream_example_replicaset_matches_upstream_report() {
     let rs = example("replicaset.yaml");
@@ -130,7 +143,8 @@ fn upstream_example_replicaset_matches_upstream_report() {
         &rs,
         "replicaset-configauditreport-expected.yaml",
     );
-    assert_others(&others, &["KSV004", "KSV110"]);
+    let want = ["KSV004", "KSV110", "KSV118"];
+    assert_others(&others, &want, "ReplicaSet", "wordpress-84bbf6f4dd");
 }
 
 /// Upstream's expected report of a Pod with no security settings (`my-pod`, one container
@@ -144,5 +158,5 @@ fn upstream_example_pod_matches_upstream_report() {
         "spec": {"containers": [{"name": "app", "image": "app:v1"}]},
     });
     let others = matches_upstream_report("Pod", &pod, "pod-configauditreport-expected.yaml");
-    assert_others(&others, &["KSV004", "KSV110"]);
+    assert_others(&others, &["KSV004", "KSV110", "KSV118"], "Pod", "my-pod");
 }

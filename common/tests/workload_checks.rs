@@ -1,5 +1,5 @@
-//! The workload checks added from upstream's library (KSV004, KSV110, KSV116), one
-//! table each: every case fails exactly where upstream's
+//! The workload checks added from upstream's library (KSV004, KSV110, KSV116, KSV118,
+//! KSV120), one table each: every case fails exactly where upstream's
 //! check does — its test cases and its quirks included (init containers count, ephemeral
 //! ones do not; pod-level and container-level settings; controllers' and CronJobs' pod
 //! templates) — with upstream's messages, and each check runs for the workload kinds only.
@@ -75,7 +75,7 @@ fn assert_cases(engine: &PolicyEngine, id: &str, cases: Vec<Case>) {
 }
 
 /// The checks of these tables: ID, title, severity, remediation.
-const CHECKS: [(&str, &str, &str, &str); 3] = [
+const CHECKS: [(&str, &str, &str, &str); 5] = [
     (
         "KSV004",
         "Default capabilities: some containers do not drop any",
@@ -93,6 +93,18 @@ const CHECKS: [(&str, &str, &str, &str); 3] = [
         "Runs with a root primary or supplementary GID",
         "LOW",
         "Set 'containers[].securityContext.runAsGroup' to a non-zero integer or leave undefined.",
+    ),
+    (
+        "KSV118",
+        "Default security context configured",
+        "HIGH",
+        "To enhance security, it is strongly recommended not to rely on the default security context. Instead, it is advisable to explicitly define the required security parameters (such as runAsNonRoot, capabilities, readOnlyRootFilesystem, etc.) within the security context.",
+    ),
+    (
+        "KSV120",
+        "SYS_MODULE capability added",
+        "HIGH",
+        "To mitigate potential security risks, it is strongly recommended to remove the SYS_MODULE capability from 'containers[].securityContext.capabilities.add'. It is advisable to follow the practice of dropping all capabilities and only adding the necessary ones.",
     ),
 ];
 

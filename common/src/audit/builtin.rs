@@ -227,8 +227,16 @@ const POLICIES: &[(&str, &str)] = &[
         include_str!("../../policies/checks/ksv117_privileged_ports.rego"),
     ),
     (
+        "checks/ksv118_default_security_context.rego",
+        include_str!("../../policies/checks/ksv118_default_security_context.rego"),
+    ),
+    (
         "checks/ksv119_net_raw.rego",
         include_str!("../../policies/checks/ksv119_net_raw.rego"),
+    ),
+    (
+        "checks/ksv120_sys_module.rego",
+        include_str!("../../policies/checks/ksv120_sys_module.rego"),
     ),
     (
         "checks/ksv121_disallowed_host_paths.rego",

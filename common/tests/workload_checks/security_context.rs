@@ -1,5 +1,5 @@
-//! KSV004 and KSV116: capabilities and security contexts, of the pod and of each
-//! container.
+//! KSV004, KSV116, KSV118 and KSV120: capabilities and security contexts, of the pod and of
+//! each container.
 
 use serde_json::{Value, json};
 
@@ -166,4 +166,131 @@ fn ksv116_a_root_group_at_pod_level_fails() {
         ),
     ];
     assert_cases(&engine(), "KSV116", cases);
+}
+
+#[test]
+fn ksv118_a_default_security_context_fails_at_each_level() {
+    const POD_MSG: &str = "pod w in shop namespace is using the default security context, which allows root privileges";
+    const CONTAINER_MSG: &str =
+        "container w in shop namespace is using the default security context";
+    let bare = || json!({"name": "app", "image": "a:1"});
+    let set = || json!({"name": "app", "image": "a:1", "securityContext": {"runAsUser": 1001}});
+    let cases: Vec<Case> = vec![
+        (
+            "neither set",
+            pod(json!({"containers": [bare()]})),
+            &[POD_MSG, CONTAINER_MSG],
+        ),
+        (
+            "the container inherits the pod's runAsUser",
+            pod(
+                json!({"securityContext": {"runAsUser": 1001}, "containers": [{"name": "app", "image": "a:1", "securityContext": {}}]}),
+            ),
+            &[],
+        ),
+        (
+            "both set",
+            pod(json!({"securityContext": {"runAsUser": 1001}, "containers": [set()]})),
+            &[],
+        ),
+        (
+            "an empty pod-level one",
+            pod(json!({"securityContext": {}, "containers": [set()]})),
+            &[POD_MSG],
+        ),
+        (
+            "a pod-level field containers do not inherit",
+            pod(json!({"securityContext": {"fsGroup": 2000}, "containers": [bare()]})),
+            &[CONTAINER_MSG],
+        ),
+        (
+            "several bare containers give one message",
+            pod(
+                json!({"securityContext": {"fsGroup": 2000}, "containers": [bare(), {"name": "b", "image": "b:1"}], "initContainers": [{"name": "i", "image": "i:1"}]}),
+            ),
+            &[CONTAINER_MSG],
+        ),
+        (
+            "a bare init container",
+            pod(
+                json!({"securityContext": {"fsGroup": 2000}, "containers": [set()], "initContainers": [{"name": "i", "image": "i:1"}]}),
+            ),
+            &[CONTAINER_MSG],
+        ),
+        (
+            "ephemeral containers are not looked at",
+            pod(
+                json!({"securityContext": {"fsGroup": 2000}, "containers": [set()], "ephemeralContainers": [{"name": "d", "image": "d:1"}]}),
+            ),
+            &[],
+        ),
+        (
+            "a Deployment's template without one",
+            workload("Deployment", Some("shop"), json!({"containers": [set()]})),
+            &[
+                "deployment w in shop namespace is using the default security context, which allows root privileges",
+            ],
+        ),
+        (
+            "a CronJob's template, in the default namespace",
+            workload("CronJob", None, json!({"containers": [bare()]})),
+            &[
+                "cronjob w in default namespace is using the default security context, which allows root privileges",
+                "container w in default namespace is using the default security context",
+            ],
+        ),
+        (
+            "a Job's template",
+            workload(
+                "Job",
+                Some("shop"),
+                json!({"securityContext": {"runAsNonRoot": true}, "containers": [bare()]}),
+            ),
+            &[],
+        ),
+    ];
+    assert_cases(&engine(), "KSV118", cases);
+}
+
+#[test]
+fn ksv120_sys_module_added_fails_and_prints_the_container() {
+    let adding = |cap: &str| json!({"name": "hello", "image": "busybox", "securityContext": {"capabilities": {"add": [cap]}}});
+    let cases: Vec<Case> = vec![
+        (
+            "nothing added",
+            pod(json!({"containers": [{"name": "hello", "image": "busybox"}]})),
+            &[],
+        ),
+        (
+            "SYS_MODULE added",
+            pod(json!({"containers": [adding("SYS_MODULE")]})),
+            &[
+                r#"container {"image": "busybox", "name": "hello", "securityContext": {"capabilities": {"add": ["SYS_MODULE"]}}} of pod w in shop namespace should not include 'SYS_MODULE' in securityContext.capabilities.add"#,
+            ],
+        ),
+        (
+            "spelled otherwise",
+            pod(json!({"containers": [adding("sys_module"), adding("CAP_SYS_MODULE")]})),
+            &[],
+        ),
+        (
+            "printed with the pod-level fields it inherits",
+            workload(
+                "Deployment",
+                Some("shop"),
+                json!({"securityContext": {"runAsUser": 1001, "fsGroup": 2000}, "initContainers": [adding("SYS_MODULE")], "containers": []}),
+            ),
+            &[
+                r#"container {"image": "busybox", "name": "hello", "securityContext": {"capabilities": {"add": ["SYS_MODULE"]}, "runAsUser": 1001}} of deployment w in shop namespace should not include 'SYS_MODULE' in securityContext.capabilities.add"#,
+            ],
+        ),
+        (
+            "ephemeral containers are not looked at",
+            pod(
+                json!({"containers": [{"name": "a", "image": "a:1"}], "ephemeralContainers": [adding("SYS_MODULE")]}),
+            ),
+            &[],
+        ),
+    ];
+    assert_cases(&engine(), "KSV120", cases);
 }
