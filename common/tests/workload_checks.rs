@@ -1,5 +1,5 @@
 //! The workload checks added from upstream's library (KSV004, KSV110, KSV116, KSV118,
-//! KSV120), one table each: every case fails exactly where upstream's
+//! KSV120, KSV-0124, KSV0125), one table each: every case fails exactly where upstream's
 //! check does — its test cases and its quirks included (init containers count, ephemeral
 //! ones do not; pod-level and container-level settings; controllers' and CronJobs' pod
 //! templates) — with upstream's messages, and each check runs for the workload kinds only.
@@ -11,6 +11,8 @@ use common::policy_config::{PolicyConfig, RESOURCE_KINDS, WORKLOAD_KINDS};
 use common::reports::config_audit::Check;
 use serde_json::{Value, json};
 
+#[path = "workload_checks/images.rs"]
+mod images;
 #[path = "workload_checks/security_context.rs"]
 mod security_context;
 
@@ -74,8 +76,9 @@ fn assert_cases(engine: &PolicyEngine, id: &str, cases: Vec<Case>) {
     }
 }
 
-/// The checks of these tables: ID, title, severity, remediation.
-const CHECKS: [(&str, &str, &str, &str); 5] = [
+/// The checks of these tables: ID, title, severity, remediation (upstream gives KSV-0124
+/// none).
+const CHECKS: [(&str, &str, &str, &str); 7] = [
     (
         "KSV004",
         "Default capabilities: some containers do not drop any",
@@ -105,6 +108,18 @@ const CHECKS: [(&str, &str, &str, &str); 5] = [
         "SYS_MODULE capability added",
         "HIGH",
         "To mitigate potential security risks, it is strongly recommended to remove the SYS_MODULE capability from 'containers[].securityContext.capabilities.add'. It is advisable to follow the practice of dropping all capabilities and only adding the necessary ones.",
+    ),
+    (
+        "KSV-0124",
+        "Gatekeeper repo reference is ambiguously open-ended",
+        "HIGH",
+        "",
+    ),
+    (
+        "KSV0125",
+        "Restrict container images to trusted registries",
+        "MEDIUM",
+        "Use images from trusted registries.",
     ),
 ];
 

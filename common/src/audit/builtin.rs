@@ -250,6 +250,14 @@ const POLICIES: &[(&str, &str)] = &[
         "checks/ksv123_masters_binding.rego",
         include_str!("../../policies/checks/ksv123_masters_binding.rego"),
     ),
+    (
+        "checks/ksv124_ambiguous_image_prefix.rego",
+        include_str!("../../policies/checks/ksv124_ambiguous_image_prefix.rego"),
+    ),
+    (
+        "checks/ksv125_untrusted_registry.rego",
+        include_str!("../../policies/checks/ksv125_untrusted_registry.rego"),
+    ),
 ];
 
 /// The built-in checks as `(file name, Rego text)`, e.g.
