@@ -160,3 +160,48 @@ fn upstream_example_pod_matches_upstream_report() {
     let others = matches_upstream_report("Pod", &pod, "pod-configauditreport-expected.yaml");
     assert_others(&others, &["KSV004", "KSV110", "KSV118"], "Pod", "my-pod");
 }
+
+/// Upstream's example DaemonSet; its image comes from quay.io, which upstream's KSV0125
+/// does not trust by default.
+#[test]
+fn upstream_example_daemonset_matches_upstream_report() {
+    let ds = example("daemonset.yaml");
+    let others = matches_upstream_report(
+        "DaemonSet",
+        &ds,
+        "daemonset-configauditreport-expected.yaml",
+    );
+    let want = ["KSV004", "KSV0125", "KSV110", "KSV118"];
+    assert_others(&others, &want, "DaemonSet", "fluentd-elasticsearch");
+    let registry = others.iter().find(|c| c.check_id == "KSV0125").unwrap();
+    assert_eq!(
+        registry.messages,
+        [
+            "Container fluentd-elasticsearch in daemonset fluentd-elasticsearch (namespace: default) uses an image from an untrusted registry."
+        ]
+    );
+}
+
+/// Upstream's example Job.
+#[test]
+fn upstream_example_job_matches_upstream_report() {
+    let job = example("job.yaml");
+    let others = matches_upstream_report("Job", &job, "job-configauditreport-expected.yaml");
+    assert_others(&others, &["KSV004", "KSV110", "KSV118"], "Job", "pi");
+}
+
+/// Upstream's example CronJob (its pod template two levels down).
+#[test]
+fn upstream_example_cronjob_matches_upstream_report() {
+    let cron = example("cronjob.yaml");
+    let others =
+        matches_upstream_report("CronJob", &cron, "cronjob-configauditreport-expected.yaml");
+    assert_others(&others, &["KSV004", "KSV110", "KSV118"], "CronJob", "hello");
+    let drop = others.iter().find(|c| c.check_id == "KSV004").unwrap();
+    assert_eq!(
+        drop.messages,
+        [
+            "Container 'hello' of 'cronjob' 'hello' in 'default' namespace should set securityContext.capabilities.drop"
+        ]
+    );
+}
