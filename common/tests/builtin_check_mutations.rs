@@ -31,7 +31,7 @@ fn hardened_pod() -> Value {
     json!({
         "apiVersion": "v1",
         "kind": "Pod",
-        "metadata": {"name": "web", "namespace": "default"},
+        "metadata": {"name": "web", "namespace": "shop"},
         "spec": {
             "automountServiceAccountToken": false,
             "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}, "runAsGroup": 30000},
@@ -137,7 +137,7 @@ fn one_mutation_fails_exactly_its_checks() {
         (
             "no drop",
             |p| drop(obj(sc(p)).remove("capabilities")),
-            &["KSV003", "KSV106"],
+            &["KSV003", "KSV004", "KSV106"],
         ),
         (
             "drop lower-case all",
@@ -284,12 +284,12 @@ fn one_mutation_fails_exactly_its_checks() {
         (
             "registry port, no tag",
             |p| container(p)["image"] = json!("reg:5000/nginx"),
-            &["KSV013"],
+            &["KSV013", "KSV0125"],
         ),
         (
             "registry port, tag",
             |p| container(p)["image"] = json!("reg:5000/nginx:1.2"),
-            &[],
+            &["KSV0125"],
         ),
         (
             "digest",
@@ -506,8 +506,8 @@ fn one_mutation_fails_exactly_its_checks() {
             "a bad init container",
             |p| p["spec"]["initContainers"] = json!([{"name": "init", "image": "busybox:1.36"}]),
             &[
-                "KSV001", "KSV003", "KSV011", "KSV012", "KSV014", "KSV015", "KSV016", "KSV018",
-                "KSV020", "KSV104", "KSV106",
+                "KSV001", "KSV003", "KSV004", "KSV011", "KSV012", "KSV014", "KSV015", "KSV016",
+                "KSV018", "KSV020", "KSV104", "KSV106",
             ],
         ),
     ];
