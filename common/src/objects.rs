@@ -21,8 +21,10 @@ pub enum ObjectKind {
     Ingress,
     ResourceQuota,
     LimitRange,
+    PersistentVolumeClaim,
     ClusterRoleBinding,
     CustomResourceDefinition,
+    PersistentVolume,
 }
 
 /// The report an object gets.
@@ -47,7 +49,7 @@ impl ReportKind {
 
 impl ObjectKind {
     /// Every kind, roles first.
-    pub const ALL: [Self; 11] = [
+    pub const ALL: [Self; 13] = [
         Self::Role,
         Self::ClusterRole,
         Self::Service,
@@ -57,8 +59,10 @@ impl ObjectKind {
         Self::Ingress,
         Self::ResourceQuota,
         Self::LimitRange,
+        Self::PersistentVolumeClaim,
         Self::ClusterRoleBinding,
         Self::CustomResourceDefinition,
+        Self::PersistentVolume,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -74,6 +78,8 @@ impl ObjectKind {
             Self::LimitRange => "LimitRange",
             Self::ClusterRoleBinding => "ClusterRoleBinding",
             Self::CustomResourceDefinition => "CustomResourceDefinition",
+            Self::PersistentVolumeClaim => "PersistentVolumeClaim",
+            Self::PersistentVolume => "PersistentVolume",
         }
     }
 
@@ -88,7 +94,12 @@ impl ObjectKind {
             Self::Role | Self::ClusterRole | Self::RoleBinding | Self::ClusterRoleBinding => {
                 RBAC_API_VERSION
             }
-            Self::Service | Self::ConfigMap | Self::ResourceQuota | Self::LimitRange => "v1",
+            Self::Service
+            | Self::ConfigMap
+            | Self::ResourceQuota
+            | Self::LimitRange
+            | Self::PersistentVolumeClaim
+            | Self::PersistentVolume => "v1",
             Self::NetworkPolicy | Self::Ingress => "networking.k8s.io/v1",
             Self::CustomResourceDefinition => "apiextensions.k8s.io/v1",
         }
@@ -108,6 +119,8 @@ impl ObjectKind {
             Self::LimitRange => "limitranges",
             Self::ClusterRoleBinding => "clusterrolebindings",
             Self::CustomResourceDefinition => "customresourcedefinitions",
+            Self::PersistentVolumeClaim => "persistentvolumeclaims",
+            Self::PersistentVolume => "persistentvolumes",
         }
     }
 
@@ -115,7 +128,10 @@ impl ObjectKind {
     pub fn cluster_scoped(self) -> bool {
         matches!(
             self,
-            Self::ClusterRole | Self::ClusterRoleBinding | Self::CustomResourceDefinition
+            Self::ClusterRole
+                | Self::ClusterRoleBinding
+                | Self::CustomResourceDefinition
+                | Self::PersistentVolume
         )
     }
 

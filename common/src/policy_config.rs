@@ -35,7 +35,7 @@ pub const RBAC_KINDS: [&str; 2] = ["Role", "ClusterRole"];
 /// The kinds besides workloads that get config audits, as upstream audits them: namespaced
 /// ones get ConfigAuditReports, cluster-scoped ones ClusterConfigAuditReports (see
 /// [`crate::objects::ObjectKind`]).
-pub const RESOURCE_KINDS: [&str; 9] = [
+pub const RESOURCE_KINDS: [&str; 11] = [
     "Service",
     "ConfigMap",
     "RoleBinding",
@@ -43,8 +43,10 @@ pub const RESOURCE_KINDS: [&str; 9] = [
     "Ingress",
     "ResourceQuota",
     "LimitRange",
+    "PersistentVolumeClaim",
     "ClusterRoleBinding",
     "CustomResourceDefinition",
+    "PersistentVolume",
 ];
 
 const POLICY_PREFIX: &str = "policy.";

@@ -187,8 +187,9 @@ pub struct RunArgs {
     #[arg(long, env = "RBAC_ASSESSMENT_SCANNER_ENABLED", default_value_t = true, action = clap::ArgAction::Set)]
     pub rbac_assessments: bool,
     /// Audit, as upstream does, the Services, ConfigMaps, RoleBindings, NetworkPolicies,
-    /// Ingresses, ResourceQuotas and LimitRanges (ConfigAuditReport) and the
-    /// ClusterRoleBindings and CustomResourceDefinitions (ClusterConfigAuditReport).
+    /// Ingresses, ResourceQuotas, LimitRanges and PersistentVolumeClaims (ConfigAuditReport)
+    /// and the ClusterRoleBindings, CustomResourceDefinitions and PersistentVolumes
+    /// (ClusterConfigAuditReport).
     #[arg(long, env = "RESOURCE_AUDITS_ENABLED", default_value_t = true, action = clap::ArgAction::Set)]
     pub resource_audits: bool,
     /// How VulnerabilityReports are stored: `full` (upstream's: every report holds its

@@ -20,7 +20,7 @@ __rego_input__ := {"selector": [{"type": "kubernetes", "subtypes": [
 	{"kind": "Deployment"}, {"kind": "StatefulSet"}, {"kind": "DaemonSet"},
 	{"kind": "CronJob"}, {"kind": "Job"}, {"kind": "Service"}, {"kind": "ConfigMap"},
 	{"kind": "RoleBinding"}, {"kind": "NetworkPolicy"}, {"kind": "Ingress"},
-	{"kind": "ResourceQuota"}, {"kind": "LimitRange"},
+	{"kind": "ResourceQuota"}, {"kind": "LimitRange"}, {"kind": "PersistentVolumeClaim"},
 ]}]}
 
 # A control-plane component as upstream recognises one: its own labels and spec (a Pod's).

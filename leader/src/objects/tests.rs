@@ -357,7 +357,7 @@ fn audited_kinds_follow_the_switches() {
         audited_kinds(true, false),
         [ObjectKind::Role, ObjectKind::ClusterRole]
     );
-    assert_eq!(audited_kinds(false, true).len(), 9);
+    assert_eq!(audited_kinds(false, true).len(), 11);
     assert!(audited_kinds(false, true).iter().all(|k| !k.is_role()));
     assert!(audited_kinds(false, false).is_empty());
 }

@@ -1,12 +1,12 @@
-//! Config audits of the kinds besides workloads, end to end: a Service and a ConfigMap get
-//! their ConfigAuditReports, a ClusterRoleBinding and a CustomResourceDefinition their
-//! ClusterConfigAuditReports — upstream's names, labels, owner and findings —, a changed
+//! Config audits of the kinds besides workloads, end to end: a Service, ConfigMaps and a
+//! PersistentVolumeClaim get their ConfigAuditReports, a ClusterRoleBinding, a
+//! CustomResourceDefinition and a PersistentVolume their ClusterConfigAuditReports — upstream's names, labels, owner and findings —, a changed
 //! Service is re-audited, a deleted report comes back, a policy for `kinds: Service`
 //! re-audits the Services only, and a deleted object takes its report with it. The leader's
 //! status says where an object's work goes.
 //!
 //! kube-sim only (the real-cluster profile leaves it out): the operator audits every
-//! ClusterRoleBinding and CRD of the cluster, which all scenarios share.
+//! ClusterRoleBinding, CRD and PersistentVolume of the cluster, which all scenarios share.
 
 #![allow(clippy::unwrap_used)]
 
@@ -46,6 +46,21 @@ metadata: {name: NS-admins}
 roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: cluster-admin}
 subjects:
 - {apiGroup: rbac.authorization.k8s.io, kind: User, name: alice}
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: data, namespace: NS}
+spec:
+  accessModes: [ReadWriteOnce]
+  resources: {requests: {storage: 1Gi}}
+---
+apiVersion: v1
+kind: PersistentVolume
+metadata: {name: NS-disk}
+spec:
+  capacity: {storage: 1Gi}
+  accessModes: [ReadWriteOnce]
+  hostPath: {path: /srv/disk}
 ---
 apiVersion: apiextensions.k8s.io/v1
 kind: CustomResourceDefinition
@@ -204,6 +219,26 @@ async fn services_config_maps_bindings_and_crds_get_config_audits_that_follow_th
         widgets["metadata"]["ownerReferences"][0]["apiVersion"],
         "apiextensions.k8s.io/v1"
     );
+    // A PersistentVolumeClaim and a PersistentVolume, as upstream audits them.
+    report_where(
+        &cluster,
+        "configauditreports",
+        &ns,
+        "persistentvolumeclaim-data",
+        |r| failed(r).is_empty(),
+    )
+    .await;
+    let disk = cluster
+        .get_json(&["persistentvolume", &format!("{ns}-disk")])
+        .unwrap();
+    let disk_report =
+        cluster_report_owned_by(&cluster, "clusterconfigauditreports", uid(&disk), LONG)
+            .await
+            .unwrap();
+    assert_eq!(
+        disk_report["metadata"]["name"],
+        format!("persistentvolume-{ns}-disk")
+    );
     let table = cluster
         .kubectl(&["get", "clusterconfigaudit", "-o", "wide"])
         .unwrap();
@@ -319,6 +354,9 @@ async fn services_config_maps_bindings_and_crds_get_config_audits_that_follow_th
         .unwrap();
     cluster
         .kubectl(&["delete", "crd", &format!("widgets.{ns}.example.com")])
+        .unwrap();
+    cluster
+        .kubectl(&["delete", "persistentvolume", &format!("{ns}-disk")])
         .unwrap();
     assert!(op.all_running());
 }

@@ -46,7 +46,7 @@ const EXPECTED: &[Row] = &[
     (LEADER, "*", "rbac.authorization.k8s.io", &["roles", "clusterroles"], &["list", "watch"], &[]),
     (LEADER, "*", "aquasecurity.github.io", &["rbacassessmentreports", "clusterrbacassessmentreports"], &["list", "watch"], &[]),
     // config audits of the other kinds: the objects and their cluster-scoped reports.
-    (LEADER, "*", "", &["services", "configmaps", "resourcequotas", "limitranges"], &["list", "watch"], &[]),
+    (LEADER, "*", "", &["services", "configmaps", "resourcequotas", "limitranges", "persistentvolumeclaims", "persistentvolumes"], &["list", "watch"], &[]),
     (LEADER, "*", "rbac.authorization.k8s.io", &["rolebindings", "clusterrolebindings"], &["list", "watch"], &[]),
     (LEADER, "*", "networking.k8s.io", &["networkpolicies", "ingresses"], &["list", "watch"], &[]),
     (LEADER, "*", "apiextensions.k8s.io", &["customresourcedefinitions"], &["list", "watch"], &[]),
@@ -74,7 +74,7 @@ const EXPECTED: &[Row] = &[
     (WORKER, "*", "aquasecurity.github.io", &["rbacassessmentreports", "clusterrbacassessmentreports"], &["create", "patch"], &[]),
     // config audits of the other kinds: the object of a task (when the leader did not send
     // it), the cluster-scoped reports.
-    (WORKER, "*", "", &["services", "configmaps", "resourcequotas", "limitranges"], &["get"], &[]),
+    (WORKER, "*", "", &["services", "configmaps", "resourcequotas", "limitranges", "persistentvolumeclaims", "persistentvolumes"], &["get"], &[]),
     (WORKER, "*", "rbac.authorization.k8s.io", &["rolebindings", "clusterrolebindings"], &["get"], &[]),
     (WORKER, "*", "networking.k8s.io", &["networkpolicies", "ingresses"], &["get"], &[]),
     (WORKER, "*", "apiextensions.k8s.io", &["customresourcedefinitions"], &["get"], &[]),

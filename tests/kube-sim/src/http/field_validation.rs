@@ -112,6 +112,8 @@ fn builtin(group: &str, kind: &str, obj: &Value) -> Option<Vec<Vec<Seg>>> {
         ("", "ConfigMap") => typed::<core::v1::ConfigMap>(obj),
         ("", "ResourceQuota") => typed::<core::v1::ResourceQuota>(obj),
         ("", "LimitRange") => typed::<core::v1::LimitRange>(obj),
+        ("", "PersistentVolumeClaim") => typed::<core::v1::PersistentVolumeClaim>(obj),
+        ("", "PersistentVolume") => typed::<core::v1::PersistentVolume>(obj),
         ("", "Secret") => typed::<core::v1::Secret>(obj),
         ("", "ServiceAccount") => typed::<core::v1::ServiceAccount>(obj),
         ("", "Event") => typed::<core::v1::Event>(obj),

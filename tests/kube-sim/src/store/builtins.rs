@@ -124,6 +124,13 @@ pub fn builtin_resources() -> Vec<ResourceInfo> {
             .short(&["quota"])
             .status(),
         def("", "v1", "LimitRange", "limitranges").short(&["limits"]),
+        def("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims")
+            .short(&["pvc"])
+            .status(),
+        def("", "v1", "PersistentVolume", "persistentvolumes")
+            .short(&["pv"])
+            .cluster()
+            .status(),
         def("", "v1", "Secret", "secrets").columns(vec![col("Type", "string", ".type", 0), age()]),
         def("", "v1", "ServiceAccount", "serviceaccounts").short(&["sa"]),
         def("", "v1", "Event", "events")
