@@ -51,6 +51,16 @@ impl KubeArgs {
         user_agent: &str,
         throttle: &crate::api_budget::ThrottleLayer,
     ) -> Result<kube::Client, Error> {
+        Ok(self.connect_versioned(user_agent, throttle).await?.0)
+    }
+
+    /// [`Self::connect`], also giving the API server's `gitVersion` its reachability check
+    /// read (e.g. `v1.32.0`).
+    pub async fn connect_versioned(
+        &self,
+        user_agent: &str,
+        throttle: &crate::api_budget::ThrottleLayer,
+    ) -> Result<(kube::Client, String), Error> {
         let config = match &self.kubeconfig {
             Some(path) => {
                 let kubeconfig = kube::config::Kubeconfig::read_from(path)
@@ -76,9 +86,9 @@ impl KubeArgs {
         // cluster that stays unreachable stops the process.
         let deadline = tokio::time::Instant::now() + self.connect_timeout;
         let mut last = String::from("no answer");
-        loop {
+        let version = loop {
             match tokio::time::timeout_at(deadline, check.apiserver_version()).await {
-                Ok(Ok(_)) => break,
+                Ok(Ok(info)) => break info.git_version,
                 Ok(Err(e)) => last = e.to_string(),
                 Err(_) => {}
             }
@@ -87,18 +97,19 @@ impl KubeArgs {
                 return Err(Error::Unreachable { url, reason });
             }
             tokio::time::sleep(CONNECT_RETRY).await;
-        }
+        };
         // The throttle retries 429s, 503s and 504s itself, each attempt within the budget;
         // kube's own retries under it would not wait for a token.
         let mut config = config;
         config.default_retry = false;
-        Ok(kube::client::ClientBuilder::try_from(config)
+        let client = kube::client::ClientBuilder::try_from(config)
             .map_err(|e| Error::LoadConfig(e.to_string()))?
             // The throttle sends a request again after a 429, so the stack under it must be
             // shareable between concurrent requests.
             .with_layer(&tower::buffer::BufferLayer::new(1024))
             .with_layer(throttle)
-            .build())
+            .build();
+        Ok((client, version))
     }
 }
 

@@ -85,10 +85,13 @@ pub async fn run(args: Args) -> Result<(), Error> {
     let budget = Arc::new(budget::Granted::default());
     let api_stats = common::api_budget::ThrottleStats::default();
     let throttle = common::api_budget::ThrottleLayer::new(budget.clone(), api_stats.clone());
-    let client = tokio::select! {
+    // The reachability check reads the cluster's version, which the checks read as upstream's
+    // do (`data.k8s.version`).
+    let (client, cluster_version) = tokio::select! {
         () = shutdown.cancelled() => return Ok(()),
-        client = args.kube.connect(&agent, &throttle) => client?,
+        connected = args.kube.connect_versioned(&agent, &throttle) => connected?,
     };
+    tracing::info!(version = %cluster_version, "the API server answers");
     // Ready while attached to a leader; metrics from this worker's counters.
     let metrics = Arc::new(metrics::WorkerMetrics::with_api(&api_stats));
     let ready = Arc::new(AtomicBool::new(false));
@@ -113,8 +116,12 @@ pub async fn run(args: Args) -> Result<(), Error> {
         args.policy_evaluators.into(),
     )
     .map_err(Error::Policies)?;
-    let evaluation = policies::Evaluation::new(sandbox, args.policy_evaluators.into())
-        .map_err(Error::Policies)?;
+    let evaluation = policies::Evaluation::new(
+        sandbox,
+        args.policy_evaluators.into(),
+        Some(&cluster_version),
+    )
+    .map_err(Error::Policies)?;
     let cache = PolicyCache::spawn(
         client.clone(),
         &args.operator_namespace,

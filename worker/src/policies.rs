@@ -66,9 +66,20 @@ pub struct Evaluation {
 
 impl Evaluation {
     /// Compiles the built-in checks; `cores` built-in evaluations run at once.
-    pub fn new(sandbox: sandbox::Settings, cores: usize) -> Result<Self, String> {
-        let builtin = PolicyEngine::compile(&PolicyConfig::default(), true)
+    /// `cluster_version`: the API server's `gitVersion`, given to the built-in checks as
+    /// upstream gives it (`data.k8s.version`); `None` when it could not be read.
+    pub fn new(
+        sandbox: sandbox::Settings,
+        cores: usize,
+        cluster_version: Option<&str>,
+    ) -> Result<Self, String> {
+        let mut builtin = PolicyEngine::compile(&PolicyConfig::default(), true)
             .map_err(|e| format!("the built-in checks do not compile: {e}"))?;
+        if let Some(version) = cluster_version {
+            builtin = builtin
+                .with_cluster_version(version)
+                .map_err(|e| format!("the cluster version cannot be given to the checks: {e}"))?;
+        }
         Ok(Self {
             builtin: Arc::new(builtin),
             sandbox,

@@ -46,7 +46,7 @@ fn big_replicaset(containers: usize) -> kube::api::DynamicObject {
 
 #[tokio::test(flavor = "current_thread")]
 async fn a_long_builtin_evaluation_leaves_the_runtime_thread_free() {
-    let evaluation = Evaluation::new(settings(), 1).unwrap();
+    let evaluation = Evaluation::new(settings(), 1, None).unwrap();
     let policies = Policies::compile(&BTreeMap::new(), &evaluation)
         .await
         .unwrap();

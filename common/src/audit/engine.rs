@@ -128,6 +128,21 @@ pub(super) struct Source<'a> {
 }
 
 impl PolicyEngine {
+    /// Gives the policies the cluster's version as upstream does: `data.k8s.version`, the API
+    /// server's `gitVersion` without its leading `v` and with `+` as `-` (e.g.
+    /// `1.30.2-gke.1587003`). Checks such as KSV01011 read it.
+    pub fn with_cluster_version(mut self, git_version: &str) -> Result<Self, String> {
+        let version = cluster_version(git_version);
+        let data = serde_json::json!({"k8s": {"version": version}});
+        let value = regorus::Value::from_json_str(&data.to_string())
+            .map_err(|e| concise(&e.to_string()))?;
+        self.engine
+            .add_data(value)
+            .map_err(|e| concise(&e.to_string()))?;
+        prepare(&mut self.engine)?;
+        Ok(self)
+    }
+
     /// Compiles the built-in checks (when `include_builtin`) and every library and policy of
     /// `config`. Errors name the ConfigMap key at fault.
     pub fn compile(config: &PolicyConfig, include_builtin: bool) -> Result<Self, CompileError> {
@@ -450,6 +465,14 @@ pub(super) fn prepare(engine: &mut regorus::Engine) -> Result<(), String> {
         .eval_query("true".to_owned(), false)
         .map(drop)
         .map_err(|e| concise(&e.to_string()))
+}
+
+/// The version the policies see (`data.k8s.version`) for an API server `gitVersion`.
+pub fn cluster_version(git_version: &str) -> String {
+    git_version
+        .strip_prefix('v')
+        .unwrap_or(git_version)
+        .replace('+', "-")
 }
 
 /// The value of `<package>.<rule>` with no input, as JSON; `None` when undefined or failing.

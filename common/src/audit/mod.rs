@@ -41,7 +41,7 @@ pub use builtin::{
     builtin_check_ids, builtin_digest_for, builtin_libraries, builtin_policies, compat_libraries,
 };
 pub use diagnose::CompileError;
-pub use engine::{Evaluation, PolicyEngine, PolicyInfo};
+pub use engine::{Evaluation, PolicyEngine, PolicyInfo, cluster_version};
 pub use node_checks::items as node_check_items;
 pub use results::EVALUATION_FAILED_SEVERITY;
 

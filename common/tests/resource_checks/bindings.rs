@@ -1,10 +1,6 @@
 //! KSV111, KSV01011, KSV122 and KSV123: RoleBindings and ClusterRoleBindings of powerful
 //! roles and of anonymous, authenticated or master subjects.
 
-use std::collections::BTreeMap;
-
-use common::audit::PolicyEngine;
-use common::policy_config::PolicyConfig;
 use serde_json::{Value, json};
 
 use super::{Case, assert_cases, engine};
@@ -98,20 +94,18 @@ fn ksv122_ksv123_role_bindings_of_anonymous_users_and_masters() {
 #[test]
 fn ksv01011_fails_on_gke_only() {
     let authenticated = binding("RoleBinding", "r", &[("Group", "system:authenticated")]);
-    // The operator gives no cluster version: the check passes.
+    // Without a cluster version (the worker could not read it): the check passes.
     assert_cases(
         &engine(),
         "KSV01011",
         vec![("no version", authenticated.clone(), None)],
     );
-    // With one (here from a library of the plugin ConfigMap), as upstream's tests.
-    let with_version = |version: &str| {
-        let data = BTreeMap::from([(
-            "library.version.rego".to_owned(),
-            format!("package k8s\n\nversion := \"{version}\"\n"),
-        )]);
-        PolicyEngine::compile(&PolicyConfig::from_data(&data).unwrap(), true).unwrap()
-    };
+    // With the API server's version, as the worker gives it (`data.k8s.version`).
+    let with_version = |version: &str| engine().with_cluster_version(version).unwrap();
+    assert_eq!(
+        common::audit::cluster_version("v1.27.1+gke.1000"),
+        "1.27.1-gke.1000"
+    );
     let msg = r#"RoleBinding 'b' should not bind to roles {"system:authenticated"}"#;
     let gke = with_version("v1.27.1-gke.1000");
     let cases: Vec<Case> = vec![

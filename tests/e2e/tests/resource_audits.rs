@@ -358,5 +358,12 @@ async fn services_config_maps_bindings_and_crds_get_config_audits_that_follow_th
     cluster
         .kubectl(&["delete", "persistentvolume", &format!("{ns}-disk")])
         .unwrap();
+    // The workers read the cluster's version (given to the checks as `data.k8s.version`).
+    for worker in op.worker_ids() {
+        assert!(
+            op.log(&worker).contains("version=v1.32.0-kube-sim"),
+            "{worker} read no cluster version"
+        );
+    }
     assert!(op.all_running());
 }
