@@ -31,7 +31,7 @@ pub struct PolicyStatus {
     pub hashes: Option<ConfigHashes>,
     /// Hash of the kind Node, from the same config as `hashes`.
     pub node_hash: Option<String>,
-    /// Hashes of the role kinds (`Role`, `ClusterRole`), from the same config.
+    /// Hashes of the other audited object kinds (roles, Services, ...), from the same config.
     pub object_hashes: Option<BTreeMap<String, String>>,
     /// Why the current ConfigMap is not used, if it is broken.
     pub error: Option<String>,
