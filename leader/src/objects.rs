@@ -132,7 +132,10 @@ impl ObjectObserved {
     pub fn put_report(&mut self, owner: String, report: RoleReport) {
         self.remove_report(&owner, &report.namespace.clone(), &report.name.clone());
         self.bytes += u64::from(report.bytes);
-        self.reports.entry(owner).or_default().push(report);
+        let reports = self.reports.entry(owner).or_default();
+        // One report per role, as a rule: no room for four.
+        reports.reserve_exact(1);
+        reports.push(report);
     }
 
     pub fn remove_report(&mut self, owner: &str, namespace: &str, name: &str) {

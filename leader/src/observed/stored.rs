@@ -43,6 +43,9 @@ pub(super) fn put_stored<T: Stored>(
     let old = match items.iter().position(|i| i.name() == item.name()) {
         Some(at) => Some(std::mem::replace(&mut items[at], item)),
         None => {
+            // Most owners keep one item (a report per workload or container): grow by one, not
+            // to the four a first push would make room for.
+            items.reserve_exact(1);
             items.push(item);
             None
         }
