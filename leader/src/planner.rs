@@ -135,7 +135,12 @@ impl Planner {
             .zip(inputs.hashes)
             .and_then(|(w, hashes)| plan::due_audit(observed, w, hashes))
             .filter(|due| !dispatcher.covered(&due.task.task_id));
-        if audit.is_none() && (inputs.hashes.is_some() || workload.is_none()) {
+        // (A ConfigAuditReport of a Service or another audited object dirties its owner's uid
+        // here too: that object's kept JSON is the objects round's to drop.)
+        if audit.is_none()
+            && (inputs.hashes.is_some() || workload.is_none())
+            && !observed.objects.records.contains_key(uid)
+        {
             // Audited (or not to be): the object kept for its audit is not needed.
             observed.audit_objects.remove(uid);
         }

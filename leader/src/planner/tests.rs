@@ -563,3 +563,39 @@ fn what_waited_for_a_lost_workers_scan_is_planned_again() {
     let keys: Vec<String> = h.scans().into_iter().map(|s| s.1).collect();
     assert_eq!(keys, [NGINX.to_string(), "nginx@sha256:abc".to_string()]);
 }
+
+/// A stale ConfigAuditReport of a Service (an object the objects round audits) dirties its
+/// uid here too: the Service's kept JSON stays for its audit task.
+#[test]
+fn an_objects_report_leaves_the_object_kept_for_its_audit() {
+    let mut h = Harness::new();
+    let service = serde_json::json!({"apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": "web", "namespace": "team", "uid": "svc-1"},
+        "spec": {"ports": [{"port": 80}]}});
+    let record =
+        crate::objects::folds::object_record(common::objects::ObjectKind::Service, &service)
+            .unwrap();
+    h.o.audit_objects
+        .put_json("svc-1", &record.spec_hash, service.to_string());
+    h.o.objects.put_object(record.clone());
+    h.o.put_audit_report(
+        "svc-1".into(),
+        AuditReportMeta {
+            namespace: "team".into(),
+            name: "service-web".into(),
+            kind: "Service".into(),
+            spec_hash: Some("an-older-spec".into()),
+            config_hash: Some("c1".into()),
+            resource_version: None,
+            gauge: None,
+            bytes: 0,
+        },
+    );
+    h.round();
+    assert!(h.o.audit_objects.get("svc-1", &record.spec_hash).is_some());
+    // A workload's uid with no workload (deleted) still drops what was kept for it.
+    h.o.audit_objects.put_json("gone-1", "s", "{}".into());
+    h.o.mark_dirty("gone-1");
+    h.round();
+    assert!(h.o.audit_objects.get("gone-1", "s").is_none());
+}
