@@ -7,18 +7,20 @@ use crate::workload::WorkloadKind;
 
 /// The API resource (group, version, kind, plural) of a workload kind.
 pub fn workload_api_resource(kind: WorkloadKind) -> ApiResource {
-    let api_version = kind.api_version();
-    let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
-    let gvk = GroupVersionKind::gvk(group, version, kind.as_str());
-    ApiResource::from_gvk_with_plural(&gvk, &format!("{}s", kind.as_str().to_lowercase()))
+    let plural = format!("{}s", kind.as_str().to_lowercase());
+    api_resource(kind.api_version(), kind.as_str(), &plural)
 }
 
 /// The API resource of an audited object kind besides workloads.
 pub fn object_api_resource(kind: crate::objects::ObjectKind) -> ApiResource {
-    let api_version = kind.api_version();
+    api_resource(kind.api_version(), kind.as_str(), kind.plural())
+}
+
+/// The API resource of `kind` served at `api_version` (`group/version`, or `v1` for the core
+/// group) as `plural`.
+fn api_resource(api_version: &str, kind: &str, plural: &str) -> ApiResource {
     let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
-    let gvk = GroupVersionKind::gvk(group, version, kind.as_str());
-    ApiResource::from_gvk_with_plural(&gvk, kind.plural())
+    ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, version, kind), plural)
 }
 
 #[cfg(test)]
