@@ -64,7 +64,7 @@ pub fn spawn(
             let (generation, batch_reports) = {
                 let st = shared.lock();
                 let reports = match &st.policy.hashes {
-                    Some(h) if st.observed.synced.contains("audit-reports") => {
+                    Some(h) if st.observed.synced.contains(crate::watch::AUDIT_REPORTS) => {
                         outdated_reports(&st.observed, &shared.scope, h, batch.max(1))
                     }
                     _ => Vec::new(),

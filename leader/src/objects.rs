@@ -32,10 +32,8 @@ pub const REPORTS_WATCH: &str = "rbac-reports";
 /// The watch of ClusterRbacAssessmentReports (a report CRD watch).
 pub const CLUSTER_REPORTS_WATCH: &str = "cluster-rbac-reports";
 /// The watch of ClusterConfigAuditReports (a report CRD watch). Namespaced ConfigAuditReports
-/// come with the workloads' watch `audit-reports`.
+/// come with the workloads' watch [`AUDIT_REPORTS`](crate::watch::AUDIT_REPORTS).
 pub const CLUSTER_AUDIT_REPORTS_WATCH: &str = "cluster-audit-reports";
-/// The watch of the workloads' and objects' ConfigAuditReports.
-pub const AUDIT_REPORTS_WATCH: &str = "audit-reports";
 
 /// The watch of a kind's objects: its resource name.
 pub fn watch_of(kind: ObjectKind) -> &'static str {
@@ -47,7 +45,7 @@ pub fn report_watch_of(kind: ObjectKind) -> &'static str {
     match kind.report_kind() {
         ReportKind::RbacAssessmentReport => REPORTS_WATCH,
         ReportKind::ClusterRbacAssessmentReport => CLUSTER_REPORTS_WATCH,
-        ReportKind::ConfigAuditReport => AUDIT_REPORTS_WATCH,
+        ReportKind::ConfigAuditReport => crate::watch::AUDIT_REPORTS,
         ReportKind::ClusterConfigAuditReport => CLUSTER_AUDIT_REPORTS_WATCH,
     }
 }

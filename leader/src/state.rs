@@ -265,7 +265,9 @@ impl Shared {
             }
             st.planned_policy = st.policy.generation;
             let paused = (
-                st.observed.missing_crds.contains("audit-reports"),
+                st.observed
+                    .missing_crds
+                    .contains(crate::watch::AUDIT_REPORTS),
                 st.observed.missing_crds.contains("vuln-reports")
                     || st
                         .observed

@@ -40,7 +40,7 @@ pub fn required_syncs() -> &'static [String] {
         let fixed = [
             "namespaces",
             "deployments",
-            "audit-reports",
+            AUDIT_REPORTS,
             INFRA_REPORTS,
             "vuln-reports",
             "service-accounts",
@@ -56,8 +56,11 @@ pub fn required_syncs() -> &'static [String] {
     &NAMES
 }
 
+/// The watch of ConfigAuditReports: the workloads' and the other audited objects'.
+pub(crate) const AUDIT_REPORTS: &str = "audit-reports";
+
 /// The watches of report kinds, whose CRDs can be deleted while the operator runs.
-pub(crate) const REPORT_WATCHES: [&str; 2] = ["audit-reports", "vuln-reports"];
+pub(crate) const REPORT_WATCHES: [&str; 2] = [AUDIT_REPORTS, "vuln-reports"];
 
 /// The watch of the control-plane components' InfraAssessmentReports (in `kube-system`);
 /// while their CRD is missing, the components' config audits go on without them.
@@ -104,7 +107,7 @@ fn spawn_crd_probe(client: Client, shared: Arc<Shared>, shutdown: CancellationTo
             for name in missing {
                 let params = kube::api::ListParams::default().limit(1);
                 let served = match name.as_str() {
-                    "audit-reports" => Api::<ConfigAuditReport>::all(client.clone())
+                    AUDIT_REPORTS => Api::<ConfigAuditReport>::all(client.clone())
                         .list_metadata(&params)
                         .await
                         .is_ok(),
@@ -217,7 +220,7 @@ pub fn spawn_all(client: &Client, shared: &Arc<Shared>, shutdown: &CancellationT
         shutdown,
     );
     spawn(
-        "audit-reports".into(),
+        AUDIT_REPORTS.into(),
         watcher(
             Api::<PartialObjectMeta<ConfigAuditReport>>::all(client.clone()),
             config(),
