@@ -241,4 +241,17 @@ mod tests {
         );
         assert_eq!(ObjectKind::parse("Pod"), None);
     }
+
+    #[test]
+    fn the_policy_kind_lists_name_the_same_kinds() {
+        let names = |roles: bool| -> Vec<&str> {
+            ObjectKind::ALL
+                .into_iter()
+                .filter(|k| k.is_role() == roles)
+                .map(ObjectKind::as_str)
+                .collect()
+        };
+        assert_eq!(names(true), crate::policy_config::RBAC_KINDS);
+        assert_eq!(names(false), crate::policy_config::RESOURCE_KINDS);
+    }
 }
