@@ -1,11 +1,15 @@
 //! The compiled policy set and its evaluation against one workload.
 //!
-//! [`PolicyEngine::compile`] parses every library and policy once (pre-1.0 Rego first, as
+//! [`PolicyEngine::compile`] parses every library and policy (pre-1.0 Rego first, as
 //! upstream policies are written, then Rego v1), prepares one `regorus` engine holding all
-//! of them and reads each policy's `__rego_metadata__` and `__rego_input__`.
-//! [`PolicyEngine::evaluate`] clones that prepared engine (cheap: the compiled modules are
+//! of them and reads each policy's `__rego_metadata__` and `__rego_input__`. The built-ins
+//! are then compiled again in [`groups`] (one engine per set of kinds they apply to), and
+//! the engine holding everything is kept only for custom policies.
+//! [`PolicyEngine::evaluate`] clones a prepared engine (cheap: the compiled modules are
 //! shared), sets the workload as `input` and evaluates `deny` and `warn` of each policy that
 //! applies to the kind.
+
+mod groups;
 
 use std::num::NonZeroU32;
 use std::time::Duration;
@@ -104,10 +108,13 @@ impl CompiledPolicy {
 
 /// The built-in checks and custom policies, compiled and ready to evaluate workloads.
 ///
-/// Cheap to share: evaluation takes `&self` and works on a clone of the prepared engine.
+/// Cheap to share: evaluation takes `&self` and works on clones of the prepared engines.
 #[derive(Clone)]
 pub struct PolicyEngine {
-    engine: regorus::Engine,
+    /// The built-ins by the kinds they apply to.
+    groups: Vec<groups::Group>,
+    /// Every library and policy, when there are custom policies (which only it holds).
+    custom: Option<regorus::Engine>,
     policies: Vec<CompiledPolicy>,
 }
 
@@ -136,10 +143,17 @@ impl PolicyEngine {
         let data = serde_json::json!({"k8s": {"version": version}});
         let value = regorus::Value::from_json_str(&data.to_string())
             .map_err(|e| concise(&e.to_string()))?;
-        self.engine
-            .add_data(value)
-            .map_err(|e| concise(&e.to_string()))?;
-        prepare(&mut self.engine)?;
+        let engines = self
+            .groups
+            .iter_mut()
+            .map(|g| &mut g.engine)
+            .chain(self.custom.as_mut());
+        for engine in engines {
+            engine
+                .add_data(value.clone())
+                .map_err(|e| concise(&e.to_string()))?;
+            prepare(engine)?;
+        }
         Ok(self)
     }
 
@@ -189,11 +203,7 @@ impl PolicyEngine {
             (source, Origin::Custom(p.kinds.clone()), p.name.clone())
         }));
 
-        let mut engine = regorus::Engine::new();
-        engine.set_execution_timer_config(ExecutionTimerConfig {
-            limit: EVAL_TIME_LIMIT,
-            check_interval: NonZeroU32::new(1000).unwrap_or(NonZeroU32::MIN),
-        });
+        let mut engine = new_engine();
         let mut user_packages = Vec::new();
         for source in &libraries {
             let package = add_source(&mut engine, source)?;
@@ -220,7 +230,7 @@ impl PolicyEngine {
         let mut compiled = Vec::with_capacity(policies.len());
         // Reported after every trial, so that an error in the Rego itself is named first.
         let mut metadata_error = None;
-        for ((source, origin, name), package) in policies.into_iter().zip(packages) {
+        for ((source, origin, name), package) in policies.iter().zip(packages) {
             let rules: Vec<&str> = RESULT_RULES
                 .into_iter()
                 .filter(|rule| {
@@ -239,7 +249,7 @@ impl PolicyEngine {
                 Origin::Builtin
                 | Origin::BuiltinNode
                 | Origin::BuiltinControlPlane
-                | Origin::BuiltinRbac => Metadata::from_value(metadata.as_ref(), &name),
+                | Origin::BuiltinRbac => Metadata::from_value(metadata.as_ref(), name),
                 Origin::Custom(_) => {
                     match Metadata::of_custom_policy(metadata.as_ref()).and_then(not_builtin) {
                         Ok(metadata) => metadata,
@@ -258,15 +268,22 @@ impl PolicyEngine {
                 metadata,
                 input_kinds: selector.as_ref().and_then(selector_kinds),
                 package,
-                origin,
+                origin: origin.clone(),
                 rules,
             });
         }
         if let Some(error) = metadata_error {
             return Err(error);
         }
+        let sources: Vec<&Source> = policies.iter().map(|(s, _, _)| s).collect();
+        let groups = groups::build(groups::plan(&compiled), &libraries, &sources)?;
+        let custom = compiled
+            .iter()
+            .any(|p| p.origin.root().is_none())
+            .then_some(engine);
         Ok(Self {
-            engine,
+            groups,
+            custom,
             policies: compiled,
         })
     }
@@ -341,29 +358,42 @@ impl PolicyEngine {
                 return;
             }
         };
-        let mut engine = self.engine.clone();
-        engine.set_input(input);
-        // The built-ins of one root in one evaluation: their shared helpers are computed once.
-        // A run-time error there falls back to one evaluation per policy, which blames the
-        // right one.
-        let mut roots: Vec<(&str, Option<regorus::Value>)> = Vec::new();
+        let with_input = |engine: &regorus::Engine| {
+            let mut engine = engine.clone();
+            engine.set_input(input.clone());
+            engine
+        };
+        // The built-ins of one root in one evaluation, in the engine of the kind's group:
+        // their shared helpers are computed once. A run-time error there falls back to one
+        // evaluation per policy, which blames the right one.
+        let mut roots: Vec<Root> = Vec::new();
         for root in applicable.iter().filter_map(|p| p.origin.root()) {
-            if !roots.iter().any(|(r, _)| *r == root) {
-                roots.push((root, eval_package(&mut engine, root)));
+            if !roots.iter().any(|r| r.root == root) {
+                let mut engine =
+                    groups::find(&self.groups, kind, root).map(|g| with_input(&g.engine));
+                let all = engine.as_mut().and_then(|e| eval_package(e, root));
+                roots.push(Root { root, engine, all });
             }
         }
+        let mut custom = self.custom.as_ref().map(with_input);
         for policy in applicable {
             on(Evaluation::Started {
                 key: policy.key.clone(),
             });
-            let evaluated = policy
+            let root = policy
                 .origin
                 .root()
-                .and_then(|root| roots.iter().find(|(r, _)| *r == root))
-                .and_then(|(_, all)| all.as_ref());
-            let results = match evaluated {
-                Some(all) => Ok(results_in(all, policy)),
-                None => eval_policy(&mut engine, policy),
+                .and_then(|root| roots.iter_mut().find(|r| r.root == root));
+            let results = match root {
+                Some(Root { all: Some(all), .. }) => Ok(results_in(all, policy)),
+                Some(Root {
+                    engine: Some(engine),
+                    ..
+                }) => eval_policy(engine, policy),
+                _ => match custom.as_mut() {
+                    Some(engine) => eval_policy(engine, policy),
+                    None => Err("no engine holds this policy".to_owned()),
+                },
             };
             let checks = match results {
                 Ok(results) => checks_from_results(&policy.metadata, &results),
@@ -375,6 +405,14 @@ impl PolicyEngine {
             });
         }
     }
+}
+
+/// One built-in root of an evaluation: its group's engine (with the input set) and every
+/// rule under it, evaluated at once (`None` when that failed).
+struct Root {
+    root: &'static str,
+    engine: Option<regorus::Engine>,
+    all: Option<regorus::Value>,
 }
 
 /// A step of [`PolicyEngine::evaluate_each`].
@@ -457,6 +495,16 @@ pub(super) fn add_source(
         key: source.key.clone(),
         message: concise(&err.to_string()),
     })
+}
+
+/// An empty engine with the evaluation time limit.
+fn new_engine() -> regorus::Engine {
+    let mut engine = regorus::Engine::new();
+    engine.set_execution_timer_config(ExecutionTimerConfig {
+        limit: EVAL_TIME_LIMIT,
+        check_interval: NonZeroU32::new(1000).unwrap_or(NonZeroU32::MIN),
+    });
+    engine
 }
 
 /// Runs regorus' analysis (imports, rule schedules, functions) without any input.
