@@ -275,12 +275,14 @@ impl PolicyEngine {
         if let Some(error) = metadata_error {
             return Err(error);
         }
-        let sources: Vec<&Source> = policies.iter().map(|(s, _, _)| s).collect();
-        let groups = groups::build(groups::plan(&compiled), &libraries, &sources)?;
+        // Without custom policies the engine holding everything is dropped before the groups
+        // are compiled, so that the two never take memory at once.
         let custom = compiled
             .iter()
             .any(|p| p.origin.root().is_none())
             .then_some(engine);
+        let sources: Vec<&Source> = policies.iter().map(|(s, _, _)| s).collect();
+        let groups = groups::build(groups::plan(&compiled), &libraries, &sources)?;
         Ok(Self {
             groups,
             custom,

@@ -65,8 +65,8 @@ pub(super) fn plan(policies: &[CompiledPolicy]) -> Vec<Plan> {
     plans
 }
 
-/// Compiles each plan's engine: every library, then the plan's built-ins (`sources` are the
-/// policies' texts, in the order of the compiled policies).
+/// Compiles each plan's engine: the libraries it needs, then the plan's built-ins
+/// (`sources` are the policies' texts, in the order of the compiled policies).
 pub(super) fn build(
     plans: Vec<Plan>,
     libraries: &[Source],
@@ -75,26 +75,91 @@ pub(super) fn build(
     plans
         .into_iter()
         .map(|plan| {
-            let mut engine = new_engine();
-            for library in libraries {
-                add_source(&mut engine, library)?;
-            }
-            for &member in &plan.members {
-                if let Some(source) = sources.get(member) {
-                    add_source(&mut engine, source)?;
-                }
-            }
-            prepare(&mut engine).map_err(|message| CompileError::Compile {
-                key: format!(
-                    "the built-ins of {} for {}",
-                    plan.root,
-                    plan.kinds.join(", ")
-                ),
-                message,
-            })?;
+            let members: Vec<&Source> = plan
+                .members
+                .iter()
+                .filter_map(|&m| sources.get(m).copied())
+                .collect();
+            let all: Vec<&Source> = libraries.iter().collect();
+            let engine = compile(&needed_libraries(libraries, &members), &members)
+                .or_else(|_| compile(&all, &members))
+                .map_err(|message| CompileError::Compile {
+                    key: format!(
+                        "the built-ins of {} for {}",
+                        plan.root,
+                        plan.kinds.join(", ")
+                    ),
+                    message,
+                })?;
             Ok(Group { plan, engine })
         })
         .collect()
+}
+
+/// A prepared engine holding `libraries` and then `policies`.
+fn compile(libraries: &[&Source], policies: &[&Source]) -> Result<regorus::Engine, String> {
+    let mut engine = new_engine();
+    for source in libraries.iter().chain(policies) {
+        add_source(&mut engine, source).map_err(|e| e.to_string())?;
+    }
+    prepare(&mut engine)?;
+    Ok(engine)
+}
+
+/// The libraries a group of built-ins needs: every library the ConfigMap gives (a built-in
+/// may read its data, e.g. KSV0125's trusted registries), and each built-in library whose
+/// package the group's texts, or a library already needed, name. Most groups need one
+/// library of the six, and each copy costs memory in every worker.
+fn needed_libraries<'s, 'a>(
+    libraries: &'s [Source<'a>],
+    members: &[&Source],
+) -> Vec<&'s Source<'a>> {
+    let mut needed: Vec<bool> = libraries.iter().map(|l| !l.builtin).collect();
+    loop {
+        let mut added = false;
+        for i in 0..libraries.len() {
+            if needed[i] {
+                continue;
+            }
+            let named = match package_of(libraries[i].rego) {
+                None => true,
+                Some(package) => members
+                    .iter()
+                    .map(|m| m.rego)
+                    .chain(
+                        libraries
+                            .iter()
+                            .zip(&needed)
+                            .filter(|(_, n)| **n)
+                            .map(|(l, _)| l.rego),
+                    )
+                    .any(|text| text.contains(&package)),
+            };
+            if named {
+                needed[i] = true;
+                added = true;
+            }
+        }
+        if !added {
+            break;
+        }
+    }
+    libraries
+        .iter()
+        .zip(needed)
+        .filter(|(_, n)| *n)
+        .map(|(l, _)| l)
+        .collect()
+}
+
+/// `data.<package>` of a Rego text (its first `package` line).
+fn package_of(rego: &str) -> Option<String> {
+    let line = rego
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("package "))?;
+    let name = line.strip_prefix("package ")?.split_whitespace().next()?;
+    Some(format!("data.{name}"))
 }
 
 /// The group evaluating `root` for `kind`, if any built-in of that root applies to it.
@@ -164,6 +229,47 @@ mod tests {
             .collect();
         assert_eq!(node.len(), 1);
         assert_eq!(node[0].kinds, vec![NODE_KIND]);
+    }
+
+    #[test]
+    fn a_group_gets_the_libraries_its_texts_name_and_every_configmap_library() {
+        let source = |key: &str, rego: &'static str, builtin: bool| Source {
+            key: key.to_owned(),
+            rego,
+            builtin,
+        };
+        let libraries = [
+            source(
+                "lib/a",
+                "package builtin.a.lib\nimport data.builtin.b.lib\n",
+                true,
+            ),
+            source("lib/b", "# the b library\npackage builtin.b.lib\n", true),
+            source("lib/c", "package builtin.c.lib\n", true),
+            source("library.user.rego", "package user\n", false),
+        ];
+        let check = source(
+            "checks/x",
+            "package builtin.a.x\nimport data.builtin.a.lib\n",
+            true,
+        );
+        let keys = |needed: Vec<&Source>| -> Vec<String> {
+            needed.iter().map(|s| s.key.clone()).collect()
+        };
+        assert_eq!(
+            keys(needed_libraries(&libraries, &[&check])),
+            ["lib/a", "lib/b", "library.user.rego"],
+            "a named library, the one it imports, and the user's"
+        );
+        assert_eq!(
+            keys(needed_libraries(&libraries, &[])),
+            ["library.user.rego"]
+        );
+        assert_eq!(
+            package_of("# c\n  package a.b  \n").as_deref(),
+            Some("data.a.b")
+        );
+        assert_eq!(package_of("no package"), None);
     }
 
     #[test]
