@@ -146,27 +146,8 @@ fn builtin(group: &str, kind: &str, obj: &Value) -> Option<Vec<Vec<Seg>>> {
 
 /// Fields of `v` its structural schema `s` does not declare.
 fn by_schema(v: &Value, s: &Value, path: &mut Vec<Seg>, out: &mut Vec<Vec<Seg>>) {
-    let preserve = s.get("x-kubernetes-preserve-unknown-fields") == Some(&Value::Bool(true));
     match v {
-        Value::Object(fields) => {
-            let props = s.get("properties").and_then(Value::as_object);
-            let additional = s.get("additionalProperties");
-            let embedded = s.get("x-kubernetes-embedded-resource") == Some(&Value::Bool(true));
-            let typed_object =
-                props.is_some() || s.get("type").and_then(Value::as_str) == Some("object");
-            for (k, val) in fields {
-                path.push(Seg::Key(k.clone()));
-                if let Some(ps) = props.and_then(|p| p.get(k)) {
-                    by_schema(val, ps, path, out);
-                } else if let Some(ap) = additional.filter(|a| a.is_object()) {
-                    by_schema(val, ap, path, out);
-                } else if embedded && matches!(k.as_str(), "apiVersion" | "kind" | "metadata") {
-                } else if !preserve && additional != Some(&Value::Bool(true)) && typed_object {
-                    out.push(path.clone());
-                }
-                path.pop();
-            }
-        }
+        Value::Object(fields) => fields_by_schema(fields.iter(), s, path, out),
         Value::Array(items) => {
             if let Some(item_schema) = s.get("items") {
                 for (n, item) in items.iter().enumerate() {
@@ -177,6 +158,32 @@ fn by_schema(v: &Value, s: &Value, path: &mut Vec<Seg>, out: &mut Vec<Vec<Seg>>)
             }
         }
         _ => {}
+    }
+}
+
+/// Fields of an object (`fields`) its structural schema `s` does not declare.
+fn fields_by_schema<'v>(
+    fields: impl Iterator<Item = (&'v String, &'v Value)>,
+    s: &Value,
+    path: &mut Vec<Seg>,
+    out: &mut Vec<Vec<Seg>>,
+) {
+    let preserve = s.get("x-kubernetes-preserve-unknown-fields") == Some(&Value::Bool(true));
+    let props = s.get("properties").and_then(Value::as_object);
+    let additional = s.get("additionalProperties");
+    let embedded = s.get("x-kubernetes-embedded-resource") == Some(&Value::Bool(true));
+    let typed_object = props.is_some() || s.get("type").and_then(Value::as_str) == Some("object");
+    for (k, val) in fields {
+        path.push(Seg::Key(k.clone()));
+        if let Some(ps) = props.and_then(|p| p.get(k)) {
+            by_schema(val, ps, path, out);
+        } else if let Some(ap) = additional.filter(|a| a.is_object()) {
+            by_schema(val, ap, path, out);
+        } else if embedded && matches!(k.as_str(), "apiVersion" | "kind" | "metadata") {
+        } else if !preserve && additional != Some(&Value::Bool(true)) && typed_object {
+            out.push(path.clone());
+        }
+        path.pop();
     }
 }
 
@@ -196,20 +203,24 @@ fn custom(app: &App, group: &str, plural: &str, version: &str, obj: &Value) -> V
         return Vec::new();
     };
     let mut out = Vec::new();
-    let mut root = obj.clone();
-    if let Some(fields) = root.as_object_mut() {
-        fields.remove("apiVersion");
-        fields.remove("kind");
-        if let Some(meta) = fields.remove("metadata") {
-            for mut p in typed::<k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta>(&meta)
-                .unwrap_or_default()
-            {
-                p.insert(0, Seg::Key("metadata".into()));
-                out.push(p);
-            }
+    let Some(fields) = obj.as_object() else {
+        by_schema(obj, schema, &mut Vec::new(), &mut out);
+        return out;
+    };
+    if let Some(meta) = fields.get("metadata") {
+        for mut p in typed::<k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta>(meta)
+            .unwrap_or_default()
+        {
+            p.insert(0, Seg::Key("metadata".into()));
+            out.push(p);
         }
     }
-    by_schema(&root, schema, &mut Vec::new(), &mut out);
+    // apiVersion, kind and metadata are checked above, not against the schema; the rest is
+    // walked in place (a report is large: a copy without them cost more than the walk).
+    let rest = fields
+        .iter()
+        .filter(|(k, _)| !matches!(k.as_str(), "apiVersion" | "kind" | "metadata"));
+    fields_by_schema(rest, schema, &mut Vec::new(), &mut out);
     out
 }
 

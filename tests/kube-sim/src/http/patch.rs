@@ -2,6 +2,7 @@
 //! `fieldManager` required, managed fields per manager so re-applying without a field removes
 //! it), retried internally on concurrent writes like the API server does.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use axum::http::header;
@@ -109,8 +110,8 @@ pub(crate) fn patch(app: &Arc<App>, req: &Req, status: bool) -> Response {
             Err(e) => return store_error(&e),
         };
         // Patches are written against the requested API's form of the object.
-        let current = Arc::new(versions::to_served(&req.info, &current).into_owned());
-        let mut new = (*current).clone();
+        let current = versions::to_served(&req.info, &current);
+        let mut new = current.as_ref().clone();
         match kind {
             Kind::Merge => merge_patch(&mut new, &body),
             Kind::Strategic => strategic_merge(&mut new, &body),
@@ -120,10 +121,18 @@ pub(crate) fn patch(app: &Arc<App>, req: &Req, status: bool) -> Response {
                 }
             }
             Kind::Apply => {
-                let mut applied = body.clone();
-                if let Some(m) = applied.get_mut("metadata").and_then(Value::as_object_mut) {
-                    m.remove("managedFields");
-                }
+                // managedFields in an apply patch are ignored (copied only when it has them).
+                let applied = match body.pointer("/metadata/managedFields") {
+                    None => Cow::Borrowed(&body),
+                    Some(_) => {
+                        let mut applied = body.clone();
+                        if let Some(m) = applied.get_mut("metadata").and_then(Value::as_object_mut)
+                        {
+                            m.remove("managedFields");
+                        }
+                        Cow::Owned(applied)
+                    }
+                };
                 strategic_merge(&mut new, &applied);
                 record_apply(
                     &mut new,

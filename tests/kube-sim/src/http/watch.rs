@@ -29,18 +29,49 @@ struct Encoder {
 
 impl Encoder {
     fn line(&self, type_: &str, obj: &Value) -> Bytes {
-        let object = match self.output {
-            Output::Json => super::versions::to_served(&self.info, obj).into_owned(),
-            Output::Metadata(v) => table::partial_metadata(obj, v),
-            Output::Table(v) => table::table(
-                &self.info,
-                vec![table::row(&self.info, obj, "v1")],
-                json!({}),
-                v,
-            ),
+        // Serialized from borrowed parts: every watcher of every event would otherwise copy
+        // the whole object first.
+        #[derive(serde::Serialize)]
+        struct Line<'a, T: serde::Serialize> {
+            #[serde(rename = "type")]
+            type_: &'a str,
+            object: T,
+        }
+        #[derive(serde::Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct PartialMetadata<'a> {
+            kind: &'a str,
+            api_version: String,
+            metadata: &'a Value,
+        }
+        let empty = json!({});
+        let out = match self.output {
+            Output::Json => {
+                let object = super::versions::to_served(&self.info, obj);
+                serde_json::to_vec(&Line {
+                    type_,
+                    object: object.as_ref(),
+                })
+            }
+            Output::Metadata(v) => serde_json::to_vec(&Line {
+                type_,
+                object: PartialMetadata {
+                    kind: "PartialObjectMetadata",
+                    api_version: format!("meta.k8s.io/{v}"),
+                    metadata: obj.get("metadata").unwrap_or(&empty),
+                },
+            }),
+            Output::Table(v) => serde_json::to_vec(&Line {
+                type_,
+                object: table::table(
+                    &self.info,
+                    vec![table::row(&self.info, obj, "v1")],
+                    json!({}),
+                    v,
+                ),
+            }),
         };
-        let mut out =
-            serde_json::to_vec(&json!({"type": type_, "object": object})).unwrap_or_default();
+        let mut out = out.unwrap_or_default();
         out.push(b'\n');
         Bytes::from(out)
     }
