@@ -31,15 +31,15 @@ pub(super) struct Group {
 /// root applying to the kind; kinds with the same set share one group. Custom policies are in
 /// no group.
 pub(super) fn plan(policies: &[CompiledPolicy]) -> Vec<Plan> {
+    let mut roots: Vec<&'static str> = Vec::new();
+    for root in policies.iter().filter_map(|p| p.origin.root()) {
+        if !roots.contains(&root) {
+            roots.push(root);
+        }
+    }
     let mut plans: Vec<Plan> = Vec::new();
     for kind in audited_kinds() {
-        let mut roots: Vec<&'static str> = Vec::new();
-        for root in policies.iter().filter_map(|p| p.origin.root()) {
-            if !roots.contains(&root) {
-                roots.push(root);
-            }
-        }
-        for root in roots {
+        for &root in &roots {
             let members: Vec<usize> = policies
                 .iter()
                 .enumerate()
@@ -80,9 +80,8 @@ pub(super) fn build(
                 .iter()
                 .filter_map(|&m| sources.get(m).copied())
                 .collect();
-            let all: Vec<&Source> = libraries.iter().collect();
             let engine = compile(&needed_libraries(libraries, &members), &members)
-                .or_else(|_| compile(&all, &members))
+                .or_else(|_| compile(&libraries.iter().collect::<Vec<_>>(), &members))
                 .map_err(|message| CompileError::Compile {
                     key: format!(
                         "the built-ins of {} for {}",
