@@ -5,10 +5,9 @@
 //! (the report of each subscriber) and [`trim`] (the size limit); [`runner`] creates or
 //! adopts the Job, waits for it with a watch, reads the scan container's log and deletes the
 //! Job; [`credentials`] passes private registry credentials; [`events`] records failures
-//! on the workloads. `copy` reads a fresh report to copy instead of scanning, `members`
-//! writes the subscribers' reports (a few at once) through `write`, [`per_image`] is the
-//! per-image storage mode, and `settings` and `error` hold what a scan needs and why it
-//! failed.
+//! on the workloads. `copy` reads a fresh report to copy instead of scanning, `write`
+//! writes each subscriber's report, [`per_image`] is the per-image storage mode, and
+//! `settings` and `error` hold what a scan needs and why it failed.
 
 mod args;
 pub mod bom;
@@ -20,7 +19,6 @@ pub mod detail;
 mod error;
 pub mod events;
 pub mod job;
-mod members;
 pub mod per_image;
 pub mod registry_secrets;
 pub mod reports;
@@ -47,7 +45,7 @@ pub use settings::{JobResources, ScanSettings};
 
 use crate::task::{ScanSource, ScanTask, Subscriber};
 use copy::copy_source;
-use write::described;
+use write::{described, write};
 
 /// Field manager of every report write.
 pub const FIELD_MANAGER: &str = "trivy-operator";
@@ -103,6 +101,7 @@ pub async fn run_task(client: &Client, settings: &ScanSettings, task: &ScanTask)
             return failed(client, settings, &all, error).await;
         }
     };
+    let reference = image.normalized();
     let mut outcome = Outcome::default();
     // The image report a copied report names (per-image mode): written already.
     let mut existing_image_report = None;
@@ -178,17 +177,71 @@ pub async fn run_task(client: &Client, settings: &ScanSettings, task: &ScanTask)
         } else {
             None
         };
-        let scanned = members::Scanned {
-            base: &base,
-            secrets: secrets.as_ref(),
-            sbom: sbom.as_ref(),
-            scanned_at,
-            key_only,
-            shareable,
-            image_report: image_report.as_deref(),
-            image: &image,
-        };
-        members::write_all(client, settings, task, &members, &scanned, &mut outcome).await;
+        for s in members {
+            let mut data = reports::for_subscriber(&base, s, &image);
+            if image_report.is_some() {
+                data = per_image::workload_data(data, &settings.detail.per_image_keep);
+            }
+            let mut report =
+                reports::vulnerability_report(s, &task.scan_key, data, scanned_at, settings);
+            if task.summary_only {
+                common::reports::gauge::mark_summary_only(&mut report.metadata);
+            }
+            if let Some(name) = &image_report {
+                per_image::refer(&mut report, name);
+            }
+            trim::trim_report(&mut report, trim::MAX_REPORT_BYTES);
+            common::reports::gauge::annotate_vulnerability_report(&mut report);
+            let written = match write(client, s, &mut report).await {
+                Ok(resource_version) => {
+                    let summary = &report.report.summary;
+                    tracing::info!(
+                        report = report.metadata.name.as_deref().unwrap_or_default(),
+                        namespace = %s.workload.namespace,
+                        workload = %described(s),
+                        critical = summary.critical_count,
+                        high = summary.high_count,
+                        "vulnerability report written"
+                    );
+                    proto::WrittenReport {
+                        namespace: s.workload.namespace.clone(),
+                        name: report.metadata.name.clone().unwrap_or_default(),
+                        resource_version,
+                        scan_key: task.scan_key.clone(),
+                        // A summary-only report has no list to copy: copying it would give
+                        // other workloads an empty list (and, recounted, a zero summary).
+                        shareable: shareable && !task.summary_only,
+                        scanned_at_unix: scanned_at.as_second(),
+                        workload_uid: s.workload.uid.clone(),
+                        container_name: s.container_name.clone(),
+                        resource_spec_hash: s.spec_hash.clone(),
+                        image_reference: if key_only {
+                            String::new()
+                        } else {
+                            reference.clone()
+                        },
+                        // Filled in by the reports written beside it.
+                        ..Default::default()
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(%error, reason = error.reason(), "writing a vulnerability report failed");
+                    outcome.error = outcome.error.or(Some(error));
+                    continue;
+                }
+            };
+            let beside = companions::Beside {
+                secrets: secrets.as_ref(),
+                sbom: sbom.as_ref(),
+                vulnerabilities: &report.report,
+                image: &image,
+                scan: (&task.scan_key, scanned_at),
+                summary_only: task.summary_only,
+            };
+            let (written, error) = companions::write(client, settings, s, &beside, written).await;
+            outcome.error = outcome.error.or(error);
+            outcome.written.push(written);
+        }
     }
     outcome
 }
