@@ -18,7 +18,7 @@ ARG RUST_VERSION=1.95
 
 FROM docker.io/library/rust:${RUST_VERSION}-slim-bookworm AS builder
 WORKDIR /src
-# make: the leader's allocator (jemalloc) is built from source.
+# make: the operator's allocator (jemalloc) is built from source.
 RUN apt-get update && apt-get install -y --no-install-recommends make \
     && rm -rf /var/lib/apt/lists/*
 # The whole workspace: cargo needs every member's manifest even to build two of them.

@@ -24,17 +24,6 @@ pub mod storage_events;
 pub mod storage_guard;
 pub mod watch;
 
-/// The leader program's allocator (its binaries declare it `#[global_allocator]`): jemalloc.
-/// The leader keeps a large long-lived state (compact records of every workload and report)
-/// built while transient data (list pages, queued tasks, JSON) comes and goes; glibc's
-/// malloc kept those freed pages resident — at the 10× benchmark its peak RSS was about
-/// 150 MiB above the peak heap, 435 MiB against 346 MiB with jemalloc (and 43 s of CPU
-/// against 33 s). Libraries and tests linking this crate keep their own allocator.
-pub type Allocator = tikv_jemallocator::Jemalloc;
-
-/// The value to declare: `#[global_allocator] static A: leader::Allocator = leader::ALLOCATOR;`.
-pub const ALLOCATOR: Allocator = tikv_jemallocator::Jemalloc;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};

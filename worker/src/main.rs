@@ -1,5 +1,8 @@
 //! `trivy-operator-worker`; everything lives in the library.
 
+#[global_allocator]
+static ALLOCATOR: common::cli::Allocator = common::cli::ALLOCATOR;
+
 fn main() -> std::process::ExitCode {
     worker::main()
 }

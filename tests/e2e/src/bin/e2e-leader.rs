@@ -1,8 +1,8 @@
 //! The leader program, built inside the e2e package so its tests can start it as a process
-//! (with the leader's allocator, as the shipped binary).
+//! (with the operator's allocator, as the shipped binary).
 
 #[global_allocator]
-static ALLOCATOR: leader::Allocator = leader::ALLOCATOR;
+static ALLOCATOR: common::cli::Allocator = common::cli::ALLOCATOR;
 
 fn main() -> std::process::ExitCode {
     leader::main()

@@ -1,4 +1,8 @@
-//! The worker program, built inside the e2e package so its tests can start it as a process.
+//! The worker program, built inside the e2e package so its tests can start it as a process
+//! (with the operator's allocator, as the shipped binary).
+
+#[global_allocator]
+static ALLOCATOR: common::cli::Allocator = common::cli::ALLOCATOR;
 
 fn main() -> std::process::ExitCode {
     worker::main()
