@@ -14,8 +14,9 @@ pub use flags::*;
 /// malloc kept those freed pages resident: at the 10× benchmark the leader peaked at
 /// 435 MiB, 346 MiB with jemalloc (and used 43 s of CPU against 29–33 s). A worker spent
 /// about a quarter of its CPU in glibc's malloc and free (Rego evaluation allocates much);
-/// with jemalloc it used about 10% less CPU for a few MiB more (39–40 MiB against 32 MiB at
-/// the 1× benchmark). Libraries and tests linking these crates keep their own allocator.
+/// with jemalloc the 10× benchmark's workers used 31–33 s of CPU each against 35–43 s, for a
+/// few MiB more (37–40 MiB against 32–33 MiB). Libraries and tests linking these crates keep
+/// their own allocator.
 pub type Allocator = tikv_jemallocator::Jemalloc;
 
 /// The value to declare as the global allocator.
