@@ -7,7 +7,7 @@ mod flags;
 pub use flags::*;
 
 /// The allocator of the operator's programs (their binaries declare
-/// `#[global_allocator] static A: Allocator = ALLOCATOR;`): jemalloc.
+/// `#[global_allocator] static A: Allocator = Allocator;`): jemalloc.
 ///
 /// The leader keeps a large long-lived state (compact records of every workload and report)
 /// built while transient data (list pages, queued tasks, JSON) comes and goes; glibc's
@@ -17,10 +17,7 @@ pub use flags::*;
 /// with jemalloc the 10× benchmark's workers used 31–33 s of CPU each against 35–43 s, for a
 /// few MiB more (37–40 MiB against 32–33 MiB). Libraries and tests linking these crates keep
 /// their own allocator.
-pub type Allocator = tikv_jemallocator::Jemalloc;
-
-/// The value to declare as the global allocator.
-pub const ALLOCATOR: Allocator = tikv_jemallocator::Jemalloc;
+pub use tikv_jemallocator::Jemalloc as Allocator;
 
 /// Errors while connecting to the Kubernetes API.
 #[derive(Debug, thiserror::Error)]

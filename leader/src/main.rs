@@ -1,7 +1,7 @@
 //! `trivy-operator-leader`; everything lives in the library.
 
 #[global_allocator]
-static ALLOCATOR: common::cli::Allocator = common::cli::ALLOCATOR;
+static ALLOCATOR: common::cli::Allocator = common::cli::Allocator;
 
 fn main() -> std::process::ExitCode {
     leader::main()

@@ -2,7 +2,7 @@
 //! (with the operator's allocator, as the shipped binary).
 
 #[global_allocator]
-static ALLOCATOR: common::cli::Allocator = common::cli::ALLOCATOR;
+static ALLOCATOR: common::cli::Allocator = common::cli::Allocator;
 
 fn main() -> std::process::ExitCode {
     worker::main()
